@@ -1,0 +1,83 @@
+"""create_app(settings) -> Litestar: plugins, routes, middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Request
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.params import BodyKwarg
+
+import msnet
+from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.db.migrate import head_revision
+from msnet.db.session import provide_session
+from msnet.directory.routes import OrganisationController
+from msnet.errors import StartupError
+from msnet.middleware import Metrics, RequestContext
+from msnet.ops.routes import OpsController
+from msnet.problems import EXCEPTION_HANDLERS
+from msnet.settings import Settings
+
+ROUTES = [OpsController, OrganisationController]
+
+
+def _require_declared_content_type(request: Request) -> None:
+    """A body must come in the media type its handler declares (JSON unless it says otherwise): 415."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None:
+        return
+    declared = (
+        data.kwarg_definition.media_type
+        if isinstance(data.kwarg_definition, BodyKwarg)
+        else "application/json"
+    )
+    sent = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if sent != str(getattr(declared, "value", declared)):
+        raise HTTPException(
+            status_code=415, detail=f"send the body as {getattr(declared, 'value', declared)}"
+        )
+
+
+def create_app(settings: Settings) -> Litestar:
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise StartupError("no database URL: start the embedded server first (msnet serve does)")
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    metrics = Metrics()
+    app = Litestar(
+        route_handlers=ROUTES,
+        dependencies={"db": Provide(provide_session)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=_require_declared_content_type,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[database],
+        openapi_config=OpenAPIConfig(
+            title="msnet",
+            version=msnet.__version__,
+            description="Directory, request routing and deconfliction for mediation support offices.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        logging_config=None,
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.schema_head = head_revision()
+    app.asgi_handler = RequestContext(app.asgi_handler, metrics)
+    return app

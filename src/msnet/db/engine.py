@@ -1,0 +1,51 @@
+"""The service's engine, and the per-transaction organisation setting that row-level security reads."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+ORG_KEY = "org_id"
+_SET_ORG = text("SELECT set_config('msnet.org', :org, true)")
+
+
+def async_url(url: str) -> str:
+    """postgresql://… as SQLAlchemy's asyncpg URL."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
+
+
+def plain_url(url: str) -> str:
+    """An SQLAlchemy asyncpg URL back as a libpq-style postgresql:// URL (for asyncpg.connect)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql"))
+
+
+def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": "msnet"}, "timeout": 5},
+        **kwargs,
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+@event.listens_for(Session, "after_begin")
+def _set_organisation(session: Session, transaction: Any, connection: Any) -> None:
+    """Set ``msnet.org`` transaction-locally at the start of every transaction.
+
+    An unset organisation is the empty string, which the policies' NULLIF turns into NULL:
+    no rows, and no insert, for a transaction that did not say whose it is.
+    """
+    org = session.info.get(ORG_KEY)
+    connection.execute(_SET_ORG, {"org": str(org) if org else ""})

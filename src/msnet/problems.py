@@ -1,0 +1,153 @@
+"""RFC 9457 problem details: every error response of the API is made here, and only here."""
+
+from __future__ import annotations
+
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+
+from msnet.api import Struct
+from msnet.errors import MsnetError
+from msnet.logs import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger("msnet.problems")
+
+
+class FieldError(Struct):
+    field: str
+    message: str
+
+
+class Problem(Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+    allowed: list[str] | None = None
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:msnet:problem:{slug}"
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem responses a handler may give (400 and 422 always)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=HTTPStatus(status).phrase,
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+        )
+        for status in sorted({400, 422, *statuses})
+    }
+
+
+def _response(request: Request, problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    problem.instance = request.url.path
+    problem.request_id = request.scope.get("state", {}).get("request_id")
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+_MSGSPEC_PATH = re.compile(r"at `\$\.?(?P<path>[^`]*)`")
+
+
+def _body_error(exc: BaseException) -> msgspec.DecodeError | None:
+    """The msgspec error behind a body that failed to decode, if that is what this is."""
+    while exc is not None:
+        if isinstance(exc, msgspec.DecodeError):
+            return exc
+        exc = exc.__cause__  # type: ignore[assignment]
+    return None
+
+
+def _field_of(message: str) -> str:
+    match = _MSGSPEC_PATH.search(message)
+    path = match.group("path") if match else ""
+    return path.replace("[", ".").replace("]", "") or "body"
+
+
+def _from_http_exception(exc: HTTPException) -> tuple[Problem, dict[str, str] | None]:
+    body_error = _body_error(exc)
+    if isinstance(body_error, msgspec.ValidationError):
+        message = str(body_error).split(" - at `", 1)[0]
+        field = _field_of(str(body_error))
+        return Problem(
+            type=problem_type("invalid-input"),
+            title="Invalid input",
+            status=422,
+            detail=f"{field}: {message}",
+            errors=[FieldError(field=field, message=message)],
+        ), None
+    if body_error is not None:
+        return Problem(
+            type=problem_type("malformed-body"),
+            title="Malformed request body",
+            status=400,
+            detail="the body is not valid JSON",
+        ), None
+    if isinstance(exc, ValidationException):
+        errors = [
+            FieldError(field=str(e.get("key", "request")), message=str(e.get("message", "invalid")))
+            for e in (exc.extra if isinstance(exc.extra, list) else [])
+        ]
+        return Problem(
+            type=problem_type("invalid-input"),
+            title="Invalid input",
+            status=422,
+            detail="; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail,
+            errors=errors,
+        ), None
+    status = exc.status_code
+    phrase = HTTPStatus(status).phrase
+    detail = exc.detail if exc.detail and exc.detail != phrase else None
+    if status >= 500:
+        detail = None
+    return Problem(type="about:blank", title=phrase, status=status, detail=detail), exc.headers
+
+
+def handle_msnet_error(request: Request, exc: MsnetError) -> Response:
+    errors = exc.extra.get("errors")
+    problem = Problem(
+        type=problem_type(exc.type_slug),
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail if exc.status < 500 else None,
+        errors=[FieldError(**e) for e in errors] if errors else None,
+        allowed=exc.extra.get("allowed"),
+    )
+    return _response(request, problem, exc.extra.get("headers"))
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    problem, headers = _from_http_exception(exc)
+    if problem.status >= 500:
+        log.error("request failed", exc_info=exc)
+    return _response(request, problem, headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Anything else is a 500 that carries the request id and nothing internal."""
+    log.error("unhandled error", exc_info=exc)
+    return _response(request, Problem(type="about:blank", title="Internal Server Error", status=500))
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    MsnetError: handle_msnet_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,176 @@
+"""Typed settings, read once from ``MSNET_*`` environment variables and validated at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from msnet.errors import SettingsError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("auto", "json", "console")
+
+
+def _default_data_dir() -> Path:
+    # As root the embedded server widens the permissions of the data directory's parents;
+    # keep it out of root's home by default.
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/msnet")
+    return platformdirs.user_data_path("msnet")
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _postgres_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("postgresql", "postgres", "postgresql+asyncpg"):
+        raise ValueError("must be a postgresql:// URL")
+    if not parts.path.strip("/"):
+        raise ValueError("must name a database, e.g. postgresql://user@host:5432/msnet")
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _path(raw: str) -> Path:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return Path(raw).expanduser()
+
+
+def _spec(env: str, parse: Callable[[str], Any], doc: str) -> Any:
+    """An optional setting, None unless its variable is set."""
+    return field(default=None, metadata={"env": env, "parse": parse, "doc": doc})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting of a node; each one is documented in the README's configuration table."""
+
+    database_url: str | None = _spec(
+        "MSNET_DATABASE_URL",
+        _postgres_url,
+        "URL of an existing PostgreSQL server for the service role (owns nothing, no BYPASSRLS). "
+        "Unset: an embedded server in MSNET_DATA_DIR.",
+    )
+    database_admin_url: str | None = _spec(
+        "MSNET_DATABASE_ADMIN_URL",
+        _postgres_url,
+        "URL with the schema owner role, used only to run migrations. Unset with MSNET_DATABASE_URL: "
+        "`msnet serve` does not migrate and refuses to start on a schema that is not at head.",
+    )
+    data_dir: Path = field(
+        default_factory=_default_data_dir,
+        metadata={
+            "env": "MSNET_DATA_DIR",
+            "parse": _path,
+            "doc": "Where the embedded PostgreSQL keeps its data. Default: the per-user data directory "
+            "(~/.local/share/msnet on Linux), /var/lib/msnet when run as root.",
+        },
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"env": "MSNET_HOST", "parse": str.strip, "doc": "Address `msnet serve` listens on."},
+    )
+    port: int = field(
+        default=8000,
+        metadata={"env": "MSNET_PORT", "parse": _int(1, 65535), "doc": "Port `msnet serve` listens on."},
+    )
+    public_url: str | None = _spec(
+        "MSNET_PUBLIC_URL",
+        _http_url,
+        "This node's public base URL: the OAuth issuer, token audience and `origin` of its records. "
+        "Default: http://HOST:PORT.",
+    )
+    log_level: str = field(
+        default="info",
+        metadata={
+            "env": "MSNET_LOG_LEVEL",
+            "parse": _choice(LOG_LEVELS),
+            "doc": "debug, info, warning or error.",
+        },
+    )
+    log_format: str = field(
+        default="auto",
+        metadata={
+            "env": "MSNET_LOG_FORMAT",
+            "parse": _choice(LOG_FORMATS),
+            "doc": "json, console, or auto (console on a terminal, JSON otherwise).",
+        },
+    )
+    max_body_bytes: int = field(
+        default=1_048_576,
+        metadata={
+            "env": "MSNET_MAX_BODY_BYTES",
+            "parse": _int(1024, 64 * 1_048_576),
+            "doc": "Largest request body accepted; larger ones get 413.",
+        },
+    )
+    db_pool_size: int = field(
+        default=10,
+        metadata={
+            "env": "MSNET_DB_POOL_SIZE",
+            "parse": _int(1, 200),
+            "doc": "Database connections per process.",
+        },
+    )
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read and validate every ``MSNET_*`` variable; raise SettingsError naming the first bad one."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = f.metadata["parse"](raw)
+            except ValueError as exc:
+                raise SettingsError(f"{f.metadata['env']}: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if values.get("database_admin_url") and not values.get("database_url"):
+            raise SettingsError(
+                "MSNET_DATABASE_ADMIN_URL: set MSNET_DATABASE_URL too (the service role's URL)"
+            )
+        return cls(**values)

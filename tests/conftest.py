@@ -72,7 +72,10 @@ def template(superuser_url: str) -> Iterator[str]:
 def db_urls(superuser_url: str, template: str) -> Iterator[DatabaseUrls]:
     name = f"msnet_t_{uuid.uuid4().hex[:12]}"
     asyncio.run(
-        _admin(superuser_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER "{OWNER}" STRATEGY FILE_COPY')
+        _admin(
+            superuser_url,
+            f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER "{OWNER}" STRATEGY FILE_COPY',
+        )
     )
     try:
         yield DatabaseUrls(

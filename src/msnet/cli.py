@@ -7,6 +7,7 @@ import asyncio
 import errno
 import json
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,14 @@ from msnet.settings import Settings
 
 EXIT_BAD_SETTING = 2
 EXIT_FAILED = 1
+
+
+class Shutdown(BaseException):
+    """SIGTERM, raised like Ctrl-C once uvicorn has shut down, so the embedded server is stopped."""
+
+
+def _raise_shutdown(signum: int, frame: object) -> None:
+    raise Shutdown
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,7 +102,11 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
             lifespan="on",
         )
         logs.get_logger("msnet").info("serving", url=f"http://{settings.host}:{settings.port}")
-        uvicorn.Server(config).run()
+        signal.signal(signal.SIGTERM, _raise_shutdown)
+        try:
+            uvicorn.Server(config).run()
+        except (KeyboardInterrupt, Shutdown):
+            logs.get_logger("msnet").info("stopped")
 
 
 def _migrate(settings: Settings) -> None:

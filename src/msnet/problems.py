@@ -75,10 +75,22 @@ def _body_error(exc: BaseException) -> msgspec.DecodeError | None:
     return None
 
 
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+
+
+def _field_name(path: str, message: str) -> str:
+    """The dotted name of the offending field: its path, plus the field an object error names."""
+    parts = [p for p in path.replace("[", ".").replace("]", "").split(".") if p]
+    if parts[:1] == ["data"]:
+        parts = parts[1:]
+    if named := _NAMED_FIELD.search(message):
+        parts.append(named.group("name"))
+    return ".".join(parts) or "body"
+
+
 def _field_of(message: str) -> str:
     match = _MSGSPEC_PATH.search(message)
-    path = match.group("path") if match else ""
-    return path.replace("[", ".").replace("]", "") or "body"
+    return _field_name(match.group("path") if match else "", message)
 
 
 def _from_http_exception(exc: HTTPException) -> tuple[Problem, dict[str, str] | None]:
@@ -102,7 +114,10 @@ def _from_http_exception(exc: HTTPException) -> tuple[Problem, dict[str, str] | 
         ), None
     if isinstance(exc, ValidationException):
         errors = [
-            FieldError(field=str(e.get("key", "request")), message=str(e.get("message", "invalid")))
+            FieldError(
+                field=_field_name(str(e.get("key", "")), str(e.get("message", ""))),
+                message=str(e.get("message", "invalid")),
+            )
             for e in (exc.extra if isinstance(exc.extra, list) else [])
         ]
         return Problem(

@@ -1,0 +1,93 @@
+"""`msnet serve` on the embedded PostgreSQL: starts, keeps data across restarts, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.conftest import free_port
+from tests.helpers import run_cli
+
+
+def _env(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
+    env.update(MSNET_DATA_DIR=str(data_dir), MSNET_PORT=str(port), MSNET_LOG_FORMAT="json")
+    return env
+
+
+def _start(command: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "msnet", command],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_ready(process: subprocess.Popen, base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"msnet exited early: {process.communicate()[1]}")
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("msnet did not become ready")
+
+
+def _postgres_running(pgdata: Path) -> bool:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    return psutil.pid_exists(int(pid_file.read_text().split()[0]))
+
+
+def _stop(process: subprocess.Popen, sig: int) -> tuple[str, str]:
+    process.send_signal(sig)
+    try:
+        return process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+
+
+def test_serve_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "msnet-data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = _env(data_dir, port)
+
+    first = _start("serve", env)
+    try:
+        _wait_ready(first, base)
+        created = run_cli(None, "org", "create", "asean", "--name", "ASEAN", env=env)
+        assert created.returncode == 0, created.stderr
+        assert httpx.get(f"{base}/v1/organisations/asean").status_code == 200
+    finally:
+        _, errors = _stop(first, signal.SIGINT)
+    assert first.returncode == 0, errors
+    assert not _postgres_running(data_dir / "pgdata")
+
+    second = _start("demo", env)
+    try:
+        _wait_ready(second, base)
+        assert httpx.get(f"{base}/v1/organisations/asean").json()["name"] == "ASEAN"
+        assert httpx.get(f"{base}/v1/organisations").json()["total"] == 11
+    finally:
+        output, errors = _stop(second, signal.SIGTERM)
+    assert second.returncode == 0, errors
+    assert "Try:" in output
+    assert f"curl -s {base}/v1/organisations" in output
+    assert not _postgres_running(data_dir / "pgdata")

@@ -1,0 +1,109 @@
+"""Bad settings and impossible starts are one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from msnet.errors import SettingsError
+from msnet.settings import Settings
+from tests.conftest import free_port
+from tests.helpers import run_cli
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.embedded
+    assert settings.port == 8000
+    assert settings.issuer == "http://127.0.0.1:8000"
+
+
+def test_values_are_typed() -> None:
+    settings = Settings.from_env(
+        {"MSNET_PORT": "9100", "MSNET_LOG_LEVEL": "DEBUG", "MSNET_MAX_BODY_BYTES": "2048"}
+    )
+    assert (settings.port, settings.log_level, settings.max_body_bytes) == (9100, "debug", 2048)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MSNET_PORT", "eighty"),
+        ("MSNET_PORT", "70000"),
+        ("MSNET_LOG_LEVEL", "loud"),
+        ("MSNET_LOG_FORMAT", "xml"),
+        ("MSNET_DATABASE_URL", "mysql://x/y"),
+        ("MSNET_DATABASE_URL", "postgresql://host-without-database"),
+        ("MSNET_PUBLIC_URL", "not a url"),
+        ("MSNET_MAX_BODY_BYTES", "10"),
+    ],
+)
+def test_a_bad_value_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{variable}: "):
+        Settings.from_env({variable: value})
+
+
+def test_admin_url_alone_is_refused() -> None:
+    with pytest.raises(SettingsError, match="MSNET_DATABASE_ADMIN_URL"):
+        Settings.from_env({"MSNET_DATABASE_ADMIN_URL": "postgresql://owner@db/msnet"})
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    readme = README.read_text()
+    missing = [f.metadata["env"] for f in dataclasses.fields(Settings) if f.metadata["env"] not in readme]
+    assert missing == []
+
+
+def _env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
+    env.update(values)
+    return env
+
+
+def _one_line_failure(result, exit_code: int, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == exit_code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert text in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_bad_setting() -> None:
+    result = run_cli(None, "migrate", env=_env(MSNET_PORT="eighty"))
+    _one_line_failure(result, 2, "MSNET_PORT: must be a whole number")
+
+
+def test_cli_bad_port_option() -> None:
+    result = run_cli(None, "serve", "--port", "99999", env=_env())
+    _one_line_failure(result, 2, "MSNET_PORT: must be between 1 and 65535")
+
+
+def test_cli_unreachable_database() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens there once closed
+    url = f"postgresql://msnet@127.0.0.1:{port}/msnet"
+    result = run_cli(None, "serve", "--port", str(free_port()), env=_env(MSNET_DATABASE_URL=url))
+    _one_line_failure(result, 1, f"cannot reach the database at msnet@127.0.0.1:{port}/msnet")
+
+
+def test_cli_port_in_use() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(None, "serve", "--port", str(port), env=_env())
+    _one_line_failure(result, 1, f"port {port} on 127.0.0.1 is already in use")
+
+
+def test_cli_unwritable_data_dir(tmp_path: Path) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("not a directory")
+    result = run_cli(None, "migrate", env=_env(MSNET_DATA_DIR=str(occupied / "data")))
+    _one_line_failure(result, 1, "is not writable")

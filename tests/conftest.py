@@ -24,13 +24,15 @@ from litestar.testing import AsyncTestClient
 
 from msnet import logs
 from msnet.app import create_app
+from msnet.auth.keys import new_secret_key
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres, with_user_and_db
 from msnet.settings import Settings
 
 OWNER = "msnet_test_owner"
 APP = "msnet_test_app"
-TEST_ISSUER = "http://testserver.local"
+TEST_ISSUER = "http://127.0.0.1"
+TEST_SECRET_KEY = new_secret_key()
 
 logs.configure("warning", "json")
 
@@ -92,6 +94,7 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
         database_admin_url=db_urls.admin,
         data_dir=tmp_path,
         public_url=TEST_ISSUER,
+        secret_key=TEST_SECRET_KEY,
     )
 
 

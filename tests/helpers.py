@@ -15,6 +15,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         MSNET_DATABASE_URL=settings.database_url or "",
         MSNET_DATABASE_ADMIN_URL=settings.database_admin_url or "",
         MSNET_PUBLIC_URL=settings.issuer,
+        MSNET_SECRET_KEY=settings.secret_key or "",
         MSNET_LOG_FORMAT="json",
         MSNET_LOG_LEVEL="warning",
     )
@@ -32,3 +33,55 @@ def run_cli(settings: Settings | None, *args: str, env: dict[str, str] | None = 
         timeout=timeout,
         check=False,
     )
+
+
+async def add_organisation(settings: Settings, slug: str) -> None:
+    from msnet.db.runtime import cli_session
+    from msnet.directory import schemas, service
+
+    async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
+        await service.create_organisation(
+            session,
+            schemas.OrganisationCreate(slug=slug, name=f"Organisation {slug.upper()}"),
+            origin=settings.issuer,
+        )
+
+
+async def add_client(settings: Settings, slug: str, scopes: list[str], jwks: dict | None = None):  # type: ignore[no-untyped-def]
+    """A client of organisation ``slug`` (created if missing), as `msnet client create` would make it."""
+    from msnet.auth import schemas, service
+    from msnet.db.engine import set_organisation
+    from msnet.db.runtime import cli_session
+    from msnet.directory import service as directory
+    from msnet.errors import NotFound
+
+    try:
+        async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
+            await directory.get_by_slug(session, slug)
+    except NotFound:
+        await add_organisation(settings, slug)
+    async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
+        org = await directory.get_by_slug(session, slug)
+        await set_organisation(session, org.id)
+        return await service.create_client(
+            session,
+            org,
+            schemas.ClientCreate(name=f"{slug} test client", scopes=scopes, jwks=jwks),
+            secret_key=settings.secret_key,  # type: ignore[arg-type]
+            created_by="operator",
+        )
+
+
+async def token_for(client, created, scope: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """An access token from the real token endpoint, with client_secret_basic."""
+    response = await client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", **({"scope": scope} if scope else {})},
+        auth=(created.client_id, created.client_secret),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

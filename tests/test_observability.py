@@ -56,7 +56,7 @@ async def test_every_line_carries_the_request_id_and_no_secret(
     assert records, "the request was logged"
     assert all(r.get("request_id") == "req-7" for r in records)
     access = [r for r in records if r["event"] == "request"]
-    assert access[0]["status"] == 404
+    assert access[0]["status"] == 401  # a bearer token that does not verify
     assert access[0]["route"] == "/v1/organisations/{slug}"
     assert "eyJsecret" not in log_lines.getvalue()
 

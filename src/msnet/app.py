@@ -13,6 +13,12 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import BodyKwarg
 
 import msnet
+from msnet.audit.routes import AuditController
+from msnet.auth.keys import load_key_ring
+from msnet.auth.middleware import BearerAuthentication
+from msnet.auth.routes import ClientController, OAuthController
+from msnet.auth.server import NodeAuthorizationServer
+from msnet.auth.service import TokenVerifier
 from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.db.migrate import head_revision
 from msnet.db.session import provide_session
@@ -23,7 +29,7 @@ from msnet.ops.routes import OpsController
 from msnet.problems import EXCEPTION_HANDLERS
 from msnet.settings import Settings
 
-ROUTES = [OpsController, OrganisationController]
+ROUTES = [OpsController, OrganisationController, OAuthController, ClientController, AuditController]
 
 
 def _require_declared_content_type(request: Request) -> None:
@@ -50,20 +56,32 @@ def create_app(settings: Settings) -> Litestar:
     async def database(app: Litestar) -> AsyncIterator[None]:
         if not settings.database_url:
             raise StartupError("no database URL: start the embedded server first (msnet serve does)")
+        if not settings.secret_key:
+            raise StartupError(
+                "no secret key: MSNET_SECRET_KEY (msnet serve makes one for the embedded database)"
+            )
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+
+        async def reload_key_ring() -> None:
+            app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings)
+
+        app.state.reload_key_ring = reload_key_ring
+        await reload_key_ring()
         try:
             yield
         finally:
             await engine.dispose()
 
     metrics = Metrics()
+    verifier = TokenVerifier(settings.issuer)
     app = Litestar(
         route_handlers=ROUTES,
         dependencies={"db": Provide(provide_session)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=_require_declared_content_type,
+        middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,
         lifespan=[database],
         openapi_config=OpenAPIConfig(
@@ -79,5 +97,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.schema_head = head_revision()
+    app.state.verifier = verifier
+    app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
     app.asgi_handler = RequestContext(app.asgi_handler, metrics)
     return app

@@ -1,4 +1,4 @@
-"""msnet: serve | demo | migrate | org … | openapi."""
+"""msnet: serve | demo | migrate | org … | client … | keys … | audit verify | openapi."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 
 from msnet import logs
+from msnet.auth.keys import ensure_secret_key, new_secret_key
 from msnet.errors import InvalidInput, MsnetError, SettingsError, StartupError
 from msnet.settings import Settings
 
@@ -61,6 +62,30 @@ def _parser() -> argparse.ArgumentParser:
         "--identifier", action="append", default=[], help="org-id.guide identifier (repeatable)"
     )
     create.add_argument("--home-node", help="URL of the node that holds its data, if not this one")
+
+    client = commands.add_parser("client", help="OAuth clients").add_subparsers(
+        dest="client_command", required=True, metavar="ACTION"
+    )
+    client_create = client.add_parser("create", help="register an OAuth client; prints JSON")
+    client_create.add_argument("--org", required=True, help="the organisation's slug")
+    client_create.add_argument("--name", required=True, help="what the client is, e.g. 'MSU roster sync'")
+    client_create.add_argument(
+        "--scopes", required=True, help='space-separated, e.g. "roster:read directory:read"'
+    )
+    client_create.add_argument(
+        "--jwks-file", type=Path, help="public JWKS for private_key_jwt (no secret is made then)"
+    )
+
+    keys = commands.add_parser("keys", help="the node's keys").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION"
+    )
+    keys.add_parser("rotate", help="make a new signing key; the old one verifies until its tokens expire")
+    keys.add_parser("secret", help="print a new value for MSNET_SECRET_KEY")
+
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True, metavar="ACTION"
+    )
+    audit.add_parser("verify", help="check the hash chain; names the first bad entry")
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument(
@@ -149,6 +174,88 @@ def _org_create(settings: Settings, args: argparse.Namespace) -> None:
     print(msgspec.json.encode(org).decode())
 
 
+def _client_create(settings: Settings, args: argparse.Namespace) -> None:
+    from msnet.audit.service import AuditEvent, record
+    from msnet.auth import schemas as auth_schemas
+    from msnet.auth import service as auth
+    from msnet.db.engine import set_organisation
+    from msnet.db.runtime import cli_session, database
+    from msnet.directory import service as directory
+
+    jwks = None
+    if args.jwks_file:
+        try:
+            jwks = json.loads(args.jwks_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                f"--jwks-file: cannot read a JSON key set from {args.jwks_file}: {exc}"
+            ) from None
+    try:
+        data = msgspec.convert(
+            {"name": args.name, "scopes": args.scopes.split(), "jwks": jwks}, auth_schemas.ClientCreate
+        )
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc)) from None
+
+    async def run(url: str) -> auth_schemas.ClientCreated:
+        async with cli_session(url) as session:
+            org = await directory.get_by_slug(session, args.org)
+            await set_organisation(session, org.id)
+            created = await auth.create_client(
+                session, org, data, secret_key=settings.secret_key, created_by="operator"
+            )
+            await record(
+                session,
+                AuditEvent(
+                    organisation_id=org.id,
+                    actor="operator",
+                    action="client.create",
+                    resource_type="client",
+                    resource_id=created.client_id,
+                    outcome="success",
+                    request_id=None,
+                    source="cli",
+                    payload={"name": data.name, "scopes": sorted(data.scopes), "jwks": jwks is not None},
+                ),
+            )
+            return created
+
+    with database(settings) as ready:
+        assert ready.database_url
+        created = asyncio.run(run(ready.database_url))
+    print(json.dumps({k: v for k, v in msgspec.to_builtins(created).items() if v is not None}, indent=2))
+
+
+def _keys_rotate(settings: Settings) -> None:
+    from msnet.auth.keys import create_signing_key
+    from msnet.db.runtime import cli_session, database
+
+    async def run(url: str) -> str:
+        async with cli_session(url) as session:
+            return await create_signing_key(session, settings.secret_key)
+
+    with database(settings) as ready:
+        assert ready.database_url
+        kid = asyncio.run(run(ready.database_url))
+    print(f"new signing key {kid}; the previous key verifies until its tokens expire")
+
+
+def _audit_verify(settings: Settings) -> None:
+    from msnet.audit.service import verify
+    from msnet.db.runtime import database
+
+    if not settings.embedded and not settings.database_admin_url:
+        raise SettingsError(
+            "MSNET_DATABASE_ADMIN_URL: `msnet audit verify` reads the whole chain as the owner"
+        )
+    with database(settings) as ready:
+        assert ready.database_admin_url
+        report = asyncio.run(verify(ready.database_admin_url))
+    if report.first_bad is not None:
+        raise MsnetError(f"audit chain broken at entry {report.first_bad}: {report.reason}")
+    print(f"audit chain intact: {report.checked} entries checked")
+
+
 def _openapi(settings: Settings, output: Path) -> None:
     from msnet.app import create_app
 
@@ -167,12 +274,24 @@ def main(argv: Sequence[str] | None = None) -> None:
                 environ[variable] = getattr(args, option)
         settings = Settings.from_env(environ)
         logs.configure(settings.log_level, settings.log_format)
+        if args.command in ("serve", "demo", "client") or (
+            args.command == "keys" and args.keys_command == "rotate"
+        ):
+            settings = ensure_secret_key(settings)
         if args.command in ("serve", "demo"):
             _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
         elif args.command == "migrate":
             _migrate(settings)
         elif args.command == "org":
             _org_create(settings, args)
+        elif args.command == "client":
+            _client_create(settings, args)
+        elif args.command == "keys" and args.keys_command == "rotate":
+            _keys_rotate(settings)
+        elif args.command == "keys":
+            print(new_secret_key())
+        elif args.command == "audit":
+            _audit_verify(settings)
         elif args.command == "openapi":
             _openapi(settings, args.output)
     except SettingsError as exc:

@@ -63,6 +63,11 @@ class Forbidden(MsnetError):
     type_slug = "forbidden"
 
 
+class InsufficientScope(Forbidden):
+    title = "Insufficient scope"
+    type_slug = "insufficient_scope"
+
+
 class NotFound(MsnetError):
     status = 404
     title = "Not found"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -62,6 +64,16 @@ def _http_url(raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"must be an http(s) URL, got {raw!r}")
     return raw.rstrip("/")
+
+
+def _secret_key(raw: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("must be URL-safe base64 (make one with `msnet keys secret`)") from None
+    if len(key) < 32:
+        raise ValueError("must decode to at least 32 bytes (make one with `msnet keys secret`)")
+    return raw.strip()
 
 
 def _path(raw: str) -> Path:
@@ -136,6 +148,21 @@ class Settings:
             "env": "MSNET_MAX_BODY_BYTES",
             "parse": _int(1024, 64 * 1_048_576),
             "doc": "Largest request body accepted; larger ones get 413.",
+        },
+    )
+    secret_key: str | None = _spec(
+        "MSNET_SECRET_KEY",
+        _secret_key,
+        "Key that encrypts the node's signing keys and peppers client-secret hashes (URL-safe base64, "
+        "32 bytes). Required with MSNET_DATABASE_URL; with the embedded database msnet creates one in "
+        "MSNET_DATA_DIR/secret.key and says so.",
+    )
+    access_token_ttl: int = field(
+        default=600,
+        metadata={
+            "env": "MSNET_ACCESS_TOKEN_TTL",
+            "parse": _int(60, 3600),
+            "doc": "Lifetime of access tokens, in seconds.",
         },
     )
     db_pool_size: int = field(

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
 ORG_KEY = "org_id"
@@ -38,6 +38,12 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+async def set_organisation(session: AsyncSession, org_id: object) -> None:
+    """Act for ``org_id`` from now on: in the current transaction and in any that follows."""
+    session.info[ORG_KEY] = org_id
+    await session.execute(_SET_ORG, {"org": str(org_id)})
 
 
 @event.listens_for(Session, "after_begin")

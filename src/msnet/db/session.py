@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet.auth.service import audit_auth_failure, is_denied, unauthenticated
 from msnet.db.engine import ORG_KEY
 
 
@@ -21,4 +22,7 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
         if principal is not None:
             session.info[ORG_KEY] = principal.org_id
         async with session.begin():
+            if principal is not None and await is_denied(session, principal):
+                await audit_auth_failure(request.scope, "revoked token or deleted client", principal.org_id)
+                raise unauthenticated("the access token was revoked or its client deleted")
             yield session

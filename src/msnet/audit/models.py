@@ -1,0 +1,50 @@
+"""The audit log and its chain head (migration 0002; the log is append-only in the database)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from msnet.db.base import Base, new_id
+
+
+class AuditEntry(Base):
+    """One event. ``seq`` is contiguous (1, 2, 3 …), assigned at append under the head's lock;
+    ``hash`` chains it to the entry before (``prev_hash``). Only a digest of the payload is kept."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('success', 'failure', 'denied')", name="outcome"),
+        Index("ix_audit_log_organisation_id_seq", "organisation_id", "seq"),
+        Index("ix_audit_log_organisation_id_action", "organisation_id", "action"),
+        Index("ix_audit_log_organisation_id_at", "organisation_id", "at"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=new_id)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    resource_type: Mapped[str] = mapped_column(Text)
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    payload_digest: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(Text)
+
+
+class AuditHead(Base):
+    """The single row naming the last entry (``seq`` 0 and the genesis hash when the log is empty)."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(Text)

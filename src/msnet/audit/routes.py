@@ -1,0 +1,60 @@
+"""/v1/audit: the caller's organisation's audit entries, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.audit import schemas, service
+from msnet.auth.principal import Principal, provide_principal, requires
+from msnet.problems import problem_responses
+
+Text = Annotated[str | None, QueryParameter(max_length=200)]
+
+
+class AuditController(Controller):
+    path = "/v1/audit"
+    tags = ["audit"]
+    guards = [requires("audit:read")]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get(
+        "/",
+        summary="The caller's organisation's audit entries, newest first",
+        responses=problem_responses(401, 403),
+    )
+    async def list_entries(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        since: Annotated[
+            datetime | None, QueryParameter(description="From this instant (inclusive).")
+        ] = None,
+        until: Annotated[datetime | None, QueryParameter(description="Before this instant.")] = None,
+        action: Text = None,
+        resource_type: Text = None,
+        resource_id: Text = None,
+        actor: Text = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.AuditPage:
+        return await service.list_entries(
+            db,
+            principal.org_id,
+            service.AuditFilter(
+                since=since,
+                until=until,
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                actor=actor,
+            ),
+            limit=limit,
+            cursor=cursor,
+        )

@@ -1,0 +1,259 @@
+"""/oauth/* and /.well-known/*: the authorization server; /v1/organisations/{slug}/clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.audit.service import record
+from msnet.auth import schemas, service
+from msnet.auth.principal import SCOPES, Principal, provide_principal, requires
+from msnet.auth.server import ASYMMETRIC, AUTH_METHODS, Exchange, FormRequest
+from msnet.db.engine import ORG_KEY
+from msnet.directory import service as directory
+from msnet.directory.models import Organisation
+from msnet.errors import Forbidden
+from msnet.problems import problem_responses
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _oauth_responses() -> dict[int, ResponseSpec]:
+    error = ResponseSpec(
+        data_container=schemas.OAuthError,
+        description="OAuth 2.0 error (RFC 6749 §5.2)",
+        generate_examples=False,
+    )
+    return {400: error, 401: error}
+
+
+async def _exchange(request: Request, endpoint: str) -> Response:
+    """Load the client (and, for revocation and introspection, the token's standing), let Authlib
+    answer, then write what it decided: a used assertion, a revoked token, the audit entry."""
+    state = request.app.state
+    form = await request.form()
+    oauth_request = FormRequest(
+        state.settings.issuer + request.url.path,
+        {k: v for k, v in form.items() if isinstance(v, str)},
+        request.headers,
+    )
+    server = state.oauth
+    async with state.sessionmaker() as session, session.begin():
+        client = await service.load_client(
+            session, service.claimed_client_id(oauth_request), state.settings.secret_key
+        )
+        if state.key_ring.stale():
+            await state.reload_key_ring()
+        exchange = Exchange(client=client, key_ring=state.key_ring)
+        token = oauth_request.form.get("token")
+        if endpoint != "token" and token:
+            try:
+                principal, _ = state.verifier(token, state.key_ring)
+            except service.TokenRejected:
+                principal = None
+            if principal is not None and await service.is_denied(session, principal):
+                exchange.inactive_jtis.add(principal.jti)
+        if endpoint == "token":
+            status, body, headers = server.run(exchange, server.create_token_response, oauth_request)
+        else:
+            status, body, headers = server.run(
+                exchange, server.create_endpoint_response, endpoint, oauth_request
+            )
+        if status == 200 and not await service.consume_assertion(session, exchange):
+            status, body, headers = (
+                401,
+                {"error": "invalid_client", "error_description": "assertion replayed"},
+                [],
+            )
+        if exchange.revoked is not None:
+            await service.revoke(session, exchange.revoked)
+        action = {"token": "token.issue", "revocation": "token.revoke", "introspection": "token.introspect"}
+        await record(
+            session,
+            service.audit_event(
+                request.scope,
+                action=action[endpoint] if status == 200 else "auth.failed",
+                resource_type="access_token" if endpoint == "token" else "token",
+                resource_id=(exchange.issued or {}).get("access_token", "")[-16:] or None,
+                outcome="success" if status == 200 else "failure",
+                org_id=session.info.get(ORG_KEY),  # the organisation the client claimed, if it exists
+                actor=f"client:{client.client_id}" if client else "anonymous",
+                payload={
+                    "endpoint": endpoint,
+                    "status": status,
+                    "error": body.get("error") if status != 200 else None,
+                },
+            ),
+        )
+    return Response(
+        body, status_code=status, headers={**dict(headers), **NO_STORE}, media_type="application/json"
+    )
+
+
+class OAuthController(Controller):
+    tags = ["oauth"]
+
+    @post(
+        "/oauth/token",
+        summary="Client credentials grant (client_secret_basic or private_key_jwt)",
+        status_code=200,
+        responses=_oauth_responses(),
+    )
+    async def token(self, request: Request) -> schemas.TokenResponse:
+        return await _exchange(request, "token")  # type: ignore[return-value]
+
+    @post(
+        "/oauth/revoke",
+        summary="Revoke an access token (RFC 7009)",
+        status_code=200,
+        responses=_oauth_responses(),
+    )
+    async def revoke(self, request: Request) -> dict[str, Any]:
+        return await _exchange(request, "revocation")  # type: ignore[return-value]
+
+    @post(
+        "/oauth/introspect",
+        summary="Introspect an access token (RFC 7662)",
+        status_code=200,
+        responses=_oauth_responses(),
+    )
+    async def introspect(self, request: Request) -> dict[str, Any]:
+        return await _exchange(request, "introspection")  # type: ignore[return-value]
+
+    @get("/.well-known/oauth-authorization-server", summary="Authorization server metadata (RFC 8414)")
+    async def metadata(self, request: Request) -> dict[str, Any]:
+        issuer = request.app.state.settings.issuer
+        return {
+            "issuer": issuer,
+            "token_endpoint": f"{issuer}/oauth/token",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "revocation_endpoint": f"{issuer}/oauth/revoke",
+            "introspection_endpoint": f"{issuer}/oauth/introspect",
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": sorted(ASYMMETRIC),
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+            "scopes_supported": list(SCOPES),
+        }
+
+    @get("/.well-known/jwks.json", summary="The node's public signing keys")
+    async def jwks(self, request: Request) -> dict[str, Any]:
+        return request.app.state.key_ring.public_jwks()
+
+
+async def provide_own_organisation(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], slug: FromPath[str]
+) -> Organisation:
+    """The organisation in the path, which must be the caller's own."""
+    org = await directory.get_by_slug(db, slug)
+    if org.id != principal.org_id:
+        raise Forbidden(f"this client acts for '{principal.org_slug}', not '{slug}'")
+    return org
+
+
+class ClientController(Controller):
+    path = "/v1/organisations/{slug:str}/clients"
+    tags = ["clients"]
+    guards = [requires("org:admin")]
+    dependencies = {"principal": Provide(provide_principal), "org": Provide(provide_own_organisation)}
+
+    @get("/", summary="The organisation's OAuth clients", responses=problem_responses(401, 403, 404))
+    async def list_clients(
+        self,
+        db: NamedDependency[AsyncSession],
+        org: NamedDependency[Organisation],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.ClientPage:
+        return await service.list_clients(db, org, limit=limit, cursor=cursor)
+
+    @post(
+        "/",
+        summary="Register a client: a secret (shown once) or a JWKS for private_key_jwt",
+        responses=problem_responses(401, 403, 404, 415),
+    )
+    async def create_client(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        org: NamedDependency[Organisation],
+        principal: NamedDependency[Principal],
+        data: JSONBody[schemas.ClientCreate],
+    ) -> schemas.ClientCreated:
+        created = await service.create_client(
+            db, org, data, secret_key=request.app.state.settings.secret_key, created_by=principal.actor
+        )
+        await record(
+            db,
+            service.audit_event(
+                request.scope,
+                action="client.create",
+                resource_type="client",
+                resource_id=created.client_id,
+                principal=principal,
+                payload={"name": data.name, "scopes": sorted(data.scopes), "jwks": data.jwks is not None},
+            ),
+        )
+        return created
+
+    @post(
+        "/{client_id:str}/secret",
+        summary="Rotate a client's secret (the new one is shown once)",
+        status_code=200,
+        responses=problem_responses(401, 403, 404),
+    )
+    async def rotate_secret(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        org: NamedDependency[Organisation],
+        principal: NamedDependency[Principal],
+        client_id: FromPath[str],
+    ) -> schemas.ClientCreated:
+        rotated = await service.rotate_secret(
+            db, org, client_id, secret_key=request.app.state.settings.secret_key
+        )
+        await record(
+            db,
+            service.audit_event(
+                request.scope,
+                action="client.rotate_secret",
+                resource_type="client",
+                resource_id=client_id,
+                principal=principal,
+            ),
+        )
+        return rotated
+
+    @delete(
+        "/{client_id:str}",
+        summary="Delete a client; its tokens stop working at once",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def delete_client(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        org: NamedDependency[Organisation],
+        principal: NamedDependency[Principal],
+        client_id: FromPath[str],
+    ) -> None:
+        await service.delete_client(db, org, client_id, request.app.state.settings.access_token_ttl)
+        await record(
+            db,
+            service.audit_event(
+                request.scope,
+                action="client.delete",
+                resource_type="client",
+                resource_id=client_id,
+                principal=principal,
+            ),
+        )

@@ -1,0 +1,334 @@
+"""Identity: access-token verification, OAuth clients, and the database side of the OAuth endpoints."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+from uuid import UUID
+
+from authlib.oauth2.rfc6749 import OAuth2Request
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import decode_cursor, encode_cursor
+from msnet.audit.service import AuditEvent, record
+from msnet.auth import schemas
+from msnet.auth.keys import ALG, KeyRing, hash_client_secret
+from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
+from msnet.auth.principal import Principal
+from msnet.auth.server import Exchange, LoadedClient, algorithms_for
+from msnet.db.engine import ORG_KEY, set_organisation
+from msnet.directory.models import Organisation
+from msnet.errors import InvalidInput, NotFound, Unauthenticated
+
+ACCEPTED_TYP = {"at+jwt", "application/at+jwt"}
+SECRET_PREFIX = "mss_"  # noqa: S105 (a prefix that makes leaked secrets easy to spot)
+
+
+class TokenRejected(Exception):
+    """An access token that does not verify; the reason is for the audit log, not the client."""
+
+
+class TokenVerifier:
+    """Verifies access tokens (pure CPU, joserfc) and remembers the verified ones until they expire."""
+
+    def __init__(self, issuer: str, cache_size: int = 10_000) -> None:
+        self.issuer = issuer
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[Principal, dict[str, Any]]] = OrderedDict()
+        self._claims = jwt.JWTClaimsRegistry(
+            leeway=5,
+            iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": issuer},
+            exp={"essential": True},
+            jti={"essential": True},
+            org={"essential": True},
+            org_id={"essential": True},
+            client_id={"essential": True},
+        )
+
+    def __call__(self, token: str, key_ring: KeyRing) -> tuple[Principal, dict[str, Any]]:
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached[0].expires_at > time.time():
+                self._cache.move_to_end(token)
+                return cached
+            del self._cache[token]
+        try:
+            decoded = jwt.decode(token, key_ring.verifying, algorithms=[ALG])
+        except (JoseError, ValueError) as exc:
+            raise TokenRejected(type(exc).__name__) from None
+        if str(decoded.header.get("typ", "")).lower() not in ACCEPTED_TYP:
+            raise TokenRejected("typ is not at+jwt")
+        try:
+            self._claims.validate(decoded.claims)
+        except JoseError as exc:
+            raise TokenRejected(exc.error) from None
+        claims = decoded.claims
+        try:
+            principal = Principal(
+                org_id=UUID(claims["org_id"]),
+                org_slug=str(claims["org"]),
+                client_id=str(claims["client_id"]),
+                scopes=frozenset(str(claims.get("scope", "")).split()),
+                jti=str(claims["jti"]),
+                expires_at=int(claims["exp"]),
+            )
+        except (ValueError, TypeError) as exc:
+            raise TokenRejected("malformed claims") from exc
+        self._cache[token] = (principal, claims)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return principal, claims
+
+
+async def is_denied(session: AsyncSession, principal: Principal) -> bool:
+    """Revoked token or deleted client: checked in the request's own transaction."""
+    keys = [f"jti:{principal.jti}", f"client:{principal.client_id}"]
+    return bool(await session.scalar(select(exists().where(DeniedToken.value.in_(keys)))))
+
+
+# --- the OAuth endpoints ---------------------------------------------------------------------
+
+
+def claimed_client_id(request: OAuth2Request) -> str | None:
+    """The client a token-endpoint request claims to be, read before anything is verified."""
+    header = request.headers.get("Authorization", "")
+    if header[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return unquote(decoded.partition(":")[0])
+    assertion = request.form.get("client_assertion")
+    if assertion:
+        try:
+            payload = assertion.split(".")[1]
+            claims = jwt.json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError, UnicodeDecodeError):
+            return None
+        sub = claims.get("sub") if isinstance(claims, dict) else None
+        return sub if isinstance(sub, str) else None
+    return request.form.get("client_id")
+
+
+async def load_client(session: AsyncSession, client_id: str | None, secret_key: str) -> LoadedClient | None:
+    """The client, read under its own organisation (its id starts with the organisation's slug)."""
+    if not client_id or "." not in client_id or len(client_id) > 80:
+        return None
+    org = await session.scalar(select(Organisation).where(Organisation.slug == client_id.partition(".")[0]))
+    if org is None:
+        return None
+    await set_organisation(session, org.id)
+    row = await session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if row is None:
+        return None
+    return LoadedClient(
+        client_id=row.client_id,
+        org_id=org.id,
+        org_slug=org.slug,
+        scopes=list(row.scopes),
+        secret_hash=row.secret_hash,
+        jwks=row.jwks,
+        secret_key=secret_key,
+    )
+
+
+async def consume_assertion(session: AsyncSession, exchange: Exchange) -> bool:
+    """Record the assertion's jti; False if it was used before (a replay, even a racing one)."""
+    if exchange.used_assertion is None:
+        return True
+    client_id, jti, exp = exchange.used_assertion
+    await session.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < func.now()))
+    inserted = await session.scalar(
+        insert(UsedAssertion)
+        .values(client_id=client_id, jti=jti, expires_at=datetime.fromtimestamp(exp, UTC))
+        .on_conflict_do_nothing()
+        .returning(UsedAssertion.jti)
+    )
+    return inserted is not None
+
+
+async def deny(session: AsyncSession, value: str, until: datetime) -> None:
+    await session.execute(
+        insert(DeniedToken)
+        .values(value=value, expires_at=until)
+        .on_conflict_do_update(index_elements=["value"], set_={"expires_at": until})
+    )
+
+
+async def revoke(session: AsyncSession, principal: Principal) -> None:
+    await deny(session, f"jti:{principal.jti}", datetime.fromtimestamp(principal.expires_at, UTC))
+
+
+# --- clients ---------------------------------------------------------------------------------
+
+
+def new_client_id(org_slug: str) -> str:
+    return f"{org_slug}.{secrets.token_urlsafe(12)}"
+
+
+def new_client_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def _validate_jwks(jwks: dict[str, Any]) -> None:
+    from joserfc.jwk import KeySet
+
+    try:
+        key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+    except Exception:
+        raise InvalidInput.field("jwks", "is not a JSON Web Key Set") from None
+    if any(k.is_private for k in key_set.keys):
+        raise InvalidInput.field("jwks", "must hold public keys only")
+    if not algorithms_for(key_set):
+        raise InvalidInput.field("jwks", "needs an RSA, EC (P-256/384/521) or Ed25519 key")
+
+
+def to_schema(row: OAuthClient, org_slug: str) -> schemas.Client:
+    return schemas.Client(
+        client_id=row.client_id,
+        organisation=org_slug,
+        name=row.name,
+        scopes=sorted(row.scopes),
+        auth_method="private_key_jwt" if row.jwks is not None else "client_secret_basic",
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+async def create_client(
+    session: AsyncSession,
+    org: Organisation,
+    data: schemas.ClientCreate,
+    *,
+    secret_key: str,
+    created_by: str,
+) -> schemas.ClientCreated:
+    jwks = data.jwks if data.jwks is not None else None
+    if jwks is not None:
+        _validate_jwks(jwks)
+    secret = None if jwks is not None else new_client_secret()
+    row = OAuthClient(
+        organisation_id=org.id,
+        client_id=new_client_id(org.slug),
+        name=data.name,
+        scopes=sorted(set(data.scopes)),
+        secret_hash=hash_client_secret(secret_key, secret) if secret else None,
+        jwks=jwks,
+        created_by=created_by,
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return schemas.ClientCreated(**schemas.as_dict(to_schema(row, org.slug)), client_secret=secret)
+
+
+async def list_clients(
+    session: AsyncSession, org: Organisation, *, limit: int, cursor: str | None
+) -> schemas.ClientPage:
+    query = select(OAuthClient).where(OAuthClient.organisation_id == org.id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        query = query.where(OAuthClient.client_id > after)
+    rows = list(await session.scalars(query.order_by(OAuthClient.client_id).limit(limit + 1)))
+    return schemas.ClientPage(
+        items=[to_schema(r, org.slug) for r in rows[:limit]],
+        next_cursor=encode_cursor(rows[limit - 1].client_id) if len(rows) > limit else None,
+        total=total or 0,
+    )
+
+
+async def _get_client(session: AsyncSession, org: Organisation, client_id: str) -> OAuthClient:
+    row = await session.scalar(
+        select(OAuthClient).where(OAuthClient.organisation_id == org.id, OAuthClient.client_id == client_id)
+    )
+    if row is None:
+        raise NotFound(f"no client '{client_id}' in '{org.slug}'")
+    return row
+
+
+async def delete_client(session: AsyncSession, org: Organisation, client_id: str, token_ttl: int) -> None:
+    """Deleted, and every token it holds stops working at once."""
+    row = await _get_client(session, org, client_id)
+    await session.delete(row)
+    await deny(session, f"client:{client_id}", datetime.now(UTC) + timedelta(seconds=token_ttl + 60))
+    await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession, org: Organisation, client_id: str, *, secret_key: str
+) -> schemas.ClientCreated:
+    row = await _get_client(session, org, client_id)
+    if row.secret_hash is None:
+        raise InvalidInput.field("client_id", "authenticates with keys (private_key_jwt), not a secret")
+    secret = new_client_secret()
+    row.secret_hash = hash_client_secret(secret_key, secret)
+    row.secret_rotated_at = datetime.now(UTC)
+    await session.flush()
+    return schemas.ClientCreated(**schemas.as_dict(to_schema(row, org.slug)), client_secret=secret)
+
+
+def unauthenticated(detail: str) -> Unauthenticated:
+    from msnet.auth.principal import bearer_challenge
+
+    return Unauthenticated(detail, headers=bearer_challenge("invalid_token"))
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+def audit_event(
+    scope: Any,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    outcome: str = "success",
+    principal: Principal | None = None,
+    org_id: UUID | None = None,
+    actor: str | None = None,
+    payload: Any = None,
+) -> AuditEvent:
+    """An audit event for the request in ``scope`` (its id and source address), by its principal."""
+    client = scope.get("client") or (None, None)
+    return AuditEvent(
+        organisation_id=principal.org_id if principal else org_id,
+        actor=actor or (principal.actor if principal else "anonymous"),
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome=outcome,  # type: ignore[arg-type]
+        request_id=scope.get("state", {}).get("request_id"),
+        source=client[0],
+        payload=payload,
+    )
+
+
+async def audit_auth_failure(scope: Any, reason: str, org_id: UUID | None = None) -> None:
+    """A failed authentication, in a transaction of its own (the request's own, if any, fails)."""
+    sessionmaker = scope["app"].state.sessionmaker
+    async with sessionmaker() as session:
+        if org_id is not None:
+            session.info[ORG_KEY] = org_id
+        async with session.begin():
+            await record(
+                session,
+                audit_event(
+                    scope,
+                    action="auth.failed",
+                    resource_type="access_token",
+                    outcome="failure",
+                    org_id=org_id,
+                    payload={"reason": reason, "path": scope.get("path")},
+                ),
+            )

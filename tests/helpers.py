@@ -85,3 +85,20 @@ async def token_for(client, created, scope: str | None = None) -> str:  # type: 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def org_ids(conn) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Every organisation's id by slug (the registry is public: no row-level security)."""
+    return {r["slug"]: r["id"] for r in await conn.fetch("SELECT slug, id FROM organisations")}
+
+
+async def clients_as_owner(conn) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Every OAuth client row by client_id, read as the schema owner one organisation at a time:
+    the owner is subject to forced row-level security too, so it must say whose rows it reads."""
+    rows: dict[str, dict] = {}
+    for org_id in (await org_ids(conn)).values():
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('msnet.org', $1, true)", str(org_id))
+            for r in await conn.fetch("SELECT * FROM oauth_clients"):
+                rows[r["client_id"]] = dict(r)
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -46,6 +47,16 @@ def _wait_ready(process: subprocess.Popen, base: str, timeout: float = 60) -> No
     raise AssertionError("msnet did not become ready")
 
 
+def _read_until(process: subprocess.Popen, marker: str) -> str:
+    """What the process printed up to and including the line that starts with ``marker``."""
+    lines = []
+    for line in process.stdout:  # type: ignore[union-attr]
+        lines.append(line)
+        if line.startswith(marker):
+            return "".join(lines)
+    raise AssertionError(f"msnet never printed {marker!r}: {''.join(lines)}")
+
+
 def _postgres_running(pgdata: Path) -> bool:
     pid_file = pgdata / "postmaster.pid"
     if not pid_file.exists():
@@ -82,12 +93,22 @@ def test_serve_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> N
 
     second = _start("demo", env)
     try:
+        printed = _read_until(second, "Try:")
         _wait_ready(second, base)
         assert httpx.get(f"{base}/v1/organisations/asean").json()["name"] == "ASEAN"
         assert httpx.get(f"{base}/v1/organisations").json()["total"] == 11
+        credentials = dict(re.findall(r"^\s+(client_id|client_secret):\s+(\S+)$", printed, re.MULTILINE))
+        token = httpx.post(
+            f"{base}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(credentials["client_id"], credentials["client_secret"]),
+        ).json()["access_token"]
+        clients = httpx.get(
+            f"{base}/v1/organisations/un/clients", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert clients.json()["items"][0]["client_id"] == credentials["client_id"]
     finally:
-        output, errors = _stop(second, signal.SIGTERM)
+        _, errors = _stop(second, signal.SIGTERM)
     assert second.returncode == 0, errors
-    assert "Try:" in output
-    assert f"curl -s {base}/v1/organisations" in output
+    assert printed.startswith("msnet demo: 10 organisations (10 new)")
     assert not _postgres_running(data_dir / "pgdata")

@@ -4,7 +4,14 @@ loaded idempotently; each capability adds its part."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet.audit.service import AuditEvent, record
+from msnet.auth import schemas as auth_schemas
+from msnet.auth import service as auth
+from msnet.auth.models import OAuthClient
+from msnet.auth.principal import SCOPES
+from msnet.db.engine import set_organisation
 from msnet.db.runtime import cli_session
 from msnet.directory import schemas, service
 from msnet.directory.models import Organisation
@@ -54,6 +61,51 @@ ORGANISATIONS = [
 ]
 
 
+DEMO_CLIENT = "demo integration"
+SHOWN = "un"  # whose credentials the demo prints
+
+
+async def _ensure_clients(session: AsyncSession, settings: Settings) -> auth_schemas.ClientCreated:
+    """One client with every scope per organisation; the shown one gets a fresh secret each run
+    (secrets are stored only as hashes, so this is the only way to print a working one)."""
+    shown = None
+    for slug in sorted(o.slug for o in ORGANISATIONS):
+        org = await service.get_by_slug(session, slug)
+        await set_organisation(session, org.id)
+        client_id = await session.scalar(
+            select(OAuthClient.client_id).where(
+                OAuthClient.organisation_id == org.id, OAuthClient.name == DEMO_CLIENT
+            )
+        )
+        if client_id is None:
+            created = await auth.create_client(
+                session,
+                org,
+                auth_schemas.ClientCreate(name=DEMO_CLIENT, scopes=list(SCOPES)),
+                secret_key=settings.secret_key,  # type: ignore[arg-type]
+                created_by="operator",
+            )
+            client_id = created.client_id
+            await record(session, _operator_event(org.id, "client.create", "client", client_id))
+        if slug == SHOWN:
+            shown = await auth.rotate_secret(session, org, client_id, secret_key=settings.secret_key)  # type: ignore[arg-type]
+            await record(session, _operator_event(org.id, "client.rotate_secret", "client", client_id))
+    assert shown is not None
+    return shown
+
+
+def _operator_event(org_id: object, action: str, resource_type: str, resource_id: str) -> AuditEvent:
+    return AuditEvent(
+        organisation_id=org_id,  # type: ignore[arg-type]
+        actor="operator",
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome="success",
+        source="demo",
+    )
+
+
 async def load(settings: Settings) -> str:
     """Create what is missing; return what to try next."""
     assert settings.database_url
@@ -64,15 +116,26 @@ async def load(settings: Settings) -> str:
             if org.slug not in existing:
                 await service.create_organisation(session, org, origin=settings.issuer)
                 created += 1
+    async with cli_session(settings.database_url) as session:
+        client = await _ensure_clients(session, settings)
     base = settings.issuer
+    token_call = (
+        f"TOKEN=$(curl -s -u '{client.client_id}:{client.client_secret}' -d grant_type=client_credentials "
+        f"{base}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
     return "\n".join(
         [
-            f"msnet demo: {len(ORGANISATIONS)} organisations ({created} new)",
+            f"msnet demo: {len(ORGANISATIONS)} organisations ({created} new), one OAuth client each",
+            "",
+            f"Credentials of the {SHOWN.upper()} demo client (every scope; a new secret on each run):",
+            f"  client_id:     {client.client_id}",
+            f"  client_secret: {client.client_secret}",
             "",
             "Try:",
             f"  curl -s {base}/v1/organisations | python3 -m json.tool",
-            f"  curl -s {base}/v1/organisations/au",
+            f"  {token_call}",
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/v1/organisations/{SHOWN}/clients | python3 -m json.tool',
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/v1/audit | python3 -m json.tool',
             f"  open {base}/schema for the API documentation",
-            f"  curl -s {base}/health/ready",
         ]
     )

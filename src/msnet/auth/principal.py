@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from msnet.db.engine import ORG_KEY
 from msnet.errors import InsufficientScope, Unauthenticated
 
 SCOPES = (
@@ -59,20 +61,44 @@ def principal_of(connection: ASGIConnection) -> Principal:
     return principal
 
 
-def requires(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], None]:
-    """A guard: a valid token holding every one of ``scopes``; 401 without a token, 403 without a scope."""
+def requires(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]:
+    """A guard: a valid token holding every one of ``scopes``; 401 without a token, 403 (audited)
+    without a scope."""
     needed = frozenset(scopes)
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         principal = principal_of(connection)
         if not needed <= principal.scopes:
             missing = " ".join(sorted(needed - principal.scopes))
+            await audit_denial(connection.scope, principal, f"missing scope {missing}")
             raise InsufficientScope(
                 f"this needs the scope {missing}",
                 headers=bearer_challenge("insufficient_scope", " ".join(sorted(needed))),
             )
 
     return guard
+
+
+async def audit_denial(scope: Any, principal: Principal, reason: str) -> None:
+    """A denied request, recorded in a transaction of its own (the request's own never starts)."""
+    from msnet.audit.service import record
+    from msnet.auth.service import audit_event
+
+    async with scope["app"].state.sessionmaker() as session:
+        session.info[ORG_KEY] = principal.org_id
+        async with session.begin():
+            await record(
+                session,
+                audit_event(
+                    scope,
+                    action="access.denied",
+                    resource_type="route",
+                    resource_id=f"{scope['method']} {scope.get('path_template') or scope['path']}",
+                    outcome="denied",
+                    principal=principal,
+                    payload={"reason": reason},
+                ),
+            )
 
 
 async def provide_principal(request: ASGIConnection) -> Principal:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.audit.service import record
 from msnet.auth import schemas, service
-from msnet.auth.principal import SCOPES, Principal, provide_principal, requires
+from msnet.auth.principal import SCOPES, Principal, audit_denial, provide_principal, requires
 from msnet.auth.server import ASYMMETRIC, AUTH_METHODS, Exchange, FormRequest
 from msnet.db.engine import ORG_KEY
 from msnet.directory import service as directory
@@ -150,11 +150,15 @@ class OAuthController(Controller):
 
 
 async def provide_own_organisation(
-    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], slug: FromPath[str]
+    request: Request,
+    db: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+    slug: FromPath[str],
 ) -> Organisation:
     """The organisation in the path, which must be the caller's own."""
     org = await directory.get_by_slug(db, slug)
     if org.id != principal.org_id:
+        await audit_denial(request.scope, principal, f"acts for '{principal.org_slug}', not '{slug}'")
         raise Forbidden(f"this client acts for '{principal.org_slug}', not '{slug}'")
     return org
 

@@ -11,7 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from msnet.db.engine import ORG_KEY
-from msnet.errors import InsufficientScope, Unauthenticated
+from msnet.errors import Forbidden, InsufficientScope, Unauthenticated
 
 SCOPES = (
     "directory:read",
@@ -42,6 +42,11 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"client:{self.client_id}"
+
+    @property
+    def deny_keys(self) -> list[str]:
+        """Its entries in the deny list, should the token be revoked or its client deleted."""
+        return [f"jti:{self.jti}", f"client:{self.client_id}"]
 
 
 def bearer_challenge(error: str | None = None, scope: str | None = None) -> dict[str, str]:
@@ -79,8 +84,18 @@ def requires(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], Await
     return guard
 
 
+async def own_organisation(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A guard for /v1/organisations/{slug}/…: the caller must act for that organisation (403, audited)."""
+    principal = principal_of(connection)
+    slug = connection.path_params.get("slug")
+    if slug != principal.org_slug:
+        await audit_denial(connection.scope, principal, f"acts for '{principal.org_slug}', not '{slug}'")
+        raise Forbidden(f"this client acts for '{principal.org_slug}', not '{slug}'")
+
+
 async def audit_denial(scope: Any, principal: Principal, reason: str) -> None:
-    """A denied request, recorded in a transaction of its own (the request's own never starts)."""
+    """A denied request, recorded in a transaction of its own: guards run before the request's
+    own transaction begins, so this never waits for a second connection while holding one."""
     from msnet.audit.service import record
     from msnet.auth.service import audit_event
 

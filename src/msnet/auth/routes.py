@@ -13,12 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.audit.service import record
 from msnet.auth import schemas, service
-from msnet.auth.principal import SCOPES, Principal, audit_denial, provide_principal, requires
+from msnet.auth.principal import SCOPES, Principal, own_organisation, provide_principal, requires
 from msnet.auth.server import ASYMMETRIC, AUTH_METHODS, Exchange, FormRequest
 from msnet.db.engine import ORG_KEY
 from msnet.directory import service as directory
 from msnet.directory.models import Organisation
-from msnet.errors import Forbidden
 from msnet.problems import problem_responses
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -149,24 +148,15 @@ class OAuthController(Controller):
         return request.app.state.key_ring.public_jwks()
 
 
-async def provide_own_organisation(
-    request: Request,
-    db: NamedDependency[AsyncSession],
-    principal: NamedDependency[Principal],
-    slug: FromPath[str],
-) -> Organisation:
-    """The organisation in the path, which must be the caller's own."""
-    org = await directory.get_by_slug(db, slug)
-    if org.id != principal.org_id:
-        await audit_denial(request.scope, principal, f"acts for '{principal.org_slug}', not '{slug}'")
-        raise Forbidden(f"this client acts for '{principal.org_slug}', not '{slug}'")
-    return org
+async def provide_own_organisation(db: NamedDependency[AsyncSession], slug: FromPath[str]) -> Organisation:
+    """The organisation in the path (the ``own_organisation`` guard has made sure it is the caller's)."""
+    return await directory.get_by_slug(db, slug)
 
 
 class ClientController(Controller):
     path = "/v1/organisations/{slug:str}/clients"
     tags = ["clients"]
-    guards = [requires("org:admin")]
+    guards = [requires("org:admin"), own_organisation]
     dependencies = {"principal": Provide(provide_principal), "org": Provide(provide_own_organisation)}
 
     @get("/", summary="The organisation's OAuth clients", responses=problem_responses(401, 403, 404))

@@ -25,7 +25,7 @@ from msnet.auth.keys import ALG, KeyRing, hash_client_secret
 from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
 from msnet.auth.principal import Principal
 from msnet.auth.server import Exchange, LoadedClient, algorithms_for
-from msnet.db.engine import ORG_KEY, set_organisation
+from msnet.db.engine import set_organisation
 from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput, NotFound, Unauthenticated
 
@@ -91,9 +91,8 @@ class TokenVerifier:
 
 
 async def is_denied(session: AsyncSession, principal: Principal) -> bool:
-    """Revoked token or deleted client: checked in the request's own transaction."""
-    keys = [f"jti:{principal.jti}", f"client:{principal.client_id}"]
-    return bool(await session.scalar(select(exists().where(DeniedToken.value.in_(keys)))))
+    """Revoked token or deleted client (requests check this as their transaction begins)."""
+    return bool(await session.scalar(select(exists().where(DeniedToken.value.in_(principal.deny_keys)))))
 
 
 # --- the OAuth endpoints ---------------------------------------------------------------------
@@ -314,21 +313,19 @@ def audit_event(
     )
 
 
-async def audit_auth_failure(scope: Any, reason: str, org_id: UUID | None = None) -> None:
-    """A failed authentication, in a transaction of its own (the request's own, if any, fails)."""
-    sessionmaker = scope["app"].state.sessionmaker
-    async with sessionmaker() as session:
-        if org_id is not None:
-            session.info[ORG_KEY] = org_id
-        async with session.begin():
-            await record(
-                session,
-                audit_event(
-                    scope,
-                    action="auth.failed",
-                    resource_type="access_token",
-                    outcome="failure",
-                    org_id=org_id,
-                    payload={"reason": reason, "path": scope.get("path")},
-                ),
-            )
+def auth_failure_event(scope: Any, reason: str, org_id: UUID | None = None) -> AuditEvent:
+    return audit_event(
+        scope,
+        action="auth.failed",
+        resource_type="access_token",
+        outcome="failure",
+        org_id=org_id,
+        payload={"reason": reason, "path": scope.get("path")},
+    )
+
+
+async def audit_auth_failure(scope: Any, reason: str) -> None:
+    """A bearer token that did not verify, recorded before any of the request's own work
+    (so it never waits for a second connection while holding one)."""
+    async with scope["app"].state.sessionmaker() as session, session.begin():
+        await record(session, auth_failure_event(scope, reason))

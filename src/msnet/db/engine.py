@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 ORG_KEY = "org_id"
+DENY_KEYS = "deny_keys"  # a token's deny-list keys, checked in the same round trip
+DENIED = "denied"
 _SET_ORG = text("SELECT set_config('msnet.org', :org, true)")
+_SET_ORG_AND_CHECK = text(
+    "SELECT set_config('msnet.org', :org, true), "
+    "EXISTS (SELECT 1 FROM token_denylist WHERE value = ANY(CAST(:keys AS text[])))"
+)
 
 
 def async_url(url: str) -> str:
@@ -51,7 +57,12 @@ def _set_organisation(session: Session, transaction: Any, connection: Any) -> No
     """Set ``msnet.org`` transaction-locally at the start of every transaction.
 
     An unset organisation is the empty string, which the policies' NULLIF turns into NULL:
-    no rows, and no insert, for a transaction that did not say whose it is.
+    no rows, and no insert, for a transaction that did not say whose it is. For a request with
+    an access token, the same statement asks whether the token is on the deny list.
     """
-    org = session.info.get(ORG_KEY)
-    connection.execute(_SET_ORG, {"org": str(org) if org else ""})
+    org = str(session.info.get(ORG_KEY) or "")
+    keys = session.info.get(DENY_KEYS)
+    if keys:
+        session.info[DENIED] = connection.execute(_SET_ORG_AND_CHECK, {"org": org, "keys": keys}).one()[1]
+    else:
+        connection.execute(_SET_ORG, {"org": org})

@@ -7,22 +7,32 @@ from collections.abc import AsyncIterator
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.auth.service import audit_auth_failure, is_denied, unauthenticated
-from msnet.db.engine import ORG_KEY
+from msnet.audit.service import record
+from msnet.auth.service import auth_failure_event, unauthenticated
+from msnet.db.engine import DENIED, DENY_KEYS, ORG_KEY
 
 
 async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield a session inside ``begin()``: committed when the handler returns, rolled back if it raises.
 
-    A failed commit propagates, so the client gets an error response, never a 2xx.
+    A failed commit propagates, so the client gets an error response, never a 2xx. A token that
+    was revoked (or whose client was deleted) since it verified is refused here, and the refusal
+    recorded in a transaction of its own on the same connection.
     """
     sessionmaker = request.app.state.sessionmaker
     principal = request.scope.get("auth")
     async with sessionmaker() as session:
         if principal is not None:
             session.info[ORG_KEY] = principal.org_id
+            session.info[DENY_KEYS] = principal.deny_keys
         async with session.begin():
-            if principal is not None and await is_denied(session, principal):
-                await audit_auth_failure(request.scope, "revoked token or deleted client", principal.org_id)
-                raise unauthenticated("the access token was revoked or its client deleted")
-            yield session
+            await session.connection()  # begins: sets the organisation and checks the deny list
+            if not session.info.get(DENIED):
+                yield session
+                return
+        async with session.begin():
+            await record(
+                session,
+                auth_failure_event(request.scope, "revoked token or deleted client", principal.org_id),
+            )
+        raise unauthenticated("the access token was revoked or its client deleted")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from msnet.auth.keys import new_secret_key
 from msnet.errors import SettingsError
 from msnet.settings import Settings
 from tests.conftest import free_port
@@ -89,8 +90,19 @@ def test_cli_unreachable_database() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens there once closed
     url = f"postgresql://msnet@127.0.0.1:{port}/msnet"
-    result = run_cli(None, "serve", "--port", str(free_port()), env=_env(MSNET_DATABASE_URL=url))
+    env = _env(MSNET_DATABASE_URL=url, MSNET_SECRET_KEY=new_secret_key())
+    result = run_cli(None, "serve", "--port", str(free_port()), env=env)
     _one_line_failure(result, 1, f"cannot reach the database at msnet@127.0.0.1:{port}/msnet")
+
+
+def test_cli_external_database_needs_a_secret_key() -> None:
+    result = run_cli(None, "serve", env=_env(MSNET_DATABASE_URL="postgresql://msnet@127.0.0.1:1/msnet"))
+    _one_line_failure(result, 2, "MSNET_SECRET_KEY: required with MSNET_DATABASE_URL")
+
+
+def test_a_short_secret_key_is_refused() -> None:
+    with pytest.raises(SettingsError, match="^MSNET_SECRET_KEY: must decode to at least 32 bytes"):
+        Settings.from_env({"MSNET_SECRET_KEY": "c2hvcnQ"})
 
 
 def test_cli_port_in_use() -> None:

@@ -44,13 +44,17 @@ def drive_wrk(base: str, headers: dict[str, str], duration: float, concurrency: 
     command = ["wrk", "-t1", f"-c{concurrency}", f"-d{round(duration)}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*command, f"{base}/v1/organisations/au"], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(
+        [*command, f"{base}/v1/organisations/au"], capture_output=True, text=True, check=True
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return rps, int(errors.group(1)) if errors else 0
 
 
-async def _drive_python(base: str, headers: dict[str, str], duration: float, concurrency: int) -> tuple[float, int]:
+async def _drive_python(
+    base: str, headers: dict[str, str], duration: float, concurrency: int
+) -> tuple[float, int]:
     done = errors = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=10) as client:
@@ -77,22 +81,28 @@ def drive_python(base: str, headers: dict[str, str], duration: float, concurrenc
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (default 10)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections (default 16)")
     args = parser.parse_args()
     drive = drive_wrk if shutil.which("wrk") else drive_python
     print(f"load generator: {'wrk' if drive is drive_wrk else 'httpx (install wrk for real figures)'}")
 
-    with tempfile.TemporaryDirectory(prefix="msnet-bench-", dir="/var/tmp" if os.geteuid() == 0 else None) as data:
+    with tempfile.TemporaryDirectory(prefix="msnet-bench-") as data:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
         env.update(MSNET_DATA_DIR=str(Path(data) / "msnet"), MSNET_PORT=str(port), MSNET_LOG_LEVEL="warning")
         print("loading the demo network …", flush=True)
-        printed = subprocess.run([*MSNET, "demo", "--no-serve"], env=env, capture_output=True, text=True, check=True)
+        printed = subprocess.run(
+            [*MSNET, "demo", "--no-serve"], env=env, capture_output=True, text=True, check=True
+        )
         creds = dict(re.findall(r"^\s+(client_id|client_secret):\s+(\S+)$", printed.stdout, re.MULTILINE))
-        server = subprocess.Popen([*MSNET, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [*MSNET, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             for _ in range(300):
                 try:
@@ -122,7 +132,9 @@ def main() -> None:
     unauth = sum(results["unauthenticated"]) / 2
     auth = sum(results["authenticated"]) / 2
     ratio = auth / unauth
-    print(f"\nGET /v1/organisations/au, {args.concurrency} connections, {args.duration:.0f} s x 2 rounds each")
+    print(
+        f"\nGET /v1/organisations/au, {args.concurrency} connections, {args.duration:.0f} s x 2 rounds each"
+    )
     print(f"unauthenticated {unauth:8.0f} req/s")
     print(f"authenticated   {auth:8.0f} req/s")
     print(f"ratio           {ratio:8.1%}  (target >= 80%: {'met' if ratio >= 0.8 else 'NOT met'})")

@@ -127,3 +127,14 @@ async def test_unhandled_error_is_a_500_with_the_request_id_and_nothing_internal
         "request_id": "trace-42",
     }
     assert "hunter2" not in response.text
+
+
+async def test_nul_characters_are_refused_by_name(body_client: AsyncTestClient) -> None:
+    query = await body_client.get("/v1/organisations", params={"kind": "\x00"})
+    assert query.status_code == 422
+    assert query.json()["errors"][0]["field"] == "kind"
+    body = await body_client.post(
+        "/echo", content=b'{"name": "a\\u0000b"}', headers={"content-type": "application/json"}
+    )
+    assert body.status_code == 422
+    assert body.json()["errors"][0]["field"] == "body"

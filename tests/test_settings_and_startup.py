@@ -101,7 +101,7 @@ def test_cli_external_database_needs_a_secret_key() -> None:
 
 
 def test_a_short_secret_key_is_refused() -> None:
-    with pytest.raises(SettingsError, match="^MSNET_SECRET_KEY: must decode to at least 32 bytes"):
+    with pytest.raises(SettingsError, match=r"^MSNET_SECRET_KEY: must decode to at least 32 bytes"):
         Settings.from_env({"MSNET_SECRET_KEY": "c2hvcnQ"})
 
 

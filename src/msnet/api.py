@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -27,12 +28,41 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(list(values))).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
-    """The key of the last row of the previous page; a tampered cursor is a 422 naming `cursor`."""
+_BIGINT = 2**63
+
+
+def decode_cursor(cursor: str, *types: type) -> list[Any]:
+    """The key of the last row of the previous page, one value of each of ``types``; a tampered
+    cursor is a 422 naming `cursor`."""
+    bad = InvalidInput.field("cursor", "is not a cursor this API gave out")
     try:
         values = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-    if not isinstance(values, list) or len(values) != arity:
-        raise InvalidInput.field("cursor", "is not a cursor this API gave out")
+        raise bad from None
+    if not isinstance(values, list) or len(values) != len(types):
+        raise bad
+    for value, expected in zip(values, types, strict=True):
+        if type(value) is not expected and not (expected is float and type(value) is int):
+            raise bad
+        if type(value) is int and not -_BIGINT <= value < _BIGINT:
+            raise bad
     return values
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def instant(field: str, value: datetime | None) -> datetime | None:
+    """An instant from a request, in UTC; a naive one, or one outside 1900–9999, is a 422."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput.field(field, "needs a time zone (RFC 3339), e.g. 2027-03-01T00:00:00Z")
+    try:
+        normalised = value.astimezone(UTC)
+    except OverflowError:
+        normalised = None
+    if normalised is None or not EARLIEST <= normalised < LATEST:
+        raise InvalidInput.field(field, "must be between 1900 and 9999")
+    return normalised

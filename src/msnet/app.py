@@ -22,33 +22,45 @@ from msnet.auth.service import TokenVerifier
 from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.db.migrate import head_revision
 from msnet.db.session import provide_session
-from msnet.directory.routes import OrganisationController
-from msnet.errors import StartupError
+from msnet.directory.routes import CapacityController, OfficeController, OrganisationController
+from msnet.errors import InvalidInput, StartupError
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
 from msnet.problems import EXCEPTION_HANDLERS
 from msnet.settings import Settings
+from msnet.taxonomy.routes import TaxonomyController
 
-ROUTES = [OpsController, OrganisationController, OAuthController, ClientController, AuditController]
+ROUTES = [
+    OpsController,
+    OrganisationController,
+    OAuthController,
+    ClientController,
+    AuditController,
+    TaxonomyController,
+    OfficeController,
+    CapacityController,
+]
 
 
-def _require_declared_content_type(request: Request) -> None:
-    """A body must come in the media type its handler declares (JSON unless it says otherwise): 415."""
+async def _check_request(request: Request) -> None:
+    """Refuse early what no handler can take: NUL characters, which PostgreSQL cannot store (422),
+    and a body in another media type than its handler declares (JSON unless it says otherwise; 415)."""
+    for name, value in request.query_params.items():
+        if "\x00" in value:
+            raise InvalidInput.field(name, "may not contain NUL characters")
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     data = request.route_handler.parsed_fn_signature.parameters.get("data")
     if data is None:
         return
-    declared = (
-        data.kwarg_definition.media_type
-        if isinstance(data.kwarg_definition, BodyKwarg)
-        else "application/json"
-    )
+    declared = "application/json"
+    if isinstance(data.kwarg_definition, BodyKwarg):
+        declared = str(getattr(data.kwarg_definition.media_type, "value", data.kwarg_definition.media_type))
     sent = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if sent != str(getattr(declared, "value", declared)):
-        raise HTTPException(
-            status_code=415, detail=f"send the body as {getattr(declared, 'value', declared)}"
-        )
+    if sent != declared:
+        raise HTTPException(status_code=415, detail=f"send the body as {declared}")
+    if b"\\u0000" in await request.body():
+        raise InvalidInput.field("body", "may not contain NUL characters")
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -80,7 +92,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=ROUTES,
         dependencies={"db": Provide(provide_session)},
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=_require_declared_content_type,
+        before_request=_check_request,
         middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,
         lifespan=[database],

@@ -15,6 +15,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from litestar.testing import AsyncTestClient
 
+from msnet.api import encode_cursor
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER
 from tests.helpers import add_client, bearer, clients_as_owner, token_for
@@ -251,9 +252,21 @@ async def test_keyset_pagination_visits_every_client_once(
     assert seen == await _list_ids(client, headers)  # the same order as one page
 
 
-async def test_a_tampered_cursor_is_422(client: AsyncTestClient, headers: dict[str, str]) -> None:
-    response = await client.get(CLIENTS, headers=headers, params={"cursor": "not-a-cursor!"})
-    assert response.status_code == 422
+TAMPERED = {
+    "not base64": "not-a-cursor!",
+    "two values": encode_cursor("a", "b"),
+    "a number": encode_cursor(5),
+    "null": encode_cursor(None),
+    "an object": encode_cursor({"a": 1}),
+}
+
+
+@pytest.mark.parametrize("cursor", list(TAMPERED.values()), ids=list(TAMPERED))
+async def test_a_tampered_cursor_is_422(
+    client: AsyncTestClient, headers: dict[str, str], cursor: str
+) -> None:
+    response = await client.get(CLIENTS, headers=headers, params={"cursor": cursor})
+    assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
 
 

@@ -31,7 +31,7 @@ RLS_VIOLATION = "new row violates row-level security policy"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """A small pool, so that the service's few connections serve every organisation in turn."""
-    return replace(settings, db_pool_size=2)
+    return replace(settings, db_pool_size=1)
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ async def test_interleaved_concurrent_requests_see_only_their_own_clients(
     live_server: str, clients: dict[str, list[Any]]
 ) -> None:
     """500 requests in flight fifty at a time, over real HTTP (the test client runs one request at a
-    time), three organisations taking turns on a pool of a few connections."""
+    time), three organisations taking turns on a pool of two connections."""
     async with httpx.AsyncClient(base_url=live_server, timeout=60) as http:
         tokens = await _tokens(http, {slug: clients[slug][0] for slug in SLUGS})
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,14 +25,13 @@ import rfc8785
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import decode_cursor, encode_cursor
+from msnet.api import decode_cursor, encode_cursor, instant
 from msnet.audit import schemas
 from msnet.audit.models import AuditEntry, AuditHead
 from msnet.audit.schemas import Outcome
 from msnet.db.base import new_id
 from msnet.db.engine import plain_url
 from msnet.directory.models import Organisation
-from msnet.errors import InvalidInput
 
 GENESIS = "0" * 64
 OUTCOMES = frozenset(("success", "failure", "denied"))
@@ -264,6 +263,7 @@ async def list_entries(
     session: AsyncSession, org_id: UUID, filters: AuditFilter, *, limit: int, cursor: str | None
 ) -> schemas.AuditPage:
     """One organisation's entries, newest first, keyset-paginated on ``seq``."""
+    filters = replace(filters, since=instant("since", filters.since), until=instant("until", filters.until))
     conditions = [AuditEntry.organisation_id == org_id]
     if filters.since:
         conditions.append(AuditEntry.at >= filters.since)
@@ -279,9 +279,7 @@ async def list_entries(
             conditions.append(column == value)
     total = await session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions))
     if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        if not isinstance(before, int):
-            raise InvalidInput.field("cursor", "is not a cursor this API gave out")
+        (before,) = decode_cursor(cursor, int)
         conditions.append(AuditEntry.seq < before)
     rows = (
         await session.execute(
@@ -312,3 +310,53 @@ async def list_entries(
     ]
     next_cursor = encode_cursor(rows[limit - 1][0].seq) if len(rows) > limit else None
     return schemas.AuditPage(items=items, next_cursor=next_cursor, total=total or 0)
+
+
+def audit_event(
+    scope: Any,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str | None = None,
+    outcome: str = "success",
+    principal: Any = None,
+    org_id: UUID | None = None,
+    actor: str | None = None,
+    payload: Any = None,
+) -> AuditEvent:
+    """An audit event for the request in ``scope`` (its id and source address), by its principal."""
+    client = scope.get("client") or (None, None)
+    return AuditEvent(
+        organisation_id=principal.org_id if principal else org_id,
+        actor=actor or (principal.actor if principal else "anonymous"),
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome=outcome,  # type: ignore[arg-type]
+        request_id=scope.get("state", {}).get("request_id"),
+        source=client[0],
+        payload=payload,
+    )
+
+
+async def record_request(
+    session: AsyncSession,
+    scope: Any,
+    principal: Any,
+    action: str,
+    resource_type: str,
+    resource_id: Any,
+    payload: Any = None,
+) -> None:
+    """Record a write of the request in ``scope``, in the request's own transaction."""
+    await record(
+        session,
+        audit_event(
+            scope,
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id) if resource_id is not None else None,
+            principal=principal,
+            payload=payload,
+        ),
+    )

@@ -84,6 +84,23 @@ def requires(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], Await
     return guard
 
 
+def reads(scope_name: str) -> Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]:
+    """A guard for reads of records that may be public: no token sees public records only; a token
+    must hold ``scope_name`` (403, audited, otherwise)."""
+    scoped = requires(scope_name)
+
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        if connection.scope.get("auth") is not None:
+            await scoped(connection, handler)
+
+    return guard
+
+
+async def provide_optional_principal(request: ASGIConnection) -> Principal | None:
+    principal = request.scope.get("auth")
+    return principal if isinstance(principal, Principal) else None
+
+
 async def own_organisation(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """A guard for /v1/organisations/{slug}/…: the caller must act for that organisation (403, audited)."""
     principal = principal_of(connection)
@@ -96,8 +113,7 @@ async def own_organisation(connection: ASGIConnection, _: BaseRouteHandler) -> N
 async def audit_denial(scope: Any, principal: Principal, reason: str) -> None:
     """A denied request, recorded in a transaction of its own: guards run before the request's
     own transaction begins, so this never waits for a second connection while holding one."""
-    from msnet.audit.service import record
-    from msnet.auth.service import audit_event
+    from msnet.audit.service import audit_event, record
 
     async with scope["app"].state.sessionmaker() as session:
         session.info[ORG_KEY] = principal.org_id

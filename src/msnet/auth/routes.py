@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
-from msnet.audit.service import record
+from msnet.audit.service import audit_event, record
 from msnet.auth import schemas, service
 from msnet.auth.principal import SCOPES, Principal, own_organisation, provide_principal, requires
 from msnet.auth.server import ASYMMETRIC, AUTH_METHODS, Exchange, FormRequest
@@ -75,11 +75,11 @@ async def _exchange(request: Request, endpoint: str) -> Response:
         action = {"token": "token.issue", "revocation": "token.revoke", "introspection": "token.introspect"}
         await record(
             session,
-            service.audit_event(
+            audit_event(
                 request.scope,
                 action=action[endpoint] if status == 200 else "auth.failed",
                 resource_type="access_token" if endpoint == "token" else "token",
-                resource_id=(exchange.issued or {}).get("access_token", "")[-16:] or None,
+                resource_id=exchange.issued_jti,
                 outcome="success" if status == 200 else "failure",
                 org_id=session.info.get(ORG_KEY),  # the organisation the client claimed, if it exists
                 actor=f"client:{client.client_id}" if client else "anonymous",
@@ -187,7 +187,7 @@ class ClientController(Controller):
         )
         await record(
             db,
-            service.audit_event(
+            audit_event(
                 request.scope,
                 action="client.create",
                 resource_type="client",
@@ -217,7 +217,7 @@ class ClientController(Controller):
         )
         await record(
             db,
-            service.audit_event(
+            audit_event(
                 request.scope,
                 action="client.rotate_secret",
                 resource_type="client",
@@ -243,7 +243,7 @@ class ClientController(Controller):
         await service.delete_client(db, org, client_id, request.app.state.settings.access_token_ttl)
         await record(
             db,
-            service.audit_event(
+            audit_event(
                 request.scope,
                 action="client.delete",
                 resource_type="client",

@@ -102,7 +102,7 @@ class Exchange:
     key_ring: KeyRing
     used_assertion: tuple[str, str, int] | None = None  # (client_id, jti, exp)
     revoked: Principal | None = None
-    issued: dict[str, Any] = field(default_factory=dict)
+    issued_jti: str | None = None
     inactive_jtis: set[str] = field(default_factory=set)  # revoked, or of a deleted client
 
 
@@ -260,8 +260,7 @@ class NodeAuthorizationServer(AuthorizationServer):
         return client if client is not None and client.client_id == client_id else None
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        """Access tokens are self-contained JWTs: nothing to store, only to audit."""
-        _exchange.get().issued = token
+        """Access tokens are self-contained JWTs: nothing to store (the audit names their jti)."""
 
     def read_token(self, token_string: str) -> _IssuedToken | None:
         exchange = _exchange.get()
@@ -292,6 +291,7 @@ class NodeAuthorizationServer(AuthorizationServer):
             "nbf": now,
             "exp": now + self.token_ttl,
         }
+        _exchange.get().issued_jti = claims["jti"]
         access_token = jwt.encode(
             {"alg": ALG, "typ": "at+jwt", "kid": key.kid}, claims, key, algorithms=[ALG]
         )

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
-from msnet.audit.service import AuditEvent, record
+from msnet.audit.service import AuditEvent, audit_event, record
 from msnet.auth import schemas
 from msnet.auth.keys import ALG, KeyRing, hash_client_secret
 from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
@@ -237,7 +237,7 @@ async def list_clients(
     query = select(OAuthClient).where(OAuthClient.organisation_id == org.id)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
+        (after,) = decode_cursor(cursor, str)
         query = query.where(OAuthClient.client_id > after)
     rows = list(await session.scalars(query.order_by(OAuthClient.client_id).limit(limit + 1)))
     return schemas.ClientPage(
@@ -284,33 +284,6 @@ def unauthenticated(detail: str) -> Unauthenticated:
 
 
 # --- audit -----------------------------------------------------------------------------------
-
-
-def audit_event(
-    scope: Any,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: str | None = None,
-    outcome: str = "success",
-    principal: Principal | None = None,
-    org_id: UUID | None = None,
-    actor: str | None = None,
-    payload: Any = None,
-) -> AuditEvent:
-    """An audit event for the request in ``scope`` (its id and source address), by its principal."""
-    client = scope.get("client") or (None, None)
-    return AuditEvent(
-        organisation_id=principal.org_id if principal else org_id,
-        actor=actor or (principal.actor if principal else "anonymous"),
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        outcome=outcome,  # type: ignore[arg-type]
-        request_id=scope.get("state", {}).get("request_id"),
-        source=client[0],
-        payload=payload,
-    )
 
 
 def auth_failure_event(scope: Any, reason: str, org_id: UUID | None = None) -> AuditEvent:

@@ -1,9 +1,23 @@
 """Every model, imported once so the metadata is complete (Alembic and the catalog tests read it)."""
 
 from msnet.audit.models import AuditEntry, AuditHead
+from msnet.auth.models import DeniedToken, OAuthClient, SigningKey, UsedAssertion
 from msnet.db.base import Base
-from msnet.directory.models import Organisation
+from msnet.directory.models import Capacity, Office, Organisation
+from msnet.idempotency.models import IdempotencyKey
 
 metadata = Base.metadata
 
-__all__ = ["AuditEntry", "AuditHead", "Organisation", "metadata"]
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "Capacity",
+    "DeniedToken",
+    "IdempotencyKey",
+    "OAuthClient",
+    "Office",
+    "Organisation",
+    "SigningKey",
+    "UsedAssertion",
+    "metadata",
+]

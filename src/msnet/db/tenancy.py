@@ -29,3 +29,22 @@ def isolate(table: str, column: str = "organisation_id") -> None:
         f"USING ({column} = (SELECT msnet_current_org())) "
         f"WITH CHECK ({column} = (SELECT msnet_current_org()))"
     )
+
+
+def share(table: str, column: str = "organisation_id") -> None:
+    """Forced row-level security for a shared record: its owner reads and writes it; other
+    organisations read it as its ``sharing`` level allows; without an organisation, only public rows."""
+    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+    op.execute(
+        f"CREATE POLICY {table}_read ON {table} FOR SELECT USING ("
+        f"sharing = 'public' OR {column} = (SELECT msnet_current_org()) "
+        f"OR ((SELECT msnet_current_org()) IS NOT NULL AND (sharing = 'network' "
+        f"OR (sharing = 'restricted' AND (SELECT msnet_current_org()) = ANY(share_with)))))"
+    )
+    for command in ("INSERT", "UPDATE", "DELETE"):  # an UPDATE's USING is its WITH CHECK too
+        check = "WITH CHECK" if command == "INSERT" else "USING"
+        op.execute(
+            f"CREATE POLICY {table}_{command.lower()} ON {table} FOR {command} "
+            f"{check} ({column} = (SELECT msnet_current_org()))"
+        )

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text
-from sqlalchemy.dialects.postgresql import ARRAY
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Computed, DateTime, ForeignKey, Integer, String, Text, Uuid, func
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msnet.db.base import Base, SharedRecord
+
+
+class SharedColumns:
+    """``sharing`` (private, restricted, network, public) and ``share_with`` (organisation ids)."""
+
+    sharing: Mapped[str] = mapped_column(String(12))
+    share_with: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
 
 
 class Organisation(SharedRecord, Base):
@@ -18,3 +29,42 @@ class Organisation(SharedRecord, Base):
     kind: Mapped[str] = mapped_column(String(20))
     identifiers: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     home_node: Mapped[str | None] = mapped_column(String(300))
+
+
+class Office(SharedColumns, SharedRecord, Base):
+    """A mediation support structure inside an organisation."""
+
+    __tablename__ = "offices"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    mandate: Mapped[str] = mapped_column(Text, default="")
+    parent_structure: Mapped[str] = mapped_column(String(200), default="")
+    staff_size: Mapped[int | None] = mapped_column(Integer)
+    role_mailbox: Mapped[str | None] = mapped_column(String(200))
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector('simple', msnet_unaccent(name || ' ' || parent_structure || ' ' || mandate))"),
+        deferred=True,
+    )
+
+
+class Capacity(SharedColumns, SharedRecord, Base):
+    """A service an office offers, where, in which languages, how soon and how often."""
+
+    __tablename__ = "capacities"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    office_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offices.id", ondelete="CASCADE"))
+    service_type: Mapped[str] = mapped_column(String(60))
+    themes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    countries: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    regions: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    languages: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
+    lead_time_days: Mapped[int] = mapped_column(Integer)
+    concurrent_engagements: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    last_confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    search: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed("to_tsvector('simple', msnet_unaccent(notes))"), deferred=True
+    )

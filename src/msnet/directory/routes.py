@@ -1,15 +1,29 @@
-"""/v1/organisations: the registry of the network's members."""
+"""/v1/organisations (the registry), /v1/offices and /v1/capacities (the directory)."""
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.audit.service import record_request
+from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.concurrency import IfMatch, etag
 from msnet.directory import schemas, service
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
 from msnet.problems import problem_responses
+
+Text = Annotated[str | None, QueryParameter(max_length=200, description="Free text (accents ignored).")]
+Term = Annotated[str | None, QueryParameter(max_length=60, description="A taxonomy id (see /v1/taxonomy).")]
+Slug = Annotated[str | None, QueryParameter(max_length=32, description="An organisation's slug.")]
+Code = Annotated[str | None, QueryParameter(max_length=3, description="ISO 3166-1 alpha-2 or ISO 639 code.")]
+READ_RESPONSES = problem_responses(401, 403)
+WRITE_RESPONSES = problem_responses(401, 403, 404, 409, 412, 413, 415)
 
 
 class OrganisationController(Controller):
@@ -31,3 +45,245 @@ class OrganisationController(Controller):
         self, db: NamedDependency[AsyncSession], slug: FromPath[str]
     ) -> schemas.Organisation:
         return service.to_schema(await service.get_by_slug(db, slug))
+
+
+def _with_etag(record: schemas.Office | schemas.Capacity, status: int = 200) -> Response:
+    return Response(record, status_code=status, headers={"ETag": etag(record.version)})
+
+
+class OfficeController(Controller):
+    path = "/v1/offices"
+    tags = ["directory"]
+    dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
+
+    @get("/", summary="Search offices", guards=[reads("directory:read")], responses=READ_RESPONSES)
+    async def search(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        q: Text = None,
+        organisation: Slug = None,
+        service_type: Term = None,
+        theme: Term = None,
+        country: Code = None,
+        region: Term = None,
+        language: Code = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.OfficePage:
+        filters = service.DirectoryFilter(
+            q=q,
+            organisation=organisation,
+            service_type=service_type,
+            theme=theme,
+            country=country,
+            region=region,
+            language=language,
+        )
+        return await service.search_offices(db, viewer, filters, limit=limit, cursor=cursor)
+
+    @post("/", summary="Register an office", guards=[requires("directory:write")], responses=WRITE_RESPONSES)
+    async def create(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[schemas.OfficeCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> schemas.Office:
+        async def create() -> schemas.Office:
+            office = await service.create_office(
+                db, principal, data, origin=request.app.state.settings.issuer
+            )
+            await record_request(db, request.scope, principal, "office.create", "office", office.id, data)
+            return office
+
+        return await idempotent(db, principal, idempotency_key, request, data, create)
+
+    @get(
+        "/{office_id:uuid}",
+        summary="One office",
+        guards=[reads("directory:read")],
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_one(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        office_id: FromPath[UUID],
+    ) -> Response[schemas.Office]:
+        return _with_etag(await service.office_schema(db, await service.get_office(db, viewer, office_id)))
+
+    @patch(
+        "/{office_id:uuid}",
+        summary="Change an office (If-Match)",
+        guards=[requires("directory:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def update(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        office_id: FromPath[UUID],
+        data: JSONBody[schemas.OfficeUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Office]:
+        office = await service.update_office(db, principal, office_id, data, if_match)
+        await record_request(db, request.scope, principal, "office.update", "office", office_id, data)
+        return _with_etag(office)
+
+    @delete(
+        "/{office_id:uuid}",
+        summary="Delete an office and its capacities",
+        guards=[requires("directory:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def remove(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        office_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> None:
+        await service.delete_office(db, principal, office_id, if_match)
+        await record_request(db, request.scope, principal, "office.delete", "office", office_id)
+
+    @get(
+        "/{office_id:uuid}/capacities",
+        summary="An office's capacities",
+        guards=[reads("directory:read")],
+        responses=problem_responses(401, 403, 404),
+    )
+    async def capacities(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        office_id: FromPath[UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.CapacityPage:
+        await service.get_office(db, viewer, office_id)
+        return await service.search_capacities(
+            db, viewer, service.DirectoryFilter(office_id=office_id), limit=limit, cursor=cursor
+        )
+
+    @post(
+        "/{office_id:uuid}/capacities",
+        summary="Add a capacity to an office",
+        guards=[requires("directory:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def add_capacity(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        office_id: FromPath[UUID],
+        data: JSONBody[schemas.CapacityCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> schemas.Capacity:
+        async def create() -> schemas.Capacity:
+            capacity = await service.create_capacity(
+                db, principal, office_id, data, origin=request.app.state.settings.issuer
+            )
+            await record_request(
+                db, request.scope, principal, "capacity.create", "capacity", capacity.id, data
+            )
+            return capacity
+
+        return await idempotent(db, principal, idempotency_key, request, data, create)
+
+
+class CapacityController(Controller):
+    path = "/v1/capacities"
+    tags = ["directory"]
+    dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
+
+    @get(
+        "/",
+        summary="Search capacities (stale ones ranked lower)",
+        guards=[reads("directory:read")],
+        responses=READ_RESPONSES,
+    )
+    async def search(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        q: Text = None,
+        organisation: Slug = None,
+        service_type: Term = None,
+        theme: Term = None,
+        country: Code = None,
+        region: Term = None,
+        language: Code = None,
+        include_stale: FromQuery[bool] = True,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.CapacityPage:
+        filters = service.DirectoryFilter(
+            q=q,
+            organisation=organisation,
+            service_type=service_type,
+            theme=theme,
+            country=country,
+            region=region,
+            language=language,
+            include_stale=include_stale,
+        )
+        return await service.search_capacities(db, viewer, filters, limit=limit, cursor=cursor)
+
+    @patch(
+        "/{capacity_id:uuid}",
+        summary="Change a capacity (If-Match)",
+        guards=[requires("directory:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def update(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        capacity_id: FromPath[UUID],
+        data: JSONBody[schemas.CapacityUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Capacity]:
+        capacity = await service.update_capacity(db, principal, capacity_id, data, if_match)
+        await record_request(db, request.scope, principal, "capacity.update", "capacity", capacity_id, data)
+        return _with_etag(capacity)
+
+    @post(
+        "/{capacity_id:uuid}/confirm",
+        summary="Confirm a capacity is still offered",
+        status_code=200,
+        guards=[requires("directory:write")],
+        responses=problem_responses(401, 403, 404),
+    )
+    async def confirm(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        capacity_id: FromPath[UUID],
+    ) -> Response[schemas.Capacity]:
+        capacity = await service.confirm_capacity(db, principal, capacity_id)
+        await record_request(db, request.scope, principal, "capacity.confirm", "capacity", capacity_id)
+        return _with_etag(capacity)
+
+    @delete(
+        "/{capacity_id:uuid}",
+        summary="Delete a capacity",
+        guards=[requires("directory:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def remove(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        capacity_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> None:
+        await service.delete_capacity(db, principal, capacity_id, if_match)
+        await record_request(db, request.scope, principal, "capacity.delete", "capacity", capacity_id)

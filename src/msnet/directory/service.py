@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from msgspec import UNSET
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    case,
+    distinct,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
+from msnet.auth.principal import Principal
+from msnet.concurrency import check_version
 from msnet.directory import schemas
-from msnet.directory.models import Organisation
-from msnet.errors import Conflict, NotFound
+from msnet.directory.models import Capacity, Office, Organisation
+from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.sharing import resolve_share_with, slugs_of, visible
+from msnet.taxonomy import service as taxonomy
 
 
 def to_schema(org: Organisation) -> schemas.Organisation:
@@ -35,7 +57,7 @@ async def list_organisations(
         query = query.where(Organisation.kind == kind)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     if cursor:
-        (after,) = decode_cursor(cursor, 1)
+        (after,) = decode_cursor(cursor, str)
         query = query.where(Organisation.slug > after)
     rows = list(await session.scalars(query.order_by(Organisation.slug).limit(limit + 1)))
     next_cursor = encode_cursor(rows[limit - 1].slug) if len(rows) > limit else None
@@ -69,3 +91,443 @@ async def create_organisation(
     await session.flush()
     await session.refresh(org)
     return org
+
+
+# --- offices and capacities ----------------------------------------------------------------
+
+STALE_AFTER = timedelta(days=180)
+
+
+@dataclass(frozen=True)
+class DirectoryFilter:
+    """Every search dimension; ``None`` or empty means no filter on it."""
+
+    q: str | None = None
+    organisation: str | None = None
+    office_id: UUID | None = None
+    service_type: str | None = None
+    theme: str | None = None
+    country: str | None = None
+    region: str | None = None
+    language: str | None = None
+    include_stale: bool = True
+
+
+def _term(field: str, kind: str, value: str) -> str:
+    """One taxonomy term, normalised; an unknown one is a 422 naming ``field``."""
+    try:
+        return taxonomy.check(field, kind, [value])[0]  # type: ignore[arg-type]
+    except InvalidInput:
+        raise InvalidInput.field(field, f"'{value[:60]}' is not in the taxonomy (see /v1/taxonomy)") from None
+
+
+def _validated(filters: DirectoryFilter) -> DirectoryFilter:
+    def one(field: str, kind: str, value: str | None) -> str | None:
+        return _term(field, kind, value) if value else None
+
+    return replace(
+        filters,
+        service_type=one("service_type", "service_type", filters.service_type),
+        theme=one("theme", "theme", filters.theme),
+        country=one("country", "country", filters.country),
+        region=one("region", "region", filters.region),
+        language=one("language", "language", filters.language),
+    )
+
+
+def _capacity_conditions(filters: DirectoryFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.service_type:
+        conditions.append(
+            Capacity.service_type.in_([filters.service_type, *taxonomy.children_of(filters.service_type)])
+        )
+    if filters.theme:
+        conditions.append(Capacity.themes.contains([filters.theme]))
+    if filters.country:
+        conditions.append(
+            Capacity.countries.contains([filters.country])
+            | Capacity.regions.overlap(list(taxonomy.regions_of(filters.country)))
+        )
+    if filters.region:
+        conditions.append(
+            Capacity.regions.contains([filters.region])
+            | Capacity.countries.overlap(sorted(taxonomy.countries_in(filters.region)))
+        )
+    if filters.language:
+        conditions.append(Capacity.languages.contains([filters.language]))
+    if not filters.include_stale:
+        conditions.append(Capacity.last_confirmed_at >= func.now() - STALE_AFTER)
+    return conditions
+
+
+def _text_query(q: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), func.msnet_unaccent(q))
+
+
+async def _organisation_id(session: AsyncSession, slug: str | None) -> UUID | None:
+    """The organisation a search is narrowed to; an unknown one is a 422 naming ``organisation``."""
+    if not slug:
+        return None
+    org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == slug))
+    if org_id is None:
+        raise InvalidInput.field("organisation", f"no organisation '{slug[:32]}'")
+    return org_id
+
+
+async def _facets(session: AsyncSession, capacities: Select[Any]) -> dict[str, dict[str, int]]:
+    """Counts per theme, service type, language, region and organisation over ``capacities`` (a
+    select of visible, filtered capacity rows), in one round trip."""
+    hits = capacities.cte("hits")
+    parts = [
+        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key),
+        select(literal("service_type"), hits.c.service_type, hits.c.key),
+        select(literal("language"), func.unnest(hits.c.languages), hits.c.key),
+        select(literal("region"), func.unnest(hits.c.regions), hits.c.key),
+        select(literal("organisation"), Organisation.slug, hits.c.key).join(
+            Organisation, Organisation.id == hits.c.organisation_id
+        ),
+    ]
+    terms = union_all(*parts).subquery("terms")
+    rows = await session.execute(
+        select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2]))).group_by(terms.c[0], terms.c[1])
+    )
+    facets: dict[str, dict[str, int]] = {
+        k: {} for k in ("theme", "service_type", "language", "region", "organisation")
+    }
+    for facet, term, count in rows:
+        facets[facet][term] = count
+    return facets
+
+
+async def _office_schemas(session: AsyncSession, offices: list[Office]) -> list[schemas.Office]:
+    slugs = await slugs_of(
+        session, list({o.organisation_id for o in offices} | {i for o in offices for i in o.share_with})
+    )
+    return [
+        schemas.Office(
+            id=o.id,
+            organisation=slugs[o.organisation_id],
+            name=o.name,
+            mandate=o.mandate,
+            parent_structure=o.parent_structure,
+            staff_size=o.staff_size,
+            role_mailbox=o.role_mailbox,
+            sharing=o.sharing,  # type: ignore[arg-type]
+            share_with=[slugs[i] for i in o.share_with],
+            origin=o.origin,
+            version=o.version,
+            created_at=o.created_at,
+            updated_at=o.updated_at,
+        )
+        for o in offices
+    ]
+
+
+async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list[schemas.Capacity]:
+    slugs = await slugs_of(
+        session, list({c.organisation_id for c in rows} | {i for c in rows for i in c.share_with})
+    )
+    stale_before = datetime.now(UTC) - STALE_AFTER
+    return [
+        schemas.Capacity(
+            id=c.id,
+            organisation=slugs[c.organisation_id],
+            office_id=c.office_id,
+            service_type=c.service_type,
+            themes=list(c.themes),
+            countries=list(c.countries),
+            regions=list(c.regions),
+            languages=list(c.languages),
+            lead_time_days=c.lead_time_days,
+            concurrent_engagements=c.concurrent_engagements,
+            notes=c.notes,
+            last_confirmed_at=c.last_confirmed_at,
+            stale=c.last_confirmed_at < stale_before,
+            sharing=c.sharing,  # type: ignore[arg-type]
+            share_with=[slugs[i] for i in c.share_with],
+            origin=c.origin,
+            version=c.version,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+        for c in rows
+    ]
+
+
+def _page_after(
+    query: Select[Any], cursor: str | None, rank: ColumnElement[Any] | None, id_column: Any
+) -> Select[Any]:
+    """Keyset pagination on (rank, id) descending when searching text, else on id."""
+    if cursor:
+        if rank is not None:
+            after_rank, after_id = decode_cursor(cursor, float, str)
+            try:
+                after = (float(after_rank), UUID(str(after_id)))
+            except (TypeError, ValueError):
+                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+            query = query.where(tuple_(rank, id_column) < tuple_(literal(after[0]), literal(after[1])))
+        else:
+            (after_id,) = decode_cursor(cursor, str)
+            try:
+                query = query.where(id_column > UUID(str(after_id)))
+            except ValueError:
+                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+    return query.order_by(rank.desc(), id_column.desc()) if rank is not None else query.order_by(id_column)
+
+
+async def search_offices(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: DirectoryFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.OfficePage:
+    filters = _validated(filters)
+    conditions: list[ColumnElement[bool]] = [visible(Office, principal)]
+    if org_id := await _organisation_id(session, filters.organisation):
+        conditions.append(Office.organisation_id == org_id)
+    capacity_conditions = _capacity_conditions(replace(filters, q=None))
+    capacities = select(Capacity).where(visible(Capacity, principal), Capacity.office_id == Office.id)
+    if capacity_conditions:
+        conditions.append(exists(capacities.where(*capacity_conditions)))
+    rank = None
+    if filters.q:
+        query_text = _text_query(filters.q)
+        conditions.append(Office.search.op("@@")(query_text))
+        rank = func.ts_rank(Office.search, query_text)
+    total = await session.scalar(select(func.count()).select_from(Office).where(*conditions))
+    query = select(Office, rank) if rank is not None else select(Office)
+    rows = (
+        await session.execute(_page_after(query.where(*conditions), cursor, rank, Office.id).limit(limit + 1))
+    ).all()
+    offices = [r[0] for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = (
+            encode_cursor(float(last[1]), str(last[0].id))
+            if rank is not None
+            else encode_cursor(str(last[0].id))
+        )
+    visible_ids = select(Office.id).where(*conditions)
+    facet_rows = select(
+        Capacity.office_id.label("key"),
+        Capacity.themes,
+        Capacity.service_type,
+        Capacity.languages,
+        Capacity.regions,
+        Capacity.organisation_id,
+    ).where(visible(Capacity, principal), Capacity.office_id.in_(visible_ids), *capacity_conditions)
+    return schemas.OfficePage(
+        items=await _office_schemas(session, offices),
+        next_cursor=next_cursor,
+        total=total or 0,
+        facets=await _facets(session, facet_rows),
+    )
+
+
+async def get_office(session: AsyncSession, principal: Principal | None, office_id: UUID) -> Office:
+    office = await session.scalar(select(Office).where(Office.id == office_id, visible(Office, principal)))
+    if office is None:
+        raise NotFound(f"no office {office_id}")
+    return office
+
+
+async def _owned_office(session: AsyncSession, principal: Principal, office_id: UUID) -> Office:
+    office = await get_office(session, principal, office_id)
+    if office.organisation_id != principal.org_id:
+        raise Forbidden("only the office's own organisation may change it")
+    return office
+
+
+async def office_schema(session: AsyncSession, office: Office) -> schemas.Office:
+    return (await _office_schemas(session, [office]))[0]
+
+
+async def create_office(
+    session: AsyncSession, principal: Principal, data: schemas.OfficeCreate, *, origin: str
+) -> schemas.Office:
+    office = Office(
+        organisation_id=principal.org_id,
+        name=data.name,
+        mandate=data.mandate,
+        parent_structure=data.parent_structure,
+        staff_size=data.staff_size,
+        role_mailbox=data.role_mailbox,
+        sharing=data.sharing,
+        share_with=await resolve_share_with(session, data.sharing, data.share_with),
+        origin=origin,
+    )
+    session.add(office)
+    await session.flush()
+    await session.refresh(office)
+    return await office_schema(session, office)
+
+
+def _changes(data: Any) -> dict[str, Any]:
+    return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
+
+
+async def _apply(
+    session: AsyncSession, record: Office | Capacity, changes: dict[str, Any], if_match: str | None
+) -> None:
+    check_version(if_match, record.version)
+    if "sharing" in changes or "share_with" in changes:
+        sharing = changes.get("sharing", record.sharing)
+        slugs = changes.get("share_with")
+        if slugs is None:
+            slugs = (
+                list((await slugs_of(session, record.share_with)).values()) if sharing == "restricted" else []
+            )
+        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
+    for field, value in changes.items():
+        setattr(record, field, value)
+    record.version += 1
+    await session.flush()
+    await session.refresh(record)
+
+
+async def update_office(
+    session: AsyncSession,
+    principal: Principal,
+    office_id: UUID,
+    data: schemas.OfficeUpdate,
+    if_match: str | None,
+) -> schemas.Office:
+    office = await _owned_office(session, principal, office_id)
+    await _apply(session, office, _changes(data), if_match)
+    return await office_schema(session, office)
+
+
+async def delete_office(
+    session: AsyncSession, principal: Principal, office_id: UUID, if_match: str | None
+) -> None:
+    office = await _owned_office(session, principal, office_id)
+    check_version(if_match, office.version)
+    await session.delete(office)
+    await session.flush()
+
+
+def _validated_capacity(data: Any) -> dict[str, Any]:
+    changes = _changes(data)
+    for field, kind in (
+        ("themes", "theme"),
+        ("countries", "country"),
+        ("regions", "region"),
+        ("languages", "language"),
+    ):
+        if field in changes:
+            changes[field] = sorted(set(taxonomy.check(field, kind, changes[field])))  # type: ignore[arg-type]
+    if "service_type" in changes:
+        changes["service_type"] = _term("service_type", "service_type", changes["service_type"])
+    return changes
+
+
+async def search_capacities(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: DirectoryFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.CapacityPage:
+    filters = _validated(filters)
+    conditions = [visible(Capacity, principal), *_capacity_conditions(filters)]
+    if org_id := await _organisation_id(session, filters.organisation):
+        conditions.append(Capacity.organisation_id == org_id)
+    if filters.office_id:
+        conditions.append(Capacity.office_id == filters.office_id)
+    # fresh before stale: a stale capacity is shown, but ranked lower
+    fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
+    rank: ColumnElement[Any] | None = None
+    if filters.q:
+        query_text = _text_query(filters.q)
+        conditions.append(Capacity.search.op("@@")(query_text))
+        rank = func.ts_rank(Capacity.search, query_text) * fresh
+    total = await session.scalar(select(func.count()).select_from(Capacity).where(*conditions))
+    query = select(Capacity, rank) if rank is not None else select(Capacity)
+    rows = (
+        await session.execute(
+            _page_after(query.where(*conditions), cursor, rank, Capacity.id).limit(limit + 1)
+        )
+    ).all()
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = (
+            encode_cursor(float(last[1]), str(last[0].id))
+            if rank is not None
+            else encode_cursor(str(last[0].id))
+        )
+    facet_rows = select(
+        Capacity.id.label("key"),
+        Capacity.themes,
+        Capacity.service_type,
+        Capacity.languages,
+        Capacity.regions,
+        Capacity.organisation_id,
+    ).where(*conditions)
+    return schemas.CapacityPage(
+        items=await _capacity_schemas(session, [r[0] for r in rows[:limit]]),
+        next_cursor=next_cursor,
+        total=total or 0,
+        facets=await _facets(session, facet_rows),
+    )
+
+
+async def _owned_capacity(session: AsyncSession, principal: Principal, capacity_id: UUID) -> Capacity:
+    capacity = await session.scalar(
+        select(Capacity).where(Capacity.id == capacity_id, visible(Capacity, principal))
+    )
+    if capacity is None:
+        raise NotFound(f"no capacity {capacity_id}")
+    if capacity.organisation_id != principal.org_id:
+        raise Forbidden("only the capacity's own organisation may change it")
+    return capacity
+
+
+async def create_capacity(
+    session: AsyncSession, principal: Principal, office_id: UUID, data: schemas.CapacityCreate, *, origin: str
+) -> schemas.Capacity:
+    office = await _owned_office(session, principal, office_id)
+    changes = _validated_capacity(data)
+    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    capacity = Capacity(organisation_id=principal.org_id, office_id=office.id, origin=origin, **changes)
+    session.add(capacity)
+    await session.flush()
+    await session.refresh(capacity)
+    return (await _capacity_schemas(session, [capacity]))[0]
+
+
+async def update_capacity(
+    session: AsyncSession,
+    principal: Principal,
+    capacity_id: UUID,
+    data: schemas.CapacityUpdate,
+    if_match: str | None,
+) -> schemas.Capacity:
+    capacity = await _owned_capacity(session, principal, capacity_id)
+    await _apply(session, capacity, _validated_capacity(data), if_match)
+    return (await _capacity_schemas(session, [capacity]))[0]
+
+
+async def confirm_capacity(
+    session: AsyncSession, principal: Principal, capacity_id: UUID
+) -> schemas.Capacity:
+    """Still true: the capacity is fresh again for 180 days."""
+    capacity = await _owned_capacity(session, principal, capacity_id)
+    capacity.last_confirmed_at = datetime.now(UTC)
+    capacity.version += 1
+    await session.flush()
+    await session.refresh(capacity)
+    return (await _capacity_schemas(session, [capacity]))[0]
+
+
+async def delete_capacity(
+    session: AsyncSession, principal: Principal, capacity_id: UUID, if_match: str | None
+) -> None:
+    capacity = await _owned_capacity(session, principal, capacity_id)
+    check_version(if_match, capacity.version)
+    await session.delete(capacity)
+    await session.flush()

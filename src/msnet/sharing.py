@@ -1,0 +1,63 @@
+"""Sharing levels (aligned with TLP 2.0) on every shared record, and who may see what."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from msgspec import Meta
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.auth.principal import Principal
+from msnet.directory.models import Organisation
+from msnet.errors import InvalidInput
+
+Sharing = Literal["private", "restricted", "network", "public"]
+ShareWith = Annotated[
+    list[Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{1,31}$")]],
+    Meta(max_length=50, description="Organisations a `restricted` record is shared with (slugs)."),
+]
+
+
+def visible(model: Any, principal: Principal | None) -> ColumnElement[bool]:
+    """The query-side twin of the row-level security policy: what ``principal`` may read."""
+    if principal is None:
+        return model.sharing == "public"
+    return or_(
+        model.organisation_id == principal.org_id,
+        model.sharing.in_(("network", "public")),
+        (model.sharing == "restricted") & model.share_with.contains([principal.org_id]),
+    )
+
+
+async def resolve_share_with(session: AsyncSession, sharing: str, slugs: Sequence[str]) -> list[UUID]:
+    """Organisation ids for ``share_with``; it must be empty unless the record is restricted."""
+    if sharing != "restricted":
+        if slugs:
+            raise InvalidInput.field("share_with", "is only for sharing 'restricted'")
+        return []
+    if not slugs:
+        raise InvalidInput.field("share_with", "name at least one organisation for sharing 'restricted'")
+    rows = dict(
+        (
+            await session.execute(
+                select(Organisation.slug, Organisation.id).where(Organisation.slug.in_(slugs))
+            )
+        ).all()
+    )
+    for i, slug in enumerate(slugs):
+        if slug not in rows:
+            raise InvalidInput.field(f"share_with.{i}", f"no organisation '{slug}'")
+    return [rows[s] for s in dict.fromkeys(slugs)]
+
+
+async def slugs_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, str]:
+    if not ids:
+        return {}
+    return dict(
+        (
+            await session.execute(select(Organisation.id, Organisation.slug).where(Organisation.id.in_(ids)))
+        ).all()
+    )

@@ -1,0 +1,1 @@
+"""Controlled vocabularies as versioned data files: service types, themes, regions, countries, languages."""

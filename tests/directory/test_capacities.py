@@ -1,0 +1,121 @@
+"""Capacities: taxonomy validation, staleness and confirmation, search, isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.directory.conftest import Caller, make_capacity, make_office
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"service_type": "astrology"}, "service_type"),
+        ({"service_type": "coaching", "themes": ["gender_inclusion", "astrology"]}, "themes.1"),
+        ({"service_type": "coaching", "countries": ["XX"]}, "countries.0"),
+        ({"service_type": "coaching", "languages": ["zz"]}, "languages.0"),
+        ({"service_type": "coaching", "regions": ["atlantis"]}, "regions.0"),
+        ({"service_type": "coaching", "lead_time_days": 400}, "lead_time_days"),
+        ({"service_type": "coaching", "notes": "x" * 5000}, "notes"),
+        ({"service_type": "coaching", "extra": 1}, "extra"),
+    ],
+)
+async def test_bad_input_is_422_and_writes_nothing(
+    client: AsyncTestClient, au: Caller, body: dict, field: str
+) -> None:
+    office = await make_office(client, au)
+    response = await client.post(f"/v1/offices/{office['id']}/capacities", json=body, headers=au.headers)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert (await client.get(f"/v1/offices/{office['id']}/capacities", headers=au.headers)).json()[
+        "total"
+    ] == 0
+
+
+async def test_codes_are_normalised(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au)
+    capacity = await make_capacity(client, au, office["id"], countries=["cf", "td"], languages=["FR"])
+    assert capacity["countries"] == ["CF", "TD"]
+    assert capacity["languages"] == ["fr"]
+
+
+async def test_stale_capacities_rank_lower_until_confirmed(
+    client: AsyncTestClient, au: Caller, owner_conn: asyncpg.Connection
+) -> None:
+    office = await make_office(client, au)
+    old = await make_capacity(client, au, office["id"], notes="ceasefire monitoring advice")
+    new = await make_capacity(client, au, office["id"], notes="ceasefire monitoring advice")
+    await owner_conn.execute("ALTER TABLE capacities NO FORCE ROW LEVEL SECURITY")
+    await owner_conn.execute(
+        "UPDATE capacities SET last_confirmed_at = $1 WHERE id = $2",
+        datetime.now(UTC) - timedelta(days=200),
+        old["id"],
+    )
+    await owner_conn.execute("ALTER TABLE capacities FORCE ROW LEVEL SECURITY")
+    found = (await client.get("/v1/capacities", params={"q": "ceasefire"}, headers=au.headers)).json()
+    assert [c["id"] for c in found["items"]] == [new["id"], old["id"]]
+    assert [c["stale"] for c in found["items"]] == [False, True]
+    fresh_only = (
+        await client.get("/v1/capacities", params={"include_stale": "false"}, headers=au.headers)
+    ).json()
+    assert [c["id"] for c in fresh_only["items"]] == [new["id"]]
+    confirmed = await client.post(f"/v1/capacities/{old['id']}/confirm", headers=au.headers)
+    assert confirmed.status_code == 200
+    assert confirmed.json()["stale"] is False
+
+
+async def test_update_with_if_match_and_isolation(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
+    office = await make_office(client, au)
+    capacity = await make_capacity(client, au, office["id"])
+    ok = await client.patch(
+        f"/v1/capacities/{capacity['id']}",
+        json={"themes": ["transhumance"]},
+        headers={**au.headers, "If-Match": '"1"'},
+    )
+    assert ok.status_code == 200
+    assert ok.json()["themes"] == ["transhumance"]
+    assert (
+        await client.patch(
+            f"/v1/capacities/{capacity['id']}", json={"notes": "x"}, headers={**au.headers, "If-Match": '"1"'}
+        )
+    ).status_code == 412
+    assert (
+        await client.patch(f"/v1/capacities/{capacity['id']}", json={"notes": "x"}, headers=eu.headers)
+    ).status_code == 403
+    assert (
+        await client.post(f"/v1/capacities/{capacity['id']}/confirm", headers=eu.headers)
+    ).status_code == 403
+    assert (await client.delete(f"/v1/capacities/{capacity['id']}", headers=eu.headers)).status_code == 403
+    assert (await client.delete(f"/v1/capacities/{capacity['id']}", headers=au.headers)).status_code == 204
+
+
+async def test_private_capacities_never_show_in_others_lists_totals_or_facets(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    office = await make_office(client, au)
+    await make_capacity(client, au, office["id"], themes=["transhumance"])
+    hidden = await make_capacity(
+        client, au, office["id"], themes=["transhumance", "media_communication"], sharing="private"
+    )
+    theirs = (await client.get("/v1/capacities", headers=eu.headers)).json()
+    assert theirs["total"] == 1
+    assert theirs["facets"]["theme"] == {"transhumance": 1}
+    assert hidden["id"] not in {c["id"] for c in theirs["items"]}
+    assert (
+        await client.patch(f"/v1/capacities/{hidden['id']}", json={"notes": "x"}, headers=eu.headers)
+    ).status_code == 404
+    mine = (await client.get("/v1/capacities", headers=au.headers)).json()
+    assert mine["facets"]["theme"] == {"transhumance": 2, "media_communication": 1}
+
+
+async def test_service_type_filter_includes_its_children(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au)
+    child = await make_capacity(client, au, office["id"], service_type="process_design")
+    found = (
+        await client.get("/v1/capacities", params={"service_type": "advisory_support"}, headers=au.headers)
+    ).json()
+    assert [c["id"] for c in found["items"]] == [child["id"]]

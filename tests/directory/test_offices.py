@@ -1,0 +1,189 @@
+"""Offices: CRUD, sharing levels, If-Match, Idempotency-Key, search and facets, isolation."""
+
+from __future__ import annotations
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.directory.conftest import Caller, make_capacity, make_office
+
+
+async def test_create_read_update_delete(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au, mandate="Supports the AU Commission's good offices", staff_size=9)
+    assert office["organisation"] == "au"
+    assert office["sharing"] == "network"
+    assert office["version"] == 1
+    one = await client.get(f"/v1/offices/{office['id']}", headers=au.headers)
+    assert one.headers["etag"] == '"1"'
+    changed = await client.patch(
+        f"/v1/offices/{office['id']}", json={"staff_size": 11}, headers={**au.headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["staff_size"] == 11
+    assert changed.headers["etag"] == '"2"'
+    gone = await client.delete(f"/v1/offices/{office['id']}", headers=au.headers)
+    assert gone.status_code == 204
+    assert (await client.get(f"/v1/offices/{office['id']}", headers=au.headers)).status_code == 404
+
+
+async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au)
+    await client.patch(f"/v1/offices/{office['id']}", json={"staff_size": 3}, headers=au.headers)
+    stale = await client.patch(
+        f"/v1/offices/{office['id']}", json={"staff_size": 99}, headers={**au.headers, "If-Match": '"1"'}
+    )
+    assert stale.status_code == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert (await client.get(f"/v1/offices/{office['id']}", headers=au.headers)).json()["staff_size"] == 3
+
+
+async def test_idempotency_key_answers_the_first_response(client: AsyncTestClient, au: Caller) -> None:
+    headers = {**au.headers, "Idempotency-Key": "office-1"}
+    first = await client.post("/v1/offices", json={"name": "Unit A"}, headers=headers)
+    again = await client.post("/v1/offices", json={"name": "Unit A"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    listing = await client.get("/v1/offices", params={"organisation": "au"}, headers=au.headers)
+    assert listing.json()["total"] == 1
+    reused = await client.post("/v1/offices", json={"name": "Unit B"}, headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "X"}, "name"),
+        ({"name": "Unit", "colour": "red"}, "colour"),
+        ({"name": "Unit", "sharing": "secret"}, "sharing"),
+        ({"name": "Unit", "staff_size": -1}, "staff_size"),
+        ({"name": "Unit", "role_mailbox": "not-an-email"}, "role_mailbox"),
+        ({"name": "Unit", "mandate": "x" * 5000}, "mandate"),
+        ({"name": "Unit", "sharing": "restricted"}, "share_with"),
+        ({"name": "Unit", "sharing": "restricted", "share_with": ["atlantis"]}, "share_with.0"),
+        ({"name": "Unit", "share_with": ["eu"]}, "share_with"),
+    ],
+)
+async def test_bad_input_is_422_naming_the_field_and_writes_nothing(
+    client: AsyncTestClient, au: Caller, body: dict, field: str
+) -> None:
+    response = await client.post("/v1/offices", json=body, headers=au.headers)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+    assert (await client.get("/v1/offices", headers=au.headers)).json()["total"] == 0
+
+
+async def test_sharing_levels(client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller) -> None:
+    private = await make_office(client, au, name="Private unit", sharing="private")
+    restricted = await make_office(
+        client, au, name="Restricted unit", sharing="restricted", share_with=["igad"]
+    )
+    network = await make_office(client, au, name="Network unit")
+    public = await make_office(client, au, name="Public unit", sharing="public")
+
+    async def seen(headers: dict[str, str] | None) -> set[str]:
+        body = (await client.get("/v1/offices", headers=headers or {})).json()
+        assert body["total"] == len(body["items"])
+        return {o["id"] for o in body["items"]}
+
+    assert await seen(au.headers) == {private["id"], restricted["id"], network["id"], public["id"]}
+    assert await seen(igad.headers) == {restricted["id"], network["id"], public["id"]}
+    assert await seen(eu.headers) == {network["id"], public["id"]}
+    assert await seen(None) == {public["id"]}
+    for office in (private, restricted):
+        assert (await client.get(f"/v1/offices/{office['id']}", headers=eu.headers)).status_code == 404
+    assert (await client.get(f"/v1/offices/{private['id']}")).status_code == 404
+    assert (await client.get(f"/v1/offices/{public['id']}")).status_code == 200
+
+
+async def test_another_organisation_cannot_change_or_delete(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    office = await make_office(client, au)
+    hidden = await make_office(client, au, name="Hidden unit", sharing="private")
+    assert (
+        await client.patch(f"/v1/offices/{office['id']}", json={"name": "Taken"}, headers=eu.headers)
+    ).status_code == 403
+    assert (await client.delete(f"/v1/offices/{office['id']}", headers=eu.headers)).status_code == 403
+    assert (
+        await client.patch(f"/v1/offices/{hidden['id']}", json={"name": "Taken"}, headers=eu.headers)
+    ).status_code == 404
+    adding = await client.post(
+        f"/v1/offices/{office['id']}/capacities", json={"service_type": "coaching"}, headers=eu.headers
+    )
+    assert adding.status_code == 403
+    assert (await client.get(f"/v1/offices/{office['id']}", headers=au.headers)).json()["name"] == office[
+        "name"
+    ]
+
+
+async def test_writes_need_a_token_and_the_scope(client: AsyncTestClient, au: Caller) -> None:
+    assert (await client.post("/v1/offices", json={"name": "Unit"})).status_code == 401
+
+
+async def test_search_text_ignores_accents_and_facets_count_only_what_is_visible(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    bangui = await make_office(
+        client, au, name="Cellule d'appui à la médiation", mandate="Médiation en République centrafricaine"
+    )
+    await make_capacity(
+        client, au, bangui["id"], themes=["gender_inclusion"], countries=["CF"], languages=["fr"]
+    )
+    secret = await make_office(client, au, name="Cellule secrète de médiation", sharing="private")
+    await make_capacity(
+        client, au, secret["id"], themes=["gender_inclusion"], countries=["CF"], sharing="private"
+    )
+    found = (await client.get("/v1/offices", params={"q": "mediation republique"}, headers=eu.headers)).json()
+    assert [o["id"] for o in found["items"]] == [bangui["id"]]
+    assert found["facets"]["theme"] == {"gender_inclusion": 1}
+    assert found["facets"]["organisation"] == {"au": 1}
+    mine = (await client.get("/v1/offices", params={"q": "mediation"}, headers=au.headers)).json()
+    assert mine["total"] == 2
+    assert mine["facets"]["theme"] == {"gender_inclusion": 2}
+
+
+async def test_filters_by_taxonomy_through_capacities(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    a = await make_office(client, au, name="Horn of Africa desk support")
+    b = await make_office(client, eu, name="EEAS mediation support team")
+    await make_capacity(
+        client, au, a["id"], service_type="coaching", countries=["SS"], languages=["en", "ar"]
+    )
+    await make_capacity(client, eu, b["id"], service_type="process_design", regions=["eastern_africa"])
+
+    async def ids(**params: str) -> set[str]:
+        return {
+            o["id"]
+            for o in (await client.get("/v1/offices", params=params, headers=au.headers)).json()["items"]
+        }
+
+    assert await ids(language="ar") == {a["id"]}
+    assert await ids(service_type="process_design") == {b["id"]}
+    assert await ids(country="SS") == {a["id"], b["id"]}  # South Sudan is in Eastern Africa
+    assert await ids(organisation="eu") == {b["id"]}
+    bad = await client.get("/v1/offices", params={"theme": "astrology"}, headers=au.headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "theme"
+
+
+async def test_pagination_visits_each_once(client: AsyncTestClient, au: Caller) -> None:
+    made = {(await make_office(client, au, name=f"Unit {n}"))["id"] for n in range(5)}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        body = (await client.get("/v1/offices", params=params, headers=au.headers)).json()
+        seen += [o["id"] for o in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(made)
+
+
+async def test_writes_are_audited(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au)
+    entries = (await client.get("/v1/audit", params={"resource_id": office["id"]}, headers=au.headers)).json()
+    assert [e["action"] for e in entries["items"]] == ["office.create"]

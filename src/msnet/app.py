@@ -27,6 +27,7 @@ from msnet.errors import InvalidInput, StartupError
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
 from msnet.problems import EXCEPTION_HANDLERS
+from msnet.roster.routes import ExpertController
 from msnet.settings import Settings
 from msnet.taxonomy.routes import TaxonomyController
 
@@ -39,6 +40,7 @@ ROUTES = [
     TaxonomyController,
     OfficeController,
     CapacityController,
+    ExpertController,
 ]
 
 

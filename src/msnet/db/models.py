@@ -5,6 +5,7 @@ from msnet.auth.models import DeniedToken, OAuthClient, SigningKey, UsedAssertio
 from msnet.db.base import Base
 from msnet.directory.models import Capacity, Office, Organisation
 from msnet.idempotency.models import IdempotencyKey
+from msnet.roster.models import Expert, ExpertContact
 
 metadata = Base.metadata
 
@@ -13,6 +14,8 @@ __all__ = [
     "AuditHead",
     "Capacity",
     "DeniedToken",
+    "Expert",
+    "ExpertContact",
     "IdempotencyKey",
     "OAuthClient",
     "Office",

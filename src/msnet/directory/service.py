@@ -7,28 +7,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from msgspec import UNSET
 from sqlalchemy import (
     ColumnElement,
-    Select,
     case,
-    distinct,
     exists,
     func,
-    literal,
-    literal_column,
     select,
-    tuple_,
-    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet import search
 from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office, Organisation
-from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.errors import Conflict, Forbidden, NotFound
 from msnet.sharing import resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
@@ -113,17 +107,9 @@ class DirectoryFilter:
     include_stale: bool = True
 
 
-def _term(field: str, kind: str, value: str) -> str:
-    """One taxonomy term, normalised; an unknown one is a 422 naming ``field``."""
-    try:
-        return taxonomy.check(field, kind, [value])[0]  # type: ignore[arg-type]
-    except InvalidInput:
-        raise InvalidInput.field(field, f"'{value[:60]}' is not in the taxonomy (see /v1/taxonomy)") from None
-
-
 def _validated(filters: DirectoryFilter) -> DirectoryFilter:
     def one(field: str, kind: str, value: str | None) -> str | None:
-        return _term(field, kind, value) if value else None
+        return search.term(field, kind, value) if value else None
 
     return replace(
         filters,
@@ -158,45 +144,6 @@ def _capacity_conditions(filters: DirectoryFilter) -> list[ColumnElement[bool]]:
     if not filters.include_stale:
         conditions.append(Capacity.last_confirmed_at >= func.now() - STALE_AFTER)
     return conditions
-
-
-def _text_query(q: str) -> ColumnElement[Any]:
-    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), func.msnet_unaccent(q))
-
-
-async def _organisation_id(session: AsyncSession, slug: str | None) -> UUID | None:
-    """The organisation a search is narrowed to; an unknown one is a 422 naming ``organisation``."""
-    if not slug:
-        return None
-    org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == slug))
-    if org_id is None:
-        raise InvalidInput.field("organisation", f"no organisation '{slug[:32]}'")
-    return org_id
-
-
-async def _facets(session: AsyncSession, capacities: Select[Any]) -> dict[str, dict[str, int]]:
-    """Counts per theme, service type, language, region and organisation over ``capacities`` (a
-    select of visible, filtered capacity rows), in one round trip."""
-    hits = capacities.cte("hits")
-    parts = [
-        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key),
-        select(literal("service_type"), hits.c.service_type, hits.c.key),
-        select(literal("language"), func.unnest(hits.c.languages), hits.c.key),
-        select(literal("region"), func.unnest(hits.c.regions), hits.c.key),
-        select(literal("organisation"), Organisation.slug, hits.c.key).join(
-            Organisation, Organisation.id == hits.c.organisation_id
-        ),
-    ]
-    terms = union_all(*parts).subquery("terms")
-    rows = await session.execute(
-        select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2]))).group_by(terms.c[0], terms.c[1])
-    )
-    facets: dict[str, dict[str, int]] = {
-        k: {} for k in ("theme", "service_type", "language", "region", "organisation")
-    }
-    for facet, term, count in rows:
-        facets[facet][term] = count
-    return facets
 
 
 async def _office_schemas(session: AsyncSession, offices: list[Office]) -> list[schemas.Office]:
@@ -254,27 +201,6 @@ async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list
     ]
 
 
-def _page_after(
-    query: Select[Any], cursor: str | None, rank: ColumnElement[Any] | None, id_column: Any
-) -> Select[Any]:
-    """Keyset pagination on (rank, id) descending when searching text, else on id."""
-    if cursor:
-        if rank is not None:
-            after_rank, after_id = decode_cursor(cursor, float, str)
-            try:
-                after = (float(after_rank), UUID(str(after_id)))
-            except (TypeError, ValueError):
-                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-            query = query.where(tuple_(rank, id_column) < tuple_(literal(after[0]), literal(after[1])))
-        else:
-            (after_id,) = decode_cursor(cursor, str)
-            try:
-                query = query.where(id_column > UUID(str(after_id)))
-            except ValueError:
-                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-    return query.order_by(rank.desc(), id_column.desc()) if rank is not None else query.order_by(id_column)
-
-
 async def search_offices(
     session: AsyncSession,
     principal: Principal | None,
@@ -285,7 +211,7 @@ async def search_offices(
 ) -> schemas.OfficePage:
     filters = _validated(filters)
     conditions: list[ColumnElement[bool]] = [visible(Office, principal)]
-    if org_id := await _organisation_id(session, filters.organisation):
+    if org_id := await search.organisation_id(session, filters.organisation):
         conditions.append(Office.organisation_id == org_id)
     capacity_conditions = _capacity_conditions(replace(filters, q=None))
     capacities = select(Capacity).where(visible(Capacity, principal), Capacity.office_id == Office.id)
@@ -293,23 +219,18 @@ async def search_offices(
         conditions.append(exists(capacities.where(*capacity_conditions)))
     rank = None
     if filters.q:
-        query_text = _text_query(filters.q)
-        conditions.append(Office.search.op("@@")(query_text))
+        query_text = search.text_query(filters.q)
+        conditions.append(Office.search.bool_op("@@")(query_text))
         rank = func.ts_rank(Office.search, query_text)
     total = await session.scalar(select(func.count()).select_from(Office).where(*conditions))
     query = select(Office, rank) if rank is not None else select(Office)
     rows = (
-        await session.execute(_page_after(query.where(*conditions), cursor, rank, Office.id).limit(limit + 1))
+        await session.execute(
+            search.page_after(query.where(*conditions), cursor, rank, Office.id).limit(limit + 1)
+        )
     ).all()
     offices = [r[0] for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = (
-            encode_cursor(float(last[1]), str(last[0].id))
-            if rank is not None
-            else encode_cursor(str(last[0].id))
-        )
+    next_cursor = search.next_cursor(rows, limit, rank is not None)
     visible_ids = select(Office.id).where(*conditions)
     facet_rows = select(
         Capacity.office_id.label("key"),
@@ -323,7 +244,7 @@ async def search_offices(
         items=await _office_schemas(session, offices),
         next_cursor=next_cursor,
         total=total or 0,
-        facets=await _facets(session, facet_rows),
+        facets=await search.facets(session, facet_rows),
     )
 
 
@@ -365,10 +286,6 @@ async def create_office(
     return await office_schema(session, office)
 
 
-def _changes(data: Any) -> dict[str, Any]:
-    return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
-
-
 async def _apply(
     session: AsyncSession, record: Office | Capacity, changes: dict[str, Any], if_match: str | None
 ) -> None:
@@ -396,7 +313,7 @@ async def update_office(
     if_match: str | None,
 ) -> schemas.Office:
     office = await _owned_office(session, principal, office_id)
-    await _apply(session, office, _changes(data), if_match)
+    await _apply(session, office, search.changes(data), if_match)
     return await office_schema(session, office)
 
 
@@ -410,7 +327,7 @@ async def delete_office(
 
 
 def _validated_capacity(data: Any) -> dict[str, Any]:
-    changes = _changes(data)
+    changes = search.changes(data)
     for field, kind in (
         ("themes", "theme"),
         ("countries", "country"),
@@ -420,7 +337,7 @@ def _validated_capacity(data: Any) -> dict[str, Any]:
         if field in changes:
             changes[field] = sorted(set(taxonomy.check(field, kind, changes[field])))  # type: ignore[arg-type]
     if "service_type" in changes:
-        changes["service_type"] = _term("service_type", "service_type", changes["service_type"])
+        changes["service_type"] = search.term("service_type", "service_type", changes["service_type"])
     return changes
 
 
@@ -434,7 +351,7 @@ async def search_capacities(
 ) -> schemas.CapacityPage:
     filters = _validated(filters)
     conditions = [visible(Capacity, principal), *_capacity_conditions(filters)]
-    if org_id := await _organisation_id(session, filters.organisation):
+    if org_id := await search.organisation_id(session, filters.organisation):
         conditions.append(Capacity.organisation_id == org_id)
     if filters.office_id:
         conditions.append(Capacity.office_id == filters.office_id)
@@ -442,24 +359,17 @@ async def search_capacities(
     fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
     rank: ColumnElement[Any] | None = None
     if filters.q:
-        query_text = _text_query(filters.q)
-        conditions.append(Capacity.search.op("@@")(query_text))
+        query_text = search.text_query(filters.q)
+        conditions.append(Capacity.search.bool_op("@@")(query_text))
         rank = func.ts_rank(Capacity.search, query_text) * fresh
     total = await session.scalar(select(func.count()).select_from(Capacity).where(*conditions))
     query = select(Capacity, rank) if rank is not None else select(Capacity)
     rows = (
         await session.execute(
-            _page_after(query.where(*conditions), cursor, rank, Capacity.id).limit(limit + 1)
+            search.page_after(query.where(*conditions), cursor, rank, Capacity.id).limit(limit + 1)
         )
     ).all()
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = (
-            encode_cursor(float(last[1]), str(last[0].id))
-            if rank is not None
-            else encode_cursor(str(last[0].id))
-        )
+    next_cursor = search.next_cursor(rows, limit, rank is not None)
     facet_rows = select(
         Capacity.id.label("key"),
         Capacity.themes,
@@ -472,7 +382,7 @@ async def search_capacities(
         items=await _capacity_schemas(session, [r[0] for r in rows[:limit]]),
         next_cursor=next_cursor,
         total=total or 0,
-        facets=await _facets(session, facet_rows),
+        facets=await search.facets(session, facet_rows),
     )
 
 

@@ -1,0 +1,155 @@
+"""/v1/experts: the roster; contact details only through /contact, with roster:contact, audited."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.audit.service import record_request
+from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.concurrency import IfMatch, etag
+from msnet.directory.routes import READ_RESPONSES, WRITE_RESPONSES, Code, Slug, Term, Text
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.problems import problem_responses
+from msnet.roster import schemas, service
+
+Day = Annotated[date | None, QueryParameter(description="A date (YYYY-MM-DD).")]
+
+
+def _with_etag(expert: schemas.Expert) -> Response[schemas.Expert]:
+    return Response(expert, headers={"ETag": etag(expert.version)})
+
+
+class ExpertController(Controller):
+    path = "/v1/experts"
+    tags = ["roster"]
+    dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
+
+    @get("/", summary="Search the roster", guards=[reads("roster:read")], responses=READ_RESPONSES)
+    async def search(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        q: Text = None,
+        organisation: Slug = None,
+        theme: Term = None,
+        service_type: Term = None,
+        language: Code = None,
+        country: Code = None,
+        region: Term = None,
+        seniority: FromQuery[schemas.Seniority | None] = None,
+        available_from: Day = None,
+        available_to: Day = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.ExpertPage:
+        filters = service.ExpertFilter(
+            q=q,
+            organisation=organisation,
+            theme=theme,
+            service_type=service_type,
+            language=language,
+            country=country,
+            region=region,
+            seniority=seniority,
+            available_from=available_from,
+            available_to=available_to,
+        )
+        return await service.search_experts(db, viewer, filters, limit=limit, cursor=cursor)
+
+    @post(
+        "/",
+        summary="Add an expert to the roster",
+        guards=[requires("roster:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def create(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[schemas.ExpertCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> schemas.Expert:
+        async def create() -> schemas.Expert:
+            expert = await service.create_expert(
+                db, principal, data, origin=request.app.state.settings.issuer
+            )
+            await record_request(db, request.scope, principal, "expert.create", "expert", expert.id, data)
+            return expert
+
+        return await idempotent(db, principal, idempotency_key, request, data, create)
+
+    @get(
+        "/{expert_id:uuid}",
+        summary="One expert (no contact details)",
+        guards=[reads("roster:read")],
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_one(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        expert_id: FromPath[UUID],
+    ) -> Response[schemas.Expert]:
+        return _with_etag(await service.expert_schema(db, await service.get_expert(db, viewer, expert_id)))
+
+    @patch(
+        "/{expert_id:uuid}",
+        summary="Change an expert's entry (If-Match)",
+        guards=[requires("roster:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def update(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        expert_id: FromPath[UUID],
+        data: JSONBody[schemas.ExpertUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Expert]:
+        expert = await service.update_expert(db, principal, expert_id, data, if_match)
+        await record_request(db, request.scope, principal, "expert.update", "expert", expert_id, data)
+        return _with_etag(expert)
+
+    @delete(
+        "/{expert_id:uuid}",
+        summary="Erase an expert's personal data (a tombstone keeps the id)",
+        guards=[requires("roster:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def erase(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        expert_id: FromPath[UUID],
+        if_match: IfMatch = None,
+    ) -> None:
+        await service.erase_expert(db, principal, expert_id, if_match)
+        await record_request(db, request.scope, principal, "expert.erase", "expert", expert_id)
+
+    @get(
+        "/{expert_id:uuid}/contact",
+        summary="An expert's contact details (audited)",
+        guards=[requires("roster:contact")],
+        responses=problem_responses(401, 403, 404),
+    )
+    async def contact(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        expert_id: FromPath[UUID],
+    ) -> schemas.ExpertContact:
+        contact = await service.read_contact(db, principal, expert_id)
+        await record_request(db, request.scope, principal, "expert.contact.read", "expert", expert_id)
+        return contact

@@ -1,0 +1,134 @@
+"""API boundary of the roster."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from msgspec import UNSET, Meta, UnsetType
+
+from msnet.api import Struct
+from msnet.directory.schemas import CountryCode, Email, LanguageCode, LongText, Name, TermId
+from msnet.sharing import ShareWith, Sharing
+
+Level = Literal["working", "advanced", "expert"]
+Proficiency = Literal["none", "basic", "working", "fluent", "native"]
+Seniority = Literal["junior", "mid", "senior", "eminent"]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ().-]{5,39}$", max_length=40)]
+
+
+class Expertise(Struct):
+    kind: Literal["theme", "service_type"]
+    term: TermId
+    level: Level = "working"
+
+
+class LanguageSkill(Struct):
+    code: LanguageCode
+    read: Proficiency = "working"
+    speak: Proficiency = "working"
+    write: Proficiency = "working"
+
+
+class Window(Struct):
+    """A date range in which the expert can be deployed (dates inclusive)."""
+
+    start: date
+    end: date
+    remote: bool = True
+    in_person: bool = True
+
+
+class Consent(Struct):
+    """The expert's consent to be on the roster and shared as ``sharing`` says."""
+
+    given_on: date
+    purpose: Annotated[str, Meta(min_length=3, max_length=500)]
+    recorded_by: ShortText
+
+
+class Contact(Struct):
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+ExpertiseList = Annotated[list[Expertise], Meta(max_length=40)]
+Languages = Annotated[list[LanguageSkill], Meta(max_length=20)]
+Windows = Annotated[list[Window], Meta(max_length=50)]
+Countries = Annotated[list[CountryCode], Meta(max_length=50)]
+Places = Annotated[list[Annotated[str, Meta(min_length=2, max_length=60)]], Meta(max_length=100)]
+Names = Annotated[list[ShortText], Meta(max_length=50)]
+
+
+class ExpertCreate(Struct):
+    name: Name
+    bio: LongText = ""
+    seniority: Seniority | None = None
+    expertise: ExpertiseList = []
+    languages: Languages = []
+    nationalities: Countries = []
+    experience: Annotated[
+        Places, Meta(description="Countries (ISO 3166-1) and regions (taxonomy ids) worked in.")
+    ] = []
+    availability: Windows = []
+    affiliations: Names = []
+    past_processes: Names = []
+    consent: Consent | None = None
+    contact: Contact | None = None
+    sharing: Sharing = "network"
+    share_with: ShareWith = []
+
+
+class ExpertUpdate(Struct):
+    name: Name | UnsetType = UNSET
+    bio: LongText | UnsetType = UNSET
+    seniority: Seniority | UnsetType | None = UNSET
+    expertise: ExpertiseList | UnsetType = UNSET
+    languages: Languages | UnsetType = UNSET
+    nationalities: Countries | UnsetType = UNSET
+    experience: Places | UnsetType = UNSET
+    availability: Windows | UnsetType = UNSET
+    affiliations: Names | UnsetType = UNSET
+    past_processes: Names | UnsetType = UNSET
+    consent: Consent | UnsetType | None = UNSET
+    contact: Contact | UnsetType | None = UNSET
+    sharing: Sharing | UnsetType = UNSET
+    share_with: ShareWith | UnsetType = UNSET
+
+
+class Expert(Struct):
+    id: UUID
+    organisation: str
+    name: str
+    bio: str
+    seniority: Seniority | None
+    expertise: list[Expertise]
+    languages: list[LanguageSkill]
+    nationalities: list[str]
+    experience: list[str]
+    regions: list[str]
+    availability: list[Window]
+    affiliations: list[str]
+    past_processes: list[str]
+    consent: Consent | None
+    sharing: Sharing
+    share_with: list[str]
+    origin: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ExpertPage(Struct):
+    items: list[Expert]
+    next_cursor: str | None
+    total: int
+    facets: dict[str, dict[str, int]]
+
+
+class ExpertContact(Struct):
+    expert_id: UUID
+    email: str | None
+    phone: str | None

@@ -1,0 +1,339 @@
+"""The roster: experts, searched with facets, shared as their owners allow; contacts kept apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from itertools import pairwise
+from typing import Any
+from uuid import UUID
+
+import msgspec
+import msgspec.structs
+from asyncpg import Range
+from sqlalchemy import ColumnElement, func, literal_column, select
+from sqlalchemy.dialects.postgresql import DATERANGE
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet import search
+from msnet.auth.principal import Principal
+from msnet.concurrency import check_version
+from msnet.errors import Forbidden, InvalidInput, NotFound
+from msnet.roster import schemas
+from msnet.roster.models import Expert, ExpertContact
+from msnet.sharing import resolve_share_with, slugs_of, visible
+from msnet.taxonomy import service as taxonomy
+
+TOMBSTONE = "[erased]"
+
+
+@dataclass(frozen=True)
+class ExpertFilter:
+    q: str | None = None
+    organisation: str | None = None
+    theme: str | None = None
+    service_type: str | None = None
+    language: str | None = None
+    country: str | None = None
+    region: str | None = None
+    seniority: str | None = None
+    available_from: date | None = None
+    available_to: date | None = None
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _windows(windows: list[schemas.Window]) -> list[schemas.Window]:
+    """Sorted; each ends on or after its start, and none overlaps another."""
+    for i, window in enumerate(windows):
+        if window.end < window.start:
+            raise InvalidInput.field(f"availability.{i}.end", "is before its start")
+        if not (window.remote or window.in_person):
+            raise InvalidInput.field(f"availability.{i}", "must allow remote or in-person work")
+    ordered = sorted(enumerate(windows), key=lambda pair: pair[1].start)
+    for (_, before), (j, after) in pairwise(ordered):
+        if after.start <= before.end:
+            raise InvalidInput.field(f"availability.{j}", "overlaps another window")
+    return [w for _, w in ordered]
+
+
+def _validated(changes: dict[str, Any]) -> dict[str, Any]:
+    """Check taxonomy terms and windows; derive the columns search uses."""
+    if "expertise" in changes:
+        for i, item in enumerate(changes["expertise"]):
+            search.term(f"expertise.{i}.term", item.kind, item.term)
+        changes["themes"] = sorted({e.term for e in changes["expertise"] if e.kind == "theme"})
+        changes["service_types"] = sorted({e.term for e in changes["expertise"] if e.kind == "service_type"})
+        changes["expertise"] = msgspec.to_builtins(changes["expertise"])
+    if "languages" in changes:
+        codes = [
+            search.term(f"languages.{i}.code", "language", s.code) for i, s in enumerate(changes["languages"])
+        ]
+        changes["language_codes"] = sorted(set(codes))
+        changes["languages"] = [
+            msgspec.to_builtins(msgspec.structs.replace(skill, code=code))
+            for skill, code in zip(changes["languages"], codes, strict=True)
+        ]
+    if "nationalities" in changes:
+        changes["nationalities"] = taxonomy.check("nationalities", "country", changes["nationalities"])
+    if "experience" in changes:
+        places: list[str] = []
+        for i, place in enumerate(changes["experience"]):
+            kind = "country" if len(place) == 2 else "region"
+            places.append(search.term(f"experience.{i}", kind, place))
+        changes["experience"] = places
+        changes["regions"] = sorted(
+            {r for p in places for r in ((p,) if len(p) != 2 else taxonomy.regions_of(p))}
+            | {r for p in places if len(p) != 2 for r in _ancestors(p)}
+        )
+    if "availability" in changes:
+        windows = _windows(changes["availability"])
+        changes["availability"] = msgspec.to_builtins(windows)
+        changes["available"] = [Range(w.start, w.end, upper_inc=True) for w in windows]
+    if "consent" in changes:
+        changes["consent"] = msgspec.to_builtins(changes["consent"]) if changes["consent"] else None
+    return changes
+
+
+def _ancestors(region: str) -> tuple[str, ...]:
+    """The wider regions of an M49 region (Eastern Africa is in Sub-Saharan Africa and Africa)."""
+    members = taxonomy.countries_in(region)
+    if not members:
+        return ()
+    common = set(taxonomy.regions_of(next(iter(members))))
+    for country in members:
+        common &= set(taxonomy.regions_of(country))
+    return tuple(sorted(common - {region}))
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def _schemas(session: AsyncSession, rows: list[Expert]) -> list[schemas.Expert]:
+    slugs = await slugs_of(
+        session, list({e.organisation_id for e in rows} | {i for e in rows for i in e.share_with})
+    )
+    return [
+        schemas.Expert(
+            id=e.id,
+            organisation=slugs[e.organisation_id],
+            name=e.name,
+            bio=e.bio,
+            seniority=e.seniority,  # type: ignore[arg-type]
+            expertise=msgspec.convert(e.expertise, list[schemas.Expertise]),
+            languages=msgspec.convert(e.languages, list[schemas.LanguageSkill]),
+            nationalities=list(e.nationalities),
+            experience=list(e.experience),
+            regions=list(e.regions),
+            availability=msgspec.convert(e.availability, list[schemas.Window]),
+            affiliations=list(e.affiliations),
+            past_processes=list(e.past_processes),
+            consent=msgspec.convert(e.consent, schemas.Consent) if e.consent else None,
+            sharing=e.sharing,  # type: ignore[arg-type]
+            share_with=[slugs[i] for i in e.share_with],
+            origin=e.origin,
+            version=e.version,
+            created_at=e.created_at,
+            updated_at=e.updated_at,
+        )
+        for e in rows
+    ]
+
+
+async def expert_schema(session: AsyncSession, expert: Expert) -> schemas.Expert:
+    return (await _schemas(session, [expert]))[0]
+
+
+def _conditions(filters: ExpertFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Expert.deleted_at.is_(None)]
+    if filters.theme:
+        conditions.append(Expert.themes.contains([search.term("theme", "theme", filters.theme)]))
+    if filters.service_type:
+        term = search.term("service_type", "service_type", filters.service_type)
+        conditions.append(Expert.service_types.overlap([term, *taxonomy.children_of(term)]))
+    if filters.language:
+        conditions.append(
+            Expert.language_codes.contains([search.term("language", "language", filters.language)])
+        )
+    if filters.country:
+        country = search.term("country", "country", filters.country)
+        conditions.append(Expert.experience.contains([country]) | Expert.nationalities.contains([country]))
+    if filters.region:
+        conditions.append(Expert.regions.contains([search.term("region", "region", filters.region)]))
+    if filters.seniority:
+        conditions.append(Expert.seniority == filters.seniority)
+    if filters.available_from or filters.available_to:
+        start = filters.available_from or filters.available_to
+        end = filters.available_to or filters.available_from
+        if end < start:  # type: ignore[operator]
+            raise InvalidInput.field("available_to", "is before available_from")
+        period = func.daterange(start, end, "[]", type_=DATERANGE)
+        conditions.append(Expert.available.op("@>")(period))
+    return conditions
+
+
+async def search_experts(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: ExpertFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.ExpertPage:
+    conditions = [visible(Expert, principal), *_conditions(filters)]
+    if org_id := await search.organisation_id(session, filters.organisation):
+        conditions.append(Expert.organisation_id == org_id)
+    rank = None
+    if filters.q:
+        query = func.websearch_to_tsquery(
+            literal_column("'simple'::regconfig"), func.msnet_unaccent(filters.q)
+        )
+        english = func.websearch_to_tsquery(
+            literal_column("'english'::regconfig"), func.msnet_unaccent(filters.q)
+        )
+        french = func.websearch_to_tsquery(
+            literal_column("'french'::regconfig"), func.msnet_unaccent(filters.q)
+        )
+        conditions.append(
+            Expert.search.bool_op("@@")(query)
+            | Expert.search.bool_op("@@")(english)
+            | Expert.search.bool_op("@@")(french)
+        )
+        rank = func.ts_rank(Expert.search, query.op("||")(english).op("||")(french))
+    total = await session.scalar(select(func.count()).select_from(Expert).where(*conditions))
+    base = select(Expert, rank) if rank is not None else select(Expert)
+    page = search.page_after(base.where(*conditions), cursor, rank, Expert.id).limit(limit + 1)
+    rows = (await session.execute(page)).all()
+    facet_rows = select(
+        Expert.id.label("key"),
+        Expert.themes,
+        func.unnest(Expert.service_types).label("service_type"),
+        Expert.language_codes.label("languages"),
+        Expert.regions,
+        Expert.organisation_id,
+    ).where(*conditions)
+    return schemas.ExpertPage(
+        items=await _schemas(session, [r[0] for r in rows[:limit]]),
+        next_cursor=search.next_cursor(rows, limit, rank is not None),
+        total=total or 0,
+        facets=await search.facets(session, facet_rows),
+    )
+
+
+async def get_expert(session: AsyncSession, principal: Principal | None, expert_id: UUID) -> Expert:
+    expert = await session.scalar(
+        select(Expert).where(Expert.id == expert_id, Expert.deleted_at.is_(None), visible(Expert, principal))
+    )
+    if expert is None:
+        raise NotFound(f"no expert {expert_id}")
+    return expert
+
+
+async def _owned(session: AsyncSession, principal: Principal, expert_id: UUID) -> Expert:
+    expert = await get_expert(session, principal, expert_id)
+    if expert.organisation_id != principal.org_id:
+        raise Forbidden("only the expert's own organisation may change the entry")
+    return expert
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+async def _set_contact(session: AsyncSession, expert: Expert, contact: schemas.Contact | None) -> None:
+    existing = await session.get(ExpertContact, expert.id)
+    if contact is None or (contact.email is None and contact.phone is None):
+        if existing is not None:
+            await session.delete(existing)
+        return
+    if existing is None:
+        session.add(ExpertContact(expert_id=expert.id, organisation_id=expert.organisation_id))
+        existing = await session.get(ExpertContact, expert.id)
+    assert existing is not None
+    existing.email, existing.phone = contact.email, contact.phone
+
+
+async def create_expert(
+    session: AsyncSession, principal: Principal, data: schemas.ExpertCreate, *, origin: str
+) -> schemas.Expert:
+    changes = _validated(search.changes(data))
+    contact = changes.pop("contact", None)
+    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    expert = Expert(organisation_id=principal.org_id, origin=origin, **changes)
+    expert.available = changes.get("available", [])
+    session.add(expert)
+    await session.flush()
+    await _set_contact(session, expert, contact)
+    await session.flush()
+    await session.refresh(expert)
+    return await expert_schema(session, expert)
+
+
+async def update_expert(
+    session: AsyncSession,
+    principal: Principal,
+    expert_id: UUID,
+    data: schemas.ExpertUpdate,
+    if_match: str | None,
+) -> schemas.Expert:
+    expert = await _owned(session, principal, expert_id)
+    check_version(if_match, expert.version)
+    changes = _validated(search.changes(data))
+    if "contact" in changes:
+        await _set_contact(session, expert, changes.pop("contact"))
+    if "sharing" in changes or "share_with" in changes:
+        sharing = changes.get("sharing", expert.sharing)
+        slugs = changes.get("share_with")
+        if slugs is None:
+            slugs = (
+                list((await slugs_of(session, expert.share_with)).values()) if sharing == "restricted" else []
+            )
+        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
+    for field, value in changes.items():
+        setattr(expert, field, value)
+    expert.version += 1
+    await session.flush()
+    await session.refresh(expert)
+    return await expert_schema(session, expert)
+
+
+async def erase_expert(
+    session: AsyncSession, principal: Principal, expert_id: UUID, if_match: str | None
+) -> None:
+    """Erase the personal data; the tombstone keeps the id (and nothing else) for references."""
+    expert = await _owned(session, principal, expert_id)
+    check_version(if_match, expert.version)
+    await _set_contact(session, expert, None)
+    await session.flush()  # the contact goes first: once the expert is erased it is no longer visible
+    for field, value in {
+        "name": TOMBSTONE,
+        "bio": "",
+        "seniority": None,
+        "expertise": [],
+        "themes": [],
+        "service_types": [],
+        "languages": [],
+        "language_codes": [],
+        "nationalities": [],
+        "experience": [],
+        "regions": [],
+        "availability": [],
+        "available": [],
+        "affiliations": [],
+        "past_processes": [],
+        "consent": None,
+        "deleted_at": datetime.now(UTC),
+    }.items():
+        setattr(expert, field, value)
+    expert.version += 1
+    await session.flush()
+
+
+async def read_contact(session: AsyncSession, principal: Principal, expert_id: UUID) -> schemas.ExpertContact:
+    expert = await get_expert(session, principal, expert_id)
+    contact = await session.get(ExpertContact, expert.id)
+    return schemas.ExpertContact(
+        expert_id=expert.id,
+        email=contact.email if contact else None,
+        phone=contact.phone if contact else None,
+    )

@@ -1,0 +1,108 @@
+"""What every search shares: text queries, keyset pages on relevance, facet counts, filters."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from msgspec import UNSET
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import decode_cursor, encode_cursor
+from msnet.directory.models import Organisation
+from msnet.errors import InvalidInput
+from msnet.taxonomy import service as taxonomy
+
+FACETS = ("theme", "service_type", "language", "region", "organisation")
+
+
+def term(field: str, kind: str, value: str) -> str:
+    """One taxonomy term, normalised; an unknown one is a 422 naming ``field``."""
+    try:
+        return taxonomy.check(field, kind, [value])[0]  # type: ignore[arg-type]
+    except InvalidInput:
+        raise InvalidInput.field(field, f"'{value[:60]}' is not in the taxonomy (see /v1/taxonomy)") from None
+
+
+def text_query(q: str) -> ColumnElement[Any]:
+    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), func.msnet_unaccent(q))
+
+
+async def organisation_id(session: AsyncSession, slug: str | None) -> UUID | None:
+    """The organisation a search is narrowed to; an unknown one is a 422 naming ``organisation``."""
+    if not slug:
+        return None
+    org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == slug))
+    if org_id is None:
+        raise InvalidInput.field("organisation", f"no organisation '{slug[:32]}'")
+    return org_id
+
+
+async def facets(session: AsyncSession, capacities: Select[Any]) -> dict[str, dict[str, int]]:
+    """Counts per theme, service type, language, region and organisation over ``capacities`` (a
+    select of visible, filtered capacity rows), in one round trip."""
+    hits = capacities.cte("hits")
+    parts = [
+        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key),
+        select(literal("service_type"), hits.c.service_type, hits.c.key),
+        select(literal("language"), func.unnest(hits.c.languages), hits.c.key),
+        select(literal("region"), func.unnest(hits.c.regions), hits.c.key),
+        select(literal("organisation"), Organisation.slug, hits.c.key).join(
+            Organisation, Organisation.id == hits.c.organisation_id
+        ),
+    ]
+    terms = union_all(*parts).subquery("terms")
+    rows = await session.execute(
+        select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2]))).group_by(terms.c[0], terms.c[1])
+    )
+    facets: dict[str, dict[str, int]] = {
+        k: {} for k in ("theme", "service_type", "language", "region", "organisation")
+    }
+    for facet, term, count in rows:
+        facets[facet][term] = count
+    return facets
+
+
+def page_after(
+    query: Select[Any], cursor: str | None, rank: ColumnElement[Any] | None, id_column: Any
+) -> Select[Any]:
+    """Keyset pagination on (rank, id) descending when searching text, else on id."""
+    if cursor:
+        if rank is not None:
+            after_rank, after_id = decode_cursor(cursor, float, str)
+            try:
+                after = (float(after_rank), UUID(str(after_id)))
+            except (TypeError, ValueError):
+                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+            query = query.where(tuple_(rank, id_column) < tuple_(literal(after[0]), literal(after[1])))
+        else:
+            (after_id,) = decode_cursor(cursor, str)
+            try:
+                query = query.where(id_column > UUID(str(after_id)))
+            except ValueError:
+                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+    return query.order_by(rank.desc(), id_column.desc()) if rank is not None else query.order_by(id_column)
+
+
+def changes(data: Any) -> dict[str, Any]:
+    """The fields an Update struct sets (UNSET ones are left alone)."""
+    return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
+
+
+def next_cursor(rows: list[Any], limit: int, ranked: bool) -> str | None:
+    """The cursor after the last row shown, if there are more; rows are (record, rank) or (record,)."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(float(last[1]), str(last[0].id)) if ranked else encode_cursor(str(last[0].id))

@@ -1,4 +1,4 @@
-"""msnet: serve | demo | migrate | org … | client … | keys … | audit verify | openapi."""
+"""msnet: serve | demo | migrate | org … | client … | roster import | keys … | audit verify | openapi."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
+from sqlalchemy import select
 
 from msnet import logs
 from msnet.auth.keys import ensure_secret_key, new_secret_key
@@ -75,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     client_create.add_argument(
         "--jwks-file", type=Path, help="public JWKS for private_key_jwt (no secret is made then)"
     )
+
+    roster = commands.add_parser("roster", help="the expert roster").add_subparsers(
+        dest="roster_command", required=True, metavar="ACTION"
+    )
+    roster_import = roster.add_parser(
+        "import", help="import experts from CSV: every row checked first, nothing written if one fails"
+    )
+    roster_import.add_argument("file", type=Path, help="CSV with a header row (columns: see the README)")
+    roster_import.add_argument("--org", required=True, help="the organisation whose roster it is")
 
     keys = commands.add_parser("keys", help="the node's keys").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
@@ -226,6 +237,73 @@ def _client_create(settings: Settings, args: argparse.Namespace) -> None:
     print(json.dumps({k: v for k, v in msgspec.to_builtins(created).items() if v is not None}, indent=2))
 
 
+def _roster_import(settings: Settings, args: argparse.Namespace) -> None:
+    from msnet.audit.service import AuditEvent, record
+    from msnet.auth.principal import SCOPES, Principal
+    from msnet.db.engine import set_organisation
+    from msnet.db.runtime import cli_session, database
+    from msnet.directory import service as directory
+    from msnet.directory.models import Organisation
+    from msnet.roster import service as roster
+    from msnet.roster.transfer import read_csv, validate
+
+    try:
+        rows = list(read_csv(args.file.read_text(encoding="utf-8-sig")))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{args.file}: cannot read it as UTF-8 CSV: {exc}") from None
+    step = max(1, len(rows) // 20)
+
+    def progress(done: int, verb: str) -> None:
+        if done % step == 0 or done == len(rows):
+            print(f"{verb} {done}/{len(rows)} rows", file=sys.stderr, flush=True)
+
+    async def run(url: str) -> int:
+        async with cli_session(url) as session:
+            org = await directory.get_by_slug(session, args.org)
+            await set_organisation(session, org.id)
+            known = set(await session.scalars(select(Organisation.slug)))
+
+            def check_sharing(create: Any) -> None:
+                if create.sharing == "restricted" and not create.share_with:
+                    raise InvalidInput.field(
+                        "share_with", "name at least one organisation for sharing 'restricted'"
+                    )
+                if create.sharing != "restricted" and create.share_with:
+                    raise InvalidInput.field("share_with", "is only for sharing 'restricted'")
+                for i, slug in enumerate(create.share_with):
+                    if slug not in known:
+                        raise InvalidInput.field(f"share_with.{i}", f"no organisation '{slug}'")
+
+            creates, errors = validate(rows, check_sharing, lambda n: progress(n, "checked"))
+            if errors:
+                for e in errors:
+                    print(f"line {e.line}: {e.field}: {e.message}", file=sys.stderr)
+                raise MsnetError(f"{len(errors)} error(s) in {args.file}; nothing was imported")
+            principal = Principal(org.id, org.slug, "operator", frozenset(SCOPES), "cli", 2**31 - 1)
+            for n, create in enumerate(creates, start=1):
+                await roster.create_expert(session, principal, create, origin=settings.issuer)
+                progress(n, "imported")
+            await record(
+                session,
+                AuditEvent(
+                    organisation_id=org.id,
+                    actor="operator",
+                    action="roster.import",
+                    resource_type="roster",
+                    resource_id=str(args.file.name),
+                    outcome="success",
+                    source="cli",
+                    payload={"rows": len(creates)},
+                ),
+            )
+            return len(creates)
+
+    with database(settings) as ready:
+        assert ready.database_url
+        count = asyncio.run(run(ready.database_url))
+    print(f"imported {count} experts into the roster of '{args.org}'")
+
+
 def _keys_rotate(settings: Settings) -> None:
     from msnet.auth.keys import create_signing_key
     from msnet.db.runtime import cli_session, database
@@ -284,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             _migrate(settings)
         elif args.command == "org":
             _org_create(settings, args)
+        elif args.command == "roster":
+            _roster_import(settings, args)
         elif args.command == "client":
             _client_create(settings, args)
         elif args.command == "keys" and args.keys_command == "rotate":

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -19,6 +20,11 @@ from msnet.directory.routes import READ_RESPONSES, WRITE_RESPONSES, Code, Slug, 
 from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
 from msnet.problems import problem_responses
 from msnet.roster import schemas, service
+from msnet.roster.transfer import to_csv
+
+EXPORT_LIMIT = 10_000
+
+EXPORT_LIMIT = 10_000
 
 Day = Annotated[date | None, QueryParameter(description="A date (YYYY-MM-DD).")]
 
@@ -63,6 +69,35 @@ class ExpertController(Controller):
             available_to=available_to,
         )
         return await service.search_experts(db, viewer, filters, limit=limit, cursor=cursor)
+
+    @get(
+        "/export",
+        summary="Export what the caller may see of the roster, as CSV or JSON (no contact details)",
+        guards=[reads("roster:read")],
+        responses=READ_RESPONSES,
+        media_type="text/csv",
+    )
+    async def export(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        format: FromQuery[Literal["csv", "json"]] = "csv",
+        organisation: Slug = None,
+        theme: Term = None,
+        language: Code = None,
+        region: Term = None,
+    ) -> Response[bytes]:
+        filters = service.ExpertFilter(
+            organisation=organisation, theme=theme, language=language, region=region
+        )
+        page = await service.search_experts(db, viewer, filters, limit=EXPORT_LIMIT, cursor=None)
+        if format == "json":
+            return Response(msgspec.json.encode(page.items), media_type="application/json")
+        return Response(
+            to_csv(page.items).encode(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="roster.csv"'},
+        )
 
     @post(
         "/",

@@ -49,29 +49,30 @@ async def organisation_id(session: AsyncSession, slug: str | None) -> UUID | Non
     return org_id
 
 
-async def facets(session: AsyncSession, capacities: Select[Any]) -> dict[str, dict[str, int]]:
-    """Counts per theme, service type, language, region and organisation over ``capacities`` (a
-    select of visible, filtered capacity rows), in one round trip."""
-    hits = capacities.cte("hits")
+async def facets(session: AsyncSession, hits_query: Select[Any]) -> tuple[dict[str, dict[str, int]], int]:
+    """Counts per theme, service type, language, region and organisation over ``hits_query`` (a
+    select of the visible, filtered rows: ``key``, ``organisation_id`` and the arrays ``themes``,
+    ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
+    one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
+    hits = hits_query.cte("hits")
     parts = [
         select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key),
-        select(literal("service_type"), hits.c.service_type, hits.c.key),
+        select(literal("service_type"), func.unnest(hits.c.service_types), hits.c.key),
         select(literal("language"), func.unnest(hits.c.languages), hits.c.key),
         select(literal("region"), func.unnest(hits.c.regions), hits.c.key),
         select(literal("organisation"), Organisation.slug, hits.c.key).join(
             Organisation, Organisation.id == hits.c.organisation_id
         ),
+        select(literal("total"), literal(""), hits.c.key),
     ]
     terms = union_all(*parts).subquery("terms")
     rows = await session.execute(
         select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2]))).group_by(terms.c[0], terms.c[1])
     )
-    facets: dict[str, dict[str, int]] = {
-        k: {} for k in ("theme", "service_type", "language", "region", "organisation")
-    }
+    counts: dict[str, dict[str, int]] = {k: {} for k in (*FACETS, "total")}
     for facet, term, count in rows:
-        facets[facet][term] = count
-    return facets
+        counts[facet][term] = count
+    return counts, counts.pop("total").get("", 0)
 
 
 def page_after(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
@@ -235,7 +236,7 @@ async def search_offices(
     facet_rows = select(
         Capacity.office_id.label("key"),
         Capacity.themes,
-        Capacity.service_type,
+        postgresql.array([Capacity.service_type]).label("service_types"),
         Capacity.languages,
         Capacity.regions,
         Capacity.organisation_id,
@@ -244,7 +245,7 @@ async def search_offices(
         items=await _office_schemas(session, offices),
         next_cursor=next_cursor,
         total=total or 0,
-        facets=await search.facets(session, facet_rows),
+        facets=(await search.facets(session, facet_rows))[0],
     )
 
 
@@ -259,6 +260,7 @@ async def _owned_office(session: AsyncSession, principal: Principal, office_id: 
     office = await get_office(session, principal, office_id)
     if office.organisation_id != principal.org_id:
         raise Forbidden("only the office's own organisation may change it")
+    await session.refresh(office, with_for_update=True)  # concurrent writers wait: If-Match holds
     return office
 
 
@@ -362,7 +364,6 @@ async def search_capacities(
         query_text = search.text_query(filters.q)
         conditions.append(Capacity.search.bool_op("@@")(query_text))
         rank = func.ts_rank(Capacity.search, query_text) * fresh
-    total = await session.scalar(select(func.count()).select_from(Capacity).where(*conditions))
     query = select(Capacity, rank) if rank is not None else select(Capacity)
     rows = (
         await session.execute(
@@ -373,16 +374,17 @@ async def search_capacities(
     facet_rows = select(
         Capacity.id.label("key"),
         Capacity.themes,
-        Capacity.service_type,
+        postgresql.array([Capacity.service_type]).label("service_types"),
         Capacity.languages,
         Capacity.regions,
         Capacity.organisation_id,
     ).where(*conditions)
+    counts, total = await search.facets(session, facet_rows)
     return schemas.CapacityPage(
         items=await _capacity_schemas(session, [r[0] for r in rows[:limit]]),
         next_cursor=next_cursor,
-        total=total or 0,
-        facets=await search.facets(session, facet_rows),
+        total=total,
+        facets=counts,
     )
 
 
@@ -394,6 +396,7 @@ async def _owned_capacity(session: AsyncSession, principal: Principal, capacity_
         raise NotFound(f"no capacity {capacity_id}")
     if capacity.organisation_id != principal.org_id:
         raise Forbidden("only the capacity's own organisation may change it")
+    await session.refresh(capacity, with_for_update=True)  # concurrent writers wait: If-Match holds
     return capacity
 
 

@@ -24,7 +24,6 @@ from msnet.roster.transfer import to_csv
 
 EXPORT_LIMIT = 10_000
 
-EXPORT_LIMIT = 10_000
 
 Day = Annotated[date | None, QueryParameter(description="A date (YYYY-MM-DD).")]
 

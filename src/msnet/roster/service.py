@@ -200,29 +200,26 @@ async def search_experts(
         french = func.websearch_to_tsquery(
             literal_column("'french'::regconfig"), func.msnet_unaccent(filters.q)
         )
-        conditions.append(
-            Expert.search.bool_op("@@")(query)
-            | Expert.search.bool_op("@@")(english)
-            | Expert.search.bool_op("@@")(french)
-        )
-        rank = func.ts_rank(Expert.search, query.op("||")(english).op("||")(french))
-    total = await session.scalar(select(func.count()).select_from(Expert).where(*conditions))
+        either = query.op("||")(english).op("||")(french)  # any of the three readings of the words
+        conditions.append(Expert.search.bool_op("@@")(either))
+        rank = func.ts_rank(Expert.search, either)
     base = select(Expert, rank) if rank is not None else select(Expert)
     page = search.page_after(base.where(*conditions), cursor, rank, Expert.id).limit(limit + 1)
     rows = (await session.execute(page)).all()
     facet_rows = select(
         Expert.id.label("key"),
         Expert.themes,
-        func.unnest(Expert.service_types).label("service_type"),
+        Expert.service_types,
         Expert.language_codes.label("languages"),
         Expert.regions,
         Expert.organisation_id,
     ).where(*conditions)
+    counts, total = await search.facets(session, facet_rows)
     return schemas.ExpertPage(
         items=await _schemas(session, [r[0] for r in rows[:limit]]),
         next_cursor=search.next_cursor(rows, limit, rank is not None),
-        total=total or 0,
-        facets=await search.facets(session, facet_rows),
+        total=total,
+        facets=counts,
     )
 
 
@@ -239,6 +236,7 @@ async def _owned(session: AsyncSession, principal: Principal, expert_id: UUID) -
     expert = await get_expert(session, principal, expert_id)
     if expert.organisation_id != principal.org_id:
         raise Forbidden("only the expert's own organisation may change the entry")
+    await session.refresh(expert, with_for_update=True)  # concurrent writers wait: If-Match holds
     return expert
 
 

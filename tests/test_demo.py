@@ -1,0 +1,247 @@
+"""The demo network: offices, capacities and a roster for every organisation, loaded idempotently,
+valid against the taxonomy and shared as marked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from msnet import demo, demo_data
+from msnet.settings import Settings
+from msnet.taxonomy import service as taxonomy
+from tests.helpers import add_client, bearer, org_ids, token_for
+
+TABLES = ("offices", "capacities", "experts", "expert_contacts")
+
+
+async def _rows(conn: asyncpg.Connection, table: str) -> dict[str, list[dict[str, Any]]]:
+    """Every organisation's own rows of ``table``, read as the schema owner one organisation at a time
+    (forced row-level security applies to the owner too)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for slug, org_id in (await org_ids(conn)).items():
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('msnet.org', $1, true)", str(org_id))
+            rows[slug] = [
+                dict(r) for r in await conn.fetch(f"SELECT * FROM {table} WHERE organisation_id = $1", org_id)
+            ]
+    return rows
+
+
+async def _counts(conn: asyncpg.Connection) -> dict[str, int]:
+    counts = {table: sum(len(r) for r in (await _rows(conn, table)).values()) for table in TABLES}
+    counts["audit_log"] = await conn.fetchval("SELECT count(*) FROM audit_log")
+    return counts
+
+
+@pytest.fixture
+def loaded(settings: Settings) -> str:
+    return asyncio.run(demo.load(settings))
+
+
+async def _eu(client: AsyncTestClient, settings: Settings) -> dict[str, str]:
+    return bearer(
+        await token_for(client, await add_client(settings, "eu", ["directory:read", "roster:read"]))
+    )
+
+
+# --- the generated data, without a database ---------------------------------------------------
+
+
+def test_the_roster_is_the_same_on_every_run() -> None:
+    first = demo.demo_experts()
+    demo.demo_experts.cache_clear()
+    assert demo.demo_experts() == first
+
+
+def test_the_roster_is_plausible() -> None:
+    experts = demo.demo_experts()
+    assert 180 <= len(experts) <= 220
+    names = [e.create.name for e in experts]
+    assert len(set(names)) == len(names)
+    assert not set(names) & demo_data.BLOCKED_NAMES
+    assert {e.organisation for e in experts} == set(demo_data.OFFICES)
+    for e in experts:
+        data = e.create
+        assert 1 <= len(data.expertise) <= 4
+        assert 1 <= len(data.languages) <= 4
+        assert data.languages[0].speak == "native"
+        assert 1 <= len(data.availability) <= 3
+        for window in data.availability:
+            assert date(2026, 1, 1) <= window.start <= window.end <= date(2027, 12, 31)
+            assert window.remote or window.in_person
+        for before, after in zip(data.availability, data.availability[1:], strict=False):
+            assert before.end < after.start
+        assert data.contact is not None
+        assert data.contact.email
+        assert data.contact.email.endswith(("@example.org", "@example.net"))
+        assert data.contact.phone
+        assert data.contact.phone.startswith("+000 ")
+        assert data.consent is not None
+        if e.organisation not in demo_data.OPEN_ROSTERS:
+            assert set(data.nationalities) <= taxonomy.countries_in(e.organisation), data.name
+    sharing = [e.create.sharing for e in experts]
+    assert sharing.count("network") > len(experts) * 0.8
+    assert sharing.count("private") > 0
+    assert sharing.count("public") > 0
+
+
+def test_every_pool_has_nationals_of_every_organisation_drawing_on_it() -> None:
+    for slug, (_, weights) in demo_data.ROSTERS.items():
+        for pool, _ in weights:
+            countries = {c for g in demo_data.POOLS[pool].groups for c in g.countries}
+            if slug not in demo_data.OPEN_ROSTERS:
+                countries &= taxonomy.countries_in(slug)
+            assert countries, (slug, pool)
+            assert all(c in demo_data.COUNTRY_LANGUAGES for c in countries)
+
+
+def test_offices_are_the_organisations_own() -> None:
+    assert set(demo_data.OFFICES) == {o.slug for o in demo.ORGANISATIONS}
+    offices = [o for specs in demo_data.OFFICES.values() for o in specs]
+    for slug, specs in demo_data.OFFICES.items():
+        assert 1 <= len(specs) <= 2
+        for office in specs:
+            assert 1 <= office.staff_size <= 16
+            assert office.role_mailbox.endswith(f"@{slug}.example.org")
+            assert 2 <= len(office.capacities) <= 5
+    sharing = [o.sharing for o in offices]
+    assert sharing.count("private") == 1
+    assert sharing.count("public") == 1
+
+
+# --- loaded --------------------------------------------------------------------------------------
+
+
+async def test_every_organisation_has_an_office_capacities_and_experts(
+    loaded: str, owner_conn: asyncpg.Connection
+) -> None:
+    offices = await _rows(owner_conn, "offices")
+    capacities = await _rows(owner_conn, "capacities")
+    experts = await _rows(owner_conn, "experts")
+    contacts = await _rows(owner_conn, "expert_contacts")
+    for org in demo.ORGANISATIONS:
+        assert 1 <= len(offices[org.slug]) <= 2, org.slug
+        assert capacities[org.slug], org.slug
+        assert experts[org.slug], org.slug
+    total = sum(len(rows) for rows in experts.values())
+    assert 180 <= total <= 220
+    assert sum(len(rows) for rows in contacts.values()) == total
+    assert "(10 new)" in loaded
+    assert f"{total} experts on the rosters ({total} new)" in loaded
+
+
+async def test_a_second_load_adds_nothing(
+    loaded: str, settings: Settings, owner_conn: asyncpg.Connection
+) -> None:
+    before = await _counts(owner_conn)
+    again = await asyncio.to_thread(asyncio.run, demo.load(settings))
+    after = await _counts(owner_conn)
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {
+        k: v for k, v in before.items() if k != "audit_log"
+    }
+    assert after["audit_log"] == before["audit_log"] + 1  # only the shown client's new secret
+    assert "(0 new)" in again
+    assert "0 new;" in again
+
+
+async def test_every_term_is_in_the_taxonomy(loaded: str, owner_conn: asyncpg.Connection) -> None:
+    themes, service_types = taxonomy.theme_ids(), taxonomy.service_type_ids()
+    countries, regions, languages = taxonomy.country_codes(), taxonomy.region_ids(), taxonomy.language_codes()
+    for rows in (await _rows(owner_conn, "experts")).values():
+        for expert in rows:
+            for item in json.loads(expert["expertise"]):
+                assert item["term"] in (themes if item["kind"] == "theme" else service_types)
+            assert {s["code"] for s in json.loads(expert["languages"])} <= languages
+            assert set(expert["language_codes"]) <= languages
+            assert set(expert["nationalities"]) <= countries
+            assert {p for p in expert["experience"] if len(p) == 2} <= countries
+            assert {p for p in expert["experience"] if len(p) != 2} <= regions
+            assert set(expert["regions"]) <= regions
+    for rows in (await _rows(owner_conn, "capacities")).values():
+        for capacity in rows:
+            assert capacity["service_type"] in service_types
+            assert set(capacity["themes"]) <= themes
+            assert set(capacity["countries"]) <= countries
+            assert set(capacity["regions"]) <= regions
+            assert set(capacity["languages"]) <= languages
+
+
+async def test_every_creation_is_audited(loaded: str, owner_conn: asyncpg.Connection) -> None:
+    counts = await _counts(owner_conn)
+    actions = dict(
+        await owner_conn.fetch(
+            "SELECT action, count(*) FROM audit_log WHERE actor = 'operator' AND source = 'demo' "
+            "GROUP BY action"
+        )
+    )
+    assert actions["office.create"] == counts["offices"]
+    assert actions["capacity.create"] == counts["capacities"]
+    assert actions["expert.create"] == counts["experts"]
+
+
+async def test_the_roster_search_has_facets(client: AsyncTestClient, settings: Settings, loaded: str) -> None:
+    eu = await _eu(client, settings)
+    body = (await client.get("/v1/experts", headers=eu)).json()
+    for facet in ("theme", "language", "region", "organisation", "service_type"):
+        assert body["facets"][facet], facet
+    assert set(body["facets"]["organisation"]) == {o.slug for o in demo.ORGANISATIONS}
+    assert body["facets"]["language"]["fr"] > 10
+
+
+async def test_the_suggested_searches_find_something(
+    client: AsyncTestClient, settings: Settings, loaded: str
+) -> None:
+    eu = await _eu(client, settings)
+    french_ceasefire = await client.get(
+        "/v1/experts", params={"language": "fr", "theme": "ceasefire_security"}, headers=eu
+    )
+    assert french_ceasefire.status_code == 200, french_ceasefire.text
+    assert french_ceasefire.json()["total"] >= 3
+    eastern_africa = (
+        await client.get("/v1/capacities", params={"region": "eastern_africa"}, headers=eu)
+    ).json()
+    assert {c["organisation"] for c in eastern_africa["items"]} >= {"igad", "eac"}
+    transhumance = await client.get(
+        "/v1/experts",
+        params=demo.AVAILABLE_FOR_TRANSHUMANCE,
+        headers=eu,
+    )
+    assert transhumance.status_code == 200, transhumance.text
+    assert transhumance.json()["total"] >= 1
+    public = (await client.get("/v1/offices")).json()
+    assert [o["organisation"] for o in public["items"]] == ["eu"]
+
+
+async def test_some_capacities_are_stale(client: AsyncTestClient, settings: Settings, loaded: str) -> None:
+    eu = await _eu(client, settings)
+    everything = (await client.get("/v1/capacities", params={"limit": 100}, headers=eu)).json()
+    stale = [c for c in everything["items"] if c["stale"]]
+    assert 1 <= len(stale) <= 2
+    assert {c["organisation"] for c in stale} <= {"eccas", "oic"}
+    fresh = (
+        await client.get("/v1/capacities", params={"limit": 100, "include_stale": "false"}, headers=eu)
+    ).json()
+    assert fresh["total"] == everything["total"] - len(stale)
+
+
+async def test_private_records_of_other_organisations_stay_hidden(
+    client: AsyncTestClient, settings: Settings, loaded: str, owner_conn: asyncpg.Connection
+) -> None:
+    experts = await _rows(owner_conn, "experts")
+    private_elsewhere = sum(
+        1 for slug, rows in experts.items() if slug != "eu" for e in rows if e["sharing"] == "private"
+    )
+    assert private_elsewhere > 0
+    total = sum(len(rows) for rows in experts.values())
+    eu = await _eu(client, settings)
+    seen = (await client.get("/v1/experts", headers=eu)).json()["total"]
+    assert seen == total - private_elsewhere
+    offices = (await client.get("/v1/offices", params={"limit": 100}, headers=eu)).json()
+    assert "Mediation Support Focal Points (field operations)" not in {o["name"] for o in offices["items"]}
+    assert offices["total"] == sum(len(specs) for specs in demo_data.OFFICES.values()) - 1

@@ -11,7 +11,9 @@ from litestar.testing import AsyncTestClient
 from msnet.settings import Settings
 from tests.helpers import add_client, add_organisation, bearer, run_cli, token_for
 
-HEADER = "name,themes,service_types,languages,nationalities,experience,availability,sharing,share_with,email\n"
+HEADER = (
+    "name,themes,service_types,languages,nationalities,experience,availability,sharing,share_with,email\n"
+)
 GOOD = [
     "Amina Traoré,ceasefire_security:expert,process_design,fr:native/native/native;en,ML,ML;western_africa,2027-01-01..2027-06-30,network,,amina@example.org",
     "José Pérez,constitution_making,,es;en:fluent/fluent/working,CO,CO,2027-03-01..2027-03-31:remote,public,,",

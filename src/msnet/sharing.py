@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
+from msnet.concurrency import check_version
 from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput
 
@@ -61,3 +62,23 @@ async def slugs_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, str
             await session.execute(select(Organisation.id, Organisation.slug).where(Organisation.id.in_(ids)))
         ).all()
     )
+
+
+async def apply_changes(
+    session: AsyncSession, record: Any, changes: dict[str, Any], if_match: str | None
+) -> None:
+    """Apply an update to a shared record (locked by the caller): If-Match, sharing, a new version."""
+    check_version(if_match, record.version)
+    if "sharing" in changes or "share_with" in changes:
+        sharing = changes.get("sharing", record.sharing)
+        slugs = changes.get("share_with")
+        if slugs is None:
+            slugs = (
+                list((await slugs_of(session, record.share_with)).values()) if sharing == "restricted" else []
+            )
+        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
+    for field, value in changes.items():
+        setattr(record, field, value)
+    record.version += 1
+    await session.flush()
+    await session.refresh(record)

@@ -24,7 +24,7 @@ from msnet.concurrency import check_version
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office, Organisation
 from msnet.errors import Conflict, Forbidden, NotFound
-from msnet.sharing import resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
 
@@ -288,25 +288,6 @@ async def create_office(
     return await office_schema(session, office)
 
 
-async def _apply(
-    session: AsyncSession, record: Office | Capacity, changes: dict[str, Any], if_match: str | None
-) -> None:
-    check_version(if_match, record.version)
-    if "sharing" in changes or "share_with" in changes:
-        sharing = changes.get("sharing", record.sharing)
-        slugs = changes.get("share_with")
-        if slugs is None:
-            slugs = (
-                list((await slugs_of(session, record.share_with)).values()) if sharing == "restricted" else []
-            )
-        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
-    for field, value in changes.items():
-        setattr(record, field, value)
-    record.version += 1
-    await session.flush()
-    await session.refresh(record)
-
-
 async def update_office(
     session: AsyncSession,
     principal: Principal,
@@ -315,7 +296,7 @@ async def update_office(
     if_match: str | None,
 ) -> schemas.Office:
     office = await _owned_office(session, principal, office_id)
-    await _apply(session, office, search.changes(data), if_match)
+    await apply_changes(session, office, search.changes(data), if_match)
     return await office_schema(session, office)
 
 
@@ -421,7 +402,7 @@ async def update_capacity(
     if_match: str | None,
 ) -> schemas.Capacity:
     capacity = await _owned_capacity(session, principal, capacity_id)
-    await _apply(session, capacity, _validated_capacity(data), if_match)
+    await apply_changes(session, capacity, _validated_capacity(data), if_match)
     return (await _capacity_schemas(session, [capacity]))[0]
 
 

@@ -21,7 +21,7 @@ from msnet.concurrency import check_version
 from msnet.errors import Forbidden, InvalidInput, NotFound
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
-from msnet.sharing import resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
 TOMBSTONE = "[erased]"
@@ -284,19 +284,7 @@ async def update_expert(
     changes = validated_changes(data)
     if "contact" in changes:
         await _set_contact(session, expert, changes.pop("contact"))
-    if "sharing" in changes or "share_with" in changes:
-        sharing = changes.get("sharing", expert.sharing)
-        slugs = changes.get("share_with")
-        if slugs is None:
-            slugs = (
-                list((await slugs_of(session, expert.share_with)).values()) if sharing == "restricted" else []
-            )
-        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
-    for field, value in changes.items():
-        setattr(expert, field, value)
-    expert.version += 1
-    await session.flush()
-    await session.refresh(expert)
+    await apply_changes(session, expert, changes, None)  # If-Match was checked before the contact changed
     return await expert_schema(session, expert)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
 from msnet.directory.models import Organisation
-from msnet.errors import InvalidInput
+from msnet.errors import Forbidden, InvalidInput
 
 Sharing = Literal["private", "restricted", "network", "public"]
 ShareWith = Annotated[
@@ -62,6 +62,15 @@ async def slugs_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, str
             await session.execute(select(Organisation.id, Organisation.slug).where(Organisation.id.in_(ids)))
         ).all()
     )
+
+
+async def lock_for_owner(session: AsyncSession, principal: Principal, record: Any, what: str) -> None:
+    """Only the owner changes a shared record it can see (403 otherwise); the row is then locked so
+    concurrent writers wait and If-Match holds. Not on the visibility query itself: FOR UPDATE there
+    would apply the UPDATE policies and turn another organisation's 403 into a 404."""
+    if record.organisation_id != principal.org_id:
+        raise Forbidden(f"only the {what}'s own organisation may change it")
+    await session.refresh(record, with_for_update=True)
 
 
 async def apply_changes(

@@ -23,8 +23,8 @@ from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office, Organisation
-from msnet.errors import Conflict, Forbidden, NotFound
-from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
+from msnet.errors import Conflict, NotFound
+from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
 
@@ -258,9 +258,7 @@ async def get_office(session: AsyncSession, principal: Principal | None, office_
 
 async def _owned_office(session: AsyncSession, principal: Principal, office_id: UUID) -> Office:
     office = await get_office(session, principal, office_id)
-    if office.organisation_id != principal.org_id:
-        raise Forbidden("only the office's own organisation may change it")
-    await session.refresh(office, with_for_update=True)  # concurrent writers wait: If-Match holds
+    await lock_for_owner(session, principal, office, "office")
     return office
 
 
@@ -375,9 +373,7 @@ async def _owned_capacity(session: AsyncSession, principal: Principal, capacity_
     )
     if capacity is None:
         raise NotFound(f"no capacity {capacity_id}")
-    if capacity.organisation_id != principal.org_id:
-        raise Forbidden("only the capacity's own organisation may change it")
-    await session.refresh(capacity, with_for_update=True)  # concurrent writers wait: If-Match holds
+    await lock_for_owner(session, principal, capacity, "capacity")
     return capacity
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +28,16 @@ EXPORT_LIMIT = 10_000
 
 
 Day = Annotated[date | None, QueryParameter(description="A date (YYYY-MM-DD).")]
+
+
+@dataclass
+class CsvOrJsonOperation(Operation):
+    """The export answers CSV by default and a JSON array with ``format=json``: document both."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses["200"] if self.responses else None
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            ok.content["application/json"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.ARRAY))
 
 
 def _with_etag(expert: schemas.Expert) -> Response[schemas.Expert]:
@@ -75,6 +87,7 @@ class ExpertController(Controller):
         guards=[reads("roster:read")],
         responses=READ_RESPONSES,
         media_type="text/csv",
+        operation_class=CsvOrJsonOperation,
     )
     async def export(
         self,

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet import search
 from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
-from msnet.errors import Forbidden, InvalidInput, NotFound
+from msnet.errors import InvalidInput, NotFound
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
-from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
 TOMBSTONE = "[erased]"
@@ -234,9 +234,7 @@ async def get_expert(session: AsyncSession, principal: Principal | None, expert_
 
 async def _owned(session: AsyncSession, principal: Principal, expert_id: UUID) -> Expert:
     expert = await get_expert(session, principal, expert_id)
-    if expert.organisation_id != principal.org_id:
-        raise Forbidden("only the expert's own organisation may change the entry")
-    await session.refresh(expert, with_for_update=True)  # concurrent writers wait: If-Match holds
+    await lock_for_owner(session, principal, expert, "expert")
     return expert
 
 

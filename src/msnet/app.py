@@ -19,11 +19,12 @@ from msnet.auth.middleware import BearerAuthentication
 from msnet.auth.routes import ClientController, OAuthController
 from msnet.auth.server import NodeAuthorizationServer
 from msnet.auth.service import TokenVerifier
-from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.db.engine import make_engine, make_sessionmaker, searches_use_indexes
 from msnet.db.migrate import head_revision
 from msnet.db.session import provide_session
 from msnet.directory.routes import CapacityController, OfficeController, OrganisationController
 from msnet.errors import InvalidInput, StartupError
+from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
 from msnet.problems import EXCEPTION_HANDLERS
@@ -83,6 +84,11 @@ def create_app(settings: Settings) -> Litestar:
 
         app.state.reload_key_ring = reload_key_ring
         await reload_key_ring()
+        if not await searches_use_indexes(engine):
+            get_logger("msnet").warning(
+                "searches scan whole tables: the search operators are not LEAKPROOF in this database "
+                "(run the ALTER FUNCTION statements of deploy/initdb.sql as a superuser)"
+            )
         try:
             yield
         finally:

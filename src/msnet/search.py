@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from msgspec import UNSET
 from sqlalchemy import (
+    CTE,
     ColumnElement,
+    Float,
     Select,
+    Text,
+    cast,
     distinct,
     func,
     literal,
     literal_column,
+    null,
     select,
     tuple_,
     union_all,
@@ -49,30 +55,83 @@ async def organisation_id(session: AsyncSession, slug: str | None) -> UUID | Non
     return org_id
 
 
+@dataclass
+class Found:
+    """One search's answer: the page's keys with their rank (best first), the facets, the total."""
+
+    page: list[tuple[UUID, float | None]]
+    facets: dict[str, dict[str, int]]
+    total: int
+    next_cursor: str | None
+
+
+def _facet_parts(hits: CTE) -> list[Select[Any]]:
+    no_rank = null().cast(Float)
+    return [
+        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key, no_rank),
+        select(literal("service_type"), func.unnest(hits.c.service_types), hits.c.key, no_rank),
+        select(literal("language"), func.unnest(hits.c.languages), hits.c.key, no_rank),
+        select(literal("region"), func.unnest(hits.c.regions), hits.c.key, no_rank),
+        select(literal("organisation"), Organisation.slug, hits.c.key, no_rank).join(
+            Organisation, Organisation.id == hits.c.organisation_id
+        ),
+        select(literal("total"), literal(""), hits.c.key, no_rank),
+    ]
+
+
+async def _count(
+    session: AsyncSession, parts: list[Select[Any]]
+) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
+    """Run the union of ``parts`` (facet, term, key, rank) grouped by facet and term: the counts,
+    the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank)."""
+    terms = union_all(*parts).subquery("terms")
+    rows = await session.execute(
+        select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2])), func.max(terms.c[3])).group_by(
+            terms.c[0], terms.c[1]
+        )
+    )
+    counts: dict[str, dict[str, int]] = {k: {} for k in (*FACETS, "total", "page")}
+    page = []
+    for facet, term, count, rank in rows:
+        if facet == "page":
+            page.append((UUID(term), rank))
+        else:
+            counts[facet][term] = count
+    del counts["page"]
+    return counts, counts.pop("total").get("", 0), page
+
+
 async def facets(session: AsyncSession, hits_query: Select[Any]) -> tuple[dict[str, dict[str, int]], int]:
     """Counts per theme, service type, language, region and organisation over ``hits_query`` (a
     select of the visible, filtered rows: ``key``, ``organisation_id`` and the arrays ``themes``,
     ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
     one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
-    hits = hits_query.cte("hits")
-    parts = [
-        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key),
-        select(literal("service_type"), func.unnest(hits.c.service_types), hits.c.key),
-        select(literal("language"), func.unnest(hits.c.languages), hits.c.key),
-        select(literal("region"), func.unnest(hits.c.regions), hits.c.key),
-        select(literal("organisation"), Organisation.slug, hits.c.key).join(
-            Organisation, Organisation.id == hits.c.organisation_id
-        ),
-        select(literal("total"), literal(""), hits.c.key),
-    ]
-    terms = union_all(*parts).subquery("terms")
-    rows = await session.execute(
-        select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2]))).group_by(terms.c[0], terms.c[1])
-    )
-    counts: dict[str, dict[str, int]] = {k: {} for k in (*FACETS, "total")}
-    for facet, term, count in rows:
-        counts[facet][term] = count
-    return counts, counts.pop("total").get("", 0)
+    counts, total, _ = await _count(session, _facet_parts(hits_query.cte("hits")))
+    return counts, total
+
+
+async def find(
+    session: AsyncSession,
+    hits_query: Select[Any],
+    rank: ColumnElement[Any] | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Found:
+    """A page of ``hits_query`` (as for :func:`facets`; ranked by ``rank`` when searching text,
+    else by key) with its facets and total, from one scan of the matching rows in one round trip:
+    the page's keys come back beside the counts, and the caller loads just those records."""
+    ranked = rank is not None
+    hits = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
+    page = page_after(
+        select(literal("page"), cast(hits.c.key, Text), hits.c.key, hits.c.rank),
+        cursor,
+        hits.c.rank if ranked else None,
+        hits.c.key,
+    ).limit(limit + 1)
+    counts, total, keys = await _count(session, [*_facet_parts(hits), select(page.subquery())])
+    keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
+    return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
 
 def page_after(
@@ -101,9 +160,9 @@ def changes(data: Any) -> dict[str, Any]:
     return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
 
 
-def next_cursor(rows: list[Any], limit: int, ranked: bool) -> str | None:
-    """The cursor after the last row shown, if there are more; rows are (record, rank) or (record,)."""
-    if len(rows) <= limit:
+def next_cursor(keys: list[tuple[UUID, float | None]], limit: int, ranked: bool) -> str | None:
+    """The cursor after the last key shown, if there are more; ``keys`` are (id, rank) pairs."""
+    if len(keys) <= limit:
         return None
-    last = rows[limit - 1]
-    return encode_cursor(float(last[1]), str(last[0].id)) if ranked else encode_cursor(str(last[0].id))
+    key, rank = keys[limit - 1]
+    return encode_cursor(float(rank or 0.0), str(key)) if ranked else encode_cursor(str(key))

@@ -18,6 +18,18 @@ DATABASE = "msnet"
 OWNER_ROLE = "msnet_owner"
 APP_ROLE = "msnet_app"
 
+# Operators the searches filter on through GIN indexes. Row-level security keeps the planner from
+# using an index condition whose function is not LEAKPROOF (it must run the policy first), so
+# without this every search scans the whole table. These functions raise no error that depends on
+# a row's value (only on the query's own constants), so the flag reveals nothing across policies.
+# Only a superuser may set it, and only in one database: the embedded server does it here; on
+# another server a DBA runs the same statements in msnet's database (deploy/initdb.sql).
+LEAKPROOF_FUNCTIONS = (
+    "ts_match_vq(tsvector, tsquery)",  # tsvector @@ tsquery
+    "arraycontains(anyarray, anyarray)",  # text[] @> text[]
+    "arrayoverlap(anyarray, anyarray)",  # text[] && text[]
+)
+
 
 @dataclass(frozen=True)
 class DatabaseUrls:
@@ -29,6 +41,10 @@ def with_user_and_db(url: str, user: str, database: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{user}@{host}", path=f"/{database}"))
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
 async def bootstrap(superuser_url: str, database: str, owner: str, app: str) -> DatabaseUrls:
@@ -44,6 +60,12 @@ async def bootstrap(superuser_url: str, database: str, owner: str, app: str) -> 
                 await conn.execute(f'CREATE ROLE "{role}" {attrs}')
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
             await conn.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')
+    finally:
+        await conn.close()
+    conn = await asyncpg.connect(with_database(superuser_url, database), timeout=10)
+    try:
+        for function in LEAKPROOF_FUNCTIONS:
+            await conn.execute(f"ALTER FUNCTION {function} LEAKPROOF")
     finally:
         await conn.close()
     return DatabaseUrls(

@@ -9,6 +9,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
+from msnet.db.embedded import LEAKPROOF_FUNCTIONS
+
 ORG_KEY = "org_id"
 DENY_KEYS = "deny_keys"  # a token's deny-list keys, checked in the same round trip
 DENIED = "denied"
@@ -40,6 +42,20 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
         connect_args={"server_settings": {"application_name": "msnet"}, "timeout": 5},
         **kwargs,
     )
+
+
+async def searches_use_indexes(engine: AsyncEngine) -> bool:
+    """Whether the search operators are LEAKPROOF in this database, so that row-level security
+    lets the planner use the GIN indexes (see ``LEAKPROOF_FUNCTIONS``)."""
+    async with engine.connect() as conn:
+        return bool(
+            await conn.scalar(
+                text(
+                    "SELECT bool_and(proleakproof) FROM pg_proc WHERE oid = ANY(CAST(:f AS regprocedure[]))"
+                ),
+                {"f": list(LEAKPROOF_FUNCTIONS)},
+            )
+        )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

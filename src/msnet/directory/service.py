@@ -231,7 +231,9 @@ async def search_offices(
         )
     ).all()
     offices = [r[0] for r in rows[:limit]]
-    next_cursor = search.next_cursor(rows, limit, rank is not None)
+    next_cursor = search.next_cursor(
+        [(r[0].id, r[1] if rank is not None else None) for r in rows], limit, rank is not None
+    )
     visible_ids = select(Office.id).where(*conditions)
     facet_rows = select(
         Capacity.office_id.label("key"),
@@ -343,14 +345,7 @@ async def search_capacities(
         query_text = search.text_query(filters.q)
         conditions.append(Capacity.search.bool_op("@@")(query_text))
         rank = func.ts_rank(Capacity.search, query_text) * fresh
-    query = select(Capacity, rank) if rank is not None else select(Capacity)
-    rows = (
-        await session.execute(
-            search.page_after(query.where(*conditions), cursor, rank, Capacity.id).limit(limit + 1)
-        )
-    ).all()
-    next_cursor = search.next_cursor(rows, limit, rank is not None)
-    facet_rows = select(
+    hits = select(
         Capacity.id.label("key"),
         Capacity.themes,
         postgresql.array([Capacity.service_type]).label("service_types"),
@@ -358,12 +353,16 @@ async def search_capacities(
         Capacity.regions,
         Capacity.organisation_id,
     ).where(*conditions)
-    counts, total = await search.facets(session, facet_rows)
+    found = await search.find(session, hits, rank, cursor=cursor, limit=limit)
+    ids = [key for key, _ in found.page]
+    capacities = {
+        c.id: c for c in await session.scalars(select(Capacity).where(Capacity.id.in_(ids), *conditions))
+    }
     return schemas.CapacityPage(
-        items=await _capacity_schemas(session, [r[0] for r in rows[:limit]]),
-        next_cursor=next_cursor,
-        total=total,
-        facets=counts,
+        items=await _capacity_schemas(session, [capacities[i] for i in ids if i in capacities]),
+        next_cursor=found.next_cursor,
+        total=found.total,
+        facets=found.facets,
     )
 
 

@@ -203,10 +203,7 @@ async def search_experts(
         either = query.op("||")(english).op("||")(french)  # any of the three readings of the words
         conditions.append(Expert.search.bool_op("@@")(either))
         rank = func.ts_rank(Expert.search, either)
-    base = select(Expert, rank) if rank is not None else select(Expert)
-    page = search.page_after(base.where(*conditions), cursor, rank, Expert.id).limit(limit + 1)
-    rows = (await session.execute(page)).all()
-    facet_rows = select(
+    hits = select(
         Expert.id.label("key"),
         Expert.themes,
         Expert.service_types,
@@ -214,12 +211,14 @@ async def search_experts(
         Expert.regions,
         Expert.organisation_id,
     ).where(*conditions)
-    counts, total = await search.facets(session, facet_rows)
+    found = await search.find(session, hits, rank, cursor=cursor, limit=limit)
+    ids = [key for key, _ in found.page]
+    experts = {e.id: e for e in await session.scalars(select(Expert).where(Expert.id.in_(ids), *conditions))}
     return schemas.ExpertPage(
-        items=await _schemas(session, [r[0] for r in rows[:limit]]),
-        next_cursor=search.next_cursor(rows, limit, rank is not None),
-        total=total,
-        facets=counts,
+        items=await _schemas(session, [experts[i] for i in ids if i in experts]),
+        next_cursor=found.next_cursor,
+        total=found.total,
+        facets=found.facets,
     )
 
 

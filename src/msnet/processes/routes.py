@@ -1,0 +1,128 @@
+"""/v1/processes: the registry of peace processes that requests refer to."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.audit.service import record_request
+from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.concurrency import IfMatch, etag
+from msnet.directory.routes import READ_RESPONSES, WRITE_RESPONSES, Code, Slug, Term, Text
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.problems import problem_responses
+from msnet.processes import schemas, service
+
+
+def _with_etag(process: schemas.Process) -> Response[schemas.Process]:
+    return Response(process, headers={"ETag": etag(process.version)})
+
+
+class ProcessController(Controller):
+    path = "/v1/processes"
+    tags = ["processes"]
+    dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
+
+    @get("/", summary="Find peace processes", guards=[reads("requests:read")], responses=READ_RESPONSES)
+    async def search(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        q: Text = None,
+        organisation: Slug = None,
+        country: Code = None,
+        region: Term = None,
+        level: FromQuery[schemas.Level | None] = None,
+        track: FromQuery[schemas.Track | None] = None,
+        phase: FromQuery[schemas.Phase | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.ProcessPage:
+        filters = service.ProcessFilter(
+            q=q,
+            organisation=organisation,
+            country=country,
+            region=region,
+            level=level,
+            track=track,
+            phase=phase,
+        )
+        return await service.search_processes(db, viewer, filters, limit=limit, cursor=cursor)
+
+    @post(
+        "/", summary="Propose a peace process", guards=[requires("requests:write")], responses=WRITE_RESPONSES
+    )
+    async def create(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[schemas.ProcessCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> schemas.Process:
+        async def create() -> schemas.Process:
+            process = await service.create_process(
+                db, principal, data, origin=request.app.state.settings.issuer
+            )
+            await record_request(db, request.scope, principal, "process.create", "process", process.id, data)
+            return process
+
+        return await idempotent(db, principal, idempotency_key, request, data, create)
+
+    @get(
+        "/{process_id:uuid}",
+        summary="One process (a merged id resolves to the process it was merged into)",
+        guards=[reads("requests:read")],
+        responses=problem_responses(401, 403, 404),
+    )
+    async def get_one(
+        self,
+        db: NamedDependency[AsyncSession],
+        viewer: NamedDependency[Principal | None],
+        process_id: FromPath[UUID],
+    ) -> Response[schemas.Process]:
+        return _with_etag(await service.process_schema(db, await service.resolve(db, viewer, process_id)))
+
+    @patch(
+        "/{process_id:uuid}",
+        summary="Change a process the caller proposed (If-Match)",
+        guards=[requires("requests:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def update(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        process_id: FromPath[UUID],
+        data: JSONBody[schemas.ProcessUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Process]:
+        process = await service.update_process(db, principal, process_id, data, if_match)
+        await record_request(db, request.scope, principal, "process.update", "process", process_id, data)
+        return _with_etag(process)
+
+    @post(
+        "/{process_id:uuid}/merge",
+        summary="Merge this duplicate into another process (its id stays as an alias)",
+        guards=[requires("requests:write")],
+        responses=WRITE_RESPONSES,
+        status_code=200,
+    )
+    async def merge(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        process_id: FromPath[UUID],
+        data: JSONBody[schemas.ProcessMerge],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.Process]:
+        process = await service.merge_process(db, principal, process_id, data, if_match)
+        await record_request(db, request.scope, principal, "process.merge", "process", process_id, data)
+        return _with_etag(process)

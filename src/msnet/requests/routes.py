@@ -1,0 +1,258 @@
+"""/v1/requests (support requests, their lifecycle, routing and responses) and /v1/inbox."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.audit.service import record_request
+from msnet.auth.principal import Principal, provide_principal, requires
+from msnet.concurrency import IfMatch, etag
+from msnet.directory.routes import WRITE_RESPONSES
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.problems import problem_responses
+from msnet.requests import schemas, service
+
+READ = problem_responses(401, 403, 404)
+ACTION = problem_responses(401, 403, 404, 409, 415)
+
+
+def _with_etag(request: schemas.RequestDetail) -> Response[schemas.RequestDetail]:
+    return Response(request, headers={"ETag": etag(request.version)})
+
+
+class RequestController(Controller):
+    path = "/v1/requests"
+    tags = ["requests"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get(
+        "/",
+        summary="Requests the caller made or received",
+        guards=[requires("requests:read")],
+        responses=READ,
+    )
+    async def list_requests(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        state: FromQuery[schemas.State | None] = None,
+        process_id: FromQuery[UUID | None] = None,
+        role: FromQuery[service.Role | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.RequestPage:
+        filters = service.RequestFilter(state=state, process_id=process_id, role=role)
+        return await service.list_requests(db, principal, filters, limit=limit, cursor=cursor)
+
+    @post(
+        "/", summary="Draft a support request", guards=[requires("requests:write")], responses=WRITE_RESPONSES
+    )
+    async def create(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        data: JSONBody[schemas.RequestCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> schemas.RequestDetail:
+        async def create() -> schemas.RequestDetail:
+            made = await service.create_request(db, principal, data, origin=request.app.state.settings.issuer)
+            await record_request(db, request.scope, principal, "request.create", "request", made.id, data)
+            return made
+
+        return await idempotent(db, principal, idempotency_key, request, data, create)
+
+    @get(
+        "/{request_id:uuid}",
+        summary="One request, with its history",
+        guards=[requires("requests:read")],
+        responses=READ,
+    )
+    async def get_one(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+    ) -> Response[schemas.RequestDetail]:
+        found = await service.get_request(db, principal, request_id)
+        return _with_etag(await service.request_detail(db, principal, found))
+
+    @patch(
+        "/{request_id:uuid}",
+        summary="Change a request, address more offices, hold, resume or start it (If-Match)",
+        guards=[requires("requests:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def update(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+        data: JSONBody[schemas.RequestUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[schemas.RequestDetail]:
+        changed = await service.update_request(db, principal, request_id, data, if_match)
+        await record_request(db, request.scope, principal, "request.update", "request", request_id, data)
+        return _with_etag(changed)
+
+    @post(
+        "/{request_id:uuid}/submit",
+        summary="Submit a draft: it goes to its addressees (or the best matches)",
+        guards=[requires("requests:write")],
+        responses=ACTION,
+        status_code=200,
+    )
+    async def submit(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+    ) -> Response[schemas.RequestDetail]:
+        submitted = await service.submit_request(db, principal, request_id)
+        await record_request(db, request.scope, principal, "request.submit", "request", request_id)
+        return _with_etag(submitted)
+
+    @post(
+        "/{request_id:uuid}/withdraw",
+        summary="Withdraw (cancel) an open request",
+        guards=[requires("requests:write")],
+        responses=ACTION,
+        status_code=200,
+    )
+    async def withdraw(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+    ) -> Response[schemas.RequestDetail]:
+        withdrawn = await service.withdraw_request(db, principal, request_id)
+        await record_request(db, request.scope, principal, "request.withdraw", "request", request_id)
+        return _with_etag(withdrawn)
+
+    @post(
+        "/{request_id:uuid}/close",
+        summary="Close a request with its outcome",
+        guards=[requires("requests:write")],
+        responses=problem_responses(401, 403, 404, 409, 413, 415),
+        status_code=200,
+    )
+    async def close(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+        data: JSONBody[schemas.Outcome],
+    ) -> Response[schemas.RequestDetail]:
+        closed = await service.close_request(db, principal, request_id, data)
+        await record_request(db, request.scope, principal, "request.close", "request", request_id, data)
+        return _with_etag(closed)
+
+    @get(
+        "/{request_id:uuid}/matches",
+        summary="Offices and experts ranked against the request, with the reasons",
+        guards=[requires("requests:read")],
+        responses=READ,
+    )
+    async def matches(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+    ) -> schemas.Matches:
+        return await service.request_matches(db, principal, request_id)
+
+    @get(
+        "/{request_id:uuid}/responses",
+        summary="Responses to a request (the requester sees all, a responder its own)",
+        guards=[requires("requests:read")],
+        responses=READ,
+    )
+    async def responses(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.ResponsePage:
+        return await service.list_responses(db, principal, request_id, limit=limit, cursor=cursor)
+
+    @post(
+        "/{request_id:uuid}/responses",
+        summary="Respond for an addressed office: an offer or a decline",
+        guards=[requires("requests:write")],
+        responses=WRITE_RESPONSES,
+    )
+    async def respond(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+        data: JSONBody[schemas.ResponseCreate],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> schemas.RequestResponse:
+        async def respond() -> schemas.RequestResponse:
+            made = await service.respond(
+                db, principal, request_id, data, origin=request.app.state.settings.issuer
+            )
+            await record_request(
+                db, request.scope, principal, "request.respond", "request_response", made.id, data
+            )
+            return made
+
+        return await idempotent(db, principal, idempotency_key, request, data, respond)
+
+    @post(
+        "/{request_id:uuid}/responses/{response_id:uuid}/accept",
+        summary="Accept an offer",
+        guards=[requires("requests:write")],
+        responses=ACTION,
+        status_code=200,
+    )
+    async def accept(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        request_id: FromPath[UUID],
+        response_id: FromPath[UUID],
+    ) -> schemas.RequestResponse:
+        accepted = await service.accept_response(db, principal, request_id, response_id)
+        await record_request(db, request.scope, principal, "request.accept", "request_response", response_id)
+        return accepted
+
+
+class InboxController(Controller):
+    path = "/v1/inbox"
+    tags = ["requests"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get(
+        "/",
+        summary="Requests addressed to the caller's offices, newest first",
+        guards=[requires("requests:read")],
+        responses=READ,
+    )
+    async def inbox(
+        self,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        state: FromQuery[schemas.State | None] = None,
+        office_id: FromQuery[UUID | None] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> schemas.RequestPage:
+        return await service.inbox(
+            db, principal, state=state, office_id=office_id, limit=limit, cursor=cursor
+        )

@@ -1,0 +1,327 @@
+"""Routing: rank offices (through their capacities) and roster experts against a request, and say why.
+
+Each candidate's score is the sum of points on named dimensions; each dimension gives a reason in
+words a person can check. Experts whose nationality or affiliations tie them to the process or a
+party to the conflict are flagged beside their score, never silently re-ranked or dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Integer, cast, func, or_, select, text
+from sqlalchemy.dialects.postgresql import DATERANGE
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.auth.principal import Principal
+from msnet.directory.models import Capacity, Office
+from msnet.directory.service import STALE_AFTER
+from msnet.processes.models import Process
+from msnet.requests import schemas
+from msnet.requests.models import SupportRequest
+from msnet.roster.models import Expert
+from msnet.sharing import slugs_of, visible
+from msnet.taxonomy import service as taxonomy
+
+# Points per dimension; a perfect candidate scores 100.
+SERVICE, THEMES, COVERAGE, LANGUAGE, TIMING, LOAD, FRESHNESS = 30, 20, 15, 10, 10, 10, 5
+EXPERT_AVAILABILITY = 15
+# How soon an office must be able to start, by urgency, at the latest (days).
+URGENCY_DAYS = {"routine": None, "urgent": 14, "asap": 3}
+TOP = 20
+AUTO_ROUTE = 3  # offices a "route to the best matches" request goes to
+AUTO_ROUTE_MIN_SCORE = 50.0
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a request asks for, spelled out for matching."""
+
+    service_types: frozenset[str]  # with their narrower kinds
+    themes: frozenset[str]
+    countries: frozenset[str]
+    regions: frozenset[str]
+    languages: frozenset[str]
+    start: date
+    end: date
+    urgency: str
+    conflict_parties: tuple[str, ...]
+
+
+def _wanted(request: SupportRequest, process: Process | None) -> Wanted:
+    services = set(request.service_types)
+    for term in request.service_types:
+        services.update(taxonomy.children_of(term))
+    return Wanted(
+        service_types=frozenset(services),
+        themes=frozenset(request.themes),
+        countries=frozenset(process.countries if process else ()),
+        regions=frozenset(process.regions if process else ()),
+        languages=frozenset(request.languages),
+        start=request.period_start,
+        end=request.period_end,
+        urgency=request.urgency,
+        conflict_parties=tuple(process.conflict_parties if process else ()),
+    )
+
+
+def _listed(terms: set[str] | frozenset[str]) -> str:
+    return ", ".join(sorted(terms))
+
+
+def _share(reasons: list[schemas.Reason], dimension: str, points: float, text_: str) -> None:
+    reasons.append(schemas.Reason(dimension=dimension, points=round(points, 1), text=text_))
+
+
+def _themes(reasons: list[schemas.Reason], wanted: Wanted, themes: set[str]) -> None:
+    if not wanted.themes:
+        _share(reasons, "themes", THEMES, "the request names no theme")
+        return
+    common = wanted.themes & themes
+    if common:
+        _share(
+            reasons,
+            "themes",
+            THEMES * len(common) / len(wanted.themes),
+            f"covers {len(common)} of {len(wanted.themes)} requested themes: {_listed(common)}",
+        )
+    else:
+        _share(reasons, "themes", 0, f"covers none of the requested themes ({_listed(wanted.themes)})")
+
+
+def _languages(reasons: list[schemas.Reason], wanted: Wanted, languages: set[str]) -> None:
+    if not wanted.languages:
+        _share(reasons, "language", LANGUAGE, "the request names no language")
+        return
+    common = wanted.languages & languages
+    if common:
+        _share(
+            reasons, "language", LANGUAGE * len(common) / len(wanted.languages), f"works in {_listed(common)}"
+        )
+    else:
+        _share(reasons, "language", 0, f"works in none of {_listed(wanted.languages)}")
+
+
+def _coverage(reasons: list[schemas.Reason], wanted: Wanted, countries: set[str], regions: set[str]) -> None:
+    if wanted.countries & countries:
+        _share(reasons, "coverage", COVERAGE, f"covers {_listed(wanted.countries & countries)}")
+    elif wanted.regions & regions:
+        _share(reasons, "coverage", COVERAGE / 2, f"covers the region {_listed(wanted.regions & regions)}")
+    else:
+        where = _listed(wanted.countries or wanted.regions) or "the process's area"
+        _share(reasons, "coverage", 0, f"does not cover {where}")
+
+
+def _office_reasons(
+    wanted: Wanted, capacity: Capacity, active: int, today: date, now: datetime
+) -> list[schemas.Reason]:
+    reasons: list[schemas.Reason] = []
+    if capacity.service_type in wanted.service_types:
+        _share(reasons, "service_type", SERVICE, f"offers {capacity.service_type}, as requested")
+    else:
+        _share(reasons, "service_type", 0, f"offers {capacity.service_type}, not a requested service")
+    _themes(reasons, wanted, set(capacity.themes))
+    _coverage(reasons, wanted, set(capacity.countries), set(capacity.regions))
+    _languages(reasons, wanted, set(capacity.languages))
+    days = (wanted.start - today).days
+    limit = URGENCY_DAYS[wanted.urgency]
+    window = days if limit is None else min(days, limit)
+    if capacity.lead_time_days <= window:
+        _share(
+            reasons,
+            "timing",
+            TIMING,
+            f"needs {capacity.lead_time_days} days' notice; the request can wait {max(window, 0)} days",
+        )
+    else:
+        _share(
+            reasons,
+            "timing",
+            0,
+            f"needs {capacity.lead_time_days} days' notice; the request can wait only {max(window, 0)} days",
+        )
+    free = capacity.concurrent_engagements - active
+    if free > 0:
+        _share(
+            reasons,
+            "load",
+            LOAD * free / capacity.concurrent_engagements,
+            f"{free} of {capacity.concurrent_engagements} engagements free",
+        )
+    else:
+        _share(
+            reasons,
+            "load",
+            0,
+            f"at capacity ({active} of {capacity.concurrent_engagements} engagements taken)",
+        )
+    age = (now - capacity.last_confirmed_at).days
+    if now - capacity.last_confirmed_at <= STALE_AFTER:
+        _share(reasons, "freshness", FRESHNESS, f"confirmed {age} days ago")
+    else:
+        _share(reasons, "freshness", 0, f"not confirmed for {age} days (stale)")
+    return reasons
+
+
+def _expert_reasons(wanted: Wanted, expert: Expert) -> list[schemas.Reason]:
+    reasons: list[schemas.Reason] = []
+    services = wanted.service_types & set(expert.service_types)
+    if services:
+        _share(reasons, "service_type", SERVICE, f"expertise in {_listed(services)}")
+    else:
+        _share(reasons, "service_type", 0, "no expertise in a requested service")
+    _themes(reasons, wanted, set(expert.themes))
+    _coverage(reasons, wanted, set(expert.experience), set(expert.regions))
+    _languages(reasons, wanted, set(expert.language_codes))
+    period = f"{wanted.start.isoformat()} to {wanted.end.isoformat()}"
+    windows = [(date.fromisoformat(w["start"]), date.fromisoformat(w["end"])) for w in expert.availability]
+    if any(s <= wanted.start and wanted.end <= e for s, e in windows):
+        _share(reasons, "availability", EXPERT_AVAILABILITY, f"available for the whole period ({period})")
+    elif any(s <= wanted.end and wanted.start <= e for s, e in windows):
+        _share(reasons, "availability", EXPERT_AVAILABILITY / 2, f"available for part of {period}")
+    else:
+        _share(reasons, "availability", 0, f"not available {period}")
+    return reasons
+
+
+def conflicts_of_interest(wanted: Wanted, expert: Expert) -> list[str]:
+    """Ties to the process a person can check: nationality of a country of the process, an
+    affiliation naming a party to the conflict (either contains the other, ignoring case)."""
+    found = [
+        f"national of {country}, a country of the process"
+        for country in sorted(wanted.countries & set(expert.nationalities))
+    ]
+    for affiliation in expert.affiliations:
+        for party in wanted.conflict_parties:
+            a, p = affiliation.casefold(), party.casefold()
+            if a in p or p in a:
+                found.append(f"affiliated with {affiliation!r}, tied to the conflict party {party!r}")
+    return found
+
+
+async def office_load(session: AsyncSession, office_ids: list[UUID]) -> dict[UUID, int]:
+    """Active engagements per office (accepted offers on accepted or in-progress requests), counted
+    across organisations by a database function that returns only the counts."""
+    if not office_ids:
+        return {}
+    rows = await session.execute(
+        text("SELECT office_id, active FROM msnet_office_load(:ids)"), {"ids": office_ids}
+    )
+    return {office_id: active for office_id, active in rows}
+
+
+async def match_offices(
+    session: AsyncSession,
+    principal: Principal,
+    request: SupportRequest,
+    wanted: Wanted,
+    *,
+    exclude: set[UUID],
+) -> list[schemas.OfficeMatch]:
+    rows = (
+        await session.execute(
+            select(Capacity, Office.name)
+            .join(Office, Office.id == Capacity.office_id)
+            .where(
+                visible(Capacity, principal),
+                visible(Office, principal),
+                or_(
+                    Capacity.service_type.in_(sorted(wanted.service_types)),
+                    Capacity.themes.overlap(sorted(wanted.themes)),
+                ),
+            )
+        )
+    ).all()
+    rows = [(c, name) for c, name in rows if c.office_id not in exclude]
+    load = await office_load(session, sorted({c.office_id for c, _ in rows}))
+    today, now = datetime.now(UTC).date(), datetime.now(UTC)
+    best: dict[UUID, tuple[float, Capacity, str, list[schemas.Reason]]] = {}
+    for capacity, name in rows:
+        reasons = _office_reasons(wanted, capacity, load.get(capacity.office_id, 0), today, now)
+        score = round(sum(r.points for r in reasons), 1)
+        if capacity.office_id not in best or score > best[capacity.office_id][0]:
+            best[capacity.office_id] = (score, capacity, name, reasons)
+    ranked = sorted(best.values(), key=lambda b: (-b[0], b[1].office_id))[:TOP]
+    slugs = await slugs_of(session, list({c.organisation_id for _, c, _, _ in ranked}))
+    return [
+        schemas.OfficeMatch(
+            office_id=c.office_id,
+            office=name,
+            organisation=slugs[c.organisation_id],
+            capacity_id=c.id,
+            score=score,
+            reasons=reasons,
+        )
+        for score, c, name, reasons in ranked
+    ]
+
+
+def _has(column: Any, values: frozenset[str]) -> Any:
+    return cast(column.overlap(sorted(values)), Integer) if values else 0
+
+
+async def match_experts(
+    session: AsyncSession, principal: Principal, wanted: Wanted
+) -> list[schemas.ExpertMatch]:
+    """The database ranks by a coarse score (the same dimensions, whole points) and returns the
+    best few; their exact scores and reasons are worked out here."""
+    period = func.daterange(wanted.start, wanted.end, "[]", type_=DATERANGE)
+    coarse = (
+        SERVICE * _has(Expert.service_types, wanted.service_types)
+        + THEMES * _has(Expert.themes, wanted.themes)
+        + COVERAGE * _has(Expert.experience, wanted.countries)
+        + COVERAGE / 2 * _has(Expert.regions, wanted.regions)
+        + LANGUAGE * _has(Expert.language_codes, wanted.languages)
+        + EXPERT_AVAILABILITY * cast(Expert.available.op("@>")(period), Integer)
+    )
+    candidates = or_(
+        Expert.service_types.overlap(sorted(wanted.service_types)),
+        Expert.themes.overlap(sorted(wanted.themes)),
+    )
+    experts = list(
+        await session.scalars(
+            select(Expert)
+            .where(visible(Expert, principal), Expert.deleted_at.is_(None), candidates)
+            .order_by(coarse.desc(), Expert.id)
+            .limit(TOP * 2)
+        )
+    )
+    slugs = await slugs_of(session, list({e.organisation_id for e in experts}))
+    matches = []
+    for expert in experts:
+        reasons = _expert_reasons(wanted, expert)
+        matches.append(
+            schemas.ExpertMatch(
+                expert_id=expert.id,
+                name=expert.name,
+                organisation=slugs[expert.organisation_id],
+                score=round(sum(r.points for r in reasons), 1),
+                reasons=reasons,
+                conflicts_of_interest=conflicts_of_interest(wanted, expert),
+            )
+        )
+    return sorted(matches, key=lambda m: (-m.score, m.expert_id))[:TOP]
+
+
+async def matches(
+    session: AsyncSession, principal: Principal, request: SupportRequest, process: Process | None
+) -> schemas.Matches:
+    wanted = _wanted(request, process)
+    return schemas.Matches(
+        request_id=request.id,
+        offices=await match_offices(session, principal, request, wanted, exclude={request.office_id}),
+        experts=await match_experts(session, principal, wanted),
+    )
+
+
+async def best_offices(
+    session: AsyncSession, principal: Principal, request: SupportRequest, process: Process | None
+) -> list[schemas.OfficeMatch]:
+    """The offices a "route to the best matches" request goes to."""
+    found = await match_offices(
+        session, principal, request, _wanted(request, process), exclude={request.office_id}
+    )
+    return [m for m in found if m.score >= AUTO_ROUTE_MIN_SCORE][:AUTO_ROUTE]

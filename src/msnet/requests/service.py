@@ -1,0 +1,675 @@
+"""Support requests: drafting, the lifecycle, addressing, responses, the inbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import ColumnElement, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet import search
+from msnet.api import decode_cursor, encode_cursor
+from msnet.auth.principal import Principal
+from msnet.concurrency import check_version
+from msnet.directory.models import Office
+from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.processes import service as processes
+from msnet.processes.models import Process
+from msnet.requests import routing, schemas
+from msnet.requests.models import RequestEvent, RequestResponse, SupportRequest
+from msnet.roster.models import Expert
+from msnet.sharing import resolve_share_with, slugs_of, visible
+from msnet.taxonomy import service as taxonomy
+
+# The lifecycle, in the manner of FHIR's Task: from each state, the states it may go to. A request
+# on hold goes back to the state it was held from.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "draft": ("submitted", "cancelled"),
+    "submitted": ("on-hold", "received", "cancelled"),
+    "on-hold": ("cancelled",),
+    "received": ("on-hold", "accepted", "rejected", "cancelled"),
+    "accepted": ("in-progress", "completed", "cancelled"),
+    "rejected": ("completed",),
+    "in-progress": ("completed", "cancelled"),
+    "completed": (),
+    "cancelled": (),
+}
+OPEN = ("submitted", "on-hold", "received", "accepted", "in-progress")
+BY_PATCH = ("on-hold", "in-progress", "submitted", "received")  # holding, resuming, starting
+
+
+Role = Literal["requester", "addressee"]
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    state: str | None = None
+    process_id: UUID | None = None
+    role: Role | None = None
+
+
+def allowed_transitions(request: SupportRequest) -> list[str]:
+    if request.state == "on-hold":
+        return [request.held_from or "submitted", "cancelled"]
+    return list(TRANSITIONS[request.state])
+
+
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """The query-side twin of the requests' row-level security policy."""
+    me = principal.org_id
+    return or_(
+        SupportRequest.organisation_id == me,
+        (SupportRequest.state != "draft")
+        & or_(
+            SupportRequest.addressee_orgs.contains([me]),
+            (SupportRequest.sharing == "restricted") & SupportRequest.share_with.contains([me]),
+        ),
+    )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def _schemas(
+    session: AsyncSession, principal: Principal, rows: list[SupportRequest]
+) -> list[schemas.SupportRequest]:
+    org_ids = {r.organisation_id for r in rows} | {
+        i for r in rows for i in (*r.share_with, *r.addressee_orgs)
+    }
+    slugs = await slugs_of(session, list(org_ids))
+    office_ids = {o for r in rows for o in r.addressee_offices}
+    offices = (
+        dict(
+            (
+                await session.execute(
+                    select(Office.id, Office.name).where(
+                        Office.id.in_(office_ids), visible(Office, principal)
+                    )
+                )
+            ).all()
+        )
+        if office_ids
+        else {}
+    )
+    process_ids = {r.process_id for r in rows}
+    names = dict(
+        (
+            await session.execute(
+                select(Process.id, Process.name).where(
+                    Process.id.in_(process_ids), visible(Process, principal)
+                )
+            )
+        ).all()
+    )
+    items = []
+    for r in rows:
+        addressees = [
+            schemas.Addressee(office_id=o, organisation=slugs[g], office=offices.get(o))
+            for o, g in zip(r.addressee_offices, r.addressee_orgs, strict=True)
+        ]
+        items.append(
+            schemas.SupportRequest(
+                id=r.id,
+                organisation=slugs[r.organisation_id],
+                office_id=r.office_id,
+                process=schemas.ProcessRef(id=r.process_id, name=names.get(r.process_id)),
+                title=r.title,
+                description=r.description,
+                service_types=list(r.service_types),
+                themes=list(r.themes),
+                period=schemas.Period(start=r.period_start, end=r.period_end),
+                urgency=r.urgency,  # type: ignore[arg-type]
+                languages=list(r.languages),
+                mandate=schemas.Mandate(type=r.mandate_type, reference=r.mandate_reference),  # type: ignore[arg-type]
+                route=r.route,  # type: ignore[arg-type]
+                addressees=addressees,
+                routing=msgspec.convert(r.routing, list[schemas.Routed]),
+                state=r.state,  # type: ignore[arg-type]
+                allowed_transitions=allowed_transitions(r),  # type: ignore[arg-type]
+                outcome=msgspec.convert(r.outcome, schemas.Outcome) if r.outcome else None,
+                submitted_at=r.submitted_at,
+                closed_at=r.closed_at,
+                sharing=r.sharing,  # type: ignore[arg-type]
+                share_with=[slugs[i] for i in r.share_with],
+                origin=r.origin,
+                version=r.version,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+            )
+        )
+    return items
+
+
+async def request_detail(
+    session: AsyncSession, principal: Principal, request: SupportRequest
+) -> schemas.RequestDetail:
+    summary = (await _schemas(session, principal, [request]))[0]
+    events = list(
+        await session.scalars(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request.id)
+            .order_by(RequestEvent.at, RequestEvent.id)
+        )
+    )
+    slugs = await slugs_of(session, list({e.organisation_id for e in events}))
+    history = [
+        schemas.Transition(
+            from_state=e.from_state,  # type: ignore[arg-type]
+            to_state=e.to_state,  # type: ignore[arg-type]
+            organisation=slugs[e.organisation_id],
+            at=e.at,
+            note=e.note,
+        )
+        for e in events
+    ]
+    return schemas.RequestDetail(**msgspec.structs.asdict(summary), history=history)
+
+
+async def get_request(session: AsyncSession, principal: Principal, request_id: UUID) -> SupportRequest:
+    request = await session.scalar(
+        select(SupportRequest).where(SupportRequest.id == request_id, readable(principal))
+    )
+    if request is None:
+        raise NotFound(f"no request {request_id}")
+    return request
+
+
+async def _own(session: AsyncSession, principal: Principal, request_id: UUID) -> SupportRequest:
+    """A request the caller made, locked for a change; an addressee's attempt is a 403."""
+    request = await get_request(session, principal, request_id)
+    if request.organisation_id != principal.org_id:
+        raise Forbidden("only the requesting organisation may do this")
+    await session.refresh(request, with_for_update=True)
+    return request
+
+
+def _page(rows: list[Any], limit: int, key: Any) -> str | None:
+    return encode_cursor(*key(rows[limit - 1])) if len(rows) > limit else None
+
+
+async def list_requests(
+    session: AsyncSession, principal: Principal, filters: RequestFilter, *, limit: int, cursor: str | None
+) -> schemas.RequestPage:
+    conditions = [readable(principal)]
+    if filters.state:
+        conditions.append(SupportRequest.state == filters.state)
+    if filters.process_id:
+        process = await processes.resolve(session, principal, filters.process_id)
+        conditions.append(SupportRequest.process_id.in_([process.id, *await _alias_ids(session, process.id)]))
+    if filters.role == "requester":
+        conditions.append(SupportRequest.organisation_id == principal.org_id)
+    elif filters.role == "addressee":
+        conditions.append(SupportRequest.addressee_orgs.contains([principal.org_id]))
+    total = await session.scalar(select(func.count()).select_from(SupportRequest).where(*conditions))
+    query = select(SupportRequest).where(*conditions)
+    if cursor:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(SupportRequest.id < _uuid(after))
+    rows = list(await session.scalars(query.order_by(SupportRequest.id.desc()).limit(limit + 1)))
+    return schemas.RequestPage(
+        items=await _schemas(session, principal, rows[:limit]),
+        next_cursor=_page(rows, limit, lambda r: (str(r.id),)),
+        total=total or 0,
+    )
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+
+
+async def inbox(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    state: str | None,
+    office_id: UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> schemas.RequestPage:
+    """Requests addressed to the caller's offices, newest submission first."""
+    conditions = [
+        readable(principal),
+        SupportRequest.addressee_orgs.contains([principal.org_id]),
+        SupportRequest.state != "draft",
+    ]
+    if state:
+        conditions.append(SupportRequest.state == state)
+    if office_id:
+        conditions.append(SupportRequest.addressee_offices.contains([office_id]))
+    total = await session.scalar(select(func.count()).select_from(SupportRequest).where(*conditions))
+    query = select(SupportRequest).where(*conditions)
+    if cursor:
+        at, after = decode_cursor(cursor, str, str)
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+        query = query.where(
+            tuple_(SupportRequest.submitted_at, SupportRequest.id) < tuple_(when, _uuid(after))
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(SupportRequest.submitted_at.desc(), SupportRequest.id.desc()).limit(limit + 1)
+        )
+    )
+    return schemas.RequestPage(
+        items=await _schemas(session, principal, rows[:limit]),
+        next_cursor=_page(rows, limit, lambda r: (r.submitted_at.isoformat(), str(r.id))),
+        total=total or 0,
+    )
+
+
+async def _alias_ids(session: AsyncSession, process_id: UUID) -> list[UUID]:
+    return (await processes.aliases(session, [process_id]))[process_id]
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+async def _addressees(
+    session: AsyncSession, principal: Principal, office_ids: list[UUID], requesting_office: UUID
+) -> tuple[list[UUID], list[UUID]]:
+    offices = dict(
+        (
+            await session.execute(
+                select(Office.id, Office.organisation_id).where(
+                    Office.id.in_(office_ids), visible(Office, principal)
+                )
+            )
+        ).all()
+    )
+    for i, office_id in enumerate(office_ids):
+        if office_id not in offices:
+            raise InvalidInput.field(f"addressees.{i}", f"no office {office_id}")
+        if office_id == requesting_office:
+            raise InvalidInput.field(
+                f"addressees.{i}", "a request cannot be addressed to the office that makes it"
+            )
+    unique = list(dict.fromkeys(office_ids))
+    return unique, [offices[o] for o in unique]
+
+
+async def _validated(
+    session: AsyncSession, principal: Principal, changes: dict[str, Any], request: SupportRequest | None
+) -> dict[str, Any]:
+    if "process_id" in changes:
+        try:
+            changes["process_id"] = (await processes.resolve(session, principal, changes["process_id"])).id
+        except NotFound:
+            raise InvalidInput.field("process_id", f"no process {changes['process_id']}") from None
+    if "office_id" in changes:
+        office = await session.scalar(
+            select(Office).where(
+                Office.id == changes["office_id"], Office.organisation_id == principal.org_id
+            )
+        )
+        if office is None:
+            raise InvalidInput.field("office_id", "is not an office of the caller's organisation")
+    if "service_types" in changes:
+        changes["service_types"] = list(
+            dict.fromkeys(taxonomy.check("service_types", "service_type", changes["service_types"]))
+        )
+    if "themes" in changes:
+        changes["themes"] = list(dict.fromkeys(taxonomy.check("themes", "theme", changes["themes"])))
+    if "languages" in changes:
+        changes["languages"] = list(
+            dict.fromkeys(taxonomy.check("languages", "language", changes["languages"]))
+        )
+    if "period" in changes:
+        period = changes.pop("period")
+        if period.end < period.start:
+            raise InvalidInput.field("period.end", "is before the start")
+        changes["period_start"], changes["period_end"] = period.start, period.end
+    if "mandate" in changes:
+        mandate = changes.pop("mandate")
+        changes["mandate_type"], changes["mandate_reference"] = mandate.type, mandate.reference
+    if "addressees" in changes:
+        office = changes.get("office_id", request.office_id if request else None)
+        changes["addressee_offices"], changes["addressee_orgs"] = await _addressees(
+            session, principal, changes.pop("addressees"), office
+        )
+    return changes
+
+
+async def _record(
+    session: AsyncSession, principal: Principal, request: SupportRequest, to: str, note: str = ""
+) -> None:
+    """Move ``request`` to ``to`` if the lifecycle allows it (409 naming the allowed states if not),
+    with a timestamped event."""
+    allowed = allowed_transitions(request)
+    if to not in allowed:
+        raise Conflict(
+            f"a request in state '{request.state}' cannot become '{to}'"
+            + (f"; it can become: {', '.join(allowed)}" if allowed else "; it is closed"),
+            allowed=allowed,
+        )
+    session.add(
+        RequestEvent(
+            request_id=request.id,
+            organisation_id=principal.org_id,
+            from_state=request.state,
+            to_state=to,
+            note=note,
+        )
+    )
+    request.held_from = request.state if to == "on-hold" else None
+    request.state = to
+    now = datetime.now(UTC)
+    if to == "submitted" and request.submitted_at is None:
+        request.submitted_at = now
+    if to in ("completed", "cancelled"):
+        request.closed_at = now
+    request.version += 1
+    await session.flush()
+
+
+async def create_request(
+    session: AsyncSession, principal: Principal, data: schemas.RequestCreate, *, origin: str
+) -> schemas.RequestDetail:
+    changes = await _validated(session, principal, search.changes(data), None)
+    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    request = SupportRequest(organisation_id=principal.org_id, origin=origin, state="draft", **changes)
+    session.add(request)
+    await session.flush()
+    session.add(
+        RequestEvent(
+            request_id=request.id, organisation_id=principal.org_id, from_state=None, to_state="draft"
+        )
+    )
+    await session.flush()
+    await session.refresh(request)
+    return await request_detail(session, principal, request)
+
+
+async def update_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: UUID,
+    data: schemas.RequestUpdate,
+    if_match: str | None,
+) -> tuple[schemas.RequestDetail, list[UUID]]:
+    """Change a request; answers it and the organisations newly addressed (to be told)."""
+    request = await _own(session, principal, request_id)
+    check_version(if_match, request.version)
+    changes = search.changes(data)
+    state = changes.pop("state", None)
+    if changes and request.state in ("completed", "cancelled"):
+        raise Conflict(f"a {request.state} request cannot change", allowed=[])
+    before = set(request.addressee_orgs)
+    changes = await _validated(session, principal, changes, request)
+    if "sharing" in changes or "share_with" in changes:
+        sharing = changes.get("sharing", request.sharing)
+        slugs = changes.get("share_with")
+        if slugs is None:
+            slugs = (
+                list((await slugs_of(session, request.share_with)).values())
+                if sharing == "restricted"
+                else []
+            )
+        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
+    for field, value in changes.items():
+        setattr(request, field, value)
+    if changes:
+        request.version += 1
+        await session.flush()
+    if state is not None and state != request.state:
+        if state not in BY_PATCH or (state in ("submitted", "received") and request.state != "on-hold"):
+            allowed = [s for s in allowed_transitions(request) if s in BY_PATCH]
+            raise Conflict(
+                f"'{state}' is not set by PATCH from '{request.state}'; "
+                "submit, withdraw, close and accepting a response have their own calls",
+                allowed=allowed,
+            )
+        await _record(session, principal, request, state)
+    await session.refresh(request)
+    added = (
+        [o for o in dict.fromkeys(request.addressee_orgs) if o not in before]
+        if request.state != "draft"
+        else []
+    )
+    return await request_detail(session, principal, request), added
+
+
+async def submit_request(
+    session: AsyncSession, principal: Principal, request_id: UUID
+) -> schemas.RequestDetail:
+    request = await _own(session, principal, request_id)
+    if request.state == "draft" and request.route == "best_matches" and not request.addressee_offices:
+        process = await session.get(Process, request.process_id)
+        chosen = await routing.best_offices(session, principal, request, process)
+        if not chosen:
+            raise Conflict(
+                "no office matches this request well enough: name addressees", allowed=["cancelled"]
+            )
+        request.addressee_offices = [m.office_id for m in chosen]
+        request.addressee_orgs = [
+            await session.scalar(select(Office.organisation_id).where(Office.id == m.office_id))
+            for m in chosen
+        ]
+        request.routing = [
+            msgspec.to_builtins(schemas.Routed(office_id=m.office_id, score=m.score, reasons=m.reasons))
+            for m in chosen
+        ]
+    if request.state == "draft" and not request.addressee_offices:
+        raise Conflict(
+            "name at least one addressee, or route the request to the best matches", allowed=["cancelled"]
+        )
+    await _record(session, principal, request, "submitted")
+    await session.refresh(request)
+    return await request_detail(session, principal, request)
+
+
+async def withdraw_request(
+    session: AsyncSession, principal: Principal, request_id: UUID
+) -> schemas.RequestDetail:
+    request = await _own(session, principal, request_id)
+    await _record(session, principal, request, "cancelled")
+    await _settle_open_offers(session, request)
+    await session.refresh(request)
+    return await request_detail(session, principal, request)
+
+
+async def close_request(
+    session: AsyncSession, principal: Principal, request_id: UUID, outcome: schemas.Outcome
+) -> schemas.RequestDetail:
+    if not outcome.delivered and not outcome.reason.strip():
+        raise InvalidInput.field("reason", "say why the support was not delivered")
+    if outcome.delivered and outcome.modality is None:
+        raise InvalidInput.field("modality", "say how the support was delivered (remote, in_person, both)")
+    request = await _own(session, principal, request_id)
+    await _record(session, principal, request, "completed", outcome.note)
+    request.outcome = msgspec.to_builtins(outcome)
+    await _settle_open_offers(session, request)
+    await session.flush()
+    await session.refresh(request)
+    return await request_detail(session, principal, request)
+
+
+async def request_matches(session: AsyncSession, principal: Principal, request_id: UUID) -> schemas.Matches:
+    request = await get_request(session, principal, request_id)
+    if request.organisation_id != principal.org_id:
+        raise Forbidden("only the requesting organisation sees the matches")
+    process = await session.scalar(
+        select(Process).where(Process.id == request.process_id, visible(Process, principal))
+    )
+    return await routing.matches(session, principal, request, process)
+
+
+# --- responses -----------------------------------------------------------------------------
+
+
+def _response_schema(r: RequestResponse, slugs: dict[UUID, str]) -> schemas.RequestResponse:
+    return schemas.RequestResponse(
+        id=r.id,
+        request_id=r.request_id,
+        organisation=slugs[r.organisation_id],
+        office_id=r.office_id,
+        kind=r.kind,  # type: ignore[arg-type]
+        experts=list(r.expert_ids),
+        period=schemas.Period(start=r.period_start, end=r.period_end)
+        if r.period_start and r.period_end
+        else None,
+        note=r.note,
+        reason=r.reason,
+        status=r.status,  # type: ignore[arg-type]
+        version=r.version,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+async def list_responses(
+    session: AsyncSession, principal: Principal, request_id: UUID, *, limit: int, cursor: str | None
+) -> schemas.ResponsePage:
+    """The requester sees every response; a responder sees its own."""
+    request = await get_request(session, principal, request_id)
+    conditions = [RequestResponse.request_id == request.id]
+    if request.organisation_id != principal.org_id:
+        conditions.append(RequestResponse.organisation_id == principal.org_id)
+    total = await session.scalar(select(func.count()).select_from(RequestResponse).where(*conditions))
+    query = select(RequestResponse).where(*conditions)
+    if cursor:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(RequestResponse.id > _uuid(after))
+    rows = list(await session.scalars(query.order_by(RequestResponse.id).limit(limit + 1)))
+    slugs = await slugs_of(session, list({r.organisation_id for r in rows}))
+    return schemas.ResponsePage(
+        items=[_response_schema(r, slugs) for r in rows[:limit]],
+        next_cursor=_page(rows, limit, lambda r: (str(r.id),)),
+        total=total or 0,
+    )
+
+
+async def respond(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: UUID,
+    data: schemas.ResponseCreate,
+    *,
+    origin: str,
+) -> schemas.RequestResponse:
+    request = await get_request(session, principal, request_id)
+    if principal.org_id not in request.addressee_orgs:
+        raise Forbidden("only an addressed office responds to a request")
+    await session.refresh(request, with_for_update=True)
+    mine = {
+        o
+        for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
+        if g == principal.org_id
+    }
+    if data.office_id not in mine:
+        raise InvalidInput.field(
+            "office_id", "is not one of the caller's offices this request is addressed to"
+        )
+    if request.state not in ("submitted", "received"):
+        raise Conflict(
+            f"a request in state '{request.state}' takes no responses", allowed=allowed_transitions(request)
+        )
+    if await session.scalar(
+        select(RequestResponse.id).where(
+            RequestResponse.request_id == request.id, RequestResponse.office_id == data.office_id
+        )
+    ):
+        raise Conflict("this office has already responded to the request")
+    if data.kind == "decline":
+        if not data.reason.strip():
+            raise InvalidInput.field("reason", "say why the office declines")
+        if data.experts or data.period:
+            raise InvalidInput.field("experts", "a decline proposes no experts or dates")
+    if data.period and data.period.end < data.period.start:
+        raise InvalidInput.field("period.end", "is before the start")
+    if data.experts:
+        own = set(
+            await session.scalars(
+                select(Expert.id).where(
+                    Expert.id.in_(data.experts),
+                    Expert.organisation_id == principal.org_id,
+                    Expert.deleted_at.is_(None),
+                )
+            )
+        )
+        for i, expert_id in enumerate(data.experts):
+            if expert_id not in own:
+                raise InvalidInput.field(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
+    response = RequestResponse(
+        request_id=request.id,
+        organisation_id=principal.org_id,
+        requester_id=request.organisation_id,
+        office_id=data.office_id,
+        kind=data.kind,
+        expert_ids=list(dict.fromkeys(data.experts)),
+        period_start=data.period.start if data.period else None,
+        period_end=data.period.end if data.period else None,
+        note=data.note,
+        reason=data.reason,
+        origin=origin,
+    )
+    session.add(response)
+    await session.flush()
+    if request.state == "submitted":
+        await _record(session, principal, request, "received", "first response")
+    declined = await session.scalar(
+        select(func.count()).where(
+            RequestResponse.request_id == request.id, RequestResponse.kind == "decline"
+        )
+    )
+    if declined == len(request.addressee_offices) and request.state == "received":
+        await _record(session, principal, request, "rejected", "every addressed office declined")
+    await session.refresh(response)
+    return _response_schema(response, await slugs_of(session, [principal.org_id]))
+
+
+async def accept_response(
+    session: AsyncSession, principal: Principal, request_id: UUID, response_id: UUID
+) -> tuple[schemas.RequestResponse, list[UUID]]:
+    """Accept an offer; answers it and every organisation that responded (to be told)."""
+    request = await _own(session, principal, request_id)
+    response = await session.scalar(
+        select(RequestResponse)
+        .where(RequestResponse.id == response_id, RequestResponse.request_id == request.id)
+        .with_for_update()
+    )
+    if response is None:
+        raise NotFound(f"no response {response_id} to this request")
+    if response.kind != "offer" or response.status != "open":
+        raise Conflict(f"only an open offer can be accepted; this is a {response.status} {response.kind}")
+    if request.state == "received":
+        await _record(session, principal, request, "accepted", f"offer {response.id} accepted")
+    elif request.state != "accepted":
+        raise Conflict(
+            f"offers are accepted while a request is received or accepted, not {request.state}",
+            allowed=allowed_transitions(request),
+        )
+    response.status = "accepted"
+    response.version += 1
+    await session.flush()
+    await session.refresh(response)
+    responders = list(
+        dict.fromkeys(
+            await session.scalars(
+                select(RequestResponse.organisation_id).where(RequestResponse.request_id == request.id)
+            )
+        )
+    )
+    return _response_schema(response, await slugs_of(session, [response.organisation_id])), responders
+
+
+async def _settle_open_offers(session: AsyncSession, request: SupportRequest) -> None:
+    """When a request closes, offers never accepted are marked not selected."""
+    for response in await session.scalars(
+        select(RequestResponse).where(
+            RequestResponse.request_id == request.id,
+            RequestResponse.status == "open",
+            RequestResponse.kind == "offer",
+        )
+    ):
+        response.status = "not_selected"
+        response.version += 1
+    await session.flush()

@@ -29,6 +29,10 @@ def settings(settings: Settings) -> Settings:
     return replace(settings, worker=False)
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a worker's batch arrives at once
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
@@ -62,7 +66,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -107,7 +111,9 @@ class Org:
     headers: dict[str, str]
 
 
-async def _org(client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.Connection, slug: str) -> Org:
+async def make_org(
+    client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.Connection, slug: str
+) -> Org:
     created = await add_client(settings, slug, ["org:admin", "directory:read"])
     headers = bearer(await token_for(client, created))
     return Org(slug, (await org_ids(owner_conn))[slug], headers)  # type: ignore[arg-type]
@@ -115,12 +121,12 @@ async def _org(client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.
 
 @pytest.fixture
 async def au(client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.Connection) -> Org:
-    return await _org(client, settings, owner_conn, "au")
+    return await make_org(client, settings, owner_conn, "au")
 
 
 @pytest.fixture
 async def eu(client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.Connection) -> Org:
-    return await _org(client, settings, owner_conn, "eu")
+    return await make_org(client, settings, owner_conn, "eu")
 
 
 async def register(

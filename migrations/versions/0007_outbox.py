@@ -1,7 +1,7 @@
 """Outbox: webhook endpoints, and the messages (webhooks, e-mails) written with the change they report.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-24
 
 Both tables hold organisation data and have forced row-level security like every other. Two things
@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 from msnet.db.tenancy import app_role, grant, isolate
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

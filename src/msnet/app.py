@@ -30,6 +30,8 @@ from msnet.ops.routes import OpsController
 from msnet.outbox import worker
 from msnet.outbox.routes import WebhookController
 from msnet.problems import EXCEPTION_HANDLERS
+from msnet.processes.routes import ProcessController
+from msnet.requests.routes import InboxController, RequestController
 from msnet.roster.routes import ExpertController
 from msnet.settings import Settings
 from msnet.taxonomy.routes import TaxonomyController
@@ -44,6 +46,9 @@ ROUTES = [
     OfficeController,
     CapacityController,
     ExpertController,
+    ProcessController,
+    RequestController,
+    InboxController,
     WebhookController,
 ]
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
+import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
@@ -42,7 +43,7 @@ class ProcessCreate(Struct):
     lead_mediators: Mediators = []
     conflict_parties: Parties = []
     phase: Phase = "negotiation"
-    references: References = References()
+    references: References = msgspec.field(default_factory=References)
     sharing: Sharing = "network"
     share_with: ShareWith = []
 

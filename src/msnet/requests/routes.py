@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
@@ -19,6 +20,9 @@ from msnet.problems import problem_responses
 from msnet.requests import schemas, service
 
 READ = problem_responses(401, 403, 404)
+StateFilter = Annotated[
+    schemas.State | None, QueryParameter(query="state", description="Only requests in this state.")
+]
 ACTION = problem_responses(401, 403, 404, 409, 415)
 
 
@@ -41,13 +45,13 @@ class RequestController(Controller):
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        state: FromQuery[schemas.State | None] = None,
+        in_state: StateFilter = None,
         process_id: FromQuery[UUID | None] = None,
         role: FromQuery[service.Role | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.RequestPage:
-        filters = service.RequestFilter(state=state, process_id=process_id, role=role)
+        filters = service.RequestFilter(state=in_state, process_id=process_id, role=role)
         return await service.list_requests(db, principal, filters, limit=limit, cursor=cursor)
 
     @post(
@@ -248,11 +252,11 @@ class InboxController(Controller):
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-        state: FromQuery[schemas.State | None] = None,
+        in_state: StateFilter = None,
         office_id: FromQuery[UUID | None] = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.RequestPage:
         return await service.inbox(
-            db, principal, state=state, office_id=office_id, limit=limit, cursor=cursor
+            db, principal, state=in_state, office_id=office_id, limit=limit, cursor=cursor
         )

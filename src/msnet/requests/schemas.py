@@ -60,13 +60,13 @@ class RequestCreate(Struct):
     process_id: UUID
     office_id: Annotated[UUID, Meta(description="The caller's office that asks.")]
     title: Name
-    description: LongText = ""
     service_types: Annotated[list[TermId], Meta(min_length=1, max_length=20)]
-    themes: Terms = []
     period: Period
+    mandate: Mandate
+    description: LongText = ""
+    themes: Terms = []
     urgency: Urgency = "routine"
     languages: Languages = []
-    mandate: Mandate
     route: Route = "named"
     addressees: Addressees = []
     sharing: RequestSharing = "private"

@@ -17,6 +17,7 @@ from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.outbox.service import emit
 from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests import routing, schemas
@@ -69,6 +70,16 @@ def readable(principal: Principal) -> ColumnElement[bool]:
             (SupportRequest.sharing == "restricted") & SupportRequest.share_with.contains([me]),
         ),
     )
+
+
+async def _tell(session: AsyncSession, organisations: Any, event_type: str, data: dict[str, Any]) -> None:
+    """Announce an event to each organisation's webhooks, in this transaction (the outbox)."""
+    for organisation_id in dict.fromkeys(organisations):
+        await emit(session, organisation_id=organisation_id, event_type=event_type, data=data)
+
+
+def _parties(request: SupportRequest) -> list[UUID]:
+    return [request.organisation_id, *(request.addressee_orgs if request.state != "draft" else [])]
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -359,6 +370,7 @@ async def _record(
             note=note,
         )
     )
+    change = {"request_id": str(request.id), "from": request.state, "to": to}
     request.held_from = request.state if to == "on-hold" else None
     request.state = to
     now = datetime.now(UTC)
@@ -368,6 +380,25 @@ async def _record(
         request.closed_at = now
     request.version += 1
     await session.flush()
+    await _tell(session, _parties(request), "request.state_changed", change)
+    if to == "submitted" and change["from"] == "draft":
+        await _received(session, request, request.addressee_orgs)
+
+
+async def _received(session: AsyncSession, request: SupportRequest, organisations: list[UUID]) -> None:
+    """Tell newly addressed organisations which of their offices received the request."""
+    for organisation_id in dict.fromkeys(organisations):
+        offices = [
+            str(o)
+            for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
+            if g == organisation_id
+        ]
+        await _tell(
+            session,
+            [organisation_id],
+            "request.received",
+            {"request_id": str(request.id), "offices": offices},
+        )
 
 
 async def create_request(
@@ -394,8 +425,8 @@ async def update_request(
     request_id: UUID,
     data: schemas.RequestUpdate,
     if_match: str | None,
-) -> tuple[schemas.RequestDetail, list[UUID]]:
-    """Change a request; answers it and the organisations newly addressed (to be told)."""
+) -> schemas.RequestDetail:
+    """Change a request; organisations it is newly addressed to (once submitted) are told."""
     request = await _own(session, principal, request_id)
     check_version(if_match, request.version)
     changes = search.changes(data)
@@ -613,6 +644,17 @@ async def respond(
     )
     session.add(response)
     await session.flush()
+    await _tell(
+        session,
+        [request.organisation_id],
+        "request.response",
+        {
+            "request_id": str(request.id),
+            "response_id": str(response.id),
+            "office_id": str(data.office_id),
+            "kind": data.kind,
+        },
+    )
     if request.state == "submitted":
         await _record(session, principal, request, "received", "first response")
     declined = await session.scalar(
@@ -628,8 +670,8 @@ async def respond(
 
 async def accept_response(
     session: AsyncSession, principal: Principal, request_id: UUID, response_id: UUID
-) -> tuple[schemas.RequestResponse, list[UUID]]:
-    """Accept an offer; answers it and every organisation that responded (to be told)."""
+) -> schemas.RequestResponse:
+    """Accept an offer; every organisation that responded is told whether its offer was taken."""
     request = await _own(session, principal, request_id)
     response = await session.scalar(
         select(RequestResponse)

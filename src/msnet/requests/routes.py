@@ -21,7 +21,7 @@ from msnet.requests import schemas, service
 
 READ = problem_responses(401, 403, 404)
 StateFilter = Annotated[
-    schemas.State | None, QueryParameter(query="state", description="Only requests in this state.")
+    schemas.State | None, QueryParameter(name="state", description="Only requests in this state.")
 ]
 ACTION = problem_responses(401, 403, 404, 409, 415)
 

@@ -23,7 +23,7 @@ from msnet.processes.models import Process
 from msnet.requests import routing, schemas
 from msnet.requests.models import RequestEvent, RequestResponse, SupportRequest
 from msnet.roster.models import Expert
-from msnet.sharing import resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
 # The lifecycle, in the manner of FHIR's Task: from each state, the states it may go to. A request
@@ -435,21 +435,8 @@ async def update_request(
         raise Conflict(f"a {request.state} request cannot change", allowed=[])
     before = set(request.addressee_orgs)
     changes = await _validated(session, principal, changes, request)
-    if "sharing" in changes or "share_with" in changes:
-        sharing = changes.get("sharing", request.sharing)
-        slugs = changes.get("share_with")
-        if slugs is None:
-            slugs = (
-                list((await slugs_of(session, request.share_with)).values())
-                if sharing == "restricted"
-                else []
-            )
-        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
-    for field, value in changes.items():
-        setattr(request, field, value)
     if changes:
-        request.version += 1
-        await session.flush()
+        await apply_changes(session, request, changes, None)  # If-Match was checked above
     if state is not None and state != request.state:
         if state not in BY_PATCH or (state in ("submitted", "received") and request.state != "on-hold"):
             allowed = [s for s in allowed_transitions(request) if s in BY_PATCH]
@@ -460,12 +447,9 @@ async def update_request(
             )
         await _record(session, principal, request, state)
     await session.refresh(request)
-    added = (
-        [o for o in dict.fromkeys(request.addressee_orgs) if o not in before]
-        if request.state != "draft"
-        else []
-    )
-    return await request_detail(session, principal, request), added
+    if request.state != "draft":
+        await _received(session, request, [o for o in request.addressee_orgs if o not in before])
+    return await request_detail(session, principal, request)
 
 
 async def submit_request(
@@ -693,14 +677,20 @@ async def accept_response(
     response.version += 1
     await session.flush()
     await session.refresh(response)
-    responders = list(
-        dict.fromkeys(
-            await session.scalars(
-                select(RequestResponse.organisation_id).where(RequestResponse.request_id == request.id)
-            )
+    for other in await session.scalars(
+        select(RequestResponse).where(RequestResponse.request_id == request.id)
+    ):
+        await _tell(
+            session,
+            [other.organisation_id],
+            "request.accepted",
+            {
+                "request_id": str(request.id),
+                "response_id": str(other.id),
+                "accepted": other.status == "accepted",
+            },
         )
-    )
-    return _response_schema(response, await slugs_of(session, [response.organisation_id])), responders
+    return _response_schema(response, await slugs_of(session, [response.organisation_id]))
 
 
 async def _settle_open_offers(session: AsyncSession, request: SupportRequest) -> None:

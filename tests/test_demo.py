@@ -17,7 +17,7 @@ from msnet.settings import Settings
 from msnet.taxonomy import service as taxonomy
 from tests.helpers import add_client, bearer, org_ids, token_for
 
-TABLES = ("offices", "capacities", "experts", "expert_contacts")
+TABLES = ("offices", "capacities", "experts", "expert_contacts", "processes", "requests", "request_responses")
 
 
 async def _rows(conn: asyncpg.Connection, table: str) -> dict[str, list[dict[str, Any]]]:
@@ -183,6 +183,45 @@ async def test_every_creation_is_audited(loaded: str, owner_conn: asyncpg.Connec
     assert actions["office.create"] == counts["offices"]
     assert actions["capacity.create"] == counts["capacities"]
     assert actions["expert.create"] == counts["experts"]
+    assert actions["process.create"] == counts["processes"]
+    assert actions["request.create"] == counts["requests"]
+
+
+async def test_requests_in_every_state_and_a_live_overlap(
+    loaded: str, owner_conn: asyncpg.Connection
+) -> None:
+    requests = [r for rows in (await _rows(owner_conn, "requests")).values() for r in rows]
+    assert len(requests) == len(demo_data.REQUESTS)
+    assert {r["state"] for r in requests} == {
+        "draft",
+        "submitted",
+        "on-hold",
+        "received",
+        "accepted",
+        "rejected",
+        "in-progress",
+        "completed",
+        "cancelled",
+    }
+    assert len(await _rows(owner_conn, "processes")) >= 1
+    assert sum(len(rows) for rows in (await _rows(owner_conn, "processes")).values()) == len(
+        demo_data.PROCESSES
+    )
+    open_states = ("submitted", "on-hold", "received", "accepted", "in-progress")
+    live = [r for r in requests if r["state"] in open_states]
+    overlapping = {
+        (a["organisation_id"], b["organisation_id"])
+        for a in live
+        for b in live
+        if a["process_id"] == b["process_id"]
+        and a["organisation_id"] != b["organisation_id"]
+        and a["period_start"] <= b["period_end"]
+        and b["period_start"] <= a["period_end"]
+    }
+    assert overlapping, "two organisations' requests on one process in the same months"
+    for r in requests:
+        if r["state"] not in ("draft",):
+            assert r["addressee_offices"], r["title"]
 
 
 async def test_the_roster_search_has_facets(client: AsyncTestClient, settings: Settings, loaded: str) -> None:

@@ -30,6 +30,12 @@ from msnet.db.engine import set_organisation
 from msnet.db.runtime import cli_session
 from msnet.directory import schemas, service
 from msnet.directory.models import Capacity, Office, Organisation
+from msnet.processes import schemas as process_schemas
+from msnet.processes import service as processes
+from msnet.processes.models import Process
+from msnet.requests import schemas as request_schemas
+from msnet.requests import service as requests
+from msnet.requests.models import SupportRequest
 from msnet.roster import schemas as roster_schemas
 from msnet.roster import service as roster
 from msnet.roster.models import Expert
@@ -468,6 +474,121 @@ async def _ensure_directory_and_roster(session: AsyncSession, settings: Settings
     return counts
 
 
+# --- processes and support requests ----------------------------------------------------------
+
+
+async def _act_as(session: AsyncSession, slug: str) -> Principal:
+    org = await service.get_by_slug(session, slug)
+    await set_organisation(session, org.id)
+    return _principal(org)
+
+
+async def _office_id(session: AsyncSession, slug: str, name: str) -> Any:
+    org = await service.get_by_slug(session, slug)
+    return await session.scalar(
+        select(Office.id).where(Office.organisation_id == org.id, Office.name == name)
+    )
+
+
+async def _ensure_processes(session: AsyncSession, settings: Settings) -> tuple[dict[str, Any], int]:
+    ids, new = {}, 0
+    for spec in data.PROCESSES:
+        principal = await _act_as(session, spec.proposer)
+        found = await session.scalar(
+            select(Process.id).where(Process.organisation_id == principal.org_id, Process.name == spec.name)
+        )
+        if found is None:
+            create = process_schemas.ProcessCreate(
+                name=spec.name,
+                description=spec.description,
+                countries=list(spec.countries),
+                region=spec.region,
+                level=spec.level,  # type: ignore[arg-type]
+                track=spec.track,  # type: ignore[arg-type]
+                lead_mediators=list(spec.lead_mediators),
+                conflict_parties=list(spec.conflict_parties),
+                phase=spec.phase,  # type: ignore[arg-type]
+                sharing=spec.sharing,  # type: ignore[arg-type]
+            )
+            found = (await processes.create_process(session, principal, create, origin=settings.issuer)).id
+            await record(
+                session, _operator_event(principal.org_id, "process.create", "process", str(found), create)
+            )
+            new += 1
+        ids[spec.name] = found
+    return ids, new
+
+
+async def _play(session: AsyncSession, settings: Settings, spec: data.RequestSpec, process_id: Any) -> None:
+    """Create a request and take it through the lifecycle to the state the demo shows."""
+    principal = await _act_as(session, spec.organisation)
+    addressees = [await _office_id(session, slug, name) for slug, name in spec.addressees]
+    create = request_schemas.RequestCreate(
+        process_id=process_id,
+        office_id=await _office_id(session, spec.organisation, spec.office),
+        title=spec.title,
+        description=spec.description,
+        service_types=list(spec.service_types),
+        themes=list(spec.themes),
+        languages=list(spec.languages),
+        period=request_schemas.Period(start=spec.start, end=spec.end),
+        urgency=spec.urgency,  # type: ignore[arg-type]
+        mandate=request_schemas.Mandate(type=spec.mandate_type, reference=spec.mandate_reference),  # type: ignore[arg-type]
+        route=spec.route,  # type: ignore[arg-type]
+        addressees=addressees,
+    )
+    made = await requests.create_request(session, principal, create, origin=settings.issuer)
+    await record(
+        session, _operator_event(principal.org_id, "request.create", "request", str(made.id), create)
+    )
+    if spec.state == "draft":
+        return
+    await requests.submit_request(session, principal, made.id)
+    offers = []
+    for response in spec.responses:
+        responder = await _act_as(session, response.organisation)
+        answer = request_schemas.ResponseCreate(
+            office_id=await _office_id(session, response.organisation, response.office),
+            kind=response.kind,  # type: ignore[arg-type]
+            note=response.text if response.kind == "offer" else "",
+            reason=response.text if response.kind == "decline" else "",
+        )
+        offers.append(await requests.respond(session, responder, made.id, answer, origin=settings.issuer))
+    principal = await _act_as(session, spec.organisation)
+    if spec.state in ("accepted", "in-progress", "completed") and offers:
+        await requests.accept_response(session, principal, made.id, offers[0].id)
+    if spec.state in ("in-progress", "on-hold"):
+        await requests.update_request(
+            session,
+            principal,
+            made.id,
+            request_schemas.RequestUpdate(state=spec.state),
+            None,  # type: ignore[arg-type]
+        )
+    if spec.state == "completed":
+        outcome = request_schemas.Outcome(**spec.outcome)  # type: ignore[arg-type]
+        await requests.close_request(session, principal, made.id, outcome)
+    if spec.state == "cancelled":
+        await requests.withdraw_request(session, principal, made.id)
+
+
+async def _ensure_requests(session: AsyncSession, settings: Settings) -> tuple[int, int, int]:
+    """Processes, and support requests in every state of their lifecycle (created once, by title)."""
+    process_ids, new_processes = await _ensure_processes(session, settings)
+    new_requests = 0
+    for spec in data.REQUESTS:
+        principal = await _act_as(session, spec.organisation)
+        exists = await session.scalar(
+            select(SupportRequest.id).where(
+                SupportRequest.organisation_id == principal.org_id, SupportRequest.title == spec.title
+            )
+        )
+        if exists is None:
+            await _play(session, settings, spec, process_ids[spec.process])
+            new_requests += 1
+    return len(process_ids), new_processes, new_requests
+
+
 async def load(settings: Settings) -> str:
     """Create what is missing; return what to try next."""
     assert settings.database_url
@@ -482,6 +603,8 @@ async def load(settings: Settings) -> str:
         client = await _ensure_clients(session, settings)
     async with cli_session(settings.database_url) as session:
         counts = await _ensure_directory_and_roster(session, settings)
+    async with cli_session(settings.database_url) as session:
+        n_processes, new_processes, new_requests = await _ensure_requests(session, settings)
     base = settings.issuer
     token_call = (
         f"TOKEN=$(curl -s -u '{client.client_id}:{client.client_secret}' -d grant_type=client_credentials "
@@ -494,6 +617,8 @@ async def load(settings: Settings) -> str:
             f"  {counts.offices} offices ({counts.new_offices} new), {counts.capacities} capacities "
             f"({counts.new_capacities} new; {counts.stale} not confirmed for 180 days), "
             f"{counts.experts} experts on the rosters ({counts.new_experts} new)",
+            f"  {n_processes} peace processes ({new_processes} new), {len(data.REQUESTS)} support requests "
+            f"in every state of their lifecycle ({new_requests} new)",
             "",
             f"Credentials of the {SHOWN.upper()} demo client (every scope; a new secret on each run):",
             f"  client_id:     {client.client_id}",
@@ -509,6 +634,8 @@ async def load(settings: Settings) -> str:
             "| python3 -m json.tool",
             f"  curl -s {auth_header} '{base}/v1/experts?{urlencode(AVAILABLE_FOR_TRANSHUMANCE)}' "
             "| python3 -m json.tool",
+            f"  curl -s {auth_header} {base}/v1/inbox | python3 -m json.tool",
+            f"  curl -s {auth_header} '{base}/v1/requests?role=requester' | python3 -m json.tool",
             f"  curl -s {auth_header} {base}/v1/audit | python3 -m json.tool",
             f"  open {base}/schema for the API documentation",
         ]

@@ -9,6 +9,7 @@ describes, but their mailboxes are on example.org; the experts are generated fro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from msnet.sharing import Sharing
 
@@ -1713,4 +1714,435 @@ FORMER_POSTS = (
     "Former coordinator of an election observation mission",
     "Former adviser to a national ombudsperson",
     "Former political officer, EU delegation",
+)
+
+
+# --- processes and support requests -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    proposer: str
+    name: str
+    countries: tuple[str, ...]
+    level: str
+    track: str
+    lead_mediators: tuple[str, ...]
+    conflict_parties: tuple[str, ...]
+    phase: str
+    description: str
+    region: str | None = None
+    sharing: str = "network"
+
+
+PROCESSES = (
+    ProcessSpec(
+        "au",
+        "Central African Republic: Political Agreement for Peace and Reconciliation",
+        ("CF",),
+        "national",
+        "1",
+        ("au", "eccas"),
+        ("Government of the Central African Republic", "Coalition des patriotes pour le changement"),
+        "implementation",
+        "Follow-up of the 2019 Khartoum-negotiated agreement and the Luanda roadmap.",
+    ),
+    ProcessSpec(
+        "igad",
+        "South Sudan: Revitalised Agreement implementation",
+        ("SS",),
+        "national",
+        "1",
+        ("igad",),
+        ("Transitional Government of National Unity", "SPLM-IO", "South Sudan Opposition Alliance"),
+        "implementation",
+        "Transitional security arrangements, constitution making and elections under R-ARCSS.",
+    ),
+    ProcessSpec(
+        "au",
+        "Sudan: talks on a cessation of hostilities",
+        ("SD",),
+        "national",
+        "1",
+        ("au", "igad"),
+        ("Sudanese Armed Forces", "Rapid Support Forces"),
+        "pre_negotiation",
+        "Convergence of the African, regional and international initiatives towards direct talks.",
+    ),
+    ProcessSpec(
+        "un",
+        "Yemen: UN-facilitated political process",
+        ("YE",),
+        "national",
+        "1",
+        ("un",),
+        ("Government of Yemen", "Ansar Allah"),
+        "pre_negotiation",
+        "Steps towards a nationwide ceasefire, economic measures and an inclusive political process.",
+    ),
+    ProcessSpec(
+        "un",
+        "Libya: political and security tracks",
+        ("LY",),
+        "national",
+        "1",
+        ("un",),
+        ("Government of National Unity", "House of Representatives", "Libyan National Army"),
+        "negotiation",
+        "The 5+5 Joint Military Commission and the road to unified institutions and elections.",
+    ),
+    ProcessSpec(
+        "osce",
+        "Georgia: Geneva International Discussions",
+        ("GE",),
+        "national",
+        "1",
+        ("osce", "eu", "un"),
+        (),
+        "negotiation",
+        "Co-chaired talks on security and humanitarian issues, and incident prevention mechanisms.",
+    ),
+    ProcessSpec(
+        "osce",
+        "Moldova: Transdniestrian settlement process",
+        ("MD",),
+        "national",
+        "1",
+        ("osce",),
+        (),
+        "suspended",
+        "Confidence-building measures between Chisinau and Tiraspol.",
+    ),
+    ProcessSpec(
+        "oas",
+        "Colombia: implementation of the Final Agreement and dialogue with the ELN",
+        ("CO",),
+        "national",
+        "1",
+        ("un",),
+        ("Government of Colombia", "Ejército de Liberación Nacional"),
+        "negotiation",
+        "Territorial peace, ethnic chapter and a negotiating table with the ELN.",
+    ),
+    ProcessSpec(
+        "igad",
+        "Kenya–Uganda cross-border pastoralist dialogue",
+        ("KE", "UG"),
+        "local",
+        "2",
+        ("igad", "eac"),
+        (),
+        "implementation",
+        "Local peace committees on grazing, water points and livestock raids in the Karamoja cluster.",
+    ),
+    ProcessSpec(
+        "eccas",
+        "Liptako-Gourma and Lake Chad: farmer–herder dialogues",
+        ("BF", "ML", "NE", "TD"),
+        "subnational",
+        "2",
+        ("au",),
+        (),
+        "exploratory",
+        "Transhumance corridors, land and community mediation across borders.",
+        region="western_africa",
+    ),
+    ProcessSpec(
+        "au",
+        "Ethiopia: Cessation of Hostilities Agreement implementation",
+        ("ET",),
+        "national",
+        "1",
+        ("au",),
+        ("Government of Ethiopia", "Tigray People's Liberation Front"),
+        "implementation",
+        "Monitoring, disarmament, demobilisation and reintegration after the Pretoria agreement.",
+    ),
+    ProcessSpec(
+        "oic",
+        "Philippines: Bangsamoro normalisation",
+        ("PH",),
+        "subnational",
+        "1",
+        ("oic",),
+        ("Government of the Philippines", "Moro Islamic Liberation Front"),
+        "implementation",
+        "Decommissioning, transitional justice and the Bangsamoro transition.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    organisation: str
+    office: str
+    kind: str  # offer | decline
+    text: str  # the note of an offer, the reason of a decline
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    organisation: str
+    office: str
+    process: str
+    title: str
+    description: str
+    service_types: tuple[str, ...]
+    themes: tuple[str, ...]
+    languages: tuple[str, ...]
+    start: date
+    end: date
+    mandate_type: str
+    mandate_reference: str
+    state: str  # where the demo leaves it
+    addressees: tuple[tuple[str, str], ...] = ()
+    route: str = "named"
+    urgency: str = "routine"
+    responses: tuple[ResponseSpec, ...] = ()
+    outcome: dict[str, object] | None = None
+
+
+SUDAN = "Sudan: talks on a cessation of hostilities"
+REQUESTS = (
+    RequestSpec(
+        "au",
+        "Mediation Support Unit",
+        SUDAN,
+        "Process design for inclusive civilian consultations",
+        "Options for sequencing civilian consultations alongside the military track, and for the inclusion of women's and youth groups.",
+        ("process_design",),
+        ("national_dialogue", "gender_inclusion"),
+        ("ar", "en"),
+        date(2027, 2, 1),
+        date(2027, 5, 31),
+        "regional_council_decision",
+        "PSC communiqué on the situation in Sudan",
+        "submitted",
+        addressees=(("un", "Mediation Support Unit"), ("eu", "Mediation Support Team")),
+    ),
+    RequestSpec(
+        "igad",
+        "Mediation Support Unit",
+        SUDAN,
+        "Ceasefire arrangements advice for the Sudan talks",
+        "Technical advice on ceasefire monitoring and humanitarian corridors ahead of direct talks.",
+        ("thematic_expertise", "process_design"),
+        ("ceasefire_security", "humanitarian_mediation"),
+        ("ar", "en"),
+        date(2027, 3, 1),
+        date(2027, 6, 30),
+        "organisation_decision",
+        "IGAD Assembly communiqué",
+        "submitted",
+        addressees=(("un", "Standby Team of Senior Mediation Advisers"),),
+    ),
+    RequestSpec(
+        "au",
+        "FemWise-Africa Secretariat",
+        "Central African Republic: Political Agreement for Peace and Reconciliation",
+        "Gender and inclusion expert for the follow-up committees",
+        "A francophone expert to accompany the prefectural follow-up committees.",
+        ("thematic_expertise",),
+        ("gender_inclusion", "agreement_implementation"),
+        ("fr",),
+        date(2027, 1, 15),
+        date(2027, 4, 15),
+        "host_state_request",
+        "Letter of the Minister of Reconciliation",
+        "draft",
+    ),
+    RequestSpec(
+        "igad",
+        "Mediation Support Unit",
+        "South Sudan: Revitalised Agreement implementation",
+        "Constitution-making process design support",
+        "Advice on public consultation design for the permanent constitution.",
+        ("process_design",),
+        ("constitution_making",),
+        ("en",),
+        date(2027, 2, 1),
+        date(2027, 7, 31),
+        "regional_council_decision",
+        "IGAD Council of Ministers",
+        "received",
+        addressees=(("un", "Mediation Support Unit"), ("eu", "Mediation Support Team")),
+        responses=(
+            ResponseSpec(
+                "eu",
+                "Mediation Support Team",
+                "offer",
+                "A process design adviser for three missions to Juba.",
+            ),
+        ),
+    ),
+    RequestSpec(
+        "un",
+        "Mediation Support Unit",
+        "Yemen: UN-facilitated political process",
+        "Economic track expertise",
+        "Expertise on peace economics for the economic de-escalation track.",
+        ("thematic_expertise",),
+        ("peace_economics",),
+        ("ar", "en"),
+        date(2027, 1, 10),
+        date(2027, 3, 31),
+        "security_council_resolution",
+        "S/RES/2216 (2015)",
+        "accepted",
+        addressees=(("eu", "Mediation Support Team"), ("oic", "Peace, Security and Mediation Unit")),
+        responses=(
+            ResponseSpec(
+                "eu", "Mediation Support Team", "offer", "Two economists from the EU roster, remote first."
+            ),
+            ResponseSpec(
+                "oic", "Peace, Security and Mediation Unit", "offer", "A senior adviser with Gulf experience."
+            ),
+        ),
+    ),
+    RequestSpec(
+        "osce",
+        "Mediation Support Team",
+        "Moldova: Transdniestrian settlement process",
+        "Confidence-building measures workshop",
+        "Facilitation of a workshop on confidence-building measures for the working groups.",
+        ("technical_support",),
+        ("confidence_building",),
+        ("ru", "ro"),
+        date(2027, 4, 1),
+        date(2027, 4, 30),
+        "organisation_decision",
+        "Chairpersonship request",
+        "rejected",
+        addressees=(("eu", "Mediation Support Team"),),
+        responses=(
+            ResponseSpec(
+                "eu", "Mediation Support Team", "decline", "No Russian-speaking facilitator free in April."
+            ),
+        ),
+    ),
+    RequestSpec(
+        "au",
+        "Mediation Support Unit",
+        "Ethiopia: Cessation of Hostilities Agreement implementation",
+        "DDR expertise for the monitoring mechanism",
+        "A DDR adviser to support the monitoring, verification and compliance mission.",
+        ("thematic_expertise",),
+        ("ddr", "ceasefire_security"),
+        ("en", "am"),
+        date(2026, 10, 1),
+        date(2027, 3, 31),
+        "parties_consent",
+        "Article 6 of the Pretoria agreement",
+        "in-progress",
+        addressees=(("un", "Standby Team of Senior Mediation Advisers"),),
+        responses=(
+            ResponseSpec(
+                "un",
+                "Standby Team of Senior Mediation Advisers",
+                "offer",
+                "The standby team's security arrangements adviser.",
+            ),
+        ),
+    ),
+    RequestSpec(
+        "oas",
+        "Department of Sustainable Democracy and Special Missions",
+        "Colombia: implementation of the Final Agreement and dialogue with the ELN",
+        "Lessons-learned exercise on territorial dialogues",
+        "A debriefing and lessons-learned exercise after the first cycle of territorial dialogues.",
+        ("debriefing",),
+        ("local_mediation", "agreement_implementation"),
+        ("es",),
+        date(2026, 6, 1),
+        date(2026, 9, 30),
+        "host_state_request",
+        "Request of the Office of the High Commissioner for Peace",
+        "completed",
+        addressees=(("un", "Mediation Support Unit"),),
+        responses=(
+            ResponseSpec(
+                "un", "Mediation Support Unit", "offer", "A knowledge management officer for two months."
+            ),
+        ),
+        outcome={
+            "delivered": True,
+            "modality": "both",
+            "note": "Report shared with the parties; a second cycle is planned.",
+        },
+    ),
+    RequestSpec(
+        "igad",
+        "CEWARN Cross-Border Mediation Desk",
+        "Kenya–Uganda cross-border pastoralist dialogue",
+        "Local mediation coaching for peace committees",
+        "Coaching for cross-border peace committee members on mediating grazing disputes.",
+        ("coaching",),
+        ("transhumance", "local_mediation"),
+        ("sw", "en"),
+        date(2027, 2, 15),
+        date(2027, 3, 31),
+        "organisation_decision",
+        "CEWARN work plan",
+        "cancelled",
+        addressees=(("eac", "Mediation Support Unit (being established)"),),
+    ),
+    RequestSpec(
+        "eccas",
+        "Mediation Support Unit (being established)",
+        "Liptako-Gourma and Lake Chad: farmer–herder dialogues",
+        "Mapping of transhumance conflict actors",
+        "A conflict analysis of transhumance corridors to inform community dialogues.",
+        ("conflict_analysis",),
+        ("transhumance", "natural_resources"),
+        ("fr",),
+        date(2027, 5, 1),
+        date(2027, 8, 31),
+        "organisation_decision",
+        "ECCAS Commission decision",
+        "on-hold",
+        route="best_matches",
+    ),
+    RequestSpec(
+        "un",
+        "Mediation Support Unit",
+        "Libya: political and security tracks",
+        "Envoy handover support",
+        "Support for the handover between the outgoing and incoming Special Representatives.",
+        ("envoy_handover",),
+        (),
+        ("ar", "en"),
+        date(2027, 1, 5),
+        date(2027, 2, 28),
+        "security_council_resolution",
+        "S/RES/2755 (2024)",
+        "completed",
+        addressees=(("eu", "Mediation Support Team"),),
+        responses=(
+            ResponseSpec(
+                "eu", "Mediation Support Team", "offer", "An adviser who supported a previous handover."
+            ),
+        ),
+        outcome={
+            "delivered": False,
+            "reason": "The appointment of the new envoy was delayed.",
+            "note": "To be requested again.",
+        },
+        urgency="urgent",
+    ),
+    RequestSpec(
+        "oic",
+        "Peace, Security and Mediation Unit",
+        "Philippines: Bangsamoro normalisation",
+        "Transitional justice advice",
+        "Advice on the transitional justice and reconciliation programme of the normalisation track.",
+        ("thematic_expertise",),
+        ("transitional_justice",),
+        ("en",),
+        date(2027, 3, 1),
+        date(2027, 6, 30),
+        "parties_consent",
+        "Joint request of the parties' implementing panels",
+        "submitted",
+        route="best_matches",
+    ),
 )

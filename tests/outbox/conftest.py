@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
@@ -21,12 +21,6 @@ from msnet.outbox.worker import Worker
 from msnet.settings import Settings
 from tests.conftest import free_port
 from tests.helpers import add_client, bearer, org_ids, token_for
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """No worker inside the app under test: each test runs the workers it means to."""
-    return replace(settings, worker=False)
 
 
 class Server(ThreadingHTTPServer):

@@ -47,7 +47,7 @@ class WebhookController(Controller):
         data: JSONBody[schemas.WebhookCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.WebhookCreated:
-        secrets: list[str] = []
+        shown: list[str] = []
 
         async def create() -> schemas.Webhook:
             # what an Idempotency-Key keeps and replays: the endpoint, never its secret
@@ -63,13 +63,13 @@ class WebhookController(Controller):
                 endpoint.id,
                 {"url": endpoint.url, "event_types": endpoint.event_types},
             )
-            secrets.append(secret)
+            shown.append(secret)
             return endpoint
 
         result = await idempotent(db, principal, idempotency_key, request, data, create)
         if isinstance(result, Response):
             return result  # type: ignore[return-value]
-        return schemas.WebhookCreated(**msgspec.structs.asdict(result), secret=secrets[0])
+        return schemas.WebhookCreated(**msgspec.structs.asdict(result), secret=shown[0])
 
     @delete(
         "/{webhook_id:uuid}",

@@ -89,7 +89,10 @@ class Worker:
         """Claim one batch of due messages and attempt each; how many were claimed."""
         async with self.sessionmaker() as session, session.begin():
             claimed = await service.claim(session, kinds=self.kinds, limit=BATCH, lease=LEASE)
-        await asyncio.gather(*(self._attempt(m) for m in claimed))
+        results = await asyncio.gather(*(self._attempt(m) for m in claimed), return_exceptions=True)
+        for message, result in zip(claimed, results, strict=True):
+            if isinstance(result, Exception):  # not recorded: sent again once its lease has run out
+                log.error("outbox outcome not recorded", message_id=str(message.id), exc_info=result)
         return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:

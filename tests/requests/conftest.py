@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -115,3 +116,75 @@ async def network(client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller)
     )
     await make_capacity(client, igad, igad_office["id"], service_type="coaching", regions=["eastern_africa"])
     return Network(await make_process(client, au), au_office, eu_office, igad_office)
+
+
+# --- added for the request tests: callers with other scopes, reading helpers, rows behind the API ---
+
+PROBLEM = "application/problem+json"
+
+
+async def scoped_caller(client: AsyncTestClient, settings: Settings, slug: str, scopes: list[str]) -> Caller:
+    """Another client of ``slug`` holding only ``scopes``."""
+    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, scopes))))
+
+
+async def get(client: AsyncTestClient, caller: Caller, path: str, status: int = 200, **params: Any) -> dict:
+    response = await client.get(path, params=params, headers=caller.headers)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def patch(
+    client: AsyncTestClient, caller: Caller, path: str, body: Any, status: int = 200, **headers: str
+) -> dict:
+    response = await client.patch(path, json=body, headers={**caller.headers, **headers})
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def field_errors(response: Any) -> list[str]:
+    """The fields a problem response names (it must be a problem)."""
+    assert response.headers["content-type"] == PROBLEM, response.text
+    return [e["field"] for e in response.json().get("errors") or []]
+
+
+async def rows(owner_conn: asyncpg.Connection, query: str, *args: Any) -> list[asyncpg.Record]:
+    """Rows of the request tables read as the schema owner, every organisation's: row-level security
+    is lifted for this read only (the change is rolled back)."""
+    transaction = owner_conn.transaction()
+    await transaction.start()
+    try:
+        for table in ("processes", "requests", "request_events", "request_responses"):
+            await owner_conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        return await owner_conn.fetch(query, *args)
+    finally:
+        await transaction.rollback()
+
+
+async def count(owner_conn: asyncpg.Connection, table: str) -> int:
+    return (await rows(owner_conn, f"SELECT count(*) AS n FROM {table}"))[0]["n"]
+
+
+async def make_request(
+    client: AsyncTestClient, caller: Caller, network: Network, *, submit: bool = True, **fields: Any
+) -> dict:
+    """A request of ``caller``'s (the AU's by default network) office, addressed to the EU office unless
+    ``fields`` say otherwise; submitted unless ``submit`` is false."""
+    fields.setdefault("addressees", [network.eu_office["id"]])
+    made = await post(
+        client, caller, "/v1/requests", request_body(network.process["id"], network.au_office["id"], **fields)
+    )
+    if submit:
+        made = await post(client, caller, f"/v1/requests/{made['id']}/submit", status=200)
+    return made
+
+
+async def make_expert(client: AsyncTestClient, caller: Caller, **fields: Any) -> dict:
+    """A roster expert of ``caller``, available from today for a year."""
+    from tests.roster.conftest import expert_body
+
+    today = date.today()
+    fields.setdefault(
+        "availability", [{"start": today.isoformat(), "end": (today + timedelta(days=365)).isoformat()}]
+    )
+    return await post(client, caller, "/v1/experts", expert_body(**fields))

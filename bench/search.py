@@ -51,12 +51,11 @@ WORDS = [
     "elections",
 ]
 LUA = """
-local words = {%s}
+local paths = {%s}
 local i = 0
 request = function()
   i = i + 1
-  local path = "%s&q=" .. words[(i %% #words) + 1]
-  return wrk.format("GET", path, {["Authorization"] = "%s"})
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["Authorization"] = "%s"})
 end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%f %%f %%f %%d %%d %%d\\n", latency:percentile(50) / 1000,
@@ -65,6 +64,7 @@ done = function(summary, latency, requests)
 end
 """
 PATH = "/v1/experts?language=fr&theme=ceasefire_security&region=africa&limit=20"
+PATHS = [f"{PATH}&q={word}" for word in WORDS]
 
 
 def free_port() -> int:
@@ -140,9 +140,10 @@ async def load(admin_url: str, experts: int) -> None:
         await conn.close()
 
 
-def wrk(url: str, headers: str, duration: int, concurrency: int, path: str) -> dict[str, float]:
+def wrk(url: str, headers: str, duration: int, concurrency: int, paths: list[str]) -> dict[str, float]:
+    """Drive GET ``paths`` (in turn) with ``concurrency`` connections for ``duration`` seconds."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % (", ".join(f'"{w}"' for w in WORDS), path, headers))
+        script.write(LUA % (", ".join(f'"{p}"' for p in paths), headers))
     try:
         out = subprocess.run(
             ["wrk", "-t1", f"-c{concurrency}", f"-d{duration}s", "-s", script.name, url],
@@ -238,49 +239,54 @@ def run_size(size: int, duration: int, concurrency: int) -> dict[str, dict[str, 
             server.stop()
 
 
-def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> dict[str, dict[str, float]]:
-    port, ceiling_port = free_port(), free_port()
+def serve_env(app_url: str, admin_url: str, scopes: list[str]) -> tuple[dict[str, str], dict[str, Any], str]:
+    """The environment to run msnet on this database, and a client of org1 holding ``scopes``."""
+    port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    secret = new_secret_key()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
     env.update(
         MSNET_DATABASE_URL=app_url,
         MSNET_DATABASE_ADMIN_URL=admin_url,
-        MSNET_SECRET_KEY=secret,
+        MSNET_SECRET_KEY=new_secret_key(),
         MSNET_PUBLIC_URL=issuer,
         MSNET_PORT=str(port),
         MSNET_LOG_LEVEL="warning",
         MSNET_DB_POOL_SIZE="8",
+        MSNET_WORKER="off",
     )
-    created = subprocess.run(
+    subprocess.run(  # the first command makes the node's signing key
         [sys.executable, "-m", "msnet", "org", "create", "bench", "--name", "Bench org"],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    del created
-    client = json.loads(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "msnet",
-                "client",
-                "create",
-                "--org",
-                "org1",
-                "--name",
-                "bench",
-                "--scopes",
-                "roster:read",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "msnet",
+            "client",
+            "create",
+            "--org",
+            "org1",
+            "--name",
+            "bench",
+            "--scopes",
+            " ".join(scopes),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
+    return env, json.loads(made.stdout), issuer
+
+
+def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> dict[str, dict[str, float]]:
+    env, client, issuer = serve_env(app_url, admin_url, ["roster:read"])
+    secret = env["MSNET_SECRET_KEY"]
+    ceiling_port = free_port()
     msnet = subprocess.Popen(
         [sys.executable, "-m", "msnet", "serve"],
         env=env,
@@ -295,7 +301,7 @@ def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> di
             auth=(client["client_id"], client["client_secret"]),
         ).json()["access_token"]
         statements = capture(app_url, secret, issuer, token)
-        results = {"msnet": wrk(issuer, f"Bearer {token}", duration, concurrency, PATH)}
+        results = {"msnet": wrk(issuer, f"Bearer {token}", duration, concurrency, PATHS)}
     finally:
         msnet.send_signal(signal.SIGINT)
         msnet.wait(timeout=30)
@@ -324,7 +330,7 @@ def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> di
         )
         try:
             wait_ready(f"http://127.0.0.1:{ceiling_port}/")
-            results["ceiling"] = wrk(f"http://127.0.0.1:{ceiling_port}", "none", duration, concurrency, PATH)
+            results["ceiling"] = wrk(f"http://127.0.0.1:{ceiling_port}", "none", duration, concurrency, PATHS)
         finally:
             ceiling.send_signal(signal.SIGINT)
             ceiling.wait(timeout=30)

@@ -221,21 +221,47 @@ async def match_offices(
     *,
     exclude: set[UUID],
 ) -> list[schemas.OfficeMatch]:
+    """The database ranks offices by their best capacity's coarse score (every dimension but the
+    load, whole points) and returns the best few; their capacities are then scored exactly here."""
+    candidates = [
+        visible(Capacity, principal),
+        or_(
+            Capacity.service_type.in_(sorted(wanted.service_types)),
+            Capacity.themes.overlap(sorted(wanted.themes)),
+        ),
+    ]
+    if exclude:
+        candidates.append(Capacity.office_id.not_in(sorted(exclude)))
+    days = (wanted.start - datetime.now(UTC).date()).days
+    limit = URGENCY_DAYS[wanted.urgency]
+    coarse = (
+        SERVICE * cast(Capacity.service_type.in_(sorted(wanted.service_types)), Integer)
+        + THEMES * _has(Capacity.themes, wanted.themes)
+        + COVERAGE * _has(Capacity.countries, wanted.countries)
+        + COVERAGE / 2 * _has(Capacity.regions, wanted.regions)
+        + LANGUAGE * _has(Capacity.languages, wanted.languages)
+        + TIMING * cast(Capacity.lead_time_days <= (days if limit is None else min(days, limit)), Integer)
+        + FRESHNESS * cast(Capacity.last_confirmed_at >= func.now() - STALE_AFTER, Integer)
+    )
+    best_offices = (
+        select(Capacity.office_id)
+        .where(*candidates)
+        .group_by(Capacity.office_id)
+        .order_by(func.max(coarse).desc(), Capacity.office_id)
+        .limit(TOP * 3)  # the load (up to 10 points) may still reorder them
+        .subquery()
+    )
     rows = (
         await session.execute(
             select(Capacity, Office.name)
             .join(Office, Office.id == Capacity.office_id)
             .where(
-                visible(Capacity, principal),
+                *candidates,
                 visible(Office, principal),
-                or_(
-                    Capacity.service_type.in_(sorted(wanted.service_types)),
-                    Capacity.themes.overlap(sorted(wanted.themes)),
-                ),
+                Capacity.office_id.in_(select(best_offices.c.office_id)),
             )
         )
     ).all()
-    rows = [(c, name) for c, name in rows if c.office_id not in exclude]
     load = await office_load(session, sorted({c.office_id for c, _ in rows}))
     today, now = datetime.now(UTC).date(), datetime.now(UTC)
     best: dict[UUID, tuple[float, Capacity, str, list[schemas.Reason]]] = {}

@@ -30,6 +30,12 @@ from msnet.problems import EXCEPTION_HANDLERS
 from msnet.roster.routes import ExpertController
 from msnet.settings import Settings
 from msnet.taxonomy.routes import TaxonomyController
+from msnet.training.routes import (
+    PublicationController,
+    SubscriptionController,
+    TrainingController,
+    TrainingFeedController,
+)
 
 ROUTES = [
     OpsController,
@@ -41,6 +47,10 @@ ROUTES = [
     OfficeController,
     CapacityController,
     ExpertController,
+    TrainingController,
+    TrainingFeedController,
+    PublicationController,
+    SubscriptionController,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -24,7 +25,8 @@ from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput
 from msnet.taxonomy import service as taxonomy
 
-FACETS = ("theme", "service_type", "language", "region", "organisation")
+#: The array columns of a facets query, by facet: the directory's and the roster's.
+ARRAYS = {"theme": "themes", "service_type": "service_types", "language": "languages", "region": "regions"}
 
 
 def term(field: str, kind: str, value: str) -> str:
@@ -49,17 +51,19 @@ async def organisation_id(session: AsyncSession, slug: str | None) -> UUID | Non
     return org_id
 
 
-async def facets(session: AsyncSession, hits_query: Select[Any]) -> tuple[dict[str, dict[str, int]], int]:
-    """Counts per theme, service type, language, region and organisation over ``hits_query`` (a
-    select of the visible, filtered rows: ``key``, ``organisation_id`` and the arrays ``themes``,
+async def facets(
+    session: AsyncSession, hits_query: Select[Any], arrays: Mapping[str, str] = ARRAYS
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Counts per facet and organisation over ``hits_query`` (a select of the visible, filtered rows:
+    ``key``, ``organisation_id`` and an array column per facet, by default ``themes``,
     ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
     one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
     hits = hits_query.cte("hits")
     parts = [
-        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key),
-        select(literal("service_type"), func.unnest(hits.c.service_types), hits.c.key),
-        select(literal("language"), func.unnest(hits.c.languages), hits.c.key),
-        select(literal("region"), func.unnest(hits.c.regions), hits.c.key),
+        *(
+            select(literal(facet), func.unnest(hits.c[column]).label("term"), hits.c.key)
+            for facet, column in arrays.items()
+        ),
         select(literal("organisation"), Organisation.slug, hits.c.key).join(
             Organisation, Organisation.id == hits.c.organisation_id
         ),
@@ -69,7 +73,7 @@ async def facets(session: AsyncSession, hits_query: Select[Any]) -> tuple[dict[s
     rows = await session.execute(
         select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2]))).group_by(terms.c[0], terms.c[1])
     )
-    counts: dict[str, dict[str, int]] = {k: {} for k in (*FACETS, "total")}
+    counts: dict[str, dict[str, int]] = {k: {} for k in (*arrays, "organisation", "total")}
     for facet, term, count in rows:
         counts[facet][term] = count
     return counts, counts.pop("total").get("", 0)

@@ -6,6 +6,7 @@ from msnet.db.base import Base
 from msnet.directory.models import Capacity, Office, Organisation
 from msnet.idempotency.models import IdempotencyKey
 from msnet.roster.models import Expert, ExpertContact
+from msnet.training.models import DigestRun, Publication, Subscription, Training
 
 metadata = Base.metadata
 
@@ -14,13 +15,17 @@ __all__ = [
     "AuditHead",
     "Capacity",
     "DeniedToken",
+    "DigestRun",
     "Expert",
     "ExpertContact",
     "IdempotencyKey",
     "OAuthClient",
     "Office",
     "Organisation",
+    "Publication",
     "SigningKey",
+    "Subscription",
+    "Training",
     "UsedAssertion",
     "metadata",
 ]

@@ -95,6 +95,7 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         public_url=TEST_ISSUER,
         secret_key=TEST_SECRET_KEY,
+        worker=False,  # no outbox worker inside the app under test: tests run the workers they mean to
     )
 
 

@@ -1,7 +1,7 @@
 """Trainings and publications (shared records), digest subscriptions and the runs that send them once.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007 (0005 on its own branch; with the outbox merged in, after its 0007)
 Create Date: 2026-11-24
 """
 
@@ -15,7 +15,7 @@ from msnet.db.tenancy import grant, isolate, share
 from msnet.training.models import PUBLICATION_SEARCH, TRAINING_SEARCH
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

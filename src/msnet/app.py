@@ -26,6 +26,8 @@ from msnet.directory.routes import CapacityController, OfficeController, Organis
 from msnet.errors import InvalidInput, StartupError
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
+from msnet.outbox import worker
+from msnet.outbox.routes import WebhookController
 from msnet.problems import EXCEPTION_HANDLERS
 from msnet.roster.routes import ExpertController
 from msnet.settings import Settings
@@ -47,6 +49,7 @@ ROUTES = [
     OfficeController,
     CapacityController,
     ExpertController,
+    WebhookController,
     TrainingController,
     TrainingFeedController,
     PublicationController,
@@ -107,7 +110,7 @@ def create_app(settings: Settings) -> Litestar:
         before_request=_check_request,
         middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,
-        lifespan=[database],
+        lifespan=[database, worker.lifespan],
         openapi_config=OpenAPIConfig(
             title="msnet",
             version=msnet.__version__,

@@ -1,4 +1,4 @@
-"""msnet: serve | demo | migrate | org … | client … | roster import | keys … | audit verify | openapi."""
+"""msnet: serve | demo | worker | migrate | org … | client … | roster import | keys … | audit verify | openapi."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "demo":
             cmd.add_argument("--no-serve", action="store_true", help="load the demo data and exit")
 
+    commands.add_parser(
+        "worker", help="deliver webhooks and e-mails from the outbox, without serving the API"
+    )
     commands.add_parser("migrate", help="bring the schema to the latest revision")
 
     org = commands.add_parser("org", help="the organisation registry").add_subparsers(
@@ -143,6 +146,14 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
             uvicorn.Server(config).run()
         except (KeyboardInterrupt, Shutdown):
             logs.get_logger("msnet").info("stopped")
+
+
+def _worker(settings: Settings) -> None:
+    from msnet.db.runtime import database
+    from msnet.outbox.worker import run_alone
+
+    with database(settings) as ready:
+        asyncio.run(run_alone(ready))
 
 
 def _migrate(settings: Settings) -> None:
@@ -352,12 +363,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 environ[variable] = getattr(args, option)
         settings = Settings.from_env(environ)
         logs.configure(settings.log_level, settings.log_format)
-        if args.command in ("serve", "demo", "client") or (
+        if args.command in ("serve", "demo", "worker", "client") or (
             args.command == "keys" and args.keys_command == "rotate"
         ):
             settings = ensure_secret_key(settings)
         if args.command in ("serve", "demo"):
             _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
+        elif args.command == "worker":
+            _worker(settings)
         elif args.command == "migrate":
             _migrate(settings)
         elif args.command == "org":

@@ -19,7 +19,8 @@ log = get_logger("msnet.access")
 
 
 class Metrics:
-    """Request counts and latency histograms by route and status, in a registry of the app's own."""
+    """Request counts and latency histograms by route and status, and outbox deliveries by outcome, in a
+    registry of the app's own."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -33,6 +34,12 @@ class Metrics:
             labels,
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.deliveries = Counter(
+            "msnet_outbox_deliveries",
+            "Outbox delivery attempts (webhook, email) by outcome (delivered, retry, failed).",
+            ("kind", "outcome"),
+            registry=self.registry,
         )
 
 

@@ -17,6 +17,7 @@ from msnet.errors import SettingsError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("auto", "json", "console")
+SMTP_TLS = ("starttls", "tls", "none")
 
 
 def _default_data_dir() -> Path:
@@ -74,6 +75,20 @@ def _secret_key(raw: str) -> str:
     if len(key) < 32:
         raise ValueError("must decode to at least 32 bytes (make one with `msnet keys secret`)")
     return raw.strip()
+
+
+def _switch(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"must be on or off, got {raw!r}")
+    return value in ("on", "true", "1", "yes")
+
+
+def _email(raw: str) -> str:
+    value = raw.strip()
+    if value.count("@") != 1 or any(c.isspace() or c in "<>,;" for c in value):
+        raise ValueError(f"must be one e-mail address, got {raw!r}")
+    return value
 
 
 def _path(raw: str) -> Path:
@@ -174,6 +189,48 @@ class Settings:
         },
     )
 
+    worker: bool = field(
+        default=True,
+        metadata={
+            "env": "MSNET_WORKER",
+            "parse": _switch,
+            "doc": "on: `msnet serve` also delivers webhooks and e-mails from the outbox; off: only "
+            "`msnet worker` processes do.",
+        },
+    )
+    worker_poll_interval: int = field(
+        default=5,
+        metadata={
+            "env": "MSNET_WORKER_POLL_INTERVAL",
+            "parse": _int(1, 3600),
+            "doc": "Seconds a delivery worker waits before looking again when nothing is due.",
+        },
+    )
+    smtp_host: str | None = _spec(
+        "MSNET_SMTP_HOST",
+        str.strip,
+        "SMTP server e-mails are sent through. Unset: e-mails wait in the outbox.",
+    )
+    smtp_port: int = field(
+        default=587,
+        metadata={"env": "MSNET_SMTP_PORT", "parse": _int(1, 65535), "doc": "Port of the SMTP server."},
+    )
+    smtp_tls: str = field(
+        default="starttls",
+        metadata={
+            "env": "MSNET_SMTP_TLS",
+            "parse": _choice(SMTP_TLS),
+            "doc": "starttls (upgrade the connection, port 587), tls (TLS from the start, port 465) or none.",
+        },
+    )
+    smtp_user: str | None = _spec(
+        "MSNET_SMTP_USER", str.strip, "User name for the SMTP server, if it needs one."
+    )
+    smtp_password: str | None = _spec("MSNET_SMTP_PASSWORD", str, "Password for the SMTP server.")
+    mail_from: str | None = _spec(
+        "MSNET_MAIL_FROM", _email, "The From address of e-mails msnet sends; required with MSNET_SMTP_HOST."
+    )
+
     @property
     def issuer(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
@@ -200,4 +257,6 @@ class Settings:
             raise SettingsError(
                 "MSNET_DATABASE_ADMIN_URL: set MSNET_DATABASE_URL too (the service role's URL)"
             )
+        if values.get("smtp_host") and not values.get("mail_from"):
+            raise SettingsError("MSNET_MAIL_FROM: set it too when MSNET_SMTP_HOST is set")
         return cls(**values)

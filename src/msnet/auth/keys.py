@@ -62,8 +62,13 @@ def hash_client_secret(secret_key: str, client_secret: str) -> str:
     return hmac.new(_derive(secret_key, b"client-secret"), client_secret.encode(), hashlib.sha256).hexdigest()
 
 
+def secret_box(secret_key: str, purpose: bytes) -> Fernet:
+    """Authenticated encryption under a key derived from the node's secret key, one per ``purpose``."""
+    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, purpose)))
+
+
 def _fernet(secret_key: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"signing-keys")))
+    return secret_box(secret_key, b"signing-keys")
 
 
 async def create_signing_key(session: AsyncSession, secret_key: str) -> str:

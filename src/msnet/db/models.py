@@ -5,6 +5,7 @@ from msnet.auth.models import DeniedToken, OAuthClient, SigningKey, UsedAssertio
 from msnet.db.base import Base
 from msnet.directory.models import Capacity, Office, Organisation
 from msnet.idempotency.models import IdempotencyKey
+from msnet.outbox.models import OutboxMessage, WebhookEndpoint
 from msnet.roster.models import Expert, ExpertContact
 from msnet.training.models import DigestRun, Publication, Subscription, Training
 
@@ -22,10 +23,12 @@ __all__ = [
     "OAuthClient",
     "Office",
     "Organisation",
+    "OutboxMessage",
     "Publication",
     "SigningKey",
     "Subscription",
     "Training",
     "UsedAssertion",
+    "WebhookEndpoint",
     "metadata",
 ]

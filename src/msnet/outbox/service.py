@@ -1,0 +1,255 @@
+"""The transactional outbox: what other domains call inside their transaction, the webhook
+endpoints organisations register, and the claim and settlement the delivery worker uses.
+
+``emit`` and ``enqueue_email`` write through the database functions of migration 0007, so a change
+made for one organisation can notify another (a request sent by the AU is received by the UN)
+without the caller seeing the other's endpoints. Nothing is sent unless the caller's transaction
+commits; the worker sends it at least once afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import msgspec
+from cryptography.fernet import Fernet
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import decode_cursor, encode_cursor
+from msnet.auth.keys import secret_box
+from msnet.auth.principal import Principal
+from msnet.db.base import new_id
+from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.outbox import schemas
+from msnet.outbox.models import OutboxMessage, WebhookEndpoint
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix Standard Webhooks gives secrets)
+MAX_ENDPOINTS = 20  # per organisation; also the number of message ids one emit can use
+_EMIT = text("SELECT msnet_outbox_emit(:org, :event_type, CAST(:payload AS jsonb), CAST(:ids AS uuid[]))")
+_ENQUEUE_EMAIL = text("SELECT msnet_outbox_enqueue_email(:id, :org, CAST(:payload AS jsonb))")
+_CLAIM = text(
+    "SELECT id, organisation_id, kind, event_type, payload, attempts, url, secret_encrypted "
+    "FROM msnet_outbox_claim(CAST(:kinds AS text[]), :limit, :lease)"
+)
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,76}$")
+# set by the worker for every message; the caller may not replace them
+_RESERVED_HEADERS = frozenset({"from", "to", "cc", "bcc", "subject", "date", "message-id", "sender"})
+
+
+# --- what other domains call, inside their transaction ------------------------------------------
+
+
+async def emit(session: AsyncSession, *, organisation_id: UUID, event_type: str, data: dict) -> None:
+    """Queue ``event_type`` for every active endpoint of ``organisation_id`` subscribed to it (nothing
+    if there is none), in the caller's transaction. ``data`` is the event's ``data`` object
+    (msgspec builtins: UUIDs, datetimes and structs become JSON)."""
+    if event_type not in schemas.EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; known: {', '.join(schemas.EVENT_TYPES)}")
+    body = {"type": event_type, "timestamp": _rfc3339(datetime.now(UTC)), "data": data}
+    await session.execute(
+        _EMIT,
+        {
+            "org": organisation_id,
+            "event_type": event_type,
+            "payload": msgspec.json.encode(body).decode(),
+            "ids": [str(new_id()) for _ in range(MAX_ENDPOINTS)],
+        },
+    )
+
+
+async def enqueue_email(
+    session: AsyncSession,
+    *,
+    organisation_id: UUID,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> UUID:
+    """Queue an e-mail (plain text, with an HTML alternative when given) in the caller's transaction;
+    its id is also its Message-ID, so every attempt carries the same one."""
+    headers = headers or {}
+    _check_email(to, subject, headers)
+    message_id = new_id()
+    payload = {"to": to, "subject": subject, "text": text, "html": html, "headers": headers}
+    await session.execute(
+        _ENQUEUE_EMAIL,
+        {"id": message_id, "org": organisation_id, "payload": msgspec.json.encode(payload).decode()},
+    )
+    return message_id
+
+
+def _check_email(to: str, subject: str, headers: dict[str, str]) -> None:
+    """Programming errors, refused before they reach the outbox: no header injection."""
+    if not re.fullmatch(r"[^@\s,;<>]{1,64}@[^@\s,;<>]{1,190}", to):
+        raise ValueError("to must be one e-mail address")
+    for name, value in [("Subject", subject), *headers.items()]:
+        if not _HEADER_NAME.match(name) or "\r" in value or "\n" in value:
+            raise ValueError(f"header {name!r} must be a plain name with a one-line value")
+    reserved = sorted(n for n in headers if n.lower() in _RESERVED_HEADERS)
+    if reserved:
+        raise ValueError(f"headers may not set {', '.join(reserved)}")
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+
+def webhook_box(secret_key: str) -> Fernet:
+    """The encryption that keeps endpoint secrets at rest (a key derived from MSNET_SECRET_KEY)."""
+    return secret_box(secret_key, b"webhook-secrets")
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput.field("url", "must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidInput.field("url", "must not carry credentials; verify the signature instead")
+    if parts.fragment or any(c.isspace() for c in url):
+        raise InvalidInput.field("url", "must not contain a fragment or white space")
+    try:
+        parts.port  # noqa: B018 (a malformed port raises here)
+    except ValueError:
+        raise InvalidInput.field("url", "has a malformed port") from None
+    return url
+
+
+def to_schema(row: WebhookEndpoint, slug: str) -> schemas.Webhook:
+    return schemas.Webhook(
+        id=row.id,
+        organisation=slug,
+        url=row.url,
+        event_types=list(row.event_types),
+        description=row.description,
+        active=row.active,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def create_endpoint(
+    session: AsyncSession, principal: Principal, data: schemas.WebhookCreate, *, secret_key: str
+) -> tuple[schemas.Webhook, str]:
+    """The new endpoint, and its secret in clear (for this one response only)."""
+    url = check_url(data.url)
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("msnet.webhooks." + str(principal.org_id))))
+    )
+    count = await session.scalar(
+        select(func.count()).where(WebhookEndpoint.organisation_id == principal.org_id)
+    )
+    if (count or 0) >= MAX_ENDPOINTS:
+        raise Conflict(f"an organisation may register at most {MAX_ENDPOINTS} webhook endpoints")
+    secret = new_secret()
+    row = WebhookEndpoint(
+        organisation_id=principal.org_id,
+        url=url,
+        event_types=sorted(set(data.event_types)),
+        description=data.description,
+        secret_encrypted=webhook_box(secret_key).encrypt(secret.encode()).decode(),
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return to_schema(row, principal.org_slug), secret
+
+
+async def list_endpoints(
+    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
+) -> schemas.WebhookPage:
+    query = select(WebhookEndpoint).where(WebhookEndpoint.organisation_id == principal.org_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    if cursor:
+        (after,) = decode_cursor(cursor, str)
+        try:
+            query = query.where(WebhookEndpoint.id > UUID(after))
+        except ValueError:
+            raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+    rows = list(await session.scalars(query.order_by(WebhookEndpoint.id).limit(limit + 1)))
+    return schemas.WebhookPage(
+        items=[to_schema(r, principal.org_slug) for r in rows[:limit]],
+        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        total=total or 0,
+    )
+
+
+async def delete_endpoint(session: AsyncSession, principal: Principal, endpoint_id: UUID) -> None:
+    """Gone, with its undelivered messages."""
+    deleted = await session.scalar(
+        delete(WebhookEndpoint)
+        .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.organisation_id == principal.org_id)
+        .returning(WebhookEndpoint.id)
+    )
+    if deleted is None:
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
+
+
+# --- delivery -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message leased to one worker: what its delivery needs, and the attempt it is."""
+
+    id: UUID
+    organisation_id: UUID
+    kind: str
+    event_type: str | None
+    payload: dict[str, Any]
+    attempts: int
+    url: str | None
+    secret_encrypted: str | None
+
+
+async def claim(session: AsyncSession, *, kinds: list[str], limit: int, lease: timedelta) -> list[Claimed]:
+    """Up to ``limit`` due messages of every organisation, leased for ``lease``: another worker
+    takes them only if this one has not settled them by then."""
+    rows = await session.execute(
+        _CLAIM, {"kinds": kinds, "limit": limit, "lease": int(lease.total_seconds())}
+    )
+    return [Claimed(**row._mapping) for row in rows]
+
+
+async def settle(
+    session: AsyncSession, message: Claimed, *, error: str | None, retry_in: timedelta | None
+) -> bool:
+    """Record an attempt's outcome, acting for the message's organisation: delivered (no error), due
+    again in ``retry_in``, or failed for good. False if the lease was lost to another worker."""
+    values: dict[str, Any]
+    if error is None:
+        values = {"delivered_at": func.now(), "last_error": None}
+    elif retry_in is not None:
+        values = {"next_attempt_at": func.now() + retry_in, "last_error": error[:500]}
+    else:
+        values = {"failed_at": func.now(), "last_error": error[:500]}
+    settled = await session.scalar(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.attempts == message.attempts,
+            OutboxMessage.delivered_at.is_(None),
+            OutboxMessage.failed_at.is_(None),
+        )
+        .values(**values)
+        .returning(OutboxMessage.id)
+    )
+    return settled is not None

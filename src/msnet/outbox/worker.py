@@ -1,0 +1,240 @@
+"""The delivery worker: claims due outbox messages and sends them, webhooks over HTTP (signed as
+Standard Webhooks specifies) and e-mails over SMTP, at least once, retrying with backoff.
+
+It runs inside ``msnet serve`` (unless MSNET_WORKER=off) and alone as ``msnet worker``; any number
+may run at once. Each claim is a short transaction that leases a batch (``FOR UPDATE SKIP LOCKED``,
+see migration 0007); delivery happens outside any transaction, and each outcome is recorded in a
+transaction of its own. A worker that dies mid-delivery loses its lease, and the message is sent
+again under the same id: receivers deduplicate on ``webhook-id`` (or the e-mail's Message-ID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import signal
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+import httpx
+import msgspec
+from cryptography.fernet import InvalidToken
+from litestar import Litestar
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+import msnet
+from msnet.db.engine import ORG_KEY, make_engine, make_sessionmaker
+from msnet.logs import get_logger
+from msnet.middleware import Metrics
+from msnet.outbox import service
+from msnet.outbox.service import Claimed
+from msnet.settings import Settings
+
+# Standard Webhooks' recommended schedule: the delay after each failed attempt. Eight attempts over
+# about 27.6 hours; after the last, the message is failed.
+RETRY_SCHEDULE = tuple(
+    timedelta(seconds=s) for s in (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+)
+BATCH = 20
+WEBHOOK_TIMEOUT = 15.0  # seconds for a whole delivery, connection included
+SMTP_TIMEOUT = 30.0
+LEASE = timedelta(minutes=5)  # longer than any delivery may take
+STOP_GRACE = 20.0  # seconds a stopping worker waits for deliveries under way
+log = get_logger("msnet.outbox")
+
+
+class DeliveryError(Exception):
+    """An attempt that did not deliver; the message says why, without secrets or personal data."""
+
+
+def retry_delay(attempts: int) -> timedelta | None:
+    """How long to wait after the ``attempts``-th failed attempt; None when it was the last."""
+    return RETRY_SCHEDULE[attempts - 1] if attempts <= len(RETRY_SCHEDULE) else None
+
+
+def sign(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,`` and the base64 HMAC-SHA256, keyed with the secret's
+    base64-decoded part after ``whsec_``, of ``{id}.{timestamp}.{body}``."""
+    key = base64.b64decode(secret.removeprefix(service.SECRET_PREFIX))
+    digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+class Worker:
+    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, metrics: Metrics) -> None:
+        assert settings.secret_key
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.metrics = metrics
+        self.box = service.webhook_box(settings.secret_key)
+        # e-mails wait in the outbox for a worker that has an SMTP server to send them through
+        self.kinds = ["webhook", "email"] if settings.smtp_host else ["webhook"]
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(WEBHOOK_TIMEOUT, connect=5.0),
+            follow_redirects=False,
+            headers={"user-agent": f"msnet/{msnet.__version__}"},
+        )
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def run_once(self) -> int:
+        """Claim one batch of due messages and attempt each; how many were claimed."""
+        async with self.sessionmaker() as session, session.begin():
+            claimed = await service.claim(session, kinds=self.kinds, limit=BATCH, lease=LEASE)
+        results = await asyncio.gather(*(self._attempt(m) for m in claimed), return_exceptions=True)
+        for message, result in zip(claimed, results, strict=True):
+            if isinstance(result, Exception):  # not recorded: sent again once its lease has run out
+                log.error("outbox outcome not recorded", message_id=str(message.id), exc_info=result)
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set: batch after batch while messages are due, then poll."""
+        while not stop.is_set():
+            try:
+                claimed = await self.run_once()
+            except Exception as exc:
+                log.error("outbox poll failed", error=type(exc).__name__, exc_info=exc)
+                claimed = 0
+            if claimed < BATCH:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_interval)
+
+    async def _attempt(self, message: Claimed) -> None:
+        error = None
+        try:
+            if message.kind == "webhook":
+                await self._post(message)
+            else:
+                await self._mail(message)
+        except DeliveryError as exc:
+            error = str(exc)
+        retry_in = retry_delay(message.attempts) if error else None
+        async with self.sessionmaker() as session:
+            session.info[ORG_KEY] = message.organisation_id
+            async with session.begin():
+                settled = await service.settle(session, message, error=error, retry_in=retry_in)
+        outcome = "delivered" if error is None else "retry" if retry_in else "failed"
+        self.metrics.deliveries.labels(message.kind, outcome).inc()
+        log.info(
+            "outbox delivery",
+            message_id=str(message.id),
+            organisation_id=str(message.organisation_id),
+            kind=message.kind,
+            event_type=message.event_type,
+            attempt=message.attempts,
+            outcome=outcome,
+            error=error,
+            next_attempt_in=retry_in.total_seconds() if retry_in else None,
+            lease_lost=not settled,
+        )
+
+    async def _post(self, message: Claimed) -> None:
+        assert message.url
+        assert message.secret_encrypted
+        try:
+            secret = self.box.decrypt(message.secret_encrypted.encode()).decode()
+        except InvalidToken:
+            raise DeliveryError(
+                "the endpoint's secret does not decrypt: was MSNET_SECRET_KEY changed?"
+            ) from None
+        body = msgspec.json.encode(message.payload)
+        timestamp = str(int(time.time()))
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": str(message.id),
+            "webhook-timestamp": timestamp,
+            "webhook-signature": sign(secret, str(message.id), timestamp, body),
+        }
+        try:
+            async with (
+                asyncio.timeout(WEBHOOK_TIMEOUT),
+                self.http.stream("POST", message.url, content=body, headers=headers) as response,
+            ):
+                status = response.status_code
+        except (httpx.HTTPError, TimeoutError) as exc:
+            raise DeliveryError(type(exc).__name__) from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"HTTP {status}")
+
+    async def _mail(self, message: Claimed) -> None:
+        settings = self.settings
+        assert settings.smtp_host
+        assert settings.mail_from
+        payload = message.payload
+        mail = EmailMessage()
+        mail["From"] = settings.mail_from
+        mail["To"] = payload["to"]
+        mail["Subject"] = payload["subject"]
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = f"<{message.id}@{settings.mail_from.rsplit('@', 1)[-1]}>"
+        for name, value in payload["headers"].items():
+            mail[name] = value
+        mail.set_content(payload["text"])
+        if payload["html"] is not None:
+            mail.add_alternative(payload["html"], subtype="html")
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_user,
+                password=settings.smtp_password,
+                use_tls=settings.smtp_tls == "tls",
+                start_tls=settings.smtp_tls == "starttls",
+                timeout=SMTP_TIMEOUT,
+            )
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            code = getattr(exc, "code", None)
+            raise DeliveryError(f"{type(exc).__name__}{f' {code}' if code else ''}") from None
+
+
+async def _run_until(worker: Worker, stop: asyncio.Event) -> None:
+    try:
+        await worker.run(stop)
+    finally:
+        await worker.close()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The worker inside ``msnet serve``, on the app's own connection pool, unless MSNET_WORKER=off."""
+    settings: Settings = app.state.settings
+    if not settings.worker:
+        yield
+        return
+    stop = asyncio.Event()
+    worker = Worker(app.state.sessionmaker, settings, app.state.metrics)
+    task = asyncio.create_task(_run_until(worker, stop))
+    log.info("outbox worker started", kinds=worker.kinds)
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(task, STOP_GRACE)
+        log.info("outbox worker stopped")
+
+
+async def run_alone(settings: Settings) -> None:
+    """``msnet worker``: deliver until SIGTERM or Ctrl-C, then finish the deliveries under way."""
+    assert settings.database_url
+    engine = make_engine(settings.database_url, pool_size=min(settings.db_pool_size, BATCH))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    worker = Worker(make_sessionmaker(engine), settings, Metrics())
+    log.info("outbox worker started", kinds=worker.kinds)
+    try:
+        await _run_until(worker, stop)
+    finally:
+        await engine.dispose()
+    log.info("outbox worker stopped")

@@ -1,7 +1,7 @@
 """Trainings and publications (shared records), digest subscriptions and the runs that send them once.
 
 Revision ID: 0008
-Revises: 0007 (0005 on its own branch; with the outbox merged in, after its 0007)
+Revises: 0007
 Create Date: 2026-11-24
 """
 

@@ -184,7 +184,7 @@ class PublicationPage(Struct):
 # --- digests -------------------------------------------------------------------------------
 
 
-class DigestFilters(Struct, omit_defaults=True):
+class DigestFilters(Struct):
     """What a digest looks for, as the searches take it; empty matches everything new."""
 
     q: Annotated[str, Meta(max_length=200)] | None = None

@@ -284,3 +284,34 @@ async def test_private_records_of_other_organisations_stay_hidden(
     offices = (await client.get("/v1/offices", params={"limit": 100}, headers=eu)).json()
     assert "Mediation Support Focal Points (field operations)" not in {o["name"] for o in offices["items"]}
     assert offices["total"] == sum(len(specs) for specs in demo_data.OFFICES.values()) - 1
+
+
+async def test_a_year_of_trainings_and_some_publications(
+    client: AsyncTestClient, settings: Settings, loaded: str
+) -> None:
+    from msnet.training import demo as training_demo
+
+    headers = bearer(await token_for(client, await add_client(settings, "eu", ["training:read"])))
+    body = (await client.get("/v1/trainings", params={"limit": 200}, headers=headers)).json()
+    private_elsewhere = [
+        t for t in training_demo.TRAININGS if t.sharing == "private" and t.organisation != "eu"
+    ]
+    assert body["total"] == len(training_demo.TRAININGS) - len(private_elsewhere) >= 20
+    assert {t["start"][:7] for t in body["items"]} >= {f"2027-{m:02d}" for m in range(1, 13) if m != 8}
+    assert len(body["facets"]["organisation"]) == len(demo.ORGANISATIONS)
+    assert set(body["facets"]["kind"]) == {
+        "course",
+        "workshop",
+        "exchange_visit",
+        "envoy_retreat",
+        "peer_exchange",
+        "webinar",
+    }
+    public = (await client.get("/v1/trainings")).json()["items"]
+    assert {t["sharing"] for t in public} == {"public"}
+    assert public
+    calendar = await client.get("/v1/trainings.ics")
+    assert calendar.status_code == 200
+    publications = (await client.get("/v1/publications", headers=headers)).json()
+    assert publications["total"] == len(training_demo.PUBLICATIONS)
+    assert f"{len(training_demo.TRAININGS)} trainings in 2027 ({len(training_demo.TRAININGS)} new)" in loaded

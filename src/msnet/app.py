@@ -35,6 +35,12 @@ from msnet.requests.routes import InboxController, RequestController
 from msnet.roster.routes import ExpertController
 from msnet.settings import Settings
 from msnet.taxonomy.routes import TaxonomyController
+from msnet.training.routes import (
+    PublicationController,
+    SubscriptionController,
+    TrainingController,
+    TrainingFeedController,
+)
 
 ROUTES = [
     OpsController,
@@ -50,6 +56,10 @@ ROUTES = [
     RequestController,
     InboxController,
     WebhookController,
+    TrainingController,
+    TrainingFeedController,
+    PublicationController,
+    SubscriptionController,
 ]
 
 

@@ -1,4 +1,4 @@
-"""msnet: serve | demo | worker | migrate | org … | client … | roster import | keys … | audit verify | openapi."""
+"""msnet: serve | demo | worker | migrate | org … | client … | roster import | keys … | audit verify | digest send | openapi."""
 
 from __future__ import annotations
 
@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="audit_command", required=True, metavar="ACTION"
     )
     audit.add_parser("verify", help="check the hash chain; names the first bad entry")
+
+    digest = commands.add_parser("digest", help="digests of new trainings and publications").add_subparsers(
+        dest="digest_command", required=True, metavar="ACTION"
+    )
+    digest_send = digest.add_parser(
+        "send", help="queue the digests of the last whole period not yet sent (each goes out once)"
+    )
+    digest_send.add_argument("--period", required=True, choices=("weekly", "monthly"))
 
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument(
@@ -345,6 +353,29 @@ def _audit_verify(settings: Settings) -> None:
     print(f"audit chain intact: {report.checked} entries checked")
 
 
+def _digest_send(settings: Settings, period: str) -> None:
+    from datetime import timedelta
+
+    from msnet.db.engine import make_engine, make_sessionmaker
+    from msnet.db.runtime import database
+    from msnet.training.digest import send_due
+
+    async def run(ready: Settings) -> Any:
+        engine = make_engine(ready.database_url, pool_size=2)  # type: ignore[arg-type]
+        try:
+            return await send_due(make_sessionmaker(engine), ready, period)
+        finally:
+            await engine.dispose()
+
+    with database(settings) as ready:
+        report = asyncio.run(run(ready))
+    last = report.end - timedelta(days=1)
+    print(
+        f"{period} digests for {report.start}..{last}: {report.sent} queued, "
+        f"{report.empty} with nothing new (not sent)"
+    )
+
+
 def _openapi(settings: Settings, output: Path) -> None:
     from msnet.app import create_app
 
@@ -363,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 environ[variable] = getattr(args, option)
         settings = Settings.from_env(environ)
         logs.configure(settings.log_level, settings.log_format)
-        if args.command in ("serve", "demo", "worker", "client") or (
+        if args.command in ("serve", "demo", "worker", "client", "digest") or (
             args.command == "keys" and args.keys_command == "rotate"
         ):
             settings = ensure_secret_key(settings)
@@ -385,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(new_secret_key())
         elif args.command == "audit":
             _audit_verify(settings)
+        elif args.command == "digest":
+            _digest_send(settings, args.period)
         elif args.command == "openapi":
             _openapi(settings, args.output)
     except SettingsError as exc:

@@ -42,6 +42,7 @@ from msnet.roster.models import Expert
 from msnet.settings import Settings
 from msnet.sharing import Sharing
 from msnet.taxonomy import service as taxonomy
+from msnet.training import demo as training_demo
 
 ORGANISATIONS = [
     schemas.OrganisationCreate(
@@ -373,6 +374,10 @@ class Counts:
     new_offices: int = 0
     new_capacities: int = 0
     new_experts: int = 0
+    trainings: int = 0
+    new_trainings: int = 0
+    publications: int = 0
+    new_publications: int = 0
 
 
 async def _count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
@@ -471,6 +476,13 @@ async def _ensure_directory_and_roster(session: AsyncSession, settings: Settings
         await set_organisation(session, org.id)
         await _ensure_offices(session, settings, org, counts)
         await _ensure_experts(session, settings, org, counts)
+        trainings, new_trainings, publications, new_publications = await training_demo.ensure(
+            session, _principal(org), origin=settings.issuer
+        )
+        counts.trainings += trainings
+        counts.new_trainings += new_trainings
+        counts.publications += publications
+        counts.new_publications += new_publications
     return counts
 
 
@@ -619,6 +631,8 @@ async def load(settings: Settings) -> str:
             f"{counts.experts} experts on the rosters ({counts.new_experts} new)",
             f"  {n_processes} peace processes ({new_processes} new), {len(data.REQUESTS)} support requests "
             f"in every state of their lifecycle ({new_requests} new)",
+            f"  {counts.trainings} trainings in 2027 ({counts.new_trainings} new), "
+            f"{counts.publications} publications ({counts.new_publications} new)",
             "",
             f"Credentials of the {SHOWN.upper()} demo client (every scope; a new secret on each run):",
             f"  client_id:     {client.client_id}",
@@ -636,6 +650,9 @@ async def load(settings: Settings) -> str:
             "| python3 -m json.tool",
             f"  curl -s {auth_header} {base}/v1/inbox | python3 -m json.tool",
             f"  curl -s {auth_header} '{base}/v1/requests?role=requester' | python3 -m json.tool",
+            f"  curl -s {auth_header} '{base}/v1/trainings?open=true&theme=gender_inclusion' "
+            "| python3 -m json.tool",
+            f"  curl -s {base}/v1/trainings.ics   # a calendar of the public trainings",
             f"  curl -s {auth_header} {base}/v1/audit | python3 -m json.tool",
             f"  open {base}/schema for the API documentation",
         ]

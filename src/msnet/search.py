@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -30,7 +31,8 @@ from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput
 from msnet.taxonomy import service as taxonomy
 
-FACETS = ("theme", "service_type", "language", "region", "organisation")
+#: The array columns of a facets query, by facet: the directory's and the roster's.
+ARRAYS = {"theme": "themes", "service_type": "service_types", "language": "languages", "region": "regions"}
 
 
 def term(field: str, kind: str, value: str) -> str:
@@ -65,13 +67,13 @@ class Found:
     next_cursor: str | None
 
 
-def _facet_parts(hits: CTE) -> list[Select[Any]]:
+def _facet_parts(hits: CTE, arrays: Mapping[str, str]) -> list[Select[Any]]:
     no_rank = null().cast(Float)
     return [
-        select(literal("theme"), func.unnest(hits.c.themes).label("term"), hits.c.key, no_rank),
-        select(literal("service_type"), func.unnest(hits.c.service_types), hits.c.key, no_rank),
-        select(literal("language"), func.unnest(hits.c.languages), hits.c.key, no_rank),
-        select(literal("region"), func.unnest(hits.c.regions), hits.c.key, no_rank),
+        *(
+            select(literal(facet), func.unnest(hits.c[column]).label("term"), hits.c.key, no_rank)
+            for facet, column in arrays.items()
+        ),
         select(literal("organisation"), Organisation.slug, hits.c.key, no_rank).join(
             Organisation, Organisation.id == hits.c.organisation_id
         ),
@@ -80,7 +82,7 @@ def _facet_parts(hits: CTE) -> list[Select[Any]]:
 
 
 async def _count(
-    session: AsyncSession, parts: list[Select[Any]]
+    session: AsyncSession, parts: list[Select[Any]], arrays: Mapping[str, str]
 ) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
     """Run the union of ``parts`` (facet, term, key, rank) grouped by facet and term: the counts,
     the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank)."""
@@ -90,7 +92,7 @@ async def _count(
             terms.c[0], terms.c[1]
         )
     )
-    counts: dict[str, dict[str, int]] = {k: {} for k in (*FACETS, "total", "page")}
+    counts: dict[str, dict[str, int]] = {k: {} for k in (*arrays, "organisation", "total", "page")}
     page = []
     for facet, term, count, rank in rows:
         if facet == "page":
@@ -101,12 +103,14 @@ async def _count(
     return counts, counts.pop("total").get("", 0), page
 
 
-async def facets(session: AsyncSession, hits_query: Select[Any]) -> tuple[dict[str, dict[str, int]], int]:
-    """Counts per theme, service type, language, region and organisation over ``hits_query`` (a
-    select of the visible, filtered rows: ``key``, ``organisation_id`` and the arrays ``themes``,
+async def facets(
+    session: AsyncSession, hits_query: Select[Any], arrays: Mapping[str, str] = ARRAYS
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Counts per facet and organisation over ``hits_query`` (a select of the visible, filtered rows:
+    ``key``, ``organisation_id`` and an array column per facet, by default ``themes``,
     ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
     one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
-    counts, total, _ = await _count(session, _facet_parts(hits_query.cte("hits")))
+    counts, total, _ = await _count(session, _facet_parts(hits_query.cte("hits"), arrays), arrays)
     return counts, total
 
 
@@ -117,6 +121,7 @@ async def find(
     *,
     cursor: str | None,
     limit: int,
+    arrays: Mapping[str, str] = ARRAYS,
 ) -> Found:
     """A page of ``hits_query`` (as for :func:`facets`; ranked by ``rank`` when searching text,
     else by key) with its facets and total, from one scan of the matching rows in one round trip:
@@ -129,7 +134,9 @@ async def find(
         hits.c.rank if ranked else None,
         hits.c.key,
     ).limit(limit + 1)
-    counts, total, keys = await _count(session, [*_facet_parts(hits), select(page.subquery())])
+    counts, total, keys = await _count(
+        session, [*_facet_parts(hits, arrays), select(page.subquery())], arrays
+    )
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 

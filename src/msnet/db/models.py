@@ -7,6 +7,7 @@ from msnet.directory.models import Capacity, Office, Organisation
 from msnet.idempotency.models import IdempotencyKey
 from msnet.outbox.models import OutboxMessage, WebhookEndpoint
 from msnet.roster.models import Expert, ExpertContact
+from msnet.training.models import DigestRun, Publication, Subscription, Training
 
 metadata = Base.metadata
 
@@ -15,6 +16,7 @@ __all__ = [
     "AuditHead",
     "Capacity",
     "DeniedToken",
+    "DigestRun",
     "Expert",
     "ExpertContact",
     "IdempotencyKey",
@@ -22,7 +24,10 @@ __all__ = [
     "Office",
     "Organisation",
     "OutboxMessage",
+    "Publication",
     "SigningKey",
+    "Subscription",
+    "Training",
     "UsedAssertion",
     "WebhookEndpoint",
     "metadata",

@@ -36,6 +36,7 @@ from msnet.middleware import Metrics
 from msnet.outbox import service
 from msnet.outbox.service import Claimed
 from msnet.settings import Settings
+from msnet.training import digest
 
 # Standard Webhooks' recommended schedule: the delay after each failed attempt. Eight attempts over
 # about 27.6 hours; after the last, the message is failed.
@@ -198,7 +199,7 @@ class Worker:
 
 async def _run_until(worker: Worker, stop: asyncio.Event) -> None:
     try:
-        await worker.run(stop)
+        await asyncio.gather(worker.run(stop), digest.schedule(worker.sessionmaker, worker.settings, stop))
     finally:
         await worker.close()
 

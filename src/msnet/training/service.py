@@ -1,0 +1,451 @@
+"""Trainings and publications: shared records, searched with facets, validated against the taxonomy."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import available_timezones
+
+from sqlalchemy import ColumnElement, Float, cast, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet import search
+from msnet.api import instant
+from msnet.auth.principal import Principal
+from msnet.concurrency import check_version
+from msnet.errors import InvalidInput, NotFound
+from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
+from msnet.taxonomy import service as taxonomy
+from msnet.training import schemas
+from msnet.training.models import Publication, Training
+
+#: The API's names of the columns whose names differ.
+_COLUMNS = {"start": "starts_at", "end": "ends_at"}
+TRAINING_FACETS = {
+    "theme": "themes",
+    "kind": "kinds",
+    "format": "formats",
+    "language": "languages",
+    "country": "countries",
+    "region": "regions",
+    "audience": "audience",
+}
+PUBLICATION_FACETS = {"theme": "themes", "language": "languages"}
+
+
+@dataclass(frozen=True)
+class TrainingFilter:
+    """Every search dimension of trainings; ``None`` means no filter on it."""
+
+    q: str | None = None
+    organisation: str | None = None
+    theme: str | None = None
+    kind: str | None = None
+    format: str | None = None
+    country: str | None = None
+    region: str | None = None
+    language: str | None = None
+    audience: str | None = None
+    start_from: date | None = None
+    start_to: date | None = None
+    open: bool = False
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PublicationFilter:
+    q: str | None = None
+    organisation: str | None = None
+    theme: str | None = None
+    language: str | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+    created_from: datetime | None = None
+    created_before: datetime | None = None
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def time_zone(value: str) -> str:
+    """An IANA time zone name, as the tz database spells it; anything else is a 422."""
+    if value not in _zones():
+        raise InvalidInput.field(
+            "time_zone", f"'{value[:64]}' is not an IANA time zone, e.g. Europe/Brussels"
+        )
+    return value
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _training_changes(data: schemas.TrainingCreate | schemas.TrainingUpdate) -> dict[str, Any]:
+    """The columns a create or update writes, after every check that needs neither the database nor
+    the record's other fields."""
+    changes = {_COLUMNS.get(k, k): v for k, v in search.changes(data).items()}
+    for field, kind in (("themes", "theme"), ("languages", "language")):
+        if field in changes:
+            changes[field] = taxonomy.check(field, kind, changes[field])  # type: ignore[arg-type]
+    if changes.get("country"):
+        changes["country"] = search.term("country", "country", changes["country"])
+    if "country" in changes:
+        changes["regions"] = list(taxonomy.regions_of(changes["country"])) if changes["country"] else []
+    if "time_zone" in changes:
+        changes["time_zone"] = time_zone(changes["time_zone"])
+    for api, column in (("start", "starts_at"), ("end", "ends_at"), ("application_deadline",) * 2):
+        if changes.get(column) is not None:
+            changes[column] = instant(api, changes[column])
+    if "audience" in changes:
+        changes["audience"] = sorted(set(changes["audience"]))
+    return changes
+
+
+def _check_training(record: dict[str, Any]) -> None:
+    """The rules between fields, on the record as it will be."""
+    if record["ends_at"] < record["starts_at"]:
+        raise InvalidInput.field("end", "is before the start")
+    deadline = record.get("application_deadline")
+    if deadline is not None and deadline > record["starts_at"]:
+        raise InvalidInput.field("application_deadline", "is after the start")
+    if record["format"] in ("in_person", "hybrid") and not record.get("country"):
+        raise InvalidInput.field("country", "is needed for an in-person or hybrid training")
+    if not (record.get("apply_url") or record.get("apply_email")):
+        raise InvalidInput.field("apply_url", "say how to apply: apply_url, apply_email or both")
+
+
+def _publication_changes(data: schemas.PublicationCreate | schemas.PublicationUpdate) -> dict[str, Any]:
+    changes = search.changes(data)
+    for field, kind in (("themes", "theme"), ("languages", "language")):
+        if field in changes:
+            changes[field] = taxonomy.check(field, kind, changes[field])  # type: ignore[arg-type]
+    return changes
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def training_schemas(session: AsyncSession, rows: list[Training]) -> list[schemas.Training]:
+    slugs = await slugs_of(
+        session, list({t.organisation_id for t in rows} | {i for t in rows for i in t.share_with})
+    )
+    return [
+        schemas.Training(
+            id=t.id,
+            organisation=slugs[t.organisation_id],
+            title=t.title,
+            description=t.description,
+            kind=t.kind,  # type: ignore[arg-type]
+            themes=list(t.themes),
+            format=t.format,  # type: ignore[arg-type]
+            city=t.city,
+            country=t.country,
+            start=t.starts_at,
+            end=t.ends_at,
+            time_zone=t.time_zone,
+            application_deadline=t.application_deadline,
+            seats=t.seats,
+            languages=list(t.languages),
+            audience=list(t.audience),  # type: ignore[arg-type]
+            cost=t.cost,
+            apply_url=t.apply_url,
+            apply_email=t.apply_email,
+            sharing=t.sharing,  # type: ignore[arg-type]
+            share_with=[slugs[i] for i in t.share_with],
+            origin=t.origin,
+            version=t.version,
+            created_at=t.created_at,
+            updated_at=t.updated_at,
+        )
+        for t in rows
+    ]
+
+
+async def publication_schemas(session: AsyncSession, rows: list[Publication]) -> list[schemas.Publication]:
+    slugs = await slugs_of(
+        session, list({p.organisation_id for p in rows} | {i for p in rows for i in p.share_with})
+    )
+    return [
+        schemas.Publication(
+            id=p.id,
+            organisation=slugs[p.organisation_id],
+            title=p.title,
+            summary=p.summary,
+            themes=list(p.themes),
+            languages=list(p.languages),
+            url=p.url,
+            published_on=p.published_on,
+            sharing=p.sharing,  # type: ignore[arg-type]
+            share_with=[slugs[i] for i in p.share_with],
+            origin=p.origin,
+            version=p.version,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
+        for p in rows
+    ]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _created(model: Any, since: datetime | None, before: datetime | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if since is not None:
+        conditions.append(model.created_at >= since)
+    if before is not None:
+        conditions.append(model.created_at < before)
+    return conditions
+
+
+async def training_conditions(
+    session: AsyncSession, principal: Principal | None, filters: TrainingFilter
+) -> list[ColumnElement[bool]]:
+    """What a training search (or a feed, or a digest) keeps: visible to ``principal`` and matching."""
+    conditions: list[ColumnElement[bool]] = [visible(Training, principal)]
+    if filters.theme:
+        conditions.append(Training.themes.contains([search.term("theme", "theme", filters.theme)]))
+    if filters.kind:
+        conditions.append(Training.kind == filters.kind)
+    if filters.format:
+        conditions.append(Training.format == filters.format)
+    if filters.country:
+        conditions.append(Training.country == search.term("country", "country", filters.country))
+    if filters.region:
+        conditions.append(Training.regions.contains([search.term("region", "region", filters.region)]))
+    if filters.language:
+        language = search.term("language", "language", filters.language)
+        conditions.append(Training.languages.contains([language]))
+    if filters.audience:
+        conditions.append(Training.audience.contains([filters.audience]))
+    if filters.start_from and filters.start_to and filters.start_to < filters.start_from:
+        raise InvalidInput.field("start_to", "is before start_from")
+    if filters.start_from:
+        conditions.append(Training.starts_at >= _day_start(filters.start_from))
+    if filters.start_to:
+        conditions.append(Training.starts_at < _day_start(filters.start_to) + timedelta(days=1))
+    if filters.open:
+        now = func.now()
+        conditions.append(
+            (Training.application_deadline >= now)
+            | (Training.application_deadline.is_(None) & (Training.starts_at > now))
+        )
+    conditions.extend(_created(Training, filters.created_from, filters.created_before))
+    if org_id := await search.organisation_id(session, filters.organisation):
+        conditions.append(Training.organisation_id == org_id)
+    if filters.q:
+        conditions.append(Training.search.bool_op("@@")(search.text_query(filters.q)))
+    return conditions
+
+
+def _epoch(column: Any) -> ColumnElement[Any]:
+    return cast(func.extract("epoch", column), Float)
+
+
+async def search_trainings(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: TrainingFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.TrainingPage:
+    """Ranked by relevance with ``q``; otherwise soonest first (the rank is minus the start)."""
+    conditions = await training_conditions(session, principal, filters)
+    rank = (
+        func.ts_rank(Training.search, search.text_query(filters.q))
+        if filters.q
+        else -_epoch(Training.starts_at)
+    )
+    hits = select(
+        Training.id.label("key"),
+        Training.organisation_id,
+        Training.themes,
+        postgresql.array([Training.kind]).label("kinds"),
+        postgresql.array([Training.format]).label("formats"),
+        Training.languages,
+        func.array_remove(postgresql.array([Training.country]), None).label("countries"),
+        Training.regions,
+        Training.audience,
+    ).where(*conditions)
+    found = await search.find(session, hits, rank, cursor=cursor, limit=limit, arrays=TRAINING_FACETS)
+    ids = [key for key, _ in found.page]
+    rows = {t.id: t for t in await session.scalars(select(Training).where(Training.id.in_(ids), *conditions))}
+    return schemas.TrainingPage(
+        items=await training_schemas(session, [rows[i] for i in ids if i in rows]),
+        next_cursor=found.next_cursor,
+        total=found.total,
+        facets=found.facets,
+    )
+
+
+async def get_training(session: AsyncSession, principal: Principal | None, training_id: UUID) -> Training:
+    training = await session.scalar(
+        select(Training).where(Training.id == training_id, visible(Training, principal))
+    )
+    if training is None:
+        raise NotFound(f"no training {training_id}")
+    return training
+
+
+async def training_schema(session: AsyncSession, training: Training) -> schemas.Training:
+    return (await training_schemas(session, [training]))[0]
+
+
+async def publication_conditions(
+    session: AsyncSession, principal: Principal | None, filters: PublicationFilter
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [visible(Publication, principal)]
+    if filters.theme:
+        conditions.append(Publication.themes.contains([search.term("theme", "theme", filters.theme)]))
+    if filters.language:
+        language = search.term("language", "language", filters.language)
+        conditions.append(Publication.languages.contains([language]))
+    if filters.published_from and filters.published_to and filters.published_to < filters.published_from:
+        raise InvalidInput.field("published_to", "is before published_from")
+    if filters.published_from:
+        conditions.append(Publication.published_on >= filters.published_from)
+    if filters.published_to:
+        conditions.append(Publication.published_on <= filters.published_to)
+    conditions.extend(_created(Publication, filters.created_from, filters.created_before))
+    if org_id := await search.organisation_id(session, filters.organisation):
+        conditions.append(Publication.organisation_id == org_id)
+    if filters.q:
+        conditions.append(Publication.search.bool_op("@@")(search.text_query(filters.q)))
+    return conditions
+
+
+async def search_publications(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: PublicationFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.PublicationPage:
+    """Ranked by relevance with ``q``; otherwise newest first."""
+    conditions = await publication_conditions(session, principal, filters)
+    rank = (
+        func.ts_rank(Publication.search, search.text_query(filters.q))
+        if filters.q
+        else _epoch(Publication.published_on)
+    )
+    hits = select(
+        Publication.id.label("key"), Publication.organisation_id, Publication.themes, Publication.languages
+    ).where(*conditions)
+    found = await search.find(session, hits, rank, cursor=cursor, limit=limit, arrays=PUBLICATION_FACETS)
+    ids = [key for key, _ in found.page]
+    rows = {
+        p.id: p
+        for p in await session.scalars(select(Publication).where(Publication.id.in_(ids), *conditions))
+    }
+    return schemas.PublicationPage(
+        items=await publication_schemas(session, [rows[i] for i in ids if i in rows]),
+        next_cursor=found.next_cursor,
+        total=found.total,
+        facets=found.facets,
+    )
+
+
+async def get_publication(
+    session: AsyncSession, principal: Principal | None, publication_id: UUID
+) -> Publication:
+    publication = await session.scalar(
+        select(Publication).where(Publication.id == publication_id, visible(Publication, principal))
+    )
+    if publication is None:
+        raise NotFound(f"no publication {publication_id}")
+    return publication
+
+
+async def publication_schema(session: AsyncSession, publication: Publication) -> schemas.Publication:
+    return (await publication_schemas(session, [publication]))[0]
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+async def create_training(
+    session: AsyncSession, principal: Principal, data: schemas.TrainingCreate, *, origin: str
+) -> schemas.Training:
+    changes = _training_changes(data)
+    _check_training(changes)
+    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    training = Training(organisation_id=principal.org_id, origin=origin, **changes)
+    session.add(training)
+    await session.flush()
+    await session.refresh(training)
+    return await training_schema(session, training)
+
+
+async def update_training(
+    session: AsyncSession,
+    principal: Principal,
+    training_id: UUID,
+    data: schemas.TrainingUpdate,
+    if_match: str | None,
+) -> schemas.Training:
+    training = await get_training(session, principal, training_id)
+    await lock_for_owner(session, principal, training, "training")
+    changes = _training_changes(data)
+    _check_training(
+        {
+            **{c: getattr(training, c) for c in ("starts_at", "ends_at", "application_deadline", "format")},
+            **{c: getattr(training, c) for c in ("country", "apply_url", "apply_email")},
+            **changes,
+        }
+    )
+    await apply_changes(session, training, changes, if_match)
+    return await training_schema(session, training)
+
+
+async def delete_training(
+    session: AsyncSession, principal: Principal, training_id: UUID, if_match: str | None
+) -> None:
+    training = await get_training(session, principal, training_id)
+    await lock_for_owner(session, principal, training, "training")
+    check_version(if_match, training.version)
+    await session.delete(training)
+    await session.flush()
+
+
+async def create_publication(
+    session: AsyncSession, principal: Principal, data: schemas.PublicationCreate, *, origin: str
+) -> schemas.Publication:
+    changes = _publication_changes(data)
+    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    publication = Publication(organisation_id=principal.org_id, origin=origin, **changes)
+    session.add(publication)
+    await session.flush()
+    await session.refresh(publication)
+    return await publication_schema(session, publication)
+
+
+async def update_publication(
+    session: AsyncSession,
+    principal: Principal,
+    publication_id: UUID,
+    data: schemas.PublicationUpdate,
+    if_match: str | None,
+) -> schemas.Publication:
+    publication = await get_publication(session, principal, publication_id)
+    await lock_for_owner(session, principal, publication, "publication")
+    await apply_changes(session, publication, _publication_changes(data), if_match)
+    return await publication_schema(session, publication)
+
+
+async def delete_publication(
+    session: AsyncSession, principal: Principal, publication_id: UUID, if_match: str | None
+) -> None:
+    publication = await get_publication(session, principal, publication_id)
+    await lock_for_owner(session, principal, publication, "publication")
+    check_version(if_match, publication.version)
+    await session.delete(publication)
+    await session.flush()

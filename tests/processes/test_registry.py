@@ -17,7 +17,6 @@ from tests.requests.conftest import (
     field_errors,
     get,
     make_office,
-    patch,
     post,
     request_body,
     scoped_caller,
@@ -97,11 +96,9 @@ async def test_a_member_proposes_a_process_with_every_field(
     assert made["id"] not in (await listed(client, eu, phase="negotiation"))[0]
     assert await audited(client, au, made["id"]) == ["process.create"]
 
-
-async def test_a_region_alone_is_enough(client: AsyncTestClient, au: Caller) -> None:
-    made = await propose(client, au, countries=[], region="eastern_africa", level="local", track="2")
-    assert made["countries"] == []
-    assert made["regions"] == ["eastern_africa"]
+    # a region alone is enough
+    regional = await propose(client, au, countries=[], region="eastern_africa", level="local", track="2")
+    assert (regional["countries"], regional["regions"]) == ([], ["eastern_africa"])
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -136,7 +133,7 @@ BAD_PROCESS_FIELDS = [
 ]
 
 
-async def test_bad_input_on_create_is_a_problem_naming_the_field_and_writes_nothing(
+async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
     client: AsyncTestClient, au: Caller, owner_conn: asyncpg.Connection
 ) -> None:
     await propose(client, au)
@@ -162,11 +159,8 @@ async def test_bad_input_on_create_is_a_problem_naming_the_field_and_writes_noth
     assert (await listed(client, au))[1] == 1
     assert await count(owner_conn, "processes") == 1
 
-
-async def test_a_bad_patch_is_a_problem_naming_the_field_and_changes_nothing(
-    client: AsyncTestClient, au: Caller
-) -> None:
-    made = await propose(client, au)
+    # the same on PATCH: a problem naming the field, and the process unchanged
+    made = (await get(client, au, PROCESSES))["items"][0]
     url = f"{PROCESSES}/{made['id']}"
     cases = [(p.values[0], p.values[1], p.id) for p in BAD_PROCESS_FIELDS]
     cases.append(({"countries": []}, "countries", "no-country-left-and-no-region"))
@@ -225,10 +219,10 @@ async def test_a_hidden_process_is_404_everywhere_and_absent_from_lists(
     assert (await client.get(f"{PROCESSES}/{public['id']}")).status_code == 200
 
     # a visible process of another organisation cannot be changed or merged by it
-    for url, body in ((f"{PROCESSES}/{restricted['id']}", {"name": "Taken over"}),):
-        assert (await client.patch(url, json=body, headers=eu.headers)).status_code == 403
-        merge = await client.post(f"{url}/merge", json={"into": network["id"]}, headers=eu.headers)
-        assert merge.status_code == 403
+    url = f"{PROCESSES}/{restricted['id']}"
+    assert (await client.patch(url, json={"name": "Taken over"}, headers=eu.headers)).status_code == 403
+    merge = await client.post(f"{url}/merge", json={"into": network["id"]}, headers=eu.headers)
+    assert merge.status_code == 403
     for process in (private, restricted, public, network):
         assert (await get(client, au, f"{PROCESSES}/{process['id']}"))["version"] == 1
 
@@ -346,25 +340,25 @@ async def test_merges_chain_and_a_process_never_merges_into_itself(
     assert (await listed(client, eu))[1] == 1
 
 
-async def test_merge_honours_if_match(client: AsyncTestClient, au: Caller) -> None:
-    duplicate = await propose(client, au, name="Duplicate entry")
-    survivor = await propose(client, au, name="The process")
-    await patch(client, au, f"{PROCESSES}/{duplicate['id']}", {"phase": "agreement"}, **{"If-Match": '"1"'})
-    url = f"{PROCESSES}/{duplicate['id']}/merge"
-    stale = await client.post(url, json={"into": survivor["id"]}, headers={**au.headers, "If-Match": '"1"'})
-    assert stale.status_code == 412, stale.text
-    assert stale.headers["content-type"] == PROBLEM
-    assert (await listed(client, au))[1] == 2
-    fresh = await client.post(url, json={"into": survivor["id"]}, headers={**au.headers, "If-Match": '"2"'})
-    assert fresh.status_code == 200, fresh.text
-    assert (await listed(client, au))[1] == 1
-
-
 # --- If-Match and Idempotency-Key --------------------------------------------------------------
 
 
-async def test_patch_honours_if_match(client: AsyncTestClient, au: Caller) -> None:
-    made = await propose(client, au)
+async def test_patch_and_merge_honour_if_match_and_creation_an_idempotency_key(
+    client: AsyncTestClient, au: Caller, owner_conn: asyncpg.Connection
+) -> None:
+    headers = {**au.headers, "Idempotency-Key": "propose-car-1"}
+    first = await client.post(PROCESSES, json=process_body(), headers=headers)
+    again = await client.post(PROCESSES, json=process_body(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert again.json() == first.json()
+    other = await client.post(PROCESSES, json=process_body(name="Another process"), headers=headers)
+    assert other.status_code == 422
+    assert field_errors(other) == ["Idempotency-Key"]
+    assert await count(owner_conn, "processes") == 1
+
+    made = first.json()
     url = f"{PROCESSES}/{made['id']}"
     changed = await client.patch(
         url, json={"phase": "agreement", "region": "middle_africa"}, headers={**au.headers, "If-Match": '"1"'}
@@ -381,18 +375,15 @@ async def test_patch_honours_if_match(client: AsyncTestClient, au: Caller) -> No
     assert now.json()["phase"] == "agreement"
     assert await audited(client, au, made["id"]) == ["process.create", "process.update"]
 
-
-async def test_idempotency_key_replays_the_first_answer(
-    client: AsyncTestClient, au: Caller, owner_conn: asyncpg.Connection
-) -> None:
-    headers = {**au.headers, "Idempotency-Key": "propose-car-1"}
-    first = await client.post(PROCESSES, json=process_body(), headers=headers)
-    again = await client.post(PROCESSES, json=process_body(), headers=headers)
-    assert first.status_code == again.status_code == 201
-    assert again.headers["idempotent-replayed"] == "true"
-    assert "idempotent-replayed" not in first.headers
-    assert again.json() == first.json()
-    other = await client.post(PROCESSES, json=process_body(name="Another process"), headers=headers)
-    assert other.status_code == 422
-    assert field_errors(other) == ["Idempotency-Key"]
-    assert await count(owner_conn, "processes") == 1
+    survivor = await propose(client, au, name="The process")
+    stale = await client.post(
+        f"{url}/merge", json={"into": survivor["id"]}, headers={**au.headers, "If-Match": '"1"'}
+    )
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"] == PROBLEM
+    assert (await listed(client, au))[1] == 2
+    fresh = await client.post(
+        f"{url}/merge", json={"into": survivor["id"]}, headers={**au.headers, "If-Match": '"2"'}
+    )
+    assert fresh.status_code == 200, fresh.text
+    assert (await listed(client, au))[1] == 1

@@ -99,6 +99,13 @@ async def test_bad_input_on_create_is_a_problem_naming_the_field_and_writes_noth
     assert await count(owner_conn, "request_events") == 0
     assert (await get(client, au, "/v1/requests"))["total"] == 0
 
+    # a draft with no addressee (and not routed) cannot be submitted
+    made = await make_request(client, au, network, submit=False, addressees=[])
+    response = await client.post(f"/v1/requests/{made['id']}/submit", headers=au.headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["allowed"] == ["cancelled"]
+    assert (await get(client, au, f"/v1/requests/{made['id']}"))["state"] == "draft"
+
 
 async def test_a_bad_patch_is_a_problem_naming_the_field_and_changes_nothing(
     client: AsyncTestClient, au: Caller, eu: Caller, network: Network
@@ -128,41 +135,7 @@ async def test_a_bad_patch_is_a_problem_naming_the_field_and_changes_nothing(
         assert await get(client, au, url) == before
 
 
-async def test_bad_outcomes_are_refused_and_the_request_stays_open(
-    client: AsyncTestClient, au: Caller, eu: Caller, network: Network
-) -> None:
-    made = await make_request(client, au, network)
-    offer = await post(
-        client,
-        eu,
-        f"/v1/requests/{made['id']}/responses",
-        {"office_id": network.eu_office["id"], "kind": "offer"},
-    )
-    await post(client, au, f"/v1/requests/{made['id']}/responses/{offer['id']}/accept", status=200)
-    url = f"/v1/requests/{made['id']}"
-    before = await get(client, au, url)
-    assert before["state"] == "accepted"
-    for outcome, field in (
-        ({"delivered": False}, "reason"),
-        ({"delivered": False, "reason": "   "}, "reason"),
-        ({"delivered": True}, "modality"),
-        ({"delivered": True, "modality": "telepathy"}, "modality"),
-        ({"delivered": True, "modality": "remote", "note": "n" * 2001}, "note"),
-        ({"delivered": False, "reason": "r" * 2001}, "reason"),
-        ({"delivered": "maybe"}, "delivered"),
-        ({"modality": "remote"}, "delivered"),
-        ({"delivered": True, "modality": "remote", "rating": 5}, "rating"),
-    ):
-        response = await client.post(f"{url}/close", json=outcome, headers=au.headers)
-        assert response.status_code == 422, (outcome, response.text)
-        assert field in field_errors(response), (outcome, response.text)
-    broken = await client.post(f"{url}/close", content=b'{"delivered": tru', headers={**au.headers, **JSON})
-    assert broken.status_code == 400
-    assert broken.headers["content-type"] == PROBLEM
-    assert await get(client, au, url) == before
-
-
-async def test_bad_responses_are_refused_and_nothing_is_written(
+async def test_bad_responses_and_outcomes_are_refused_and_nothing_is_written(
     client: AsyncTestClient,
     au: Caller,
     eu: Caller,
@@ -204,12 +177,35 @@ async def test_bad_responses_are_refused_and_nothing_is_written(
     assert (await get(client, eu, url))["total"] == 0
     assert (await get(client, au, f"/v1/requests/{made['id']}"))["state"] == "submitted"
 
-
-async def test_submitting_without_addressees_is_a_conflict(
-    client: AsyncTestClient, au: Caller, network: Network
-) -> None:
-    made = await make_request(client, au, network, submit=False, addressees=[])
-    response = await client.post(f"/v1/requests/{made['id']}/submit", headers=au.headers)
-    assert response.status_code == 409, response.text
-    assert response.json()["allowed"] == ["cancelled"]
-    assert (await get(client, au, f"/v1/requests/{made['id']}"))["state"] == "draft"
+    # bad outcomes: the request stays open
+    closing = await make_request(client, au, network)
+    offer = await post(
+        client,
+        eu,
+        f"/v1/requests/{closing['id']}/responses",
+        {"office_id": network.eu_office["id"], "kind": "offer"},
+    )
+    await post(client, au, f"/v1/requests/{closing['id']}/responses/{offer['id']}/accept", status=200)
+    request_url = f"/v1/requests/{closing['id']}"
+    unclosed = await get(client, au, request_url)
+    assert unclosed["state"] == "accepted"
+    for outcome, field in (
+        ({"delivered": False}, "reason"),
+        ({"delivered": False, "reason": "   "}, "reason"),
+        ({"delivered": True}, "modality"),
+        ({"delivered": True, "modality": "telepathy"}, "modality"),
+        ({"delivered": True, "modality": "remote", "note": "n" * 2001}, "note"),
+        ({"delivered": False, "reason": "r" * 2001}, "reason"),
+        ({"delivered": "maybe"}, "delivered"),
+        ({"modality": "remote"}, "delivered"),
+        ({"delivered": True, "modality": "remote", "rating": 5}, "rating"),
+    ):
+        response = await client.post(f"{request_url}/close", json=outcome, headers=au.headers)
+        assert response.status_code == 422, (outcome, response.text)
+        assert field in field_errors(response), (outcome, response.text)
+    broken = await client.post(
+        f"{request_url}/close", content=b'{"delivered": tru', headers={**au.headers, **JSON}
+    )
+    assert broken.status_code == 400
+    assert broken.headers["content-type"] == PROBLEM
+    assert await get(client, au, request_url) == unclosed

@@ -96,8 +96,29 @@ async def test_a_third_organisation_gets_404_everywhere_and_an_addressee_403_on_
     assert await get(client, au, url) == before
     assert (await get(client, au, f"{url}/responses"))["total"] == 1
 
+    # with two addressees, each sees its own response and not the other's
+    both = await make_request(
+        client, au, network, addressees=[network.eu_office["id"], network.igad_office["id"]]
+    )
+    url = f"/v1/requests/{both['id']}/responses"
+    offer = await post(
+        client, eu, url, {"office_id": network.eu_office["id"], "kind": "offer", "note": "EU offer"}
+    )
+    decline = await post(
+        client, igad, url, {"office_id": network.igad_office["id"], "kind": "decline", "reason": "busy"}
+    )
+    assert [r["id"] for r in (await get(client, eu, url))["items"]] == [offer["id"]]
+    assert [r["id"] for r in (await get(client, igad, url))["items"]] == [decline["id"]]
+    assert (await get(client, igad, url))["total"] == 1
+    everything = await get(client, au, url)
+    assert sorted(r["id"] for r in everything["items"]) == sorted([offer["id"], decline["id"]])
+    assert everything["total"] == 2
+    # a competitor cannot accept, nor find, the other's offer
+    taken = await client.post(f"{url}/{offer['id']}/accept", headers=igad.headers)
+    assert taken.status_code == 403
 
-async def test_a_draft_is_the_requesters_alone(
+
+async def test_a_draft_is_the_requesters_alone_and_a_restricted_request_is_only_read_by_those_named(
     client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller, network: Network
 ) -> None:
     made = await make_request(
@@ -115,17 +136,14 @@ async def test_a_draft_is_the_requesters_alone(
     assert await totals(client, au) == (1, 0)
     assert (await get(client, au, f"/v1/requests/{made['id']}"))["version"] == 1
 
-
-async def test_a_restricted_request_is_read_by_those_it_is_shared_with_and_changed_by_none(
-    client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller, network: Network
-) -> None:
-    made = await make_request(client, au, network, sharing="restricted", share_with=["igad"])
-    assert made["share_with"] == ["igad"]
-    url = f"/v1/requests/{made['id']}"
-    seen = await get(client, igad, url)
-    assert seen["id"] == made["id"]
+    # once submitted, a restricted request is read by those it is shared with, changed by none
+    shared = await make_request(client, au, network, sharing="restricted", share_with=["igad"])
+    assert shared["share_with"] == ["igad"]
+    shared_url = f"/v1/requests/{shared['id']}"
+    seen = await get(client, igad, shared_url)
+    assert seen["id"] == shared["id"]
     assert await totals(client, igad) == (1, 0)  # listed, but not in its inbox: it was not asked
-    tried = await attempts(client, igad, made["id"], made["id"], network)
+    tried = await attempts(client, igad, shared["id"], shared["id"], network)
     assert tried == {
         "get": 200,
         "patch": 403,
@@ -138,31 +156,7 @@ async def test_a_restricted_request_is_read_by_those_it_is_shared_with_and_chang
         "accept": 403,
         "respond": 403,
     }
-    assert (await get(client, au, url))["version"] == made["version"]
-
-
-async def test_an_addressee_sees_its_own_response_and_not_a_competitors(
-    client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller, network: Network
-) -> None:
-    made = await make_request(
-        client, au, network, addressees=[network.eu_office["id"], network.igad_office["id"]]
-    )
-    url = f"/v1/requests/{made['id']}/responses"
-    offer = await post(
-        client, eu, url, {"office_id": network.eu_office["id"], "kind": "offer", "note": "EU offer"}
-    )
-    decline = await post(
-        client, igad, url, {"office_id": network.igad_office["id"], "kind": "decline", "reason": "busy"}
-    )
-    assert [r["id"] for r in (await get(client, eu, url))["items"]] == [offer["id"]]
-    assert [r["id"] for r in (await get(client, igad, url))["items"]] == [decline["id"]]
-    assert (await get(client, igad, url))["total"] == 1
-    everything = await get(client, au, url)
-    assert sorted(r["id"] for r in everything["items"]) == sorted([offer["id"], decline["id"]])
-    assert everything["total"] == 2
-    # a competitor cannot accept, nor find, the other's offer
-    taken = await client.post(f"{url}/{offer['id']}/accept", headers=igad.headers)
-    assert taken.status_code == 403
+    assert (await get(client, au, shared_url))["version"] == shared["version"]
 
 
 async def test_tokens_and_scopes(

@@ -123,10 +123,7 @@ async def test_withdraw_from_every_open_state_and_not_after(
         assert refused.json()["allowed"] == allowed
         assert (await get(client, au, f"/v1/requests/{now['id']}"))["state"] == state
 
-
-async def test_withdrawing_settles_open_offers(
-    client: AsyncTestClient, au: Caller, eu: Caller, network: Network
-) -> None:
+    # withdrawing settles the open offers
     made = await make_request(client, au, network)
     offer = await respond(client, eu, made, network.eu_office)
     await post(client, au, f"/v1/requests/{made['id']}/withdraw", status=200)
@@ -137,7 +134,7 @@ async def test_withdrawing_settles_open_offers(
     assert late.status_code == 409
 
 
-async def test_a_request_every_addressee_declines_is_rejected(
+async def test_a_request_every_addressee_declines_is_rejected_but_not_one_with_an_offer(
     client: AsyncTestClient, au: Caller, eu: Caller, network: Network
 ) -> None:
     made = await make_request(client, au, network)
@@ -161,6 +158,20 @@ async def test_a_request_every_addressee_declines_is_rejected(
         "note": "",
     }
 
+    # one offer among declines keeps a request received
+    second = await make_office(client, eu, "EU Brussels desk")
+    mixed = await make_request(client, au, network, addressees=[network.eu_office["id"], second["id"]])
+    await respond(client, eu, mixed, network.eu_office, kind="decline", reason="busy")
+    await respond(client, eu, mixed, second)
+    assert (await get(client, au, f"/v1/requests/{mixed['id']}"))["state"] == "received"
+    again = await client.post(
+        f"/v1/requests/{mixed['id']}/responses",
+        json={"office_id": second["id"], "kind": "decline", "reason": "changed our mind"},
+        headers=eu.headers,
+    )
+    assert again.status_code == 409, again.text  # an office responds once
+    assert (await get(client, au, f"/v1/requests/{mixed['id']}/responses"))["total"] == 2
+
 
 async def test_a_request_is_rejected_when_addressees_of_different_organisations_all_decline(
     client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller, network: Network
@@ -173,23 +184,6 @@ async def test_a_request_is_rejected_when_addressees_of_different_organisations_
     await respond(client, igad, made, network.igad_office, kind="decline", reason="outside our region")
     now = await get(client, au, f"/v1/requests/{made['id']}")
     assert now["state"] == "rejected", moves(now)
-
-
-async def test_one_offer_among_declines_keeps_the_request_received(
-    client: AsyncTestClient, au: Caller, eu: Caller, network: Network
-) -> None:
-    second = await make_office(client, eu, "EU Brussels desk")
-    made = await make_request(client, au, network, addressees=[network.eu_office["id"], second["id"]])
-    await respond(client, eu, made, network.eu_office, kind="decline", reason="busy")
-    await respond(client, eu, made, second)
-    assert (await get(client, au, f"/v1/requests/{made['id']}"))["state"] == "received"
-    again = await client.post(
-        f"/v1/requests/{made['id']}/responses",
-        json={"office_id": second["id"], "kind": "decline", "reason": "changed our mind"},
-        headers=eu.headers,
-    )
-    assert again.status_code == 409, again.text  # an office responds once
-    assert (await get(client, au, f"/v1/requests/{made['id']}/responses"))["total"] == 2
 
 
 async def test_every_transition_is_timestamped_in_the_history_and_audited(

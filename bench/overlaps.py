@@ -1,9 +1,10 @@
 """Overlap detection at scale: the check's own time in the database, p50/p95, at each size.
 
-    .venv/bin/python bench/overlaps.py [--sizes 10000 1000000] [--probes 300]
+    .venv/bin/python bench/overlaps.py [--sizes 10000 1000000] [--probes 300] [--per-process 50]
 
 For each size it builds a fresh embedded database, loads (as the owner, row-level security lifted)
-50 organisations with an office each, 2,000 processes and N requests across them (every state of
+50 organisations with an office each, N / per-process processes (a registry grows by processes: the
+requests on one process stay a few dozen) and N requests across them (every state of
 the lifecycle, periods spread over four years, one or two service types and themes each), then, as
 the service role acting for the requesting organisation, runs ``msnet_overlap_detect`` for
 ``--probes`` submitted requests, each in a transaction rolled back afterwards (so a match opens a
@@ -30,7 +31,7 @@ from msnet.taxonomy import service as taxonomy
 TABLES = ("organisations", "offices", "processes", "requests")
 
 
-async def load(admin_url: str, size: int) -> None:
+async def load(admin_url: str, size: int, processes: int) -> None:
     services = sorted(taxonomy.service_type_ids())
     themes = sorted(taxonomy.theme_ids())
     conn = await asyncpg.connect(admin_url)
@@ -55,8 +56,9 @@ async def load(admin_url: str, size: int) -> None:
             INSERT INTO processes (id, organisation_id, name, level, track, phase, sharing, origin)
             SELECT gen_random_uuid(), o.ids[1 + n % 50], 'Process ' || n, 'national', '1', 'negotiation',
                    'network', 'bench'
-            FROM generate_series(1, 2000) n, (SELECT array_agg(id ORDER BY id) AS ids FROM organisations) o
-            """
+            FROM generate_series(1, $1) n, (SELECT array_agg(id ORDER BY id) AS ids FROM organisations) o
+            """,
+            processes,
         )
         await conn.execute(
             """
@@ -66,7 +68,7 @@ async def load(admin_url: str, size: int) -> None:
             INSERT INTO requests (id, organisation_id, office_id, process_id, title, service_types, themes,
                                   period_start, period_end, urgency, mandate_type, route,
                                   addressee_offices, addressee_orgs, state, sharing, origin)
-            SELECT gen_random_uuid(), o.orgs[1 + n % 50], o.offices[1 + n % 50], p.ids[1 + (n / 7) % 2000],
+            SELECT gen_random_uuid(), o.orgs[1 + n % 50], o.offices[1 + n % 50], p.ids[1 + (n / 7) % $4],
                    'Request ' || n,
                    ARRAY[($1::text[])[1 + n % array_length($1::text[], 1)],
                          ($1::text[])[1 + (n / 11) % array_length($1::text[], 1)]],
@@ -82,6 +84,7 @@ async def load(admin_url: str, size: int) -> None:
             services,
             themes,
             size,
+            processes,
         )
         for table in TABLES[1:]:
             await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
@@ -131,7 +134,7 @@ async def probe(admin_url: str, app_url: str, probes: int) -> dict[str, float]:
     }
 
 
-def run_size(size: int, probes: int) -> dict[str, float]:
+def run_size(size: int, probes: int, per_process: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="msnet-bench-") as data:
         server = EmbeddedServer(Path(data) / "msnet")
         urls = server.start()
@@ -139,7 +142,7 @@ def run_size(size: int, probes: int) -> dict[str, float]:
             migrate.upgrade(urls.admin, urls.app)
             print(f"loading {size} requests …", flush=True)
             started = time.perf_counter()
-            asyncio.run(load(urls.admin, size))
+            asyncio.run(load(urls.admin, size, max(1, size // per_process)))
             print(f"  loaded in {time.perf_counter() - started:.0f} s", flush=True)
             return asyncio.run(probe(urls.admin, urls.app, probes))
         finally:
@@ -152,8 +155,9 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--probes", type=int, default=300)
+    parser.add_argument("--per-process", type=int, default=50, help="requests per process")
     args = parser.parse_args()
-    results = {size: run_size(size, args.probes) for size in args.sizes}
+    results = {size: run_size(size, args.probes, args.per_process) for size in args.sizes}
     print("\nrequests   check p50 ms   check p95 ms   round trip p95 ms   probes that matched")
     for size, r in results.items():
         print(

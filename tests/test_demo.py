@@ -219,6 +219,15 @@ async def test_requests_in_every_state_and_a_live_overlap(
         and b["period_start"] <= a["period_end"]
     }
     assert overlapping, "two organisations' requests on one process in the same months"
+    # the demo's submissions went through detection: the AU's and IGAD's Sudan requests are a live case
+    cases = await owner_conn.fetch(
+        "SELECT k.status, ARRAY(SELECT o.slug FROM organisations o WHERE o.id = ANY (k.parties)) AS parties, "
+        "p.name FROM overlap_cases k JOIN processes p ON p.id = k.process_id"
+    )
+    sudan = [c for c in cases if c["name"] == demo_data.SUDAN]
+    assert len(sudan) == 1
+    assert sudan[0]["status"] == "open"
+    assert {"au", "igad"} <= set(sudan[0]["parties"])
     for r in requests:
         if r["state"] not in ("draft",):
             assert r["addressee_offices"], r["title"]

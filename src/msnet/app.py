@@ -29,6 +29,7 @@ from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
 from msnet.outbox import worker
 from msnet.outbox.routes import WebhookController
+from msnet.overlaps.routes import OverlapController
 from msnet.problems import EXCEPTION_HANDLERS
 from msnet.processes.routes import ProcessController
 from msnet.requests.routes import InboxController, RequestController
@@ -55,6 +56,7 @@ ROUTES = [
     ProcessController,
     RequestController,
     InboxController,
+    OverlapController,
     WebhookController,
     TrainingController,
     TrainingFeedController,

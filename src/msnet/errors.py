@@ -86,6 +86,12 @@ class PreconditionFailed(MsnetError):
     type_slug = "precondition-failed"
 
 
+class TooManyRequests(MsnetError):
+    status = 429
+    title = "Too many requests"
+    type_slug = "too-many-requests"
+
+
 class ServiceUnavailable(MsnetError):
     status = 503
     title = "Service unavailable"

@@ -16,6 +16,7 @@ from msnet.auth.principal import Principal, provide_principal, requires
 from msnet.concurrency import IfMatch, etag
 from msnet.directory.routes import WRITE_RESPONSES
 from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.overlaps.routes import limit_bursts
 from msnet.problems import problem_responses
 from msnet.requests import schemas, service
 
@@ -24,6 +25,7 @@ StateFilter = Annotated[
     schemas.State | None, QueryParameter(name="state", description="Only requests in this state.")
 ]
 ACTION = problem_responses(401, 403, 404, 409, 415)
+LIMITED = problem_responses(401, 403, 404, 409, 415, 429)
 
 
 def _with_etag(request: schemas.RequestDetail) -> Response[schemas.RequestDetail]:
@@ -109,8 +111,8 @@ class RequestController(Controller):
     @post(
         "/{request_id:uuid}/submit",
         summary="Submit a draft: it goes to its addressees (or the best matches)",
-        guards=[requires("requests:write")],
-        responses=ACTION,
+        guards=[requires("requests:write"), limit_bursts],
+        responses=LIMITED,
         status_code=200,
     )
     async def submit(
@@ -127,8 +129,8 @@ class RequestController(Controller):
     @post(
         "/{request_id:uuid}/withdraw",
         summary="Withdraw (cancel) an open request",
-        guards=[requires("requests:write")],
-        responses=ACTION,
+        guards=[requires("requests:write"), limit_bursts],
+        responses=LIMITED,
         status_code=200,
     )
     async def withdraw(

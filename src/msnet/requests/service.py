@@ -18,6 +18,7 @@ from msnet.concurrency import check_version
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from msnet.outbox.service import emit
+from msnet.overlaps import service as overlaps
 from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests import routing, schemas
@@ -41,6 +42,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 OPEN = ("submitted", "on-hold", "received", "accepted", "in-progress")
 BY_PATCH = ("on-hold", "in-progress", "submitted", "received")  # holding, resuming, starting
+OVERLAP_FIELDS = ("process_id", "period_start", "period_end", "service_types", "themes")  # detection reruns
 
 
 Role = Literal["requester", "addressee"]
@@ -449,6 +451,8 @@ async def update_request(
     await session.refresh(request)
     if request.state != "draft":
         await _received(session, request, [o for o in request.addressee_orgs if o not in before])
+    if request.state in OPEN and any(f in changes for f in OVERLAP_FIELDS):
+        await overlaps.detect(session, principal, request.id)
     return await request_detail(session, principal, request)
 
 
@@ -477,6 +481,7 @@ async def submit_request(
             "name at least one addressee, or route the request to the best matches", allowed=["cancelled"]
         )
     await _record(session, principal, request, "submitted")
+    await overlaps.detect(session, principal, request.id)
     await session.refresh(request)
     return await request_detail(session, principal, request)
 

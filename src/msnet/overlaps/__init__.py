@@ -1,0 +1,1 @@
+"""Deconfliction: detection of overlapping requests, overlap cases, their messages and resolution."""

@@ -1,0 +1,463 @@
+"""Deconfliction: detection (through the database function of migration 0009), the case views the
+parties see, sharing, messages, the resolution every party agrees to, and the burst limit on
+submit and withdraw."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.api import decode_cursor, encode_cursor
+from msnet.audit.service import AuditEvent, record
+from msnet.auth.principal import Principal
+from msnet.db.base import new_id
+from msnet.directory.models import Office
+from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.outbox.service import emit
+from msnet.overlaps import schemas
+from msnet.overlaps.models import (
+    OverlapCase,
+    OverlapDismissal,
+    OverlapMember,
+    OverlapMessage,
+    OverlapPair,
+    OverlapProposal,
+    RequestBurst,
+)
+from msnet.processes.models import Process
+from msnet.requests.models import SupportRequest
+from msnet.requests.schemas import Period, ProcessRef
+from msnet.sharing import slugs_of, visible
+
+_DETECT = text("SELECT case_id, news FROM msnet_overlap_detect(:request, :case)")
+_WITHDRAW = text("SELECT request_id, from_state, parties FROM msnet_overlap_withdraw(:case, :event)")
+BURST_LIMIT = 30  # submit and withdraw attempts per client …
+BURST_WINDOW = timedelta(seconds=60)  # … in this window
+
+
+# --- detection -----------------------------------------------------------------------------
+
+
+async def detect(session: AsyncSession, principal: Principal, request_id: UUID) -> UUID | None:
+    """Check the caller's open request against every organisation's open requests; a match opens
+    or joins a case, and when that is news every party is told at once. Returns the case id."""
+    found = (await session.execute(_DETECT, {"request": request_id, "case": new_id()})).first()
+    if found is None:
+        return None
+    case_id, news = found
+    if news:
+        case = await _case(session, principal, case_id)
+        slugs = await slugs_of(session, case.parties)
+        await _tell(session, case, "overlap.detected", _disclosed(case, slugs))
+        await record(
+            session,
+            AuditEvent(
+                organisation_id=principal.org_id,
+                actor=principal.actor,
+                action="overlap.detected",
+                resource_type="overlap_case",
+                resource_id=str(case.id),
+                outcome="success",
+                payload={"request_id": str(request_id)},
+            ),
+        )
+    return case_id
+
+
+def _disclosed(case: OverlapCase, slugs: dict[UUID, str]) -> dict[str, Any]:
+    """What a webhook may say of a case: only what every party may learn."""
+    return {
+        "case_id": str(case.id),
+        "process_id": str(case.process_id),
+        "organisations": sorted(slugs[p] for p in case.parties),
+        "period": {"start": case.period_start.isoformat(), "end": case.period_end.isoformat()}
+        if case.period_start and case.period_end
+        else None,
+        "service_types": list(case.service_types),
+        "themes": list(case.themes),
+        "dimensions": _dimensions(case.service_types, case.themes),
+    }
+
+
+async def _tell(session: AsyncSession, case: OverlapCase, event_type: str, data: dict[str, Any]) -> None:
+    for organisation_id in dict.fromkeys(case.parties):
+        await emit(session, organisation_id=organisation_id, event_type=event_type, data=data)
+
+
+def _dimensions(service_types: list[str], themes: list[str]) -> list[str]:
+    return [
+        "process",
+        "period",
+        *(["service_types"] if service_types else []),
+        *(["themes"] if themes else []),
+    ]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _party(principal: Principal) -> Any:
+    """The query-side twin of the cases' row-level security policy."""
+    return OverlapCase.parties.contains([principal.org_id])
+
+
+async def _case(
+    session: AsyncSession, principal: Principal, case_id: UUID, *, lock: bool = False
+) -> OverlapCase:
+    query = select(OverlapCase).where(OverlapCase.id == case_id, _party(principal))
+    if lock:
+        query = query.with_for_update()
+    case = await session.scalar(query.execution_options(populate_existing=True))
+    if case is None:
+        raise NotFound(f"no overlap case {case_id}")
+    return case
+
+
+def _proposal(p: OverlapProposal, parties: list[UUID], slugs: dict[UUID, str]) -> schemas.Proposal:
+    return schemas.Proposal(
+        id=p.id,
+        kind=p.kind,  # type: ignore[arg-type]
+        proposed_by=slugs[p.organisation_id],
+        lead_office_id=p.lead_office_id,
+        member=p.member,
+        note=p.note,
+        status=p.status,  # type: ignore[arg-type]
+        agreed_by=sorted(slugs[o] for o in p.agreed_by),
+        awaiting=sorted(slugs[o] for o in parties if o not in p.agreed_by) if p.status == "open" else [],
+        created_at=p.created_at,
+        decided_at=p.decided_at,
+    )
+
+
+async def case_schema(session: AsyncSession, principal: Principal, case: OverlapCase) -> schemas.OverlapCase:
+    members = list(
+        await session.scalars(
+            select(OverlapMember).where(OverlapMember.case_id == case.id).order_by(OverlapMember.position)
+        )
+    )
+    pairs = list(
+        await session.scalars(
+            select(OverlapPair)
+            .where(OverlapPair.case_id == case.id)
+            .order_by(OverlapPair.request_a, OverlapPair.request_b)
+        )
+    )
+    proposals = list(
+        await session.scalars(
+            select(OverlapProposal)
+            .where(OverlapProposal.case_id == case.id, OverlapProposal.status.in_(("open", "agreed")))
+            .order_by(OverlapProposal.created_at)
+        )
+    )
+    ids = {*case.parties, *(o for m in members for o in m.parties), *(p.organisation_id for p in proposals)}
+    slugs = await slugs_of(session, list(ids))
+    process_name = await session.scalar(
+        select(Process.name).where(Process.id == case.process_id, visible(Process, principal))
+    )
+    position = {m.request_id: m.position for m in members}
+    by_status = {p.status: _proposal(p, case.parties, slugs) for p in proposals}
+    return schemas.OverlapCase(
+        id=case.id,
+        status=case.status,  # type: ignore[arg-type]
+        process=ProcessRef(id=case.process_id, name=process_name),
+        organisations=sorted(slugs[p] for p in case.parties),
+        period=Period(start=case.period_start, end=case.period_end),  # type: ignore[arg-type]
+        service_types=list(case.service_types),
+        themes=list(case.themes),
+        dimensions=_dimensions(case.service_types, case.themes),  # type: ignore[arg-type]
+        explanation=[
+            schemas.PairExplanation(
+                members=sorted((position[p.request_a], position[p.request_b])),
+                dimensions=_dimensions(p.service_types, p.themes),  # type: ignore[arg-type]
+                period=Period(start=p.period_start, end=p.period_end),
+                service_types=list(p.service_types),
+                themes=list(p.themes),
+            )
+            for p in pairs
+        ],
+        members=[
+            schemas.Member(
+                position=m.position,
+                organisation=slugs[m.organisation_id],
+                parties=sorted(slugs[o] for o in m.parties),
+                request_id=m.request_id if m.organisation_id == principal.org_id else None,
+                shared=m.description is not None,
+                description=m.description,
+            )
+            for m in members
+        ],
+        proposal=by_status.get("open"),
+        resolution=by_status.get("agreed"),
+        resolved_at=case.resolved_at,
+        version=case.version,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+    )
+
+
+async def get_case(session: AsyncSession, principal: Principal, case_id: UUID) -> schemas.OverlapCase:
+    return await case_schema(session, principal, await _case(session, principal, case_id))
+
+
+def _uuid(value: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+
+
+async def list_cases(
+    session: AsyncSession, principal: Principal, *, status: str | None, limit: int, cursor: str | None
+) -> schemas.OverlapPage:
+    """Cases the caller is a party to, newest first."""
+    conditions = [_party(principal)]
+    if status:
+        conditions.append(OverlapCase.status == status)
+    total = await session.scalar(select(func.count()).select_from(OverlapCase).where(*conditions))
+    query = select(OverlapCase).where(*conditions)
+    if cursor:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(OverlapCase.id < _uuid(after))
+    rows = list(await session.scalars(query.order_by(OverlapCase.id.desc()).limit(limit + 1)))
+    return schemas.OverlapPage(
+        items=[await case_schema(session, principal, c) for c in rows[:limit]],
+        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        total=total or 0,
+    )
+
+
+# --- sharing and messages ------------------------------------------------------------------
+
+
+async def share(
+    session: AsyncSession, principal: Principal, case_id: UUID, data: schemas.Share
+) -> schemas.OverlapCase:
+    """Show (or hide again) the description of one of the caller's requests to the case's parties:
+    its description as it is now."""
+    case = await _case(session, principal, case_id)
+    member = await session.scalar(
+        select(OverlapMember).where(
+            OverlapMember.case_id == case.id,
+            OverlapMember.request_id == data.request_id,
+            OverlapMember.organisation_id == principal.org_id,
+        )
+    )
+    if member is None:
+        raise InvalidInput.field("request_id", "is not one of the caller's requests in this case")
+    description = await session.scalar(
+        select(SupportRequest.description).where(SupportRequest.id == data.request_id)
+    )
+    member.description = description if data.shared else None
+    member.shared_at = datetime.now(UTC) if data.shared else None
+    await session.flush()
+    return await case_schema(session, principal, case)
+
+
+async def post_message(
+    session: AsyncSession, principal: Principal, case_id: UUID, data: schemas.MessageCreate
+) -> schemas.Message:
+    case = await _case(session, principal, case_id)
+    if case.status != "open":
+        raise Conflict("the case is resolved; it takes no more messages")
+    if not data.body.strip():
+        raise InvalidInput.field("body", "is empty")
+    message = OverlapMessage(
+        case_id=case.id, organisation_id=principal.org_id, actor=principal.actor, body=data.body
+    )
+    session.add(message)
+    await session.flush()
+    await session.refresh(message)
+    await _tell(
+        session,
+        case,
+        "overlap.message",
+        {"case_id": str(case.id), "message_id": str(message.id), "organisation": principal.org_slug},
+    )
+    return schemas.Message(
+        id=message.id,
+        case_id=case.id,
+        organisation=principal.org_slug,
+        body=message.body,
+        created_at=message.created_at,
+    )
+
+
+async def list_messages(
+    session: AsyncSession, principal: Principal, case_id: UUID, *, limit: int, cursor: str | None
+) -> schemas.MessagePage:
+    case = await _case(session, principal, case_id)
+    conditions = [OverlapMessage.case_id == case.id]
+    total = await session.scalar(select(func.count()).select_from(OverlapMessage).where(*conditions))
+    query = select(OverlapMessage).where(*conditions)
+    if cursor:
+        (after,) = decode_cursor(cursor, str)
+        query = query.where(OverlapMessage.id > _uuid(after))
+    rows = list(await session.scalars(query.order_by(OverlapMessage.id).limit(limit + 1)))
+    slugs = await slugs_of(session, list({m.organisation_id for m in rows}))
+    return schemas.MessagePage(
+        items=[
+            schemas.Message(
+                id=m.id,
+                case_id=m.case_id,
+                organisation=slugs[m.organisation_id],
+                body=m.body,
+                created_at=m.created_at,
+            )
+            for m in rows[:limit]
+        ],
+        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        total=total or 0,
+    )
+
+
+# --- resolution ----------------------------------------------------------------------------
+
+
+async def resolve(
+    session: AsyncSession, principal: Principal, case_id: UUID, data: schemas.Resolution
+) -> schemas.OverlapCase:
+    """Propose a resolution, or agree to the open proposal; when every party has agreed the case is
+    resolved and every party is told."""
+    case = await _case(session, principal, case_id, lock=True)
+    if case.status != "open":
+        raise Conflict("the case is already resolved", allowed=[])
+    if data.agree is not None:
+        proposal = await _agree(session, principal, case, data)
+    else:
+        proposal = await _propose(session, principal, case, data)
+    if set(case.parties) <= set(proposal.agreed_by):
+        await _settle(session, principal, case, proposal)
+    await session.flush()
+    return await case_schema(session, principal, await _case(session, principal, case_id))
+
+
+async def _agree(
+    session: AsyncSession, principal: Principal, case: OverlapCase, data: schemas.Resolution
+) -> OverlapProposal:
+    for name in ("kind", "lead_office_id", "member", "note"):
+        if getattr(data, name) not in (None, "", schemas.UNSET):
+            raise InvalidInput.field(name, "an agreement names only the proposal it agrees to")
+    proposal = await session.scalar(
+        select(OverlapProposal).where(OverlapProposal.id == data.agree, OverlapProposal.case_id == case.id)
+    )
+    if proposal is None:
+        raise InvalidInput.field("agree", f"no proposal {data.agree} in this case")
+    if proposal.status != "open":
+        raise Conflict(f"proposal {proposal.id} is {proposal.status}; agree to the open one")
+    if principal.org_id not in proposal.agreed_by:
+        proposal.agreed_by = [*proposal.agreed_by, principal.org_id]
+    return proposal
+
+
+async def _propose(
+    session: AsyncSession, principal: Principal, case: OverlapCase, data: schemas.Resolution
+) -> OverlapProposal:
+    if data.kind is schemas.UNSET:
+        raise InvalidInput.field("kind", "propose a resolution (kind), or agree to one (agree)")
+    if data.kind != "coordinate" and data.lead_office_id is not None:
+        raise InvalidInput.field("lead_office_id", "is named only when the parties coordinate")
+    if data.kind != "withdraw" and data.member is not None:
+        raise InvalidInput.field("member", "is named only when a request is withdrawn")
+    if data.kind == "coordinate":
+        if data.lead_office_id is None:
+            raise InvalidInput.field("lead_office_id", "name the office that leads")
+        owner = await session.scalar(
+            select(Office.organisation_id).where(Office.id == data.lead_office_id, visible(Office, principal))
+        )
+        if owner not in case.parties:
+            raise InvalidInput.field("lead_office_id", "is not an office of a party to this case")
+    if data.kind == "complementary" and not data.note.strip():
+        raise InvalidInput.field("note", "say each one's scope")
+    if data.kind == "withdraw":
+        if data.member is None:
+            raise InvalidInput.field("member", "name the member (its position) to withdraw")
+        if not await session.scalar(
+            select(OverlapMember.position).where(
+                OverlapMember.case_id == case.id, OverlapMember.position == data.member
+            )
+        ):
+            raise InvalidInput.field("member", f"the case has no member {data.member}")
+    now = datetime.now(UTC)
+    for earlier in await session.scalars(
+        select(OverlapProposal).where(OverlapProposal.case_id == case.id, OverlapProposal.status == "open")
+    ):
+        earlier.status, earlier.decided_at = "superseded", now
+    proposal = OverlapProposal(
+        case_id=case.id,
+        organisation_id=principal.org_id,
+        kind=data.kind,
+        lead_office_id=data.lead_office_id,
+        member=data.member,
+        note=data.note,
+        status="open",
+        agreed_by=[principal.org_id],
+    )
+    session.add(proposal)
+    await session.flush()
+    await session.refresh(proposal)
+    return proposal
+
+
+async def _settle(
+    session: AsyncSession, principal: Principal, case: OverlapCase, proposal: OverlapProposal
+) -> None:
+    now = datetime.now(UTC)
+    proposal.status, proposal.decided_at = "agreed", now
+    case.status, case.resolved_at, case.version, case.updated_at = "resolved", now, case.version + 1, now
+    case.resolution = {
+        "kind": proposal.kind,
+        "proposal_id": str(proposal.id),
+        "lead_office_id": str(proposal.lead_office_id) if proposal.lead_office_id else None,
+        "member": proposal.member,
+        "note": proposal.note,
+    }
+    await session.flush()
+    if proposal.kind == "not_an_overlap":
+        for pair in await session.scalars(select(OverlapPair).where(OverlapPair.case_id == case.id)):
+            session.add(OverlapDismissal(request_a=pair.request_a, request_b=pair.request_b, case_id=case.id))
+        await session.flush()
+    if proposal.kind == "withdraw":
+        withdrawn = (await session.execute(_WITHDRAW, {"case": case.id, "event": new_id()})).first()
+        if withdrawn is not None:
+            change = {
+                "request_id": str(withdrawn.request_id),
+                "from": withdrawn.from_state,
+                "to": "cancelled",
+            }
+            for organisation_id in withdrawn.parties:
+                await emit(
+                    session, organisation_id=organisation_id, event_type="request.state_changed", data=change
+                )
+    slugs = await slugs_of(session, case.parties)
+    await _tell(
+        session,
+        case,
+        "overlap.resolved",
+        {**_disclosed(case, slugs), "resolution": case.resolution},
+    )
+
+
+# --- bursts of submit and withdraw ---------------------------------------------------------
+
+
+async def burst_wait(session: AsyncSession, principal: Principal, action: str) -> int | None:
+    """Count this attempt of the client's; past ``BURST_LIMIT`` in ``BURST_WINDOW`` it is refused
+    and the seconds to wait are returned (the attempt is not counted)."""
+    now = datetime.now(UTC)
+    key = f"msnet.burst.{principal.org_id}.{principal.client_id}"
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    mine = (RequestBurst.organisation_id == principal.org_id, RequestBurst.client_id == principal.client_id)
+    await session.execute(delete(RequestBurst).where(*mine, RequestBurst.at <= now - BURST_WINDOW))
+    recent = list(await session.scalars(select(RequestBurst.at).where(*mine).order_by(RequestBurst.at)))
+    if len(recent) >= BURST_LIMIT:
+        return max(1, math.ceil((recent[len(recent) - BURST_LIMIT] + BURST_WINDOW - now).total_seconds()))
+    session.add(
+        RequestBurst(organisation_id=principal.org_id, client_id=principal.client_id, action=action, at=now)
+    )
+    await session.flush()
+    return None

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("route", sa.String(12), nullable=False),
         sa.Column("addressee_offices", UUIDS, nullable=False, server_default="{}"),
         sa.Column("addressee_orgs", UUIDS, nullable=False, server_default="{}"),
+        sa.Column("declined_offices", UUIDS, nullable=False, server_default="{}"),
         sa.Column("routing", postgresql.JSONB(), nullable=False, server_default="[]"),
         sa.Column("state", sa.String(12), nullable=False),
         sa.Column("held_from", sa.String(12)),

@@ -93,11 +93,26 @@ def _field_of(message: str) -> str:
     return _field_name(match.group("path") if match else "", message)
 
 
-def _from_http_exception(exc: HTTPException) -> tuple[Problem, dict[str, str] | None]:
+def _wire_names(request: Request) -> dict[str, str]:
+    """Handler parameters that travel under another name (``QueryParameter(name=...)``, e.g.
+    ``state``, which Litestar reserves in Python), so errors name what the caller sent."""
+    handler = request.scope.get("route_handler")
+    parameters = handler.parsed_fn_signature.parameters if handler is not None else {}
+    return {
+        key: definition.kwarg_definition.name
+        for key, definition in parameters.items()
+        if getattr(definition.kwarg_definition, "name", None)
+    }
+
+
+def _from_http_exception(
+    exc: HTTPException, wire_names: dict[str, str]
+) -> tuple[Problem, dict[str, str] | None]:
     body_error = _body_error(exc)
     if isinstance(body_error, msgspec.ValidationError):
         message = str(body_error).split(" - at `", 1)[0]
         field = _field_of(str(body_error))
+        field = wire_names.get(field, field)
         return Problem(
             type=problem_type("invalid-input"),
             title="Invalid input",
@@ -115,7 +130,9 @@ def _from_http_exception(exc: HTTPException) -> tuple[Problem, dict[str, str] | 
     if isinstance(exc, ValidationException):
         errors = [
             FieldError(
-                field=_field_name(str(e.get("key", "")), str(e.get("message", ""))),
+                field=_field_name(
+                    wire_names.get(str(e.get("key", "")), str(e.get("key", ""))), str(e.get("message", ""))
+                ),
                 message=str(e.get("message", "invalid")),
             )
             for e in (exc.extra if isinstance(exc.extra, list) else [])
@@ -149,7 +166,7 @@ def handle_msnet_error(request: Request, exc: MsnetError) -> Response:
 
 
 def handle_http_exception(request: Request, exc: HTTPException) -> Response:
-    problem, headers = _from_http_exception(exc)
+    problem, headers = _from_http_exception(exc, _wire_names(request))
     if problem.status >= 500:
         log.error("request failed", exc_info=exc)
     return _response(request, problem, headers)

@@ -209,3 +209,16 @@ async def test_bad_responses_and_outcomes_are_refused_and_nothing_is_written(
     assert broken.status_code == 400
     assert broken.headers["content-type"] == PROBLEM
     assert await get(client, au, request_url) == unclosed
+
+
+async def test_bad_filters_are_a_problem_naming_the_parameter(client: AsyncTestClient, au: Caller) -> None:
+    for params, field in (
+        ({"process_id": UNKNOWN}, "process_id"),
+        ({"process_id": "not-a-uuid"}, "process_id"),
+        ({"role": "observer"}, "role"),
+        ({"state": "paused"}, "state"),
+        ({"cursor": "bm90LWEtY3Vyc29y"}, "cursor"),
+    ):
+        response = await client.get("/v1/requests", params=params, headers=au.headers)
+        assert response.status_code == 422, (params, response.text)
+        assert field_errors(response) == [field], (params, response.text)

@@ -38,6 +38,7 @@ class SupportRequest(SharedColumns, SharedRecord, Base):
     route: Mapped[str] = mapped_column(String(12))  # named | best_matches
     addressee_offices: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
     addressee_orgs: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
+    declined_offices: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
     routing: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)  # why each office was chosen
     state: Mapped[str] = mapped_column(String(12), default="draft")
     held_from: Mapped[str | None] = mapped_column(String(12))

@@ -211,7 +211,10 @@ async def list_requests(
     if filters.state:
         conditions.append(SupportRequest.state == filters.state)
     if filters.process_id:
-        process = await processes.resolve(session, principal, filters.process_id)
+        try:
+            process = await processes.resolve(session, principal, filters.process_id)
+        except NotFound:
+            raise InvalidInput.field("process_id", f"no process {filters.process_id}") from None
         conditions.append(SupportRequest.process_id.in_([process.id, *await _alias_ids(session, process.id)]))
     if filters.role == "requester":
         conditions.append(SupportRequest.organisation_id == principal.org_id)
@@ -373,6 +376,8 @@ async def _record(
         )
     )
     change = {"request_id": str(request.id), "from": request.state, "to": to}
+    # a draft's addressees learn of it when it is submitted, and of nothing before (a withdrawn draft)
+    seen_by_addressees = request.state != "draft" or to == "submitted"
     request.held_from = request.state if to == "on-hold" else None
     request.state = to
     now = datetime.now(UTC)
@@ -382,24 +387,28 @@ async def _record(
         request.closed_at = now
     request.version += 1
     await session.flush()
-    await _tell(session, _parties(request), "request.state_changed", change)
+    await _tell(
+        session,
+        _parties(request) if seen_by_addressees else [request.organisation_id],
+        "request.state_changed",
+        change,
+    )
     if to == "submitted" and change["from"] == "draft":
-        await _received(session, request, request.addressee_orgs)
+        await _received(session, request, request.addressee_offices)
 
 
-async def _received(session: AsyncSession, request: SupportRequest, organisations: list[UUID]) -> None:
-    """Tell newly addressed organisations which of their offices received the request."""
-    for organisation_id in dict.fromkeys(organisations):
-        offices = [
-            str(o)
-            for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
-            if g == organisation_id
-        ]
+async def _received(session: AsyncSession, request: SupportRequest, offices: list[UUID]) -> None:
+    """Tell the organisations of newly addressed ``offices`` which of their offices received it."""
+    by_organisation: dict[UUID, list[str]] = {}
+    for office_id, organisation_id in zip(request.addressee_offices, request.addressee_orgs, strict=True):
+        if office_id in offices:
+            by_organisation.setdefault(organisation_id, []).append(str(office_id))
+    for organisation_id, offices_told in by_organisation.items():
         await _tell(
             session,
             [organisation_id],
             "request.received",
-            {"request_id": str(request.id), "offices": offices},
+            {"request_id": str(request.id), "offices": offices_told},
         )
 
 
@@ -435,13 +444,20 @@ async def update_request(
     state = changes.pop("state", None)
     if changes and request.state in ("completed", "cancelled"):
         raise Conflict(f"a {request.state} request cannot change", allowed=[])
-    before = set(request.addressee_orgs)
+    before = list(request.addressee_offices)
     changes = await _validated(session, principal, changes, request)
+    if request.state != "draft" and "addressee_offices" in changes:
+        dropped = [o for o in before if o not in changes["addressee_offices"]]
+        if dropped:
+            raise InvalidInput.field(
+                "addressees",
+                f"office {dropped[0]} was sent the request: once submitted, offices are only added",
+            )
     if changes:
         await apply_changes(session, request, changes, None)  # If-Match was checked above
     if state is not None and state != request.state:
         if state not in BY_PATCH or (state in ("submitted", "received") and request.state != "on-hold"):
-            allowed = [s for s in allowed_transitions(request) if s in BY_PATCH]
+            allowed = [s for s in allowed_transitions(request) if s != state]
             raise Conflict(
                 f"'{state}' is not set by PATCH from '{request.state}'; "
                 "submit, withdraw, close and accepting a response have their own calls",
@@ -450,7 +466,7 @@ async def update_request(
         await _record(session, principal, request, state)
     await session.refresh(request)
     if request.state != "draft":
-        await _received(session, request, [o for o in request.addressee_orgs if o not in before])
+        await _received(session, request, [o for o in request.addressee_offices if o not in before])
     if request.state in OPEN and any(f in changes for f in OVERLAP_FIELDS):
         await overlaps.detect(session, principal, request.id)
     return await request_detail(session, principal, request)
@@ -646,12 +662,10 @@ async def respond(
     )
     if request.state == "submitted":
         await _record(session, principal, request, "received", "first response")
-    declined = await session.scalar(
-        select(func.count()).where(
-            RequestResponse.request_id == request.id, RequestResponse.kind == "decline"
-        )
-    )
-    if declined == len(request.addressee_offices) and request.state == "received":
+    if data.kind == "decline":  # kept on the request: each responder sees only its own responses
+        request.declined_offices = [*request.declined_offices, data.office_id]
+        await session.flush()
+    if set(request.addressee_offices) <= set(request.declined_offices) and request.state == "received":
         await _record(session, principal, request, "rejected", "every addressed office declined")
     await session.refresh(response)
     return _response_schema(response, await slugs_of(session, [principal.org_id]))

@@ -346,7 +346,7 @@ def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[st
     from msnet.settings import Settings
 
     captured: list[tuple[str, list[Any]]] = []
-    app = create_app(Settings(database_url=app_url, secret_key=secret, public_url=issuer))
+    app = create_app(Settings(database_url=app_url, secret_key=secret, public_url=issuer, worker=False))
 
     async def run() -> None:
         async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:

@@ -32,6 +32,8 @@ EXPERT_AVAILABILITY = 15
 # How soon an office must be able to start, by urgency, at the latest (days).
 URGENCY_DAYS = {"routine": None, "urgent": 14, "asap": 3}
 TOP = 20
+# The best coarse score of an expert matching a requested service type or a theme but not both.
+EITHER_MAX = max(SERVICE, THEMES) + COVERAGE * 1.5 + LANGUAGE + EXPERT_AVAILABILITY
 AUTO_ROUTE = 3  # offices a "route to the best matches" request goes to
 AUTO_ROUTE_MIN_SCORE = 50.0
 
@@ -303,18 +305,25 @@ async def match_experts(
         + LANGUAGE * _has(Expert.language_codes, wanted.languages)
         + EXPERT_AVAILABILITY * cast(Expert.available.op("@>")(period), Integer)
     )
-    candidates = or_(
-        Expert.service_types.overlap(sorted(wanted.service_types)),
-        Expert.themes.overlap(sorted(wanted.themes)),
-    )
-    experts = list(
-        await session.scalars(
-            select(Expert)
-            .where(visible(Expert, principal), Expert.deleted_at.is_(None), candidates)
+    service = Expert.service_types.overlap(sorted(wanted.service_types))
+    theme = Expert.themes.overlap(sorted(wanted.themes))
+
+    async def best(*where: Any) -> list[tuple[UUID, float]]:
+        rows = await session.execute(
+            select(Expert.id, coarse)
+            .where(visible(Expert, principal), Expert.deleted_at.is_(None), *where)
             .order_by(coarse.desc(), Expert.id)
             .limit(TOP * 2)
         )
-    )
+        return [(expert_id, float(score)) for expert_id, score in rows]
+
+    # First those with a requested service type and theme (the index narrows them fast); only if too
+    # few of them beat what an expert with just one of the two could reach, everyone with either.
+    found = await best(service, theme) if wanted.themes else []
+    if len(found) < TOP * 2 or found[-1][1] < EITHER_MAX:
+        found = await best(or_(service, theme))
+    ids = [expert_id for expert_id, _ in found]
+    experts = list(await session.scalars(select(Expert).where(Expert.id.in_(ids))))
     slugs = await slugs_of(session, list({e.organisation_id for e in experts}))
     matches = []
     for expert in experts:

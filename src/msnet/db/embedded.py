@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ async def bootstrap(superuser_url: str, database: str, owner: str, app: str) -> 
         ):
             exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
             if not exists:
-                await conn.execute(f'CREATE ROLE "{role}" {attrs}')
+                # another process bootstrapping the same server (parallel tests) may make it meanwhile
+                with contextlib.suppress(asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
+                    await conn.execute(f'CREATE ROLE "{role}" {attrs}')
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
             await conn.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')
     finally:

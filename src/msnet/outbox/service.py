@@ -23,13 +23,13 @@ from cryptography.fernet import Fernet
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.keys import secret_box
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.errors import Conflict, InvalidInput, NotFound
 from msnet.outbox import schemas
 from msnet.outbox.models import OutboxMessage, WebhookEndpoint
+from msnet.search import next_cursor, page_after
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix Standard Webhooks gives secrets)
 MAX_ENDPOINTS = 20  # per organisation; also the number of message ids one emit can use
@@ -178,16 +178,10 @@ async def list_endpoints(
 ) -> schemas.WebhookPage:
     query = select(WebhookEndpoint).where(WebhookEndpoint.organisation_id == principal.org_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
-        try:
-            query = query.where(WebhookEndpoint.id > UUID(after))
-        except ValueError:
-            raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-    rows = list(await session.scalars(query.order_by(WebhookEndpoint.id).limit(limit + 1)))
+    rows = list(await session.scalars(page_after(query, cursor, None, WebhookEndpoint.id).limit(limit + 1)))
     return schemas.WebhookPage(
         items=[to_schema(r, principal.org_slug) for r in rows[:limit]],
-        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        next_cursor=next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )
 

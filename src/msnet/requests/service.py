@@ -570,15 +570,12 @@ async def list_responses(
     if request.organisation_id != principal.org_id:
         conditions.append(RequestResponse.organisation_id == principal.org_id)
     total = await session.scalar(select(func.count()).select_from(RequestResponse).where(*conditions))
-    query = select(RequestResponse).where(*conditions)
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(RequestResponse.id > _uuid(after))
-    rows = list(await session.scalars(query.order_by(RequestResponse.id).limit(limit + 1)))
+    query = search.page_after(select(RequestResponse).where(*conditions), cursor, None, RequestResponse.id)
+    rows = list(await session.scalars(query.limit(limit + 1)))
     slugs = await slugs_of(session, list({r.organisation_id for r in rows}))
     return schemas.ResponsePage(
         items=[_response_schema(r, slugs) for r in rows[:limit]],
-        next_cursor=_page(rows, limit, lambda r: (str(r.id),)),
+        next_cursor=search.next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )
 

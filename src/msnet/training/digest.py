@@ -30,7 +30,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from msnet import search
-from msnet.api import decode_cursor, encode_cursor
 from msnet.audit.service import audit_event, record
 from msnet.auth.keys import _derive
 from msnet.auth.principal import Principal
@@ -119,16 +118,12 @@ async def list_subscriptions(
     mine = Subscription.organisation_id == principal.org_id
     total = await session.scalar(select(func.count()).select_from(Subscription).where(mine))
     query = select(Subscription).where(mine)
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
-        try:
-            query = query.where(Subscription.id > UUID(after))
-        except ValueError:
-            raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-    rows = list(await session.scalars(query.order_by(Subscription.id).limit(limit + 1)))
+    rows = list(
+        await session.scalars(search.page_after(query, cursor, None, Subscription.id).limit(limit + 1))
+    )
     return schemas.SubscriptionPage(
         items=[_to_schema(r, principal.org_slug) for r in rows[:limit]],
-        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        next_cursor=search.next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )
 

@@ -650,6 +650,7 @@ async def load(settings: Settings) -> str:
             "| python3 -m json.tool",
             f"  curl -s {auth_header} {base}/v1/inbox | python3 -m json.tool",
             f"  curl -s {auth_header} '{base}/v1/requests?role=requester' | python3 -m json.tool",
+            f"  curl -s {auth_header} {base}/v1/overlaps | python3 -m json.tool   # AU and IGAD both on Sudan",
             f"  curl -s {auth_header} '{base}/v1/trainings?open=true&theme=gender_inclusion' "
             "| python3 -m json.tool",
             f"  curl -s {base}/v1/trainings.ics   # a calendar of the public trainings",

@@ -52,19 +52,23 @@ def ensure_secret_key(settings: Settings) -> Settings:
     return replace(settings, secret_key=Path(path).read_text().strip())
 
 
-def _derive(secret_key: str, purpose: bytes) -> bytes:
+def derive_key(secret_key: str, purpose: bytes) -> bytes:
+    """A key for one ``purpose`` (HMAC-SHA256 of it under the node's secret key): keys never repeat
+    across uses."""
     raw = base64.urlsafe_b64decode(secret_key + "=" * (-len(secret_key) % 4))
     return hmac.new(raw, purpose, hashlib.sha256).digest()
 
 
 def hash_client_secret(secret_key: str, client_secret: str) -> str:
     """HMAC-SHA256 of a (256-bit random) client secret, peppered with the node's secret key."""
-    return hmac.new(_derive(secret_key, b"client-secret"), client_secret.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(
+        derive_key(secret_key, b"client-secret"), client_secret.encode(), hashlib.sha256
+    ).hexdigest()
 
 
 def secret_box(secret_key: str, purpose: bytes) -> Fernet:
     """Authenticated encryption under a key derived from the node's secret key, one per ``purpose``."""
-    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, purpose)))
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, purpose)))
 
 
 def _fernet(secret_key: str) -> Fernet:

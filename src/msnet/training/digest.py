@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from msnet import search
 from msnet.audit.service import audit_event, record
-from msnet.auth.keys import _derive
+from msnet.auth.keys import derive_key
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.db.engine import ORG_KEY, set_organisation
@@ -142,7 +142,7 @@ async def delete_subscription(session: AsyncSession, principal: Principal, subsc
 
 
 def _mac(secret_key: str, payload: bytes) -> bytes:
-    return hmac.new(_derive(secret_key, b"digest-unsubscribe"), payload, hashlib.sha256).digest()
+    return hmac.new(derive_key(secret_key, b"digest-unsubscribe"), payload, hashlib.sha256).digest()
 
 
 def _b64(raw: bytes) -> str:

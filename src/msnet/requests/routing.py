@@ -117,6 +117,13 @@ def _coverage(reasons: list[schemas.Reason], wanted: Wanted, countries: set[str]
         _share(reasons, "coverage", 0, f"does not cover {where}")
 
 
+def _notice(wanted: Wanted, today: date) -> int:
+    """How many days' notice an office gets: until the start, and no more than the urgency allows."""
+    days = (wanted.start - today).days
+    limit = URGENCY_DAYS[wanted.urgency]
+    return days if limit is None else min(days, limit)
+
+
 def _office_reasons(
     wanted: Wanted, capacity: Capacity, active: int, today: date, now: datetime
 ) -> list[schemas.Reason]:
@@ -128,23 +135,15 @@ def _office_reasons(
     _themes(reasons, wanted, set(capacity.themes))
     _coverage(reasons, wanted, set(capacity.countries), set(capacity.regions))
     _languages(reasons, wanted, set(capacity.languages))
-    days = (wanted.start - today).days
-    limit = URGENCY_DAYS[wanted.urgency]
-    window = days if limit is None else min(days, limit)
-    if capacity.lead_time_days <= window:
-        _share(
-            reasons,
-            "timing",
-            TIMING,
-            f"needs {capacity.lead_time_days} days' notice; the request can wait {max(window, 0)} days",
-        )
-    else:
-        _share(
-            reasons,
-            "timing",
-            0,
-            f"needs {capacity.lead_time_days} days' notice; the request can wait only {max(window, 0)} days",
-        )
+    window = _notice(wanted, today)
+    fits = capacity.lead_time_days <= window
+    _share(
+        reasons,
+        "timing",
+        TIMING if fits else 0,
+        f"needs {capacity.lead_time_days} days' notice; "
+        f"the request can wait {'' if fits else 'only '}{max(window, 0)} days",
+    )
     free = capacity.concurrent_engagements - active
     if free > 0:
         _share(
@@ -218,7 +217,6 @@ async def office_load(session: AsyncSession, office_ids: list[UUID]) -> dict[UUI
 async def match_offices(
     session: AsyncSession,
     principal: Principal,
-    request: SupportRequest,
     wanted: Wanted,
     *,
     exclude: set[UUID],
@@ -234,15 +232,13 @@ async def match_offices(
     ]
     if exclude:
         candidates.append(Capacity.office_id.not_in(sorted(exclude)))
-    days = (wanted.start - datetime.now(UTC).date()).days
-    limit = URGENCY_DAYS[wanted.urgency]
     coarse = (
         SERVICE * cast(Capacity.service_type.in_(sorted(wanted.service_types)), Integer)
         + THEMES * _has(Capacity.themes, wanted.themes)
         + COVERAGE * _has(Capacity.countries, wanted.countries)
         + COVERAGE / 2 * _has(Capacity.regions, wanted.regions)
         + LANGUAGE * _has(Capacity.languages, wanted.languages)
-        + TIMING * cast(Capacity.lead_time_days <= (days if limit is None else min(days, limit)), Integer)
+        + TIMING * cast(Capacity.lead_time_days <= _notice(wanted, datetime.now(UTC).date()), Integer)
         + FRESHNESS * cast(Capacity.last_confirmed_at >= func.now() - STALE_AFTER, Integer)
     )
     best_offices = (
@@ -347,7 +343,7 @@ async def matches(
     wanted = _wanted(request, process)
     return schemas.Matches(
         request_id=request.id,
-        offices=await match_offices(session, principal, request, wanted, exclude={request.office_id}),
+        offices=await match_offices(session, principal, wanted, exclude={request.office_id}),
         experts=await match_experts(session, principal, wanted),
     )
 
@@ -356,7 +352,5 @@ async def best_offices(
     session: AsyncSession, principal: Principal, request: SupportRequest, process: Process | None
 ) -> list[schemas.OfficeMatch]:
     """The offices a "route to the best matches" request goes to."""
-    found = await match_offices(
-        session, principal, request, _wanted(request, process), exclude={request.office_id}
-    )
+    found = await match_offices(session, principal, _wanted(request, process), exclude={request.office_id})
     return [m for m in found if m.score >= AUTO_ROUTE_MIN_SCORE][:AUTO_ROUTE]

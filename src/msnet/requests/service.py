@@ -215,7 +215,8 @@ async def list_requests(
             process = await processes.resolve(session, principal, filters.process_id)
         except NotFound:
             raise InvalidInput.field("process_id", f"no process {filters.process_id}") from None
-        conditions.append(SupportRequest.process_id.in_([process.id, *await _alias_ids(session, process.id)]))
+        merged = (await processes.aliases(session, [process.id]))[process.id]
+        conditions.append(SupportRequest.process_id.in_([process.id, *merged]))
     if filters.role == "requester":
         conditions.append(SupportRequest.organisation_id == principal.org_id)
     elif filters.role == "addressee":
@@ -280,10 +281,6 @@ async def inbox(
         next_cursor=_page(rows, limit, lambda r: (r.submitted_at.isoformat(), str(r.id))),
         total=total or 0,
     )
-
-
-async def _alias_ids(session: AsyncSession, process_id: UUID) -> list[UUID]:
-    return (await processes.aliases(session, [process_id]))[process_id]
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -477,17 +474,16 @@ async def submit_request(
 ) -> schemas.RequestDetail:
     request = await _own(session, principal, request_id)
     if request.state == "draft" and request.route == "best_matches" and not request.addressee_offices:
-        process = await session.get(Process, request.process_id)
-        chosen = await routing.best_offices(session, principal, request, process)
+        chosen = await routing.best_offices(
+            session, principal, request, await _process_of(session, principal, request)
+        )
         if not chosen:
             raise Conflict(
                 "no office matches this request well enough: name addressees", allowed=["cancelled"]
             )
-        request.addressee_offices = [m.office_id for m in chosen]
-        request.addressee_orgs = [
-            await session.scalar(select(Office.organisation_id).where(Office.id == m.office_id))
-            for m in chosen
-        ]
+        request.addressee_offices, request.addressee_orgs = await _addressees(
+            session, principal, [m.office_id for m in chosen], request.office_id
+        )
         request.routing = [
             msgspec.to_builtins(schemas.Routed(office_id=m.office_id, score=m.score, reasons=m.reasons))
             for m in chosen
@@ -528,14 +524,18 @@ async def close_request(
     return await request_detail(session, principal, request)
 
 
+async def _process_of(session: AsyncSession, principal: Principal, request: SupportRequest) -> Process | None:
+    """The request's process, for routing; None when the caller may not see it."""
+    return await session.scalar(
+        select(Process).where(Process.id == request.process_id, visible(Process, principal))
+    )
+
+
 async def request_matches(session: AsyncSession, principal: Principal, request_id: UUID) -> schemas.Matches:
     request = await get_request(session, principal, request_id)
     if request.organisation_id != principal.org_id:
         raise Forbidden("only the requesting organisation sees the matches")
-    process = await session.scalar(
-        select(Process).where(Process.id == request.process_id, visible(Process, principal))
-    )
-    return await routing.matches(session, principal, request, process)
+    return await routing.matches(session, principal, request, await _process_of(session, principal, request))
 
 
 # --- responses -----------------------------------------------------------------------------

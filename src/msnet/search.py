@@ -142,9 +142,15 @@ async def find(
 
 
 def page_after(
-    query: Select[Any], cursor: str | None, rank: ColumnElement[Any] | None, id_column: Any
+    query: Select[Any],
+    cursor: str | None,
+    rank: ColumnElement[Any] | None,
+    id_column: Any,
+    *,
+    newest_first: bool = False,
 ) -> Select[Any]:
-    """Keyset pagination on (rank, id) descending when searching text, else on id."""
+    """Keyset pagination on (rank, id) descending when searching text, else on id (time-ordered
+    UUIDs: oldest first, or ``newest_first``)."""
     if cursor:
         if rank is not None:
             after_rank, after_id = decode_cursor(cursor, float, str)
@@ -156,10 +162,13 @@ def page_after(
         else:
             (after_id,) = decode_cursor(cursor, str)
             try:
-                query = query.where(id_column > UUID(str(after_id)))
+                after = UUID(str(after_id))
             except ValueError:
                 raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-    return query.order_by(rank.desc(), id_column.desc()) if rank is not None else query.order_by(id_column)
+            query = query.where(id_column < after if newest_first else id_column > after)
+    if rank is not None:
+        return query.order_by(rank.desc(), id_column.desc())
+    return query.order_by(id_column.desc() if newest_first else id_column)
 
 
 def changes(data: Any) -> dict[str, Any]:

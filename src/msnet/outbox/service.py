@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -63,6 +64,12 @@ async def emit(session: AsyncSession, *, organisation_id: UUID, event_type: str,
             "ids": [str(new_id()) for _ in range(MAX_ENDPOINTS)],
         },
     )
+
+
+async def tell(session: AsyncSession, organisations: Iterable[UUID], event_type: str, data: dict) -> None:
+    """:func:`emit` the event to each of ``organisations`` (once each, in order)."""
+    for organisation_id in dict.fromkeys(organisations):
+        await emit(session, organisation_id=organisation_id, event_type=event_type, data=data)
 
 
 async def enqueue_email(

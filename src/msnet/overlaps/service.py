@@ -12,13 +12,12 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import decode_cursor, encode_cursor
 from msnet.audit.service import AuditEvent, record
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.directory.models import Office
 from msnet.errors import Conflict, InvalidInput, NotFound
-from msnet.outbox.service import emit
+from msnet.outbox.service import tell
 from msnet.overlaps import schemas
 from msnet.overlaps.models import (
     OverlapCase,
@@ -32,6 +31,7 @@ from msnet.overlaps.models import (
 from msnet.processes.models import Process
 from msnet.requests.models import SupportRequest
 from msnet.requests.schemas import Period, ProcessRef
+from msnet.search import next_cursor, page_after
 from msnet.sharing import slugs_of, visible
 
 _DETECT = text("SELECT case_id, news FROM msnet_overlap_detect(:request, :case)")
@@ -53,7 +53,7 @@ async def detect(session: AsyncSession, principal: Principal, request_id: UUID) 
     if news:
         case = await _case(session, principal, case_id)
         slugs = await slugs_of(session, case.parties)
-        await _tell(session, case, "overlap.detected", _disclosed(case, slugs))
+        await tell(session, case.parties, "overlap.detected", _disclosed(case, slugs))
         await record(
             session,
             AuditEvent(
@@ -82,11 +82,6 @@ def _disclosed(case: OverlapCase, slugs: dict[UUID, str]) -> dict[str, Any]:
         "themes": list(case.themes),
         "dimensions": _dimensions(case.service_types, case.themes),
     }
-
-
-async def _tell(session: AsyncSession, case: OverlapCase, event_type: str, data: dict[str, Any]) -> None:
-    for organisation_id in dict.fromkeys(case.parties):
-        await emit(session, organisation_id=organisation_id, event_type=event_type, data=data)
 
 
 def _dimensions(service_types: list[str], themes: list[str]) -> list[str]:
@@ -204,13 +199,6 @@ async def get_case(session: AsyncSession, principal: Principal, case_id: UUID) -
     return await case_schema(session, principal, await _case(session, principal, case_id))
 
 
-def _uuid(value: str) -> UUID:
-    try:
-        return UUID(value)
-    except ValueError:
-        raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-
-
 async def list_cases(
     session: AsyncSession, principal: Principal, *, status: str | None, limit: int, cursor: str | None
 ) -> schemas.OverlapPage:
@@ -219,14 +207,13 @@ async def list_cases(
     if status:
         conditions.append(OverlapCase.status == status)
     total = await session.scalar(select(func.count()).select_from(OverlapCase).where(*conditions))
-    query = select(OverlapCase).where(*conditions)
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(OverlapCase.id < _uuid(after))
-    rows = list(await session.scalars(query.order_by(OverlapCase.id.desc()).limit(limit + 1)))
+    query = page_after(
+        select(OverlapCase).where(*conditions), cursor, None, OverlapCase.id, newest_first=True
+    )
+    rows = list(await session.scalars(query.limit(limit + 1)))
     return schemas.OverlapPage(
         items=[await case_schema(session, principal, c) for c in rows[:limit]],
-        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        next_cursor=next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )
 
@@ -272,9 +259,9 @@ async def post_message(
     session.add(message)
     await session.flush()
     await session.refresh(message)
-    await _tell(
+    await tell(
         session,
-        case,
+        case.parties,
         "overlap.message",
         {"case_id": str(case.id), "message_id": str(message.id), "organisation": principal.org_slug},
     )
@@ -293,11 +280,8 @@ async def list_messages(
     case = await _case(session, principal, case_id)
     conditions = [OverlapMessage.case_id == case.id]
     total = await session.scalar(select(func.count()).select_from(OverlapMessage).where(*conditions))
-    query = select(OverlapMessage).where(*conditions)
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(OverlapMessage.id > _uuid(after))
-    rows = list(await session.scalars(query.order_by(OverlapMessage.id).limit(limit + 1)))
+    query = page_after(select(OverlapMessage).where(*conditions), cursor, None, OverlapMessage.id)
+    rows = list(await session.scalars(query.limit(limit + 1)))
     slugs = await slugs_of(session, list({m.organisation_id for m in rows}))
     return schemas.MessagePage(
         items=[
@@ -310,7 +294,7 @@ async def list_messages(
             )
             for m in rows[:limit]
         ],
-        next_cursor=encode_cursor(str(rows[limit - 1].id)) if len(rows) > limit else None,
+        next_cursor=next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )
 
@@ -429,14 +413,11 @@ async def _settle(
                 "from": withdrawn.from_state,
                 "to": "cancelled",
             }
-            for organisation_id in withdrawn.parties:
-                await emit(
-                    session, organisation_id=organisation_id, event_type="request.state_changed", data=change
-                )
+            await tell(session, withdrawn.parties, "request.state_changed", change)
     slugs = await slugs_of(session, case.parties)
-    await _tell(
+    await tell(
         session,
-        case,
+        case.parties,
         "overlap.resolved",
         {**_disclosed(case, slugs), "resolution": case.resolution},
     )

@@ -17,7 +17,7 @@ from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
-from msnet.outbox.service import emit
+from msnet.outbox.service import tell
 from msnet.overlaps import service as overlaps
 from msnet.processes import service as processes
 from msnet.processes.models import Process
@@ -72,12 +72,6 @@ def readable(principal: Principal) -> ColumnElement[bool]:
             (SupportRequest.sharing == "restricted") & SupportRequest.share_with.contains([me]),
         ),
     )
-
-
-async def _tell(session: AsyncSession, organisations: Any, event_type: str, data: dict[str, Any]) -> None:
-    """Announce an event to each organisation's webhooks, in this transaction (the outbox)."""
-    for organisation_id in dict.fromkeys(organisations):
-        await emit(session, organisation_id=organisation_id, event_type=event_type, data=data)
 
 
 def _parties(request: SupportRequest) -> list[UUID]:
@@ -200,10 +194,6 @@ async def _own(session: AsyncSession, principal: Principal, request_id: UUID) ->
     return request
 
 
-def _page(rows: list[Any], limit: int, key: Any) -> str | None:
-    return encode_cursor(*key(rows[limit - 1])) if len(rows) > limit else None
-
-
 async def list_requests(
     session: AsyncSession, principal: Principal, filters: RequestFilter, *, limit: int, cursor: str | None
 ) -> schemas.RequestPage:
@@ -222,14 +212,13 @@ async def list_requests(
     elif filters.role == "addressee":
         conditions.append(SupportRequest.addressee_orgs.contains([principal.org_id]))
     total = await session.scalar(select(func.count()).select_from(SupportRequest).where(*conditions))
-    query = select(SupportRequest).where(*conditions)
-    if cursor:
-        (after,) = decode_cursor(cursor, str)
-        query = query.where(SupportRequest.id < _uuid(after))
-    rows = list(await session.scalars(query.order_by(SupportRequest.id.desc()).limit(limit + 1)))
+    query = search.page_after(
+        select(SupportRequest).where(*conditions), cursor, None, SupportRequest.id, newest_first=True
+    )
+    rows = list(await session.scalars(query.limit(limit + 1)))
     return schemas.RequestPage(
         items=await _schemas(session, principal, rows[:limit]),
-        next_cursor=_page(rows, limit, lambda r: (str(r.id),)),
+        next_cursor=search.next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )
 
@@ -278,7 +267,11 @@ async def inbox(
     )
     return schemas.RequestPage(
         items=await _schemas(session, principal, rows[:limit]),
-        next_cursor=_page(rows, limit, lambda r: (r.submitted_at.isoformat(), str(r.id))),
+        next_cursor=(
+            encode_cursor(rows[limit - 1].submitted_at.isoformat(), str(rows[limit - 1].id))
+            if len(rows) > limit
+            else None
+        ),
         total=total or 0,
     )
 
@@ -384,7 +377,7 @@ async def _record(
         request.closed_at = now
     request.version += 1
     await session.flush()
-    await _tell(
+    await tell(
         session,
         _parties(request) if seen_by_addressees else [request.organisation_id],
         "request.state_changed",
@@ -401,7 +394,7 @@ async def _received(session: AsyncSession, request: SupportRequest, offices: lis
         if office_id in offices:
             by_organisation.setdefault(organisation_id, []).append(str(office_id))
     for organisation_id, offices_told in by_organisation.items():
-        await _tell(
+        await tell(
             session,
             [organisation_id],
             "request.received",
@@ -646,7 +639,7 @@ async def respond(
     )
     session.add(response)
     await session.flush()
-    await _tell(
+    await tell(
         session,
         [request.organisation_id],
         "request.response",
@@ -696,7 +689,7 @@ async def accept_response(
     for other in await session.scalars(
         select(RequestResponse).where(RequestResponse.request_id == request.id)
     ):
-        await _tell(
+        await tell(
             session,
             [other.organisation_id],
             "request.accepted",

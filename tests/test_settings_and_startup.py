@@ -105,12 +105,12 @@ def test_a_short_secret_key_is_refused() -> None:
         Settings.from_env({"MSNET_SECRET_KEY": "c2hvcnQ"})
 
 
-def test_cli_port_in_use() -> None:
+def test_cli_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli(None, "serve", "--port", str(port), env=_env())
+        result = run_cli(None, "serve", "--port", str(port), env=_env(MSNET_DATA_DIR=str(tmp_path / "data")))
     _one_line_failure(result, 1, f"port {port} on 127.0.0.1 is already in use")
 
 

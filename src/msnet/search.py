@@ -15,7 +15,6 @@ from sqlalchemy import (
     Select,
     Text,
     cast,
-    distinct,
     func,
     literal,
     literal_column,
@@ -85,12 +84,12 @@ async def _count(
     session: AsyncSession, parts: list[Select[Any]], arrays: Mapping[str, str]
 ) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
     """Run the union of ``parts`` (facet, term, key, rank) grouped by facet and term: the counts,
-    the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank)."""
+    the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank). A key has a
+    term at most once (the services store taxonomy terms as sets: ``taxonomy.check`` drops repeats),
+    so a plain count is the number of keys, and the grouping hashes instead of sorting."""
     terms = union_all(*parts).subquery("terms")
     rows = await session.execute(
-        select(terms.c[0], terms.c[1], func.count(distinct(terms.c[2])), func.max(terms.c[3])).group_by(
-            terms.c[0], terms.c[1]
-        )
+        select(terms.c[0], terms.c[1], func.count(), func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
     )
     counts: dict[str, dict[str, int]] = {k: {} for k in (*arrays, "organisation", "total", "page")}
     page = []
@@ -139,6 +138,15 @@ async def find(
     )
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
+
+
+async def records(session: AsyncSession, model: Any, found: Found, *where: ColumnElement[bool]) -> list[Any]:
+    """The records of ``found``'s page, in its order, loaded by primary key under ``where`` (the
+    visibility condition: the search's own filters were applied by :func:`find`, and repeating them
+    here would have the planner look for twenty rows through the search's indexes)."""
+    ids = [key for key, _ in found.page]
+    rows = {r.id: r for r in await session.scalars(select(model).where(model.id.in_(ids), *where))}
+    return [rows[i] for i in ids if i in rows]
 
 
 def page_after(

@@ -354,12 +354,9 @@ async def search_capacities(
         Capacity.organisation_id,
     ).where(*conditions)
     found = await search.find(session, hits, rank, cursor=cursor, limit=limit)
-    ids = [key for key, _ in found.page]
-    capacities = {
-        c.id: c for c in await session.scalars(select(Capacity).where(Capacity.id.in_(ids), *conditions))
-    }
+    capacities = await search.records(session, Capacity, found, visible(Capacity, principal))
     return schemas.CapacityPage(
-        items=await _capacity_schemas(session, [capacities[i] for i in ids if i in capacities]),
+        items=await _capacity_schemas(session, capacities),
         next_cursor=found.next_cursor,
         total=found.total,
         facets=found.facets,

@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import Integer, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from msnet.auth.principal import Principal
 from msnet.directory.models import Capacity, Office
@@ -241,23 +242,21 @@ async def match_offices(
         + TIMING * cast(Capacity.lead_time_days <= _notice(wanted, datetime.now(UTC).date()), Integer)
         + FRESHNESS * cast(Capacity.last_confirmed_at >= func.now() - STALE_AFTER, Integer)
     )
-    best_offices = (
-        select(Capacity.office_id)
+    # One scan: each candidate capacity with its office's best coarse score, the offices placed by it.
+    scored = (
+        select(Capacity, func.max(coarse).over(partition_by=Capacity.office_id).label("best"))
         .where(*candidates)
-        .group_by(Capacity.office_id)
-        .order_by(func.max(coarse).desc(), Capacity.office_id)
-        .limit(TOP * 3)  # the load (up to 10 points) may still reorder them
         .subquery()
     )
+    placed = select(
+        scored, func.dense_rank().over(order_by=(scored.c.best.desc(), scored.c.office_id)).label("place")
+    ).subquery()
+    placed_capacity = aliased(Capacity, placed)
     rows = (
         await session.execute(
-            select(Capacity, Office.name)
-            .join(Office, Office.id == Capacity.office_id)
-            .where(
-                *candidates,
-                visible(Office, principal),
-                Capacity.office_id.in_(select(best_offices.c.office_id)),
-            )
+            select(placed_capacity, Office.name)
+            .join(Office, Office.id == placed_capacity.office_id)
+            .where(placed.c.place <= TOP * 3, visible(Office, principal))  # the load may still reorder them
         )
     ).all()
     load = await office_load(session, sorted({c.office_id for c, _ in rows}))

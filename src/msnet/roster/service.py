@@ -212,10 +212,11 @@ async def search_experts(
         Expert.organisation_id,
     ).where(*conditions)
     found = await search.find(session, hits, rank, cursor=cursor, limit=limit)
-    ids = [key for key, _ in found.page]
-    experts = {e.id: e for e in await session.scalars(select(Expert).where(Expert.id.in_(ids), *conditions))}
+    experts = await search.records(
+        session, Expert, found, visible(Expert, principal), Expert.deleted_at.is_(None)
+    )
     return schemas.ExpertPage(
-        items=await _schemas(session, [experts[i] for i in ids if i in experts]),
+        items=await _schemas(session, experts),
         next_cursor=found.next_cursor,
         total=found.total,
         facets=found.facets,

@@ -276,10 +276,9 @@ async def search_trainings(
         Training.audience,
     ).where(*conditions)
     found = await search.find(session, hits, rank, cursor=cursor, limit=limit, arrays=TRAINING_FACETS)
-    ids = [key for key, _ in found.page]
-    rows = {t.id: t for t in await session.scalars(select(Training).where(Training.id.in_(ids), *conditions))}
+    trainings = await search.records(session, Training, found, visible(Training, principal))
     return schemas.TrainingPage(
-        items=await training_schemas(session, [rows[i] for i in ids if i in rows]),
+        items=await training_schemas(session, trainings),
         next_cursor=found.next_cursor,
         total=found.total,
         facets=found.facets,
@@ -341,13 +340,9 @@ async def search_publications(
         Publication.id.label("key"), Publication.organisation_id, Publication.themes, Publication.languages
     ).where(*conditions)
     found = await search.find(session, hits, rank, cursor=cursor, limit=limit, arrays=PUBLICATION_FACETS)
-    ids = [key for key, _ in found.page]
-    rows = {
-        p.id: p
-        for p in await session.scalars(select(Publication).where(Publication.id.in_(ids), *conditions))
-    }
+    publications = await search.records(session, Publication, found, visible(Publication, principal))
     return schemas.PublicationPage(
-        items=await publication_schemas(session, [rows[i] for i in ids if i in rows]),
+        items=await publication_schemas(session, publications),
         next_cursor=found.next_cursor,
         total=found.total,
         facets=found.facets,

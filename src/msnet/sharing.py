@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import Meta
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import BindParameter, ColumnElement, or_, select
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
@@ -26,10 +27,15 @@ def visible(model: Any, principal: Principal | None) -> ColumnElement[bool]:
     """The query-side twin of the row-level security policy: what ``principal`` may read."""
     if principal is None:
         return model.sharing == "public"
+    return visible_to(model, principal.org_id)
+
+
+def visible_to(model: Any, org: UUID | BindParameter[UUID]) -> ColumnElement[bool]:
+    """What organisation ``org`` may read; ``org`` may be the bind parameter of a statement built once."""
     return or_(
-        model.organisation_id == principal.org_id,
+        model.organisation_id == org,
         model.sharing.in_(("network", "public")),
-        (model.sharing == "restricted") & model.share_with.contains([principal.org_id]),
+        (model.sharing == "restricted") & model.share_with.contains(array([org])),
     )
 
 

@@ -7,13 +7,14 @@ party to the conflict are flagged beside their score, never silently re-ranked o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Integer, cast, func, or_, select, text
-from sqlalchemy.dialects.postgresql import DATERANGE
+from sqlalchemy import Date, Integer, Select, Text, Uuid, all_, any_, bindparam, cast, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -24,7 +25,7 @@ from msnet.processes.models import Process
 from msnet.requests import schemas
 from msnet.requests.models import SupportRequest
 from msnet.roster.models import Expert
-from msnet.sharing import slugs_of, visible
+from msnet.sharing import slugs_of, visible_to
 from msnet.taxonomy import service as taxonomy
 
 # Points per dimension; a perfect candidate scores 100.
@@ -215,6 +216,96 @@ async def office_load(session: AsyncSession, office_ids: list[UUID]) -> dict[UUI
     return {office_id: active for office_id, active in rows}
 
 
+class _Statements(NamedTuple):
+    offices: Select[Any]
+    experts_with_both: Select[Any]
+    experts_with_either: Select[Any]
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """The ranking statements, built once with bind parameters (see :func:`_parameters`): building
+    them afresh for every request cost more than the database took to run them."""
+    org = bindparam("org", type_=Uuid)
+    services, themes, countries, regions, languages = (
+        bindparam(name, type_=ARRAY(Text))
+        for name in ("services", "themes", "countries", "regions", "languages")
+    )
+
+    def has(column: Any, terms: Any) -> Any:
+        return cast(column.overlap(terms), Integer)
+
+    # Offices: by their best capacity's coarse score (every dimension but the load, whole points).
+    offers = Capacity.service_type == any_(services)
+    coarse = (
+        SERVICE * cast(offers, Integer)
+        + THEMES * has(Capacity.themes, themes)
+        + COVERAGE * has(Capacity.countries, countries)
+        + COVERAGE / 2 * has(Capacity.regions, regions)
+        + LANGUAGE * has(Capacity.languages, languages)
+        + TIMING * cast(Capacity.lead_time_days <= bindparam("notice", type_=Integer), Integer)
+        + FRESHNESS * cast(Capacity.last_confirmed_at >= func.now() - STALE_AFTER, Integer)
+    )
+    # One scan: each candidate capacity with its office's best coarse score, the offices placed by it.
+    scored = (
+        select(Capacity, func.max(coarse).over(partition_by=Capacity.office_id).label("best"))
+        .where(
+            visible_to(Capacity, org),
+            or_(offers, Capacity.themes.overlap(themes)),
+            Capacity.office_id != all_(bindparam("exclude", type_=ARRAY(Uuid))),
+        )
+        .subquery()
+    )
+    placed = select(
+        scored, func.dense_rank().over(order_by=(scored.c.best.desc(), scored.c.office_id)).label("place")
+    ).subquery()
+    placed_capacity = aliased(Capacity, placed)
+    offices = (
+        select(placed_capacity, Office.name)
+        .join(Office, Office.id == placed_capacity.office_id)
+        .where(placed.c.place <= TOP * 3, visible_to(Office, org))  # the load may still reorder them
+    )
+
+    # Experts: by a coarse score of the same dimensions, whole points.
+    period = func.daterange(
+        bindparam("start", type_=Date), bindparam("end", type_=Date), "[]", type_=DATERANGE
+    )
+    expert_coarse = (
+        SERVICE * has(Expert.service_types, services)
+        + THEMES * has(Expert.themes, themes)
+        + COVERAGE * has(Expert.experience, countries)
+        + COVERAGE / 2 * has(Expert.regions, regions)
+        + LANGUAGE * has(Expert.language_codes, languages)
+        + EXPERT_AVAILABILITY * cast(Expert.available.op("@>")(period), Integer)
+    )
+    service, theme = Expert.service_types.overlap(services), Expert.themes.overlap(themes)
+
+    def best(*where: Any) -> Select[Any]:
+        return (
+            select(Expert.id, expert_coarse)
+            .where(visible_to(Expert, org), Expert.deleted_at.is_(None), *where)
+            .order_by(expert_coarse.desc(), Expert.id)
+            .limit(TOP * 2)
+        )
+
+    return _Statements(offices, best(service, theme), best(or_(service, theme)))
+
+
+def _parameters(principal: Principal, wanted: Wanted, exclude: set[UUID]) -> dict[str, Any]:
+    return {
+        "org": principal.org_id,
+        "services": sorted(wanted.service_types),
+        "themes": sorted(wanted.themes),
+        "countries": sorted(wanted.countries),
+        "regions": sorted(wanted.regions),
+        "languages": sorted(wanted.languages),
+        "notice": _notice(wanted, datetime.now(UTC).date()),
+        "start": wanted.start,
+        "end": wanted.end,
+        "exclude": sorted(exclude),
+    }
+
+
 async def match_offices(
     session: AsyncSession,
     principal: Principal,
@@ -222,43 +313,9 @@ async def match_offices(
     *,
     exclude: set[UUID],
 ) -> list[schemas.OfficeMatch]:
-    """The database ranks offices by their best capacity's coarse score (every dimension but the
-    load, whole points) and returns the best few; their capacities are then scored exactly here."""
-    candidates = [
-        visible(Capacity, principal),
-        or_(
-            Capacity.service_type.in_(sorted(wanted.service_types)),
-            Capacity.themes.overlap(sorted(wanted.themes)),
-        ),
-    ]
-    if exclude:
-        candidates.append(Capacity.office_id.not_in(sorted(exclude)))
-    coarse = (
-        SERVICE * cast(Capacity.service_type.in_(sorted(wanted.service_types)), Integer)
-        + THEMES * _has(Capacity.themes, wanted.themes)
-        + COVERAGE * _has(Capacity.countries, wanted.countries)
-        + COVERAGE / 2 * _has(Capacity.regions, wanted.regions)
-        + LANGUAGE * _has(Capacity.languages, wanted.languages)
-        + TIMING * cast(Capacity.lead_time_days <= _notice(wanted, datetime.now(UTC).date()), Integer)
-        + FRESHNESS * cast(Capacity.last_confirmed_at >= func.now() - STALE_AFTER, Integer)
-    )
-    # One scan: each candidate capacity with its office's best coarse score, the offices placed by it.
-    scored = (
-        select(Capacity, func.max(coarse).over(partition_by=Capacity.office_id).label("best"))
-        .where(*candidates)
-        .subquery()
-    )
-    placed = select(
-        scored, func.dense_rank().over(order_by=(scored.c.best.desc(), scored.c.office_id)).label("place")
-    ).subquery()
-    placed_capacity = aliased(Capacity, placed)
-    rows = (
-        await session.execute(
-            select(placed_capacity, Office.name)
-            .join(Office, Office.id == placed_capacity.office_id)
-            .where(placed.c.place <= TOP * 3, visible(Office, principal))  # the load may still reorder them
-        )
-    ).all()
+    """The database ranks offices by their best capacity's coarse score and returns the best few;
+    their capacities are then scored exactly here."""
+    rows = (await session.execute(_statements().offices, _parameters(principal, wanted, exclude))).all()
     load = await office_load(session, sorted({c.office_id for c, _ in rows}))
     today, now = datetime.now(UTC).date(), datetime.now(UTC)
     best: dict[UUID, tuple[float, Capacity, str, list[schemas.Reason]]] = {}
@@ -282,41 +339,23 @@ async def match_offices(
     ]
 
 
-def _has(column: Any, values: frozenset[str]) -> Any:
-    return cast(column.overlap(sorted(values)), Integer) if values else 0
-
-
 async def match_experts(
     session: AsyncSession, principal: Principal, wanted: Wanted
 ) -> list[schemas.ExpertMatch]:
-    """The database ranks by a coarse score (the same dimensions, whole points) and returns the
-    best few; their exact scores and reasons are worked out here."""
-    period = func.daterange(wanted.start, wanted.end, "[]", type_=DATERANGE)
-    coarse = (
-        SERVICE * _has(Expert.service_types, wanted.service_types)
-        + THEMES * _has(Expert.themes, wanted.themes)
-        + COVERAGE * _has(Expert.experience, wanted.countries)
-        + COVERAGE / 2 * _has(Expert.regions, wanted.regions)
-        + LANGUAGE * _has(Expert.language_codes, wanted.languages)
-        + EXPERT_AVAILABILITY * cast(Expert.available.op("@>")(period), Integer)
-    )
-    service = Expert.service_types.overlap(sorted(wanted.service_types))
-    theme = Expert.themes.overlap(sorted(wanted.themes))
+    """The database ranks by a coarse score and returns the best few; their exact scores and
+    reasons are worked out here."""
+    statements, parameters = _statements(), _parameters(principal, wanted, set())
 
-    async def best(*where: Any) -> list[tuple[UUID, float]]:
-        rows = await session.execute(
-            select(Expert.id, coarse)
-            .where(visible(Expert, principal), Expert.deleted_at.is_(None), *where)
-            .order_by(coarse.desc(), Expert.id)
-            .limit(TOP * 2)
-        )
-        return [(expert_id, float(score)) for expert_id, score in rows]
+    async def best(statement: Select[Any]) -> list[tuple[UUID, float]]:
+        return [
+            (expert_id, float(score)) for expert_id, score in await session.execute(statement, parameters)
+        ]
 
     # First those with a requested service type and theme (the index narrows them fast); only if too
     # few of them beat what an expert with just one of the two could reach, everyone with either.
-    found = await best(service, theme) if wanted.themes else []
+    found = await best(statements.experts_with_both) if wanted.themes else []
     if len(found) < TOP * 2 or found[-1][1] < EITHER_MAX:
-        found = await best(or_(service, theme))
+        found = await best(statements.experts_with_either)
     ids = [expert_id for expert_id, _ in found]
     experts = list(await session.scalars(select(Expert).where(Expert.id.in_(ids))))
     slugs = await slugs_of(session, list({e.organisation_id for e in experts}))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -12,8 +12,11 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     Float,
+    Integer,
     Select,
     Text,
+    Uuid,
+    bindparam,
     cast,
     func,
     literal,
@@ -80,17 +83,18 @@ def _facet_parts(hits: CTE, arrays: Mapping[str, str]) -> list[Select[Any]]:
     ]
 
 
-async def _count(
-    session: AsyncSession, parts: list[Select[Any]], arrays: Mapping[str, str]
-) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
-    """Run the union of ``parts`` (facet, term, key, rank) grouped by facet and term: the counts,
-    the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank). A key has a
-    term at most once (the services store taxonomy terms as sets: ``taxonomy.check`` drops repeats),
-    so a plain count is the number of keys, and the grouping hashes instead of sorting."""
+def _grouped(parts: list[Select[Any]]) -> Select[Any]:
+    """The union of ``parts`` (facet, term, key, rank) grouped by facet and term. A key has a term at
+    most once (the services store taxonomy terms as sets: ``taxonomy.check`` drops repeats), so a
+    plain count is the number of keys, and the grouping hashes instead of sorting."""
     terms = union_all(*parts).subquery("terms")
-    rows = await session.execute(
-        select(terms.c[0], terms.c[1], func.count(), func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
-    )
+    return select(terms.c[0], terms.c[1], func.count(), func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
+
+
+def _read(
+    rows: Any, arrays: Mapping[str, str]
+) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
+    """The counts, the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank)."""
     counts: dict[str, dict[str, int]] = {k: {} for k in (*arrays, "organisation", "total", "page")}
     page = []
     for facet, term, count, rank in rows:
@@ -109,33 +113,55 @@ async def facets(
     ``key``, ``organisation_id`` and an array column per facet, by default ``themes``,
     ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
     one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
-    counts, total, _ = await _count(session, _facet_parts(hits_query.cte("hits"), arrays), arrays)
+    rows = await session.execute(_grouped(_facet_parts(hits_query.cte("hits"), arrays)))
+    counts, total, _ = _read(rows, arrays)
     return counts, total
+
+
+Hits = Callable[[], tuple[Select[Any], ColumnElement[Any] | None]]
+_BUILT: dict[Hashable, tuple[Select[Any], bool]] = {}
+
+
+def _find_statement(hits: Hits, arrays: Mapping[str, str], after: bool) -> tuple[Select[Any], bool]:
+    hits_query, rank = hits()
+    ranked = rank is not None
+    cte = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
+    page = _keyset(
+        select(literal("page"), cast(cte.c.key, Text), cte.c.key, cte.c.rank),
+        (bindparam("after_rank", type_=Float), bindparam("after_id", type_=Uuid)) if after else None,
+        cte.c.rank if ranked else None,
+        cte.c.key,
+    ).limit(bindparam("page_size", type_=Integer))
+    return _grouped([*_facet_parts(cte, arrays), select(page.subquery())]), ranked
 
 
 async def find(
     session: AsyncSession,
-    hits_query: Select[Any],
-    rank: ColumnElement[Any] | None,
+    hits: Hits,
     *,
     cursor: str | None,
     limit: int,
     arrays: Mapping[str, str] = ARRAYS,
+    shape: Hashable = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Found:
-    """A page of ``hits_query`` (as for :func:`facets`; ranked by ``rank`` when searching text,
-    else by key) with its facets and total, from one scan of the matching rows in one round trip:
-    the page's keys come back beside the counts, and the caller loads just those records."""
-    ranked = rank is not None
-    hits = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
-    page = page_after(
-        select(literal("page"), cast(hits.c.key, Text), hits.c.key, hits.c.rank),
-        cursor,
-        hits.c.rank if ranked else None,
-        hits.c.key,
-    ).limit(limit + 1)
-    counts, total, keys = await _count(
-        session, [*_facet_parts(hits, arrays), select(page.subquery())], arrays
-    )
+    """A page of the search ``hits`` builds (a select as for :func:`facets`, and the rank to order by
+    when searching text, else None: by key) with its facets and total, from one scan of the matching
+    rows in one round trip: the page's keys come back beside the counts, and the caller loads just
+    those records. With a ``shape`` (hashable, naming all that changes the statement) ``hits`` builds
+    it with bind parameters, whose ``values`` are given here, and the statement is built once a
+    shape: building it costs more than the database takes to run it."""
+    key = (shape, tuple(arrays), bool(cursor))
+    built = _BUILT.get(key) if shape is not None else None
+    if built is None:
+        built = _find_statement(hits, arrays, bool(cursor))
+        if shape is not None:
+            _BUILT[key] = built
+    statement, ranked = built
+    parameters = {**(values or {}), "page_size": limit + 1}
+    if cursor:
+        parameters["after_rank"], parameters["after_id"] = _after(cursor, ranked)
+    counts, total, keys = _read(await session.execute(statement, parameters), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
@@ -149,6 +175,36 @@ async def records(session: AsyncSession, model: Any, found: Found, *where: Colum
     return [rows[i] for i in ids if i in rows]
 
 
+def _after(cursor: str, ranked: bool) -> tuple[float | None, UUID]:
+    """The (rank, id) a cursor this API gave out points after; a 422 naming ``cursor`` otherwise."""
+    try:
+        if ranked:
+            after_rank, after_id = decode_cursor(cursor, float, str)
+            return float(after_rank), UUID(str(after_id))
+        (after_id,) = decode_cursor(cursor, str)
+        return None, UUID(str(after_id))
+    except (TypeError, ValueError):
+        raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+
+
+def _keyset(
+    query: Select[Any],
+    after: tuple[Any, Any] | None,
+    rank: ColumnElement[Any] | None,
+    id_column: Any,
+    *,
+    newest_first: bool = False,
+) -> Select[Any]:
+    if after is not None:
+        if rank is not None:
+            query = query.where(tuple_(rank, id_column) < tuple_(*after))
+        else:
+            query = query.where(id_column < after[1] if newest_first else id_column > after[1])
+    if rank is not None:
+        return query.order_by(rank.desc(), id_column.desc())
+    return query.order_by(id_column.desc() if newest_first else id_column)
+
+
 def page_after(
     query: Select[Any],
     cursor: str | None,
@@ -159,24 +215,11 @@ def page_after(
 ) -> Select[Any]:
     """Keyset pagination on (rank, id) descending when searching text, else on id (time-ordered
     UUIDs: oldest first, or ``newest_first``)."""
+    after = None
     if cursor:
-        if rank is not None:
-            after_rank, after_id = decode_cursor(cursor, float, str)
-            try:
-                after = (float(after_rank), UUID(str(after_id)))
-            except (TypeError, ValueError):
-                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-            query = query.where(tuple_(rank, id_column) < tuple_(literal(after[0]), literal(after[1])))
-        else:
-            (after_id,) = decode_cursor(cursor, str)
-            try:
-                after = UUID(str(after_id))
-            except ValueError:
-                raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-            query = query.where(id_column < after if newest_first else id_column > after)
-    if rank is not None:
-        return query.order_by(rank.desc(), id_column.desc())
-    return query.order_by(id_column.desc() if newest_first else id_column)
+        after_rank, after_id = _after(cursor, rank is not None)
+        after = (literal(after_rank), literal(after_id))
+    return _keyset(query, after, rank, id_column, newest_first=newest_first)
 
 
 def changes(data: Any) -> dict[str, Any]:

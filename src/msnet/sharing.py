@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import Meta
-from sqlalchemy import BindParameter, ColumnElement, or_, select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import BindParameter, ColumnElement, any_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
@@ -35,7 +34,7 @@ def visible_to(model: Any, org: UUID | BindParameter[UUID]) -> ColumnElement[boo
     return or_(
         model.organisation_id == org,
         model.sharing.in_(("network", "public")),
-        (model.sharing == "restricted") & model.share_with.contains(array([org])),
+        (model.sharing == "restricted") & (any_(model.share_with) == org),
     )
 
 

@@ -353,7 +353,7 @@ async def search_capacities(
         Capacity.regions,
         Capacity.organisation_id,
     ).where(*conditions)
-    found = await search.find(session, hits, rank, cursor=cursor, limit=limit)
+    found = await search.find(session, lambda: (hits, rank), cursor=cursor, limit=limit)
     capacities = await search.records(session, Capacity, found, visible(Capacity, principal))
     return schemas.CapacityPage(
         items=await _capacity_schemas(session, capacities),

@@ -11,8 +11,19 @@ from uuid import UUID
 import msgspec
 import msgspec.structs
 from asyncpg import Range
-from sqlalchemy import ColumnElement, func, literal_column, select
-from sqlalchemy.dialects.postgresql import DATERANGE
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
@@ -21,7 +32,7 @@ from msnet.concurrency import check_version
 from msnet.errors import InvalidInput, NotFound
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
-from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible, visible_to
 from msnet.taxonomy import service as taxonomy
 
 TOMBSTONE = "[erased]"
@@ -150,57 +161,76 @@ async def expert_schema(session: AsyncSession, expert: Expert) -> schemas.Expert
     return (await _schemas(session, [expert]))[0]
 
 
-def _conditions(filters: ExpertFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Expert.deleted_at.is_(None)]
+def _values(filters: ExpertFilter) -> dict[str, Any]:
+    """The filters' values, checked and normalised, by the name of their bind parameter in
+    :func:`_hits` (an unknown term is a 422 naming its filter)."""
+    values: dict[str, Any] = {}
     if filters.theme:
-        conditions.append(Expert.themes.contains([search.term("theme", "theme", filters.theme)]))
+        values["theme"] = [search.term("theme", "theme", filters.theme)]
     if filters.service_type:
         term = search.term("service_type", "service_type", filters.service_type)
-        conditions.append(Expert.service_types.overlap([term, *taxonomy.children_of(term)]))
+        values["service_types"] = [term, *taxonomy.children_of(term)]
     if filters.language:
-        conditions.append(
-            Expert.language_codes.contains([search.term("language", "language", filters.language)])
-        )
+        values["language"] = [search.term("language", "language", filters.language)]
     if filters.country:
-        country = search.term("country", "country", filters.country)
-        conditions.append(Expert.experience.contains([country]) | Expert.nationalities.contains([country]))
+        values["country"] = [search.term("country", "country", filters.country)]
     if filters.region:
-        conditions.append(Expert.regions.contains([search.term("region", "region", filters.region)]))
+        values["region"] = [search.term("region", "region", filters.region)]
     if filters.seniority:
-        conditions.append(Expert.seniority == filters.seniority)
+        values["seniority"] = filters.seniority
     if filters.available_from or filters.available_to:
-        start = filters.available_from or filters.available_to
-        end = filters.available_to or filters.available_from
-        if end < start:  # type: ignore[operator]
+        values["available_from"] = filters.available_from or filters.available_to
+        values["available_to"] = filters.available_to or filters.available_from
+        if values["available_to"] < values["available_from"]:
             raise InvalidInput.field("available_to", "is before available_from")
-        period = func.daterange(start, end, "[]", type_=DATERANGE)
-        conditions.append(Expert.available.op("@>")(period))
-    return conditions
-
-
-async def search_experts(
-    session: AsyncSession,
-    principal: Principal | None,
-    filters: ExpertFilter,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> schemas.ExpertPage:
-    conditions = [visible(Expert, principal), *_conditions(filters)]
-    if org_id := await search.organisation_id(session, filters.organisation):
-        conditions.append(Expert.organisation_id == org_id)
-    rank = None
     if filters.q:
-        query = func.websearch_to_tsquery(
-            literal_column("'simple'::regconfig"), func.msnet_unaccent(filters.q)
+        values["q"] = filters.q
+    return values
+
+
+def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    """The expert search with the filters ``names`` (of :func:`_values`, and ``organisation_id``), as
+    a statement with bind parameters (``org``: the caller's organisation), and its rank."""
+
+    def terms(name: str) -> Any:
+        return bindparam(name, type_=ARRAY(Text))
+
+    conditions: list[ColumnElement[bool]] = [
+        Expert.sharing == "public" if anonymous else visible_to(Expert, bindparam("org", type_=Uuid)),
+        Expert.deleted_at.is_(None),
+    ]
+    if "theme" in names:
+        conditions.append(Expert.themes.contains(terms("theme")))
+    if "service_types" in names:
+        conditions.append(Expert.service_types.overlap(terms("service_types")))
+    if "language" in names:
+        conditions.append(Expert.language_codes.contains(terms("language")))
+    if "country" in names:
+        conditions.append(
+            Expert.experience.contains(terms("country")) | Expert.nationalities.contains(terms("country"))
         )
-        english = func.websearch_to_tsquery(
-            literal_column("'english'::regconfig"), func.msnet_unaccent(filters.q)
+    if "region" in names:
+        conditions.append(Expert.regions.contains(terms("region")))
+    if "seniority" in names:
+        conditions.append(Expert.seniority == bindparam("seniority", type_=String))
+    if "available_from" in names:
+        period = func.daterange(
+            bindparam("available_from", type_=Date),
+            bindparam("available_to", type_=Date),
+            "[]",
+            type_=DATERANGE,
         )
-        french = func.websearch_to_tsquery(
-            literal_column("'french'::regconfig"), func.msnet_unaccent(filters.q)
-        )
-        either = query.op("||")(english).op("||")(french)  # any of the three readings of the words
+        conditions.append(Expert.available.op("@>")(period))
+    if "organisation_id" in names:
+        conditions.append(Expert.organisation_id == bindparam("organisation_id", type_=Uuid))
+    rank = None
+    if "q" in names:
+        words = func.msnet_unaccent(bindparam("q", type_=String))
+        readings = [
+            func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), words)
+            for config in ("simple", "english", "french")
+        ]
+        either = readings[0].op("||")(readings[1]).op("||")(readings[2])  # any reading of the words
         conditions.append(Expert.search.bool_op("@@")(either))
         rank = func.ts_rank(Expert.search, either)
     hits = select(
@@ -211,7 +241,31 @@ async def search_experts(
         Expert.regions,
         Expert.organisation_id,
     ).where(*conditions)
-    found = await search.find(session, hits, rank, cursor=cursor, limit=limit)
+    return hits, rank
+
+
+async def search_experts(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: ExpertFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.ExpertPage:
+    values = _values(filters)
+    if org_id := await search.organisation_id(session, filters.organisation):
+        values["organisation_id"] = org_id
+    if principal is not None:
+        values["org"] = principal.org_id
+    names, anonymous = frozenset(values) - {"org", "available_to"}, principal is None
+    found = await search.find(
+        session,
+        lambda: _hits(names, anonymous),
+        cursor=cursor,
+        limit=limit,
+        shape=("experts", names, anonymous),
+        values=values,
+    )
     experts = await search.records(
         session, Expert, found, visible(Expert, principal), Expert.deleted_at.is_(None)
     )

@@ -275,7 +275,9 @@ async def search_trainings(
         Training.regions,
         Training.audience,
     ).where(*conditions)
-    found = await search.find(session, hits, rank, cursor=cursor, limit=limit, arrays=TRAINING_FACETS)
+    found = await search.find(
+        session, lambda: (hits, rank), cursor=cursor, limit=limit, arrays=TRAINING_FACETS
+    )
     trainings = await search.records(session, Training, found, visible(Training, principal))
     return schemas.TrainingPage(
         items=await training_schemas(session, trainings),
@@ -339,7 +341,9 @@ async def search_publications(
     hits = select(
         Publication.id.label("key"), Publication.organisation_id, Publication.themes, Publication.languages
     ).where(*conditions)
-    found = await search.find(session, hits, rank, cursor=cursor, limit=limit, arrays=PUBLICATION_FACETS)
+    found = await search.find(
+        session, lambda: (hits, rank), cursor=cursor, limit=limit, arrays=PUBLICATION_FACETS
+    )
     publications = await search.records(session, Publication, found, visible(Publication, principal))
     return schemas.PublicationPage(
         items=await publication_schemas(session, publications),

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     Text,
     Uuid,
+    any_,
     bindparam,
     cast,
     func,
@@ -26,11 +27,14 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
+from msnet.auth.principal import Principal
 from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput
+from msnet.sharing import visible, visible_to
 from msnet.taxonomy import service as taxonomy
 
 #: The array columns of a facets query, by facet: the directory's and the roster's.
@@ -120,6 +124,7 @@ async def facets(
 
 Hits = Callable[[], tuple[Select[Any], ColumnElement[Any] | None]]
 _BUILT: dict[Hashable, tuple[Select[Any], bool]] = {}
+_RECORDS: dict[tuple[Any, bool], Select[Any]] = {}
 
 
 def _find_statement(hits: Hits, arrays: Mapping[str, str], after: bool) -> tuple[Select[Any], bool]:
@@ -166,12 +171,24 @@ async def find(
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
 
-async def records(session: AsyncSession, model: Any, found: Found, *where: ColumnElement[bool]) -> list[Any]:
-    """The records of ``found``'s page, in its order, loaded by primary key under ``where`` (the
-    visibility condition: the search's own filters were applied by :func:`find`, and repeating them
-    here would have the planner look for twenty rows through the search's indexes)."""
+async def records(session: AsyncSession, model: Any, found: Found, principal: Principal | None) -> list[Any]:
+    """The records of ``found``'s page, in its order, loaded by primary key among those ``principal``
+    may see (and, for a model that keeps tombstones, not erased). The search's own filters were
+    applied by :func:`find`: repeating them would have the planner look for twenty rows through the
+    search's indexes. The statement is built once a model."""
+    key = (model, principal is None)
+    statement = _RECORDS.get(key)
+    if statement is None:
+        where = [
+            model.id == any_(bindparam("ids", type_=ARRAY(Uuid))),
+            visible(model, None) if principal is None else visible_to(model, bindparam("org", type_=Uuid)),
+        ]
+        if hasattr(model, "deleted_at"):
+            where.append(model.deleted_at.is_(None))
+        statement = _RECORDS[key] = select(model).where(*where)
     ids = [key for key, _ in found.page]
-    rows = {r.id: r for r in await session.scalars(select(model).where(model.id.in_(ids), *where))}
+    parameters = {"ids": ids, "org": principal.org_id if principal else None}
+    rows = {r.id: r for r in await session.scalars(statement, parameters)}
     return [rows[i] for i in ids if i in rows]
 
 

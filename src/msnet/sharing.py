@@ -59,14 +59,21 @@ async def resolve_share_with(session: AsyncSession, sharing: str, slugs: Sequenc
     return [rows[s] for s in dict.fromkeys(slugs)]
 
 
+#: Organisation slugs by id, as read so far: a slug never changes (its clients' ids begin with it)
+#: and an organisation is never deleted, so what was read once holds for the life of the process.
+_SLUGS: dict[UUID, str] = {}
+
+
 async def slugs_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, str]:
-    if not ids:
-        return {}
-    return dict(
-        (
-            await session.execute(select(Organisation.id, Organisation.slug).where(Organisation.id.in_(ids)))
-        ).all()
-    )
+    if missing := {i for i in ids if i not in _SLUGS}:
+        _SLUGS.update(
+            (
+                await session.execute(
+                    select(Organisation.id, Organisation.slug).where(Organisation.id.in_(missing))
+                )
+            ).all()
+        )
+    return {i: _SLUGS[i] for i in ids if i in _SLUGS}
 
 
 async def lock_for_owner(session: AsyncSession, principal: Principal, record: Any, what: str) -> None:

@@ -354,7 +354,7 @@ async def search_capacities(
         Capacity.organisation_id,
     ).where(*conditions)
     found = await search.find(session, lambda: (hits, rank), cursor=cursor, limit=limit)
-    capacities = await search.records(session, Capacity, found, visible(Capacity, principal))
+    capacities = await search.records(session, Capacity, found, principal)
     return schemas.CapacityPage(
         items=await _capacity_schemas(session, capacities),
         next_cursor=found.next_cursor,

@@ -266,9 +266,7 @@ async def search_experts(
         shape=("experts", names, anonymous),
         values=values,
     )
-    experts = await search.records(
-        session, Expert, found, visible(Expert, principal), Expert.deleted_at.is_(None)
-    )
+    experts = await search.records(session, Expert, found, principal)
     return schemas.ExpertPage(
         items=await _schemas(session, experts),
         next_cursor=found.next_cursor,

@@ -278,7 +278,7 @@ async def search_trainings(
     found = await search.find(
         session, lambda: (hits, rank), cursor=cursor, limit=limit, arrays=TRAINING_FACETS
     )
-    trainings = await search.records(session, Training, found, visible(Training, principal))
+    trainings = await search.records(session, Training, found, principal)
     return schemas.TrainingPage(
         items=await training_schemas(session, trainings),
         next_cursor=found.next_cursor,
@@ -344,7 +344,7 @@ async def search_publications(
     found = await search.find(
         session, lambda: (hits, rank), cursor=cursor, limit=limit, arrays=PUBLICATION_FACETS
     )
-    publications = await search.records(session, Publication, found, visible(Publication, principal))
+    publications = await search.records(session, Publication, found, principal)
     return schemas.PublicationPage(
         items=await publication_schemas(session, publications),
         next_cursor=found.next_cursor,

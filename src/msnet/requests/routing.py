@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlalchemy import Date, Integer, Select, Text, Uuid, all_, any_, bindparam, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, load_only
 
 from msnet.auth.principal import Principal
 from msnet.directory.models import Capacity, Office
@@ -220,6 +220,7 @@ class _Statements(NamedTuple):
     offices: Select[Any]
     experts_with_both: Select[Any]
     experts_with_either: Select[Any]
+    experts: Select[Any]  # the best ones, with just what scoring and the answer read
 
 
 @functools.cache
@@ -288,7 +289,25 @@ def _statements() -> _Statements:
             .limit(TOP * 2)
         )
 
-    return _Statements(offices, best(service, theme), best(or_(service, theme)))
+    experts = (
+        select(Expert)
+        .options(
+            load_only(
+                Expert.organisation_id,
+                Expert.name,
+                Expert.service_types,
+                Expert.themes,
+                Expert.experience,
+                Expert.regions,
+                Expert.language_codes,
+                Expert.availability,
+                Expert.nationalities,
+                Expert.affiliations,
+            )
+        )
+        .where(Expert.id == any_(bindparam("ids", type_=ARRAY(Uuid))))
+    )
+    return _Statements(offices, best(service, theme), best(or_(service, theme)), experts)
 
 
 def _parameters(principal: Principal, wanted: Wanted, exclude: set[UUID]) -> dict[str, Any]:
@@ -357,7 +376,7 @@ async def match_experts(
     if len(found) < TOP * 2 or found[-1][1] < EITHER_MAX:
         found = await best(statements.experts_with_either)
     ids = [expert_id for expert_id, _ in found]
-    experts = list(await session.scalars(select(Expert).where(Expert.id.in_(ids))))
+    experts = list(await session.scalars(statements.experts, {"ids": ids}))
     slugs = await slugs_of(session, list({e.organisation_id for e in experts}))
     matches = []
     for expert in experts:

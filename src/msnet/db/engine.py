@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -40,6 +41,7 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": "msnet"}, "timeout": 5},
+        json_deserializer=msgspec.json.decode,  # JSON columns as read: the same values, 3-4x faster
         **kwargs,
     )
 

@@ -96,6 +96,7 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
         public_url=TEST_ISSUER,
         secret_key=TEST_SECRET_KEY,
         worker=False,  # no outbox worker inside the app under test: tests run the workers they mean to
+        webhook_private_addresses=True,  # the webhook receivers of the tests listen on 127.0.0.1
     )
 
 

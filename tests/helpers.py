@@ -16,6 +16,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         MSNET_DATABASE_ADMIN_URL=settings.database_admin_url or "",
         MSNET_PUBLIC_URL=settings.issuer,
         MSNET_SECRET_KEY=settings.secret_key or "",
+        MSNET_WEBHOOK_PRIVATE_ADDRESSES="on" if settings.webhook_private_addresses else "off",
         MSNET_LOG_FORMAT="json",
         MSNET_LOG_LEVEL="warning",
     )

@@ -189,6 +189,16 @@ class Settings:
         },
     )
 
+    webhook_private_addresses: bool = field(
+        default=False,
+        metadata={
+            "env": "MSNET_WEBHOOK_PRIVATE_ADDRESSES",
+            "parse": _switch,
+            "doc": "on: webhook endpoints may be on loopback, private, link-local or other non-public "
+            "addresses (development, tests); off: such endpoints are refused at registration and at "
+            "delivery, so an organisation cannot make the node call into the network it runs in.",
+        },
+    )
     worker: bool = field(
         default=True,
         metadata={

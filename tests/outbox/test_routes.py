@@ -4,14 +4,16 @@ field and writes nothing; other organisations, no token and a missing scope are 
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from msnet.app import create_app
 from msnet.settings import Settings
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_ISSUER, TEST_SECRET_KEY
 from tests.helpers import add_client, bearer, token_for
 from tests.outbox.conftest import Org, register
 
@@ -216,3 +218,45 @@ def test_the_secret_key_encrypts_endpoint_secrets() -> None:
     secret = new_secret()
     token = webhook_box(TEST_SECRET_KEY).encrypt(secret.encode())
     assert webhook_box(TEST_SECRET_KEY).decrypt(token).decode() == secret
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "https://10.1.2.3/hooks",
+        "https://192.168.0.7/hooks",
+        "http://[::1]/hooks",
+        "http://localhost:9000/hooks",
+        "https://hooks.localhost/msnet",
+        "http://169.254.169.254/latest/meta-data",
+        "http://100.64.0.1/hooks",
+        "http://0.0.0.0/hooks",
+        "http://[::ffff:127.0.0.1]/hooks",
+    ],
+)
+async def test_endpoints_on_non_public_addresses_are_refused(
+    settings: Settings, au: Org, owner_conn: asyncpg.Connection, url: str
+) -> None:
+    public_only = create_app(replace(settings, webhook_private_addresses=False))
+    async with AsyncTestClient(public_only, base_url=TEST_ISSUER) as client:
+        response = await client.post(
+            WEBHOOKS, json={"url": url, "event_types": ["request.received"]}, headers=au.headers
+        )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["url"]
+    assert await _endpoints(owner_conn) == []
+
+
+async def test_a_public_name_is_accepted_and_checked_again_at_delivery(
+    settings: Settings, au: Org, owner_conn: asyncpg.Connection
+) -> None:
+    public_only = create_app(replace(settings, webhook_private_addresses=False))
+    async with AsyncTestClient(public_only, base_url=TEST_ISSUER) as client:
+        response = await client.post(
+            WEBHOOKS,
+            json={"url": "https://hooks.example.org/msnet", "event_types": ["request.received"]},
+            headers=au.headers,
+        )
+    assert response.status_code == 201, response.text
+    assert [e["url"] for e in await _endpoints(owner_conn)] == ["https://hooks.example.org/msnet"]

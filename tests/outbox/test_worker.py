@@ -360,3 +360,26 @@ async def test_the_worker_runs_inside_the_app_by_default(
     (row,) = await messages(owner_conn)
     assert row["delivered_at"] is not None
     assert json.loads(row["payload"])["type"] == "request.received"
+
+
+async def test_an_endpoint_on_a_private_address_gets_nothing_from_a_public_only_worker(
+    client: AsyncTestClient,
+    au: Org,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker,
+    settings: Settings,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    await register(client, au, receiver.url)  # registered where private addresses are allowed
+    await _emit(sessionmaker, au)
+    public_only = Worker(sessionmaker, replace(settings, webhook_private_addresses=False), Metrics())
+    try:
+        assert await public_only.run_once() == 1
+    finally:
+        await public_only.close()
+
+    assert receiver.received == []
+    (row,) = await messages(owner_conn)
+    assert row["last_error"] == "the endpoint's host resolves to a loopback, private or reserved address"
+    assert row["delivered_at"] is None
+    assert row["failed_at"] is None  # retried: the endpoint's name may point elsewhere later

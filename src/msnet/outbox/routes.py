@@ -51,8 +51,13 @@ class WebhookController(Controller):
 
         async def create() -> schemas.Webhook:
             # what an Idempotency-Key keeps and replays: the endpoint, never its secret
+            settings = request.app.state.settings
             endpoint, secret = await service.create_endpoint(
-                db, principal, data, secret_key=request.app.state.settings.secret_key
+                db,
+                principal,
+                data,
+                secret_key=settings.secret_key,
+                private_addresses=settings.webhook_private_addresses,
             )
             await record_request(
                 db,

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -124,7 +125,12 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def check_url(url: str) -> str:
+def is_public(address: str) -> bool:
+    """Whether an IP address is a public one (not loopback, private, link-local, shared, reserved…)."""
+    return ip_address(address).is_global
+
+
+def check_url(url: str, *, private_addresses: bool) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput.field("url", "must be an http:// or https:// URL with a host")
@@ -136,7 +142,22 @@ def check_url(url: str) -> str:
         parts.port  # noqa: B018 (a malformed port raises here)
     except ValueError:
         raise InvalidInput.field("url", "has a malformed port") from None
+    if not private_addresses and not _may_be_public(parts.hostname):
+        raise InvalidInput.field(
+            "url", "points at a loopback, private or reserved address: only public endpoints receive events"
+        )
     return url
+
+
+def _may_be_public(host: str) -> bool:
+    """False for an address literal that is not public, or a name that always means this machine;
+    other names are checked where they are resolved, at delivery."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return is_public(host)
+    except ValueError:  # a name, not an address
+        return True
 
 
 def to_schema(row: WebhookEndpoint, slug: str) -> schemas.Webhook:
@@ -154,10 +175,15 @@ def to_schema(row: WebhookEndpoint, slug: str) -> schemas.Webhook:
 
 
 async def create_endpoint(
-    session: AsyncSession, principal: Principal, data: schemas.WebhookCreate, *, secret_key: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.WebhookCreate,
+    *,
+    secret_key: str,
+    private_addresses: bool,
 ) -> tuple[schemas.Webhook, str]:
     """The new endpoint, and its secret in clear (for this one response only)."""
-    url = check_url(data.url)
+    url = check_url(data.url, private_addresses=private_addresses)
     await session.execute(
         select(func.pg_advisory_xact_lock(func.hashtext("msnet.webhooks." + str(principal.org_id))))
     )

@@ -16,11 +16,13 @@ import contextlib
 import hashlib
 import hmac
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
+from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
@@ -146,6 +148,8 @@ class Worker:
             raise DeliveryError(
                 "the endpoint's secret does not decrypt: was MSNET_SECRET_KEY changed?"
             ) from None
+        if not self.settings.webhook_private_addresses:
+            await _refuse_private(message.url)
         body = msgspec.json.encode(message.payload)
         timestamp = str(int(time.time()))
         headers = {
@@ -195,6 +199,21 @@ class Worker:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             code = getattr(exc, "code", None)
             raise DeliveryError(f"{type(exc).__name__}{f' {code}' if code else ''}") from None
+
+
+async def _refuse_private(url: str) -> None:
+    """A delivery error if the endpoint's host resolves to an address that is not public: a name
+    registered as public may later be pointed at the node's own network. (It is resolved again to
+    connect: a name that changes between the two look-ups within the second is not caught.)"""
+    parts = urlsplit(url)
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise DeliveryError(f"{type(exc).__name__}: the endpoint's host does not resolve") from None
+    if not all(service.is_public(str(address[0])) for *_, address in found):
+        raise DeliveryError("the endpoint's host resolves to a loopback, private or reserved address")
 
 
 async def _run_until(worker: Worker, stop: asyncio.Event) -> None:

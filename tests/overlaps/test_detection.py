@@ -196,3 +196,20 @@ async def test_a_change_of_period_is_checked_again(client: AsyncTestClient, worl
 def request_body_period() -> dict:
     start = date.today() + timedelta(days=40)
     return {"start": start.isoformat(), "end": (start + timedelta(days=10)).isoformat()}
+
+
+async def test_the_list_shows_each_case_as_it_is_shown_alone(client: AsyncTestClient, world: World) -> None:
+    n = world.network
+    other = await post(
+        client, world.au, "/v1/processes", {"name": "Second track dialogue", "countries": ["SD"]}
+    )
+    for process in (n.process["id"], other["id"]):
+        await ask(client, world.au, n.au_office["id"], [n.eu_office["id"]], process)
+        await ask(client, world.igad, n.igad_office["id"], [n.eu_office["id"]], process)
+
+    listed = await cases(client, world.au)
+    assert listed["total"] == 2
+    assert {item["process"]["id"] for item in listed["items"]} == {n.process["id"], other["id"]}
+    for item in listed["items"]:
+        assert item == await get(client, world.au, f"/v1/overlaps/{item['id']}")
+        assert [m["organisation"] for m in item["members"]] == ["au", "igad"]

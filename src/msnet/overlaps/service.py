@@ -130,30 +130,71 @@ def _proposal(p: OverlapProposal, parties: list[UUID], slugs: dict[UUID, str]) -
 
 
 async def case_schema(session: AsyncSession, principal: Principal, case: OverlapCase) -> schemas.OverlapCase:
-    members = list(
-        await session.scalars(
-            select(OverlapMember).where(OverlapMember.case_id == case.id).order_by(OverlapMember.position)
+    return (await case_schemas(session, principal, [case]))[0]
+
+
+async def case_schemas(
+    session: AsyncSession, principal: Principal, cases: list[OverlapCase]
+) -> list[schemas.OverlapCase]:
+    """The views of ``cases``, with their members, pairs and proposals read for all of them at once."""
+    if not cases:
+        return []
+    ids = [c.id for c in cases]
+    members: dict[UUID, list[OverlapMember]] = {i: [] for i in ids}
+    for m in await session.scalars(
+        select(OverlapMember).where(OverlapMember.case_id.in_(ids)).order_by(OverlapMember.position)
+    ):
+        members[m.case_id].append(m)
+    pairs: dict[UUID, list[OverlapPair]] = {i: [] for i in ids}
+    for p in await session.scalars(
+        select(OverlapPair)
+        .where(OverlapPair.case_id.in_(ids))
+        .order_by(OverlapPair.request_a, OverlapPair.request_b)
+    ):
+        pairs[p.case_id].append(p)
+    proposals: dict[UUID, list[OverlapProposal]] = {i: [] for i in ids}
+    for p in await session.scalars(
+        select(OverlapProposal)
+        .where(OverlapProposal.case_id.in_(ids), OverlapProposal.status.in_(("open", "agreed")))
+        .order_by(OverlapProposal.created_at)
+    ):
+        proposals[p.case_id].append(p)
+    slugs = await slugs_of(
+        session,
+        list(
+            {
+                *(o for c in cases for o in c.parties),
+                *(o for ms in members.values() for m in ms for o in m.parties),
+                *(p.organisation_id for ps in proposals.values() for p in ps),
+            }
+        ),
+    )
+    process_names = dict(
+        (
+            await session.execute(
+                select(Process.id, Process.name).where(
+                    Process.id.in_({c.process_id for c in cases}), visible(Process, principal)
+                )
+            )
+        ).all()
+    )
+    return [
+        _case_view(
+            principal, c, members[c.id], pairs[c.id], proposals[c.id], slugs, process_names.get(c.process_id)
         )
-    )
-    pairs = list(
-        await session.scalars(
-            select(OverlapPair)
-            .where(OverlapPair.case_id == case.id)
-            .order_by(OverlapPair.request_a, OverlapPair.request_b)
-        )
-    )
-    proposals = list(
-        await session.scalars(
-            select(OverlapProposal)
-            .where(OverlapProposal.case_id == case.id, OverlapProposal.status.in_(("open", "agreed")))
-            .order_by(OverlapProposal.created_at)
-        )
-    )
-    ids = {*case.parties, *(o for m in members for o in m.parties), *(p.organisation_id for p in proposals)}
-    slugs = await slugs_of(session, list(ids))
-    process_name = await session.scalar(
-        select(Process.name).where(Process.id == case.process_id, visible(Process, principal))
-    )
+        for c in cases
+    ]
+
+
+def _case_view(
+    principal: Principal,
+    case: OverlapCase,
+    members: list[OverlapMember],
+    pairs: list[OverlapPair],
+    proposals: list[OverlapProposal],
+    slugs: dict[UUID, str],
+    process_name: str | None,
+) -> schemas.OverlapCase:
     position = {m.request_id: m.position for m in members}
     by_status = {p.status: _proposal(p, case.parties, slugs) for p in proposals}
     return schemas.OverlapCase(
@@ -212,7 +253,7 @@ async def list_cases(
     )
     rows = list(await session.scalars(query.limit(limit + 1)))
     return schemas.OverlapPage(
-        items=[await case_schema(session, principal, c) for c in rows[:limit]],
+        items=await case_schemas(session, principal, rows[:limit]),
         next_cursor=next_cursor([(r.id, None) for r in rows], limit, False),
         total=total or 0,
     )

@@ -216,6 +216,14 @@ class Settings:
             "doc": "Seconds a delivery worker waits before looking again when nothing is due.",
         },
     )
+    outbox_retention_days: int = field(
+        default=30,
+        metadata={
+            "env": "MSNET_OUTBOX_RETENTION_DAYS",
+            "parse": _int(1, 3650),
+            "doc": "Days a delivered or failed outbox message is kept before the workers delete it.",
+        },
+    )
     smtp_host: str | None = _spec(
         "MSNET_SMTP_HOST",
         str.strip,

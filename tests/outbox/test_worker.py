@@ -383,3 +383,36 @@ async def test_an_endpoint_on_a_private_address_gets_nothing_from_a_public_only_
     assert row["last_error"] == "the endpoint's host resolves to a loopback, private or reserved address"
     assert row["delivered_at"] is None
     assert row["failed_at"] is None  # retried: the endpoint's name may point elsewhere later
+
+
+async def test_delivered_and_failed_messages_are_deleted_after_the_retention_period(
+    client: AsyncTestClient,
+    au: Org,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker,
+    worker: Worker,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    await register(client, au, receiver.url)
+    await _emit(sessionmaker, au, n=5)
+    old_delivered, old_failed, recent, due, old_pending = [r["id"] for r in await messages(owner_conn)]
+    days = worker.settings.outbox_retention_days
+    for message_id, column, age in (
+        (old_delivered, "delivered_at", days + 1),
+        (old_failed, "failed_at", days + 1),
+        (recent, "delivered_at", days - 1),
+    ):
+        await owner_conn.execute(
+            f"UPDATE outbox_messages SET {column} = now() - make_interval(days => $2) WHERE id = $1",
+            message_id,
+            age,
+        )
+    await owner_conn.execute(
+        "UPDATE outbox_messages SET created_at = now() - make_interval(days => $2) WHERE id = $1",
+        old_pending,
+        days + 1,
+    )
+
+    assert await worker.prune() == 2
+    assert {r["id"] for r in await messages(owner_conn)} == {recent, due, old_pending}
+    assert await worker.prune() == 0

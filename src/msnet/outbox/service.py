@@ -247,6 +247,12 @@ class Claimed:
     secret_encrypted: str | None
 
 
+async def prune(session: AsyncSession, *, days: int) -> int:
+    """Delete the messages (of every organisation) delivered or failed more than ``days`` days ago,
+    at most 10,000 a call; how many were deleted."""
+    return await session.scalar(text("SELECT msnet_outbox_prune(:days)"), {"days": days}) or 0
+
+
 async def claim(session: AsyncSession, *, kinds: list[str], limit: int, lease: timedelta) -> list[Claimed]:
     """Up to ``limit`` due messages of every organisation, leased for ``lease``: another worker
     takes them only if this one has not settled them by then."""

@@ -49,6 +49,7 @@ BATCH = 20
 WEBHOOK_TIMEOUT = 15.0  # seconds for a whole delivery, connection included
 SMTP_TIMEOUT = 30.0
 LEASE = timedelta(minutes=5)  # longer than any delivery may take
+PRUNE_EVERY = 3600.0  # seconds between deletions of old delivered and failed messages
 STOP_GRACE = 20.0  # seconds a stopping worker waits for deliveries under way
 log = get_logger("msnet.outbox")
 
@@ -98,10 +99,22 @@ class Worker:
                 log.error("outbox outcome not recorded", message_id=str(message.id), exc_info=result)
         return len(claimed)
 
+    async def prune(self) -> int:
+        """Delete delivered and failed messages older than the retention period; how many."""
+        async with self.sessionmaker() as session, session.begin():
+            pruned = await service.prune(session, days=self.settings.outbox_retention_days)
+        log.info("outbox pruned", deleted=pruned, older_than_days=self.settings.outbox_retention_days)
+        return pruned
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set: batch after batch while messages are due, then poll."""
+        """Deliver until ``stop`` is set: batch after batch while messages are due, then poll; and
+        about once an hour, delete what is past the retention period."""
+        next_prune = time.monotonic()
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY
+                    await self.prune()
                 claimed = await self.run_once()
             except Exception as exc:
                 log.error("outbox poll failed", error=type(exc).__name__, exc_info=exc)

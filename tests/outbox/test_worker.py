@@ -338,6 +338,45 @@ async def test_an_unreachable_smtp_server_is_retried(
     assert _metric(worker, "email", "retry") == 1
 
 
+class Refusing(Mailbox):
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        return "550 5.1.1 No such mailbox"
+
+
+async def test_an_address_the_smtp_server_refuses_for_good_is_not_retried(
+    client: AsyncTestClient,
+    au: Org,
+    sessionmaker: async_sessionmaker,
+    settings: Settings,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    refusing = Refusing()
+    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    mailing = replace(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_tls="none",
+        mail_from="msnet@example.org",
+    )
+    async with acting(sessionmaker, au.id) as session:
+        await service.enqueue_email(session, organisation_id=au.id, to="gone@au.int", subject="s", text="t")
+    worker = Worker(sessionmaker, mailing, Metrics())
+    try:
+        assert await worker.run_once() == 1
+    finally:
+        await worker.close()
+        controller.stop()
+    assert refusing.messages == []
+    (row,) = await messages(owner_conn)
+    assert row["failed_at"] is not None
+    assert row["delivered_at"] is None
+    assert row["attempts"] == 1
+    assert row["last_error"] == "SMTPRecipientsRefused 550"
+    assert _metric(worker, "email", "failed") == 1
+
+
 async def test_the_worker_runs_inside_the_app_by_default(
     settings: Settings,
     receiver: Receiver,

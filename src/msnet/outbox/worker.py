@@ -55,7 +55,12 @@ log = get_logger("msnet.outbox")
 
 
 class DeliveryError(Exception):
-    """An attempt that did not deliver; the message says why, without secrets or personal data."""
+    """An attempt that did not deliver; the message says why, without secrets or personal data.
+    A ``permanent`` one is not retried (an SMTP server's 5xx: the address does not exist, say)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 def retry_delay(attempts: int) -> timedelta | None:
@@ -124,15 +129,15 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), self.settings.worker_poll_interval)
 
     async def _attempt(self, message: Claimed) -> None:
-        error = None
+        error, permanent = None, False
         try:
             if message.kind == "webhook":
                 await self._post(message)
             else:
                 await self._mail(message)
         except DeliveryError as exc:
-            error = str(exc)
-        retry_in = retry_delay(message.attempts) if error else None
+            error, permanent = str(exc), exc.permanent
+        retry_in = retry_delay(message.attempts) if error and not permanent else None
         async with self.sessionmaker() as session:
             session.info[ORG_KEY] = message.organisation_id
             async with session.begin():
@@ -211,7 +216,14 @@ class Worker:
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             code = getattr(exc, "code", None)
-            raise DeliveryError(f"{type(exc).__name__}{f' {code}' if code else ''}") from None
+            # a 5xx reply is permanent (RFC 5321); refused recipients carry theirs
+            codes = [
+                c for c in (code, *(getattr(r, "code", None) for r in getattr(exc, "recipients", ()))) if c
+            ]
+            raise DeliveryError(
+                f"{type(exc).__name__}{f' {codes[-1]}' if codes else ''}",
+                permanent=bool(codes) and all(500 <= c < 600 for c in codes),
+            ) from None
 
 
 async def _refuse_private(url: str) -> None:

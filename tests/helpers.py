@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 from msnet.settings import Settings
 
@@ -103,3 +104,14 @@ async def clients_as_owner(conn) -> dict[str, dict]:  # type: ignore[no-untyped-
             for r in await conn.fetch("SELECT * FROM oauth_clients"):
                 rows[r["client_id"]] = dict(r)
     return rows
+
+
+async def waiting_on_locks(conn: Any) -> int:
+    """How many backends of this database wait for a lock. The activity view is a snapshot taken
+    once a transaction, and ``conn`` is inside one (holding the lock): it is taken afresh here, or a
+    backend that connected since the first look would never be counted."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    return await conn.fetchval(
+        "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN "
+        "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+    )

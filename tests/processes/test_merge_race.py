@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 
 from msnet.settings import Settings
-from tests.helpers import add_client, bearer
+from tests.helpers import add_client, bearer, waiting_on_locks
 from tests.requests.conftest import SCOPES
 
 
@@ -46,10 +46,7 @@ async def test_crossed_merges_leave_one_process_that_both_ids_resolve_to(
                 asyncio.ensure_future(http.post(f"/v1/processes/{b}/merge", json={"into": a}, headers=eu)),
             ]
             for _ in range(800):  # until both wait (a bound, not a timing assertion)
-                waiting = await owner_conn.fetchval(
-                    "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN "
-                    "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
-                )
+                waiting = await waiting_on_locks(owner_conn)
                 if waiting >= 2 or any(m.done() for m in merges):
                     break
                 await asyncio.sleep(0.025)

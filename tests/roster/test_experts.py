@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 
 from msnet.db.embedded import DatabaseUrls
 from msnet.settings import Settings
-from tests.helpers import add_client, bearer, org_ids, token_for
+from tests.helpers import add_client, bearer, org_ids, token_for, waiting_on_locks
 from tests.roster.conftest import SCOPES, Caller, as_owner, counts, expert_body, make_expert
 
 PROBLEM = "application/problem+json"
@@ -577,10 +577,7 @@ async def test_concurrent_patches_with_the_same_if_match_let_only_one_through(
                 for level in ("junior", "eminent")
             ]
             for _ in range(800):  # until both wait on the lock (a bound, not a timing assertion)
-                waiting = await owner_conn.fetchval(
-                    "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN "
-                    "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
-                )
+                waiting = await waiting_on_locks(owner_conn)
                 if waiting >= 2 or any(w.done() for w in writers):
                     break
                 await asyncio.sleep(0.025)

@@ -49,8 +49,10 @@ def term(field: str, kind: str, value: str) -> str:
         raise InvalidInput.field(field, f"'{value[:60]}' is not in the taxonomy (see /v1/taxonomy)") from None
 
 
-def text_query(q: str) -> ColumnElement[Any]:
-    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), func.msnet_unaccent(q))
+def text_query(q: Any, config: str = "simple") -> ColumnElement[Any]:
+    """The words of ``q`` (a value or a bind parameter), accents dropped, read with text search
+    configuration ``config``."""
+    return func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), func.msnet_unaccent(q))
 
 
 async def organisation_id(session: AsyncSession, slug: str | None) -> UUID | None:

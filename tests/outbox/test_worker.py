@@ -5,9 +5,11 @@ once, e-mail through a real SMTP server. Time moves by making messages due, neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -247,15 +249,26 @@ class Mailbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp() -> Any:
-    mailbox = Mailbox()
+@contextlib.contextmanager
+def _smtp_server(mailbox: Mailbox) -> Iterator[Controller]:
+    """A real SMTP server on 127.0.0.1 that hands what it gets to ``mailbox``."""
     controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
-        yield controller, mailbox
+        yield controller
     finally:
         controller.stop()
+
+
+def _mailing(settings: Settings, port: int, mail_from: str = "msnet@example.org") -> Settings:
+    return replace(settings, smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none", mail_from=mail_from)
+
+
+@pytest.fixture
+def smtp() -> Any:
+    mailbox = Mailbox()
+    with _smtp_server(mailbox) as controller:
+        yield controller, mailbox
 
 
 async def test_an_email_goes_through_a_real_smtp_server_with_both_parts(
@@ -267,13 +280,7 @@ async def test_an_email_goes_through_a_real_smtp_server_with_both_parts(
     smtp: Any,
 ) -> None:
     controller, mailbox = smtp
-    mailing = replace(
-        settings,
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_tls="none",
-        mail_from="msnet@mediation.example.org",
-    )
+    mailing = _mailing(settings, controller.port, mail_from="msnet@mediation.example.org")
     async with acting(sessionmaker, au.id) as session:
         message_id = await service.enqueue_email(
             session,
@@ -321,9 +328,7 @@ async def test_an_unreachable_smtp_server_is_retried(
     settings: Settings,
     owner_conn: asyncpg.Connection,
 ) -> None:
-    down = replace(
-        settings, smtp_host="127.0.0.1", smtp_port=free_port(), smtp_tls="none", mail_from="msnet@example.org"
-    )
+    down = _mailing(settings, free_port())
     async with acting(sessionmaker, au.id) as session:
         await service.enqueue_email(session, organisation_id=au.id, to="a@au.int", subject="s", text="t")
     worker = Worker(sessionmaker, down, Metrics())
@@ -351,23 +356,14 @@ async def test_an_address_the_smtp_server_refuses_for_good_is_not_retried(
     owner_conn: asyncpg.Connection,
 ) -> None:
     refusing = Refusing()
-    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    mailing = replace(
-        settings,
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_tls="none",
-        mail_from="msnet@example.org",
-    )
     async with acting(sessionmaker, au.id) as session:
         await service.enqueue_email(session, organisation_id=au.id, to="gone@au.int", subject="s", text="t")
-    worker = Worker(sessionmaker, mailing, Metrics())
-    try:
-        assert await worker.run_once() == 1
-    finally:
-        await worker.close()
-        controller.stop()
+    with _smtp_server(refusing) as controller:
+        worker = Worker(sessionmaker, _mailing(settings, controller.port), Metrics())
+        try:
+            assert await worker.run_once() == 1
+        finally:
+            await worker.close()
     assert refusing.messages == []
     (row,) = await messages(owner_conn)
     assert row["failed_at"] is not None

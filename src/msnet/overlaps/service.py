@@ -5,6 +5,7 @@ submit and withdraw."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -140,25 +141,28 @@ async def case_schemas(
     if not cases:
         return []
     ids = [c.id for c in cases]
-    members: dict[UUID, list[OverlapMember]] = {i: [] for i in ids}
-    for m in await session.scalars(
-        select(OverlapMember).where(OverlapMember.case_id.in_(ids)).order_by(OverlapMember.position)
-    ):
-        members[m.case_id].append(m)
-    pairs: dict[UUID, list[OverlapPair]] = {i: [] for i in ids}
-    for p in await session.scalars(
-        select(OverlapPair)
-        .where(OverlapPair.case_id.in_(ids))
-        .order_by(OverlapPair.request_a, OverlapPair.request_b)
-    ):
-        pairs[p.case_id].append(p)
-    proposals: dict[UUID, list[OverlapProposal]] = {i: [] for i in ids}
-    for p in await session.scalars(
-        select(OverlapProposal)
-        .where(OverlapProposal.case_id.in_(ids), OverlapProposal.status.in_(("open", "agreed")))
-        .order_by(OverlapProposal.created_at)
-    ):
-        proposals[p.case_id].append(p)
+    members = _by_case(
+        ids,
+        await session.scalars(
+            select(OverlapMember).where(OverlapMember.case_id.in_(ids)).order_by(OverlapMember.position)
+        ),
+    )
+    pairs = _by_case(
+        ids,
+        await session.scalars(
+            select(OverlapPair)
+            .where(OverlapPair.case_id.in_(ids))
+            .order_by(OverlapPair.request_a, OverlapPair.request_b)
+        ),
+    )
+    proposals = _by_case(
+        ids,
+        await session.scalars(
+            select(OverlapProposal)
+            .where(OverlapProposal.case_id.in_(ids), OverlapProposal.status.in_(("open", "agreed")))
+            .order_by(OverlapProposal.created_at)
+        ),
+    )
     slugs = await slugs_of(
         session,
         list(
@@ -184,6 +188,14 @@ async def case_schemas(
         )
         for c in cases
     ]
+
+
+def _by_case(ids: list[UUID], rows: Iterable[Any]) -> dict[UUID, list[Any]]:
+    """``rows`` (each with a ``case_id``) by case, in the order they came, every case present."""
+    grouped: dict[UUID, list[Any]] = {i: [] for i in ids}
+    for row in rows:
+        grouped[row.case_id].append(row)
+    return grouped
 
 
 def _case_view(

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     func,
-    literal_column,
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE
@@ -225,11 +224,8 @@ def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnEl
         conditions.append(Expert.organisation_id == bindparam("organisation_id", type_=Uuid))
     rank = None
     if "q" in names:
-        words = func.msnet_unaccent(bindparam("q", type_=String))
-        readings = [
-            func.websearch_to_tsquery(literal_column(f"'{config}'::regconfig"), words)
-            for config in ("simple", "english", "french")
-        ]
+        q = bindparam("q", type_=String)
+        readings = [search.text_query(q, config) for config in ("simple", "english", "french")]
         either = readings[0].op("||")(readings[1]).op("||")(readings[2])  # any reading of the words
         conditions.append(Expert.search.bool_op("@@")(either))
         rank = func.ts_rank(Expert.search, either)

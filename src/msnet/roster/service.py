@@ -224,9 +224,7 @@ def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnEl
         conditions.append(Expert.organisation_id == bindparam("organisation_id", type_=Uuid))
     rank = None
     if "q" in names:
-        q = bindparam("q", type_=String)
-        readings = [search.text_query(q, config) for config in ("simple", "english", "french")]
-        either = readings[0].op("||")(readings[1]).op("||")(readings[2])  # any reading of the words
+        either = search.text_query(bindparam("q", type_=String), ("simple", "english", "french"))
         conditions.append(Expert.search.bool_op("@@")(either))
         rank = func.ts_rank(Expert.search, either)
     hits = select(

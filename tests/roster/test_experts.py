@@ -12,8 +12,11 @@ import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import Text, cast, literal, select, text
 
+from msnet import search as search_sql
 from msnet.db.embedded import DatabaseUrls
+from msnet.db.engine import make_engine
 from msnet.settings import Settings
 from tests.helpers import add_client, bearer, org_ids, token_for, waiting_on_locks
 from tests.roster.conftest import SCOPES, Caller, as_owner, counts, expert_body, make_expert
@@ -801,6 +804,41 @@ async def test_english_and_french_stems_match(client: AsyncTestClient, au: Calle
     assert await ids(client, eu, q="ceasefires") == {english["id"]}
     assert await ids(client, eu, q="constitutionnelles") == {french["id"]}
     assert await ids(client, eu, q="conseillers") == {french["id"]}
+
+
+async def test_phrases_exclusions_and_nothing_to_search(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    making = await make_expert(client, au, name="Ana Lima", bio="Constitution making in transitions.")
+    made = await make_expert(
+        client, au, name="Omar Said", bio="Made a constitution; later, security sector reform."
+    )
+    assert await ids(client, eu, q='"constitution making"') == {making["id"]}
+    assert await ids(client, eu, q="constitution") == {making["id"], made["id"]}
+    assert await ids(client, eu, q="constitution -security") == {making["id"]}
+    assert await ids(client, eu, q="constitution or security") == {making["id"], made["id"]}
+    page = await search(client, eu, q="!!! -")
+    assert (page["items"], page["total"]) == ([], 0)
+
+
+async def test_text_query_names_each_distinct_reading_once(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)  # type: ignore[arg-type]
+    configs = ("simple", "english", "french")
+    try:
+        async with engine.connect() as conn:
+            for q in ("constitution making", "negotiations", "médiation"):
+                joined = await conn.scalar(select(cast(search_sql.text_query(literal(q), configs), Text)))
+                each = [
+                    await conn.scalar(
+                        text(f"SELECT websearch_to_tsquery('{config}', msnet_unaccent(:q))::text"), {"q": q}
+                    )
+                    for config in configs
+                ]
+                readings = joined.split(" | ")
+                assert sorted(readings) == sorted(set(each)), q
+            assert len(set(each)) < len(each)  # the English and French readings of the last were one
+    finally:
+        await engine.dispose()
 
 
 async def test_filters(client: AsyncTestClient, au: Caller, eu: Caller) -> None:

@@ -23,9 +23,9 @@ def _env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def _start(command: str, env: dict[str, str]) -> subprocess.Popen:
+def _start(command: str, env: dict[str, str], *options: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "msnet", command],
+        [sys.executable, "-m", "msnet", command, *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -111,4 +111,40 @@ def test_serve_keeps_data_across_restarts_and_stops_cleanly(tmp_path: Path) -> N
         _, errors = _stop(second, signal.SIGTERM)
     assert second.returncode == 0, errors
     assert printed.startswith("msnet demo: 10 organisations (10 new)")
+    assert not _postgres_running(data_dir / "pgdata")
+
+
+def test_serve_with_several_processes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "msnet-data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = _env(data_dir, port)
+
+    def forks(process: subprocess.Popen) -> list[psutil.Process]:
+        return [p for p in psutil.Process(process.pid).children() if "msnet" in " ".join(p.cmdline())]
+
+    first = _start("serve", env, "--processes", "2")
+    try:
+        _wait_ready(first, base)
+        serving = forks(first)
+        assert len(serving) == 2
+        assert all(httpx.get(f"{base}/v1/organisations").status_code == 200 for _ in range(20))
+    finally:
+        _, errors = _stop(first, signal.SIGTERM)
+    assert first.returncode == 0, errors
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in serving)
+    assert not _postgres_running(data_dir / "pgdata")
+
+    second = _start("serve", env, "--processes", "2")
+    try:
+        _wait_ready(second, base)
+        failed, other = forks(second)
+        failed.kill()
+        _, errors = second.communicate(timeout=30)
+    finally:
+        if second.poll() is None:
+            _stop(second, signal.SIGTERM)
+    assert second.returncode == 1
+    assert f"serving process {failed.pid} ended" in errors
+    assert not other.is_running()
     assert not _postgres_running(data_dir / "pgdata")

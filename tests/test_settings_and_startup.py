@@ -43,6 +43,7 @@ def test_values_are_typed() -> None:
         ("MSNET_DATABASE_URL", "postgresql://host-without-database"),
         ("MSNET_PUBLIC_URL", "not a url"),
         ("MSNET_MAX_BODY_BYTES", "10"),
+        ("MSNET_PROCESSES", "0"),
     ],
 )
 def test_a_bad_value_names_the_variable(variable: str, value: str) -> None:

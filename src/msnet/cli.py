@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd = commands.add_parser(name, help=help_text, description=help_text)
         cmd.add_argument("--host", help="address to listen on (default: MSNET_HOST, 127.0.0.1)")
         cmd.add_argument("--port", help="port to listen on (default: MSNET_PORT, 8000)")
+        cmd.add_argument("--processes", help="processes answering requests (default: MSNET_PROCESSES, 1)")
         if name == "demo":
             cmd.add_argument("--no-serve", action="store_true", help="load the demo data and exit")
 
@@ -153,12 +154,54 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
             access_log=False,
             lifespan="on",
         )
-        logs.get_logger("msnet").info("serving", url=f"http://{settings.host}:{settings.port}")
+        logs.get_logger("msnet").info(
+            "serving", url=f"http://{settings.host}:{settings.port}", processes=settings.processes
+        )
         signal.signal(signal.SIGTERM, _raise_shutdown)
         try:
-            uvicorn.Server(config).run()
+            if settings.processes == 1:
+                uvicorn.Server(config).run()
+            else:
+                _serve_forked(config, settings.processes)
         except (KeyboardInterrupt, Shutdown):
             logs.get_logger("msnet").info("stopped")
+
+
+def _serve_forked(config: Any, processes: int) -> None:
+    """Serve ``config`` from ``processes`` forks of this process on one listening socket: they share
+    the frozen startup heap copy-on-write, and each opens its own connections when it starts. Ends
+    when this process is told to stop (the forks are stopped first, each finishing what it serves)
+    or when a fork ends by itself: the others are then stopped and msnet fails, for the process
+    manager to restart it whole."""
+    import uvicorn
+
+    listening = config.bind_socket()
+    forks: list[int] = []
+    try:
+        for _ in range(processes):
+            pid = os.fork()
+            if pid == 0:  # a fork: serve until told to stop, then leave without running the parent's exits
+                status = 0
+                try:
+                    uvicorn.Server(config).run(sockets=[listening])
+                except (KeyboardInterrupt, Shutdown):
+                    pass
+                except BaseException:
+                    logs.get_logger("msnet").exception("serving process failed")
+                    status = EXIT_FAILED
+                os._exit(status)
+            forks.append(pid)
+        ended, status = os.wait()
+        forks.remove(ended)
+        raise StartupError(
+            f"serving process {ended} ended ({os.waitstatus_to_exitcode(status)}); stopped the others"
+        )
+    finally:
+        for pid in forks:
+            os.kill(pid, signal.SIGTERM)
+        for pid in forks:
+            os.waitpid(pid, 0)
+        listening.close()
 
 
 def _worker(settings: Settings) -> None:
@@ -394,7 +437,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         environ = dict(os.environ)
-        for option, variable in (("host", "MSNET_HOST"), ("port", "MSNET_PORT")):
+        for option, variable in (
+            ("host", "MSNET_HOST"),
+            ("port", "MSNET_PORT"),
+            ("processes", "MSNET_PROCESSES"),
+        ):
             if getattr(args, option, None):
                 environ[variable] = getattr(args, option)
         settings = Settings.from_env(environ)

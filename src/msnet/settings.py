@@ -135,6 +135,16 @@ class Settings:
         default=8000,
         metadata={"env": "MSNET_PORT", "parse": _int(1, 65535), "doc": "Port `msnet serve` listens on."},
     )
+    processes: int = field(
+        default=1,
+        metadata={
+            "env": "MSNET_PROCESSES",
+            "parse": _int(1, 64),
+            "doc": "Processes `msnet serve` answers requests with, on one port; each has its own "
+            "MSNET_DB_POOL_SIZE connections and, with MSNET_WORKER on, its own delivery worker. "
+            "One a core is a good start.",
+        },
+    )
     public_url: str | None = _spec(
         "MSNET_PUBLIC_URL",
         _http_url,

@@ -1,6 +1,6 @@
 """Expert search at scale: p95 latency and throughput, against the same SQL served bare.
 
-    .venv/bin/python bench/search.py [--sizes 10000 100000] [--duration 15] [--concurrency 8]
+    .venv/bin/python bench/search.py [--sizes 10000 100000] [--duration 15] [--concurrency 8] [--processes 1]
 
 For each size it builds a fresh embedded database (50 organisations, 2,000 offices, N experts,
 realistic term distributions, mostly `network`, some `private` and `restricted`), serves msnet
@@ -13,7 +13,8 @@ warm-up are not counted). In the same run it serves the very statements msnet ex
 request once warm (captured from SQLAlchemy, with their parameters) through a minimal ASGI endpoint
 on a bare asyncpg pool: the ceiling. Targets
 (issue 4): p95 <= 30 ms at 8 clients on 2 cores; msnet >= 50 % of the ceiling's throughput; p95 at
-100,000 experts within 1.5x of p95 at 10,000. Needs wrk (`apt-get install wrk`).
+100,000 experts within 1.5x of p95 at 10,000. With --processes N, msnet serves with N processes
+(MSNET_PROCESSES) and the ceiling with N uvicorn workers. Needs wrk (`apt-get install wrk`).
 """
 
 from __future__ import annotations
@@ -207,12 +208,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--processes", type=int, default=1, help="msnet processes, ceiling workers")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/search.py needs wrk: apt-get install wrk")
     results: dict[int, dict[str, dict[str, float]]] = {}
     for size in args.sizes:
-        results[size] = run_size(size, args.duration, args.concurrency)
+        results[size] = run_size(size, args.duration, args.concurrency, args.processes)
     print("\nexperts   server   p50 ms   p95 ms   p99 ms     req/s  errors")
     for size, by_server in results.items():
         for name, r in by_server.items():
@@ -231,7 +233,7 @@ def main() -> None:
         print(f"p95 growth from {small} to {large} experts: {growth:.2f}x (target <= 1.5x)")
 
 
-def run_size(size: int, duration: int, concurrency: int) -> dict[str, dict[str, float]]:
+def run_size(size: int, duration: int, concurrency: int, processes: int) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="msnet-bench-") as data:
         server = EmbeddedServer(Path(data) / "msnet")
         urls = server.start()
@@ -241,7 +243,7 @@ def run_size(size: int, duration: int, concurrency: int) -> dict[str, dict[str, 
             started = time.perf_counter()
             asyncio.run(load(urls.admin, size))
             print(f"  loaded in {time.perf_counter() - started:.0f} s", flush=True)
-            return measure(urls.app, urls.admin, duration, concurrency)
+            return measure(urls.app, urls.admin, duration, concurrency, processes)
         finally:
             server.stop()
 
@@ -290,8 +292,11 @@ def serve_env(app_url: str, admin_url: str, scopes: list[str]) -> tuple[dict[str
     return env, json.loads(made.stdout), issuer
 
 
-def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> dict[str, dict[str, float]]:
+def measure(
+    app_url: str, admin_url: str, duration: int, concurrency: int, processes: int = 1
+) -> dict[str, dict[str, float]]:
     env, client, issuer = serve_env(app_url, admin_url, ["roster:read"])
+    env["MSNET_PROCESSES"] = str(processes)
     secret = env["MSNET_SECRET_KEY"]
     ceiling_port = free_port()
     msnet = subprocess.Popen(
@@ -329,6 +334,8 @@ def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> di
                 str(ceiling_port),
                 "--log-level",
                 "warning",
+                "--workers",
+                str(processes),
             ],
             env=ceiling_env,
             cwd=code,

@@ -69,6 +69,8 @@ def _stop(process: subprocess.Popen, sig: int) -> tuple[str, str]:
     try:
         return process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
+        for fork in psutil.Process(process.pid).children():
+            fork.kill()
         process.kill()
         process.communicate()
         raise
@@ -147,4 +149,20 @@ def test_serve_with_several_processes(tmp_path: Path) -> None:
     assert second.returncode == 1
     assert f"serving process {failed.pid} ended" in errors
     assert not other.is_running()
+    assert not _postgres_running(data_dir / "pgdata")
+
+    # Started in a shell's background, with SIGINT ignored: Ctrl-C (to this process alone) still stops it.
+    third = subprocess.Popen(
+        [sys.executable, "-m", "msnet", "serve", "--processes", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        _wait_ready(third, base)
+    finally:
+        _, errors = _stop(third, signal.SIGINT)
+    assert third.returncode == 0, errors
     assert not _postgres_running(data_dir / "pgdata")

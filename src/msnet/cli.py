@@ -176,6 +176,9 @@ def _serve_forked(config: Any, processes: int) -> None:
     import uvicorn
 
     listening = config.bind_socket()
+    # Ctrl-C stops this process even where it was started with SIGINT ignored (in the background
+    # of a shell), as it stops a single uvicorn process, which handles it itself.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     forks: list[int] = []
     try:
         for _ in range(processes):

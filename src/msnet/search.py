@@ -21,6 +21,7 @@ from sqlalchemy import (
     cast,
     distinct,
     func,
+    inspect,
     literal,
     literal_column,
     null,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, array
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
@@ -157,6 +158,14 @@ def _find_statement(hits: Hits, arrays: Mapping[str, str], after: bool) -> tuple
     return _grouped([*_facet_parts(cte, arrays), select(page.subquery())]), ranked
 
 
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, for Core statements whose rows the ORM has nothing to add to (its
+    result machinery cost more than the rest of reading a page); what the session holds unwritten
+    is flushed first, as the session would before a query of its own."""
+    await session.flush()
+    return await session.connection()
+
+
 async def find(
     session: AsyncSession,
     hits: Hits,
@@ -183,7 +192,7 @@ async def find(
     parameters = {**(values or {}), "page_size": limit + 1}
     if cursor:
         parameters["after_rank"], parameters["after_id"] = _after(cursor, ranked)
-    counts, total, keys = _read(await session.execute(statement, parameters), arrays)
+    counts, total, keys = _read(await (await _connection(session)).execute(statement, parameters), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
@@ -192,7 +201,11 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
     """The records of ``found``'s page, in its order, loaded by primary key among those ``principal``
     may see (and, for a model that keeps tombstones, not erased). The search's own filters were
     applied by :func:`find`: repeating them would have the planner look for twenty rows through the
-    search's indexes. The statement is built once a model."""
+    search's indexes. The statement is built once a model.
+
+    They are read-only rows of the model's columns (deferred ones left out), by the names of its
+    attributes: a page is read and dropped, and filling the session's identity map with it cost
+    more than the rest of reading it."""
     key = (model, principal is None)
     statement = _RECORDS.get(key)
     if statement is None:
@@ -202,10 +215,11 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
         ]
         if hasattr(model, "deleted_at"):
             where.append(model.deleted_at.is_(None))
-        statement = _RECORDS[key] = select(model).where(*where)
+        columns = [c.columns[0].label(c.key) for c in inspect(model).column_attrs if not c.deferred]
+        statement = _RECORDS[key] = select(*columns).where(*where)
     ids = [key for key, _ in found.page]
     parameters = {"ids": ids, "org": principal.org_id if principal else None}
-    rows = {r.id: r for r in await session.scalars(statement, parameters)}
+    rows = {r.id: r for r in await (await _connection(session)).execute(statement, parameters)}
     return [rows[i] for i in ids if i in rows]
 
 

@@ -40,7 +40,7 @@ class Expert(SharedColumns, SharedRecord, Base):
     experience: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)  # countries and regions
     regions: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)  # derived: M49 regions covered
     availability: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    available: Mapped[Any] = mapped_column(DATEMULTIRANGE)
+    available: Mapped[Any] = mapped_column(DATEMULTIRANGE, deferred=True)  # derived, for SQL only
     affiliations: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     past_processes: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     consent: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))

@@ -30,7 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, array
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
@@ -135,7 +135,7 @@ async def facets(
     ``key``, ``organisation_id`` and an array column per facet, by default ``themes``,
     ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
     one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
-    rows = await session.execute(_grouped(_facet_parts(hits_query.cte("hits"), arrays)))
+    rows = await _execute(session, _grouped(_facet_parts(hits_query.cte("hits"), arrays)))
     counts, total, _ = _read(rows, arrays)
     return counts, total
 
@@ -158,12 +158,12 @@ def _find_statement(hits: Hits, arrays: Mapping[str, str], after: bool) -> tuple
     return _grouped([*_facet_parts(cte, arrays), select(page.subquery())]), ranked
 
 
-async def _connection(session: AsyncSession) -> AsyncConnection:
-    """The session's connection, for Core statements whose rows the ORM has nothing to add to (its
-    result machinery cost more than the rest of reading a page); what the session holds unwritten
-    is flushed first, as the session would before a query of its own."""
+async def _execute(session: AsyncSession, statement: Any, parameters: Mapping[str, Any] | None = None) -> Any:
+    """The rows of a Core ``statement`` run on the session's connection: the ORM has nothing to add
+    to them, and its result machinery cost more than the rest of reading a page. What the session
+    holds unwritten is flushed first, as the session would before a query of its own."""
     await session.flush()
-    return await session.connection()
+    return await (await session.connection()).execute(statement, parameters)
 
 
 async def find(
@@ -192,7 +192,7 @@ async def find(
     parameters = {**(values or {}), "page_size": limit + 1}
     if cursor:
         parameters["after_rank"], parameters["after_id"] = _after(cursor, ranked)
-    counts, total, keys = _read(await (await _connection(session)).execute(statement, parameters), arrays)
+    counts, total, keys = _read(await _execute(session, statement, parameters), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
@@ -219,7 +219,7 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
         statement = _RECORDS[key] = select(*columns).where(*where)
     ids = [key for key, _ in found.page]
     parameters = {"ids": ids, "org": principal.org_id if principal else None}
-    rows = {r.id: r for r in await (await _connection(session)).execute(statement, parameters)}
+    rows = {r.id: r for r in await _execute(session, statement, parameters)}
     return [rows[i] for i in ids if i in rows]
 
 

@@ -30,10 +30,12 @@ def visible(model: Any, principal: Principal | None) -> ColumnElement[bool]:
 
 
 def visible_to(model: Any, org: UUID | BindParameter[UUID]) -> ColumnElement[bool]:
-    """What organisation ``org`` may read; ``org`` may be the bind parameter of a statement built once."""
+    """What organisation ``org`` may read; ``org`` may be the bind parameter of a statement built once.
+    No ``IN``: SQLAlchemy renders the statement again at every execution for an expanding list."""
     return or_(
         model.organisation_id == org,
-        model.sharing.in_(("network", "public")),
+        model.sharing == "network",
+        model.sharing == "public",
         (model.sharing == "restricted") & (any_(model.share_with) == org),
     )
 

@@ -910,6 +910,72 @@ async def test_filters(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
     assert await found(organisation="eu", region="western_africa") == set()
 
 
+async def test_theme_language_and_region_together_match_them_on_the_same_expert(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    """Two or three of these filters are searched as pairs of terms (``term_pairs``): each expert
+    below has two of a combination without the third, and the answer of every combination is
+    worked out here from what each expert was given."""
+    given = {
+        "ceasefire-fr-africa": ("ceasefire_security", "fr", ["ML"]),
+        "ceasefire-en-europe": ("ceasefire_security", "en", ["FR"]),
+        "gender-fr-europe": ("gender_inclusion", "fr", ["FR"]),
+        "gender-en-africa": ("gender_inclusion", "en", ["western_africa"]),
+    }
+    made = {
+        name: await make_expert(
+            client,
+            au,
+            name=name,
+            expertise=[{"kind": "theme", "term": theme}],
+            languages=[{"code": language}],
+            experience=experience,
+        )
+        for name, (theme, language, experience) in given.items()
+    }
+    has = {
+        made[name]["id"]: {"theme": theme, "language": language, "region": set(made[name]["regions"])}
+        for name, (theme, language, _) in given.items()
+    }
+    options = {
+        "theme": [None, "ceasefire_security", "gender_inclusion", "transhumance"],
+        "language": [None, "fr", "en"],
+        "region": [None, "africa", "western_europe", "asia"],
+    }
+    tried = 0
+    for theme in options["theme"]:
+        for language in options["language"]:
+            for region in options["region"]:
+                params = {
+                    k: v for k, v in (("theme", theme), ("language", language), ("region", region)) if v
+                }
+                if len(params) < 2:
+                    continue
+                expected = {
+                    i
+                    for i, e in has.items()
+                    if theme in (None, e["theme"])
+                    and language in (None, e["language"])
+                    and (region is None or region in e["region"])
+                }
+                assert await ids(client, eu, **params) == expected, params
+                assert await ids(client, eu, q="sahel", **params) == expected, params
+                tried += 1
+    assert tried == 39
+    assert await ids(client, eu, theme="ceasefire_security", language="fr", region="africa") == {
+        made["ceasefire-fr-africa"]["id"]
+    }
+
+    changed = await client.patch(
+        f"/v1/experts/{made['gender-fr-europe']['id']}", json={"experience": ["KE"]}, headers=au.headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert await ids(client, eu, theme="gender_inclusion", region="europe") == set()
+    assert await ids(client, eu, theme="gender_inclusion", language="fr", region="africa") == {
+        made["gender-fr-europe"]["id"]
+    }
+
+
 async def test_availability_over_a_period(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
     spring = await make_expert(
         client, au, name="Spring Person", availability=[{"start": "2027-03-01", "end": "2027-05-31"}]

@@ -46,6 +46,10 @@ class Expert(SharedColumns, SharedRecord, Base):
     consent: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search: Mapped[Any] = mapped_column(TSVECTOR, Computed(EXPERT_SEARCH), deferred=True)
+    # every pair of a theme, a language and a region, one term each (migration 0012): for SQL only
+    term_pairs: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), Computed("msnet_term_pairs(themes, language_codes, regions)"), deferred=True
+    )
 
 
 class ExpertContact(Base):

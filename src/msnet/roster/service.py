@@ -162,7 +162,8 @@ async def expert_schema(session: AsyncSession, expert: Expert) -> schemas.Expert
 
 def _values(filters: ExpertFilter) -> dict[str, Any]:
     """The filters' values, checked and normalised, by the name of their bind parameter in
-    :func:`_hits` (an unknown term is a 422 naming its filter)."""
+    :func:`_hits` (an unknown term is a 422 naming its filter). Two or three of theme, language and
+    region become the pairs that stand for them (:func:`term_pairs`)."""
     values: dict[str, Any] = {}
     if filters.theme:
         values["theme"] = [search.term("theme", "theme", filters.theme)]
@@ -184,7 +185,27 @@ def _values(filters: ExpertFilter) -> dict[str, Any]:
             raise InvalidInput.field("available_to", "is before available_from")
     if filters.q:
         values["q"] = filters.q
+    theme, language, region = (values.get(name, [None])[0] for name in ("theme", "language", "region"))
+    if pairs := term_pairs(theme, language, region):
+        values["pairs"] = pairs
+        for name in ("theme", "language", "region"):
+            values.pop(name, None)
     return values
+
+
+def term_pairs(theme: str | None, language: str | None, region: str | None) -> list[str]:
+    """The terms of ``Expert.term_pairs`` (written by ``msnet_term_pairs``, migration 0012) that say
+    an expert has these: with two of them, their pair; with all three, theme-language and
+    theme-region (which imply the third); with fewer, none. A theme is rarer than a language or a
+    region, so the pairs holding it are the shorter lists."""
+    pairs = []
+    if theme and language:
+        pairs.append(f"tl:{theme}:{language}")
+    if theme and region:
+        pairs.append(f"tr:{theme}:{region}")
+    if language and region and not theme:
+        pairs.append(f"lr:{language}:{region}")
+    return pairs
 
 
 def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnElement[Any] | None]:
@@ -198,6 +219,8 @@ def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnEl
         Expert.sharing == "public" if anonymous else visible_to(Expert, bindparam("org", type_=Uuid)),
         Expert.deleted_at.is_(None),
     ]
+    if "pairs" in names:
+        conditions.append(Expert.term_pairs.contains(terms("pairs")))
     if "theme" in names:
         conditions.append(Expert.themes.contains(terms("theme")))
     if "service_types" in names:

@@ -352,8 +352,9 @@ def measure(
 
 
 def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[str, list[Any]]]:
-    """Run the search in-process, the second time with SQLAlchemy's statements recorded (what msnet
-    runs once warm: organisation slugs, say, are read once); q becomes a marker."""
+    """Run the search in-process, the second time with its statements recorded (what msnet runs once
+    warm: organisation slugs, say, are read once), whether through SQLAlchemy or on the driver; q
+    becomes a marker."""
     from litestar.testing import AsyncTestClient
     from sqlalchemy import event
 
@@ -368,9 +369,19 @@ def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[st
             warm = await client.get(f"{PATH}&q=mediation", headers={"Authorization": f"Bearer {token}"})
             assert warm.status_code == 200, warm.text
 
-            @event.listens_for(app.state.engine.sync_engine, "before_cursor_execute")
-            def grab(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            def grab(statement: str, parameters: Any) -> None:
                 captured.append((statement, ["__Q__" if p == "mediation" else p for p in (parameters or ())]))
+
+            engine = app.state.engine.sync_engine
+            # what goes through SQLAlchemy, and what msnet runs on the driver itself (msnet.search)
+            event.listen(engine, "before_cursor_execute", lambda c, cur, s, p, ctx, many: grab(s, p))
+            event.listen(
+                engine,
+                "checkout",
+                lambda dbapi, record, proxy: dbapi.driver_connection.add_query_logger(
+                    lambda logged: grab(logged.query, logged.args)
+                ),
+            )
 
             response = await client.get(f"{PATH}&q=mediation", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text

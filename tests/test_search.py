@@ -1,0 +1,63 @@
+"""What every search shares: statements built once and run on the driver (``msnet.search``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+import pytest
+from sqlalchemy import Integer, Text, Uuid, any_, bindparam, cast, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, Range
+
+from msnet import search
+from msnet.db.engine import make_engine
+from msnet.roster.models import Expert
+from msnet.settings import Settings
+
+
+async def test_a_driven_statement_answers_as_sqlalchemy_does(settings: Settings) -> None:
+    """Literals, repeated parameters and parameters SQLAlchemy converts for the driver (a range)."""
+    ids = bindparam("ids", type_=ARRAY(Uuid))
+    period = bindparam("period", type_=DATERANGE)
+    statement = select(
+        literal("page").label("facet"),
+        func.cardinality(ids).label("count"),
+        (bindparam("first", type_=Uuid) == any_(ids)).label("listed"),
+        func.lower(period).label("start"),
+        func.upper(period).label("end"),
+        cast(bindparam("limit", type_=Integer) + 1, Text).label("limit"),
+    )
+    first = uuid4()
+    parameters = {
+        "ids": [first, uuid4()],
+        "first": first,
+        "period": Range(date(2027, 1, 1), date(2027, 6, 30), bounds="[]"),
+        "limit": 20,
+    }
+    engine = make_engine(settings.database_url)  # type: ignore[arg-type]
+    try:
+        async with engine.connect() as conn:
+            expected = (await conn.execute(statement, parameters)).all()
+            driven = search._Driven(statement, engine.dialect)
+            rows = await driven.rows(conn, parameters)
+    finally:
+        await engine.dispose()
+    assert [tuple(r) for r in rows] == [tuple(r) for r in expected]
+    assert rows[0].facet == "page"
+    # a date range's canonical form excludes its end
+    assert (rows[0].count, rows[0].listed, rows[0].start, rows[0].end) == (
+        2,
+        True,
+        date(2027, 1, 1),
+        date(2027, 7, 1),
+    )
+    assert rows[0].limit == "21"
+
+
+def test_a_statement_with_an_expanding_parameter_is_not_driven(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)  # type: ignore[arg-type]
+    statement = select(Expert.id).where(Expert.sharing.in_(("network", "public")))
+    with pytest.raises(TypeError, match="expanding"):
+        search._Driven(statement, engine.dialect)
+    one = search._Driven(select(Expert.id).where(Expert.id == bindparam("id", type_=Uuid)), engine.dialect)
+    assert one.names == ["id"]

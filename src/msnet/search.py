@@ -130,13 +130,17 @@ def _read(
 
 
 async def facets(
-    session: AsyncSession, hits_query: Select[Any], arrays: Mapping[str, str] = ARRAYS
+    session: AsyncSession,
+    hits_query: Select[Any],
+    parameters: Mapping[str, Any] | None = None,
+    arrays: Mapping[str, str] = ARRAYS,
 ) -> tuple[dict[str, dict[str, int]], int]:
-    """Counts per facet and organisation over ``hits_query`` (a select of the visible, filtered rows:
+    """Counts per facet and organisation over ``hits_query`` (with ``parameters`` for its bind
+    parameters; a select of the visible, filtered rows:
     ``key``, ``organisation_id`` and an array column per facet, by default ``themes``,
     ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
     one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
-    rows = await _execute(session, _grouped(_facet_parts(hits_query.cte("hits"), arrays)))
+    rows = await _execute(session, _grouped(_facet_parts(hits_query.cte("hits"), arrays)), parameters)
     counts, total, _ = _read(rows, arrays)
     return counts, total
 

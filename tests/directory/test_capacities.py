@@ -119,3 +119,51 @@ async def test_service_type_filter_includes_its_children(client: AsyncTestClient
         await client.get("/v1/capacities", params={"service_type": "advisory_support"}, headers=au.headers)
     ).json()
     assert [c["id"] for c in found["items"]] == [child["id"]]
+
+
+async def test_filters(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
+    mine, theirs = await make_office(client, au), await make_office(client, eu)
+    horn = await make_capacity(
+        client,
+        au,
+        mine["id"],
+        service_type="coaching",
+        themes=["transhumance"],
+        countries=["SS"],
+        languages=["ar"],
+        notes="Pastoral corridors",
+    )
+    sahel = await make_capacity(
+        client,
+        au,
+        mine["id"],
+        themes=["ceasefire_security"],
+        regions=["western_africa"],
+        languages=["fr"],
+    )
+    brussels = await make_capacity(
+        client, eu, theirs["id"], service_type="capacity_building", regions=["europe"], languages=["fr", "en"]
+    )
+
+    async def ids(path: str = "/v1/capacities", **params: str) -> set[str]:
+        response = await client.get(path, params=params, headers=au.headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == len(response.json()["items"])
+        return {c["id"] for c in response.json()["items"]}
+
+    assert await ids() == {horn["id"], sahel["id"], brussels["id"]}
+    assert await ids(theme="transhumance") == {horn["id"]}
+    assert await ids(service_type="advisory_support") == {horn["id"], sahel["id"]}
+    assert await ids(service_type="capacity_building") == {brussels["id"]}
+    assert await ids(country="SS") == {horn["id"]}  # listed
+    assert await ids(country="ML") == {sahel["id"]}  # in a region it covers
+    assert await ids(region="eastern_africa") == {horn["id"]}  # covers a country of it
+    assert await ids(region="western_africa") == {sahel["id"]}
+    assert await ids(region="europe") == {brussels["id"]}
+    assert await ids(language="fr") == {sahel["id"], brussels["id"]}
+    assert await ids(language="fr", region="europe") == {brussels["id"]}
+    assert await ids(organisation="eu") == {brussels["id"]}
+    assert await ids(q="pastoral") == {horn["id"]}
+    assert await ids(q="pastoral", theme="ceasefire_security") == set()
+    assert await ids(f"/v1/offices/{mine['id']}/capacities") == {horn["id"], sahel["id"]}
+    assert await ids(f"/v1/offices/{theirs['id']}/capacities") == {brussels["id"]}

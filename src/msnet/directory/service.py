@@ -9,6 +9,12 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
+    String,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
     case,
     exists,
     func,
@@ -24,7 +30,7 @@ from msnet.concurrency import check_version
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office, Organisation
 from msnet.errors import Conflict, NotFound
-from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible, visible_to
 from msnet.taxonomy import service as taxonomy
 
 
@@ -122,27 +128,47 @@ def _validated(filters: DirectoryFilter) -> DirectoryFilter:
     )
 
 
-def _capacity_conditions(filters: DirectoryFilter) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+def _capacity_values(filters: DirectoryFilter) -> dict[str, Any]:
+    """The capacity filters' values (checked by :func:`_validated`) by the name of their bind
+    parameter in :func:`_capacity_conditions`."""
+    values: dict[str, Any] = {}
     if filters.service_type:
-        conditions.append(
-            Capacity.service_type.in_([filters.service_type, *taxonomy.children_of(filters.service_type)])
-        )
+        values["service_types"] = [filters.service_type, *taxonomy.children_of(filters.service_type)]
     if filters.theme:
-        conditions.append(Capacity.themes.contains([filters.theme]))
+        values["theme"] = [filters.theme]
     if filters.country:
-        conditions.append(
-            Capacity.countries.contains([filters.country])
-            | Capacity.regions.overlap(list(taxonomy.regions_of(filters.country)))
-        )
+        values["country"] = [filters.country]
+        values["country_regions"] = list(taxonomy.regions_of(filters.country))
     if filters.region:
-        conditions.append(
-            Capacity.regions.contains([filters.region])
-            | Capacity.countries.overlap(sorted(taxonomy.countries_in(filters.region)))
-        )
+        values["region"] = [filters.region]
+        values["region_countries"] = sorted(taxonomy.countries_in(filters.region))
     if filters.language:
-        conditions.append(Capacity.languages.contains([filters.language]))
-    if not filters.include_stale:
+        values["language"] = [filters.language]
+    return values
+
+
+def _capacity_conditions(names: frozenset[str], include_stale: bool) -> list[ColumnElement[bool]]:
+    """The capacity filters named (keys of :func:`_capacity_values`), with bind parameters."""
+
+    def terms(name: str) -> Any:
+        return bindparam(name, type_=postgresql.ARRAY(Text))
+
+    conditions: list[ColumnElement[bool]] = []
+    if "service_types" in names:
+        conditions.append(Capacity.service_type == any_(terms("service_types")))
+    if "theme" in names:
+        conditions.append(Capacity.themes.contains(terms("theme")))
+    if "country" in names:
+        conditions.append(
+            Capacity.countries.contains(terms("country")) | Capacity.regions.overlap(terms("country_regions"))
+        )
+    if "region" in names:
+        conditions.append(
+            Capacity.regions.contains(terms("region")) | Capacity.countries.overlap(terms("region_countries"))
+        )
+    if "language" in names:
+        conditions.append(Capacity.languages.contains(terms("language")))
+    if not include_stale:
         conditions.append(Capacity.last_confirmed_at >= func.now() - STALE_AFTER)
     return conditions
 
@@ -214,7 +240,8 @@ async def search_offices(
     conditions: list[ColumnElement[bool]] = [visible(Office, principal)]
     if org_id := await search.organisation_id(session, filters.organisation):
         conditions.append(Office.organisation_id == org_id)
-    capacity_conditions = _capacity_conditions(replace(filters, q=None))
+    values = _capacity_values(filters)
+    capacity_conditions = _capacity_conditions(frozenset(values), filters.include_stale)
     capacities = select(Capacity).where(visible(Capacity, principal), Capacity.office_id == Office.id)
     if capacity_conditions:
         conditions.append(exists(capacities.where(*capacity_conditions)))
@@ -223,11 +250,11 @@ async def search_offices(
         query_text = search.text_query(filters.q)
         conditions.append(Office.search.bool_op("@@")(query_text))
         rank = func.ts_rank(Office.search, query_text)
-    total = await session.scalar(select(func.count()).select_from(Office).where(*conditions))
+    total = await session.scalar(select(func.count()).select_from(Office).where(*conditions), values)
     query = select(Office, rank) if rank is not None else select(Office)
     rows = (
         await session.execute(
-            search.page_after(query.where(*conditions), cursor, rank, Office.id).limit(limit + 1)
+            search.page_after(query.where(*conditions), cursor, rank, Office.id).limit(limit + 1), values
         )
     ).all()
     offices = [r[0] for r in rows[:limit]]
@@ -247,7 +274,7 @@ async def search_offices(
         items=await _office_schemas(session, offices),
         next_cursor=next_cursor,
         total=total or 0,
-        facets=(await search.facets(session, facet_rows))[0],
+        facets=(await search.facets(session, facet_rows, values))[0],
     )
 
 
@@ -324,26 +351,25 @@ def _validated_capacity(data: Any) -> dict[str, Any]:
     return changes
 
 
-async def search_capacities(
-    session: AsyncSession,
-    principal: Principal | None,
-    filters: DirectoryFilter,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> schemas.CapacityPage:
-    filters = _validated(filters)
-    conditions = [visible(Capacity, principal), *_capacity_conditions(filters)]
-    if org_id := await search.organisation_id(session, filters.organisation):
-        conditions.append(Capacity.organisation_id == org_id)
-    if filters.office_id:
-        conditions.append(Capacity.office_id == filters.office_id)
-    # fresh before stale: a stale capacity is shown, but ranked lower
-    fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
+def _capacity_hits(
+    names: frozenset[str], anonymous: bool, include_stale: bool
+) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    """The capacity search with the filters ``names`` (of :func:`_capacity_values`, ``organisation_id``,
+    ``office_id``, ``q``), as a statement with bind parameters (``org``: the caller's organisation),
+    and its rank: relevance, a stale capacity's halved (it is shown, but ranked lower)."""
+    conditions = [
+        Capacity.sharing == "public" if anonymous else visible_to(Capacity, bindparam("org", type_=Uuid)),
+        *_capacity_conditions(names, include_stale),
+    ]
+    if "organisation_id" in names:
+        conditions.append(Capacity.organisation_id == bindparam("organisation_id", type_=Uuid))
+    if "office_id" in names:
+        conditions.append(Capacity.office_id == bindparam("office_id", type_=Uuid))
     rank: ColumnElement[Any] | None = None
-    if filters.q:
-        query_text = search.text_query(filters.q)
+    if "q" in names:
+        query_text = search.text_query(bindparam("q", type_=String))
         conditions.append(Capacity.search.bool_op("@@")(query_text))
+        fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
         rank = func.ts_rank(Capacity.search, query_text) * fresh
     hits = select(
         Capacity.id.label("key"),
@@ -353,7 +379,36 @@ async def search_capacities(
         Capacity.regions,
         Capacity.organisation_id,
     ).where(*conditions)
-    found = await search.find(session, lambda: (hits, rank), cursor=cursor, limit=limit)
+    return hits, rank
+
+
+async def search_capacities(
+    session: AsyncSession,
+    principal: Principal | None,
+    filters: DirectoryFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> schemas.CapacityPage:
+    filters = _validated(filters)
+    values = _capacity_values(filters)
+    if org_id := await search.organisation_id(session, filters.organisation):
+        values["organisation_id"] = org_id
+    if filters.office_id:
+        values["office_id"] = filters.office_id
+    if filters.q:
+        values["q"] = filters.q
+    if principal is not None:
+        values["org"] = principal.org_id
+    names, anonymous = frozenset(values) - {"org"}, principal is None
+    found = await search.find(
+        session,
+        lambda: _capacity_hits(names, anonymous, filters.include_stale),
+        cursor=cursor,
+        limit=limit,
+        shape=("capacities", names, anonymous, filters.include_stale),
+        values=values,
+    )
     capacities = await search.records(session, Capacity, found, principal)
     return schemas.CapacityPage(
         items=await _capacity_schemas(session, capacities),

@@ -375,19 +375,20 @@ def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[st
             engine = app.state.engine.sync_engine
             # what goes through SQLAlchemy, and what msnet runs on the driver itself (msnet.search)
             event.listen(engine, "before_cursor_execute", lambda c, cur, s, p, ctx, many: grab(s, p))
-            event.listen(
-                engine,
-                "checkout",
-                lambda dbapi, record, proxy: dbapi.driver_connection.add_query_logger(
-                    lambda logged: grab(logged.query, logged.args)
-                ),
-            )
+            logged: set[int] = set()
+
+            def log_driver(dbapi: Any, record: Any, proxy: Any) -> None:
+                if id(dbapi) not in logged:  # once a connection, however often it is checked out
+                    logged.add(id(dbapi))
+                    dbapi.driver_connection.add_query_logger(lambda query: grab(query.query, query.args))
+
+            event.listen(engine, "checkout", log_driver)
 
             response = await client.get(f"{PATH}&q=mediation", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text
 
     asyncio.run(run())
-    return [(s, p) for s, p in captured if not s.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
+    return [(s, p) for s, p in captured if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]
 
 
 def wait_ready(url: str) -> None:

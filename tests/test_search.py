@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from typing import Any
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Integer, Text, Uuid, any_, bindparam, cast, func, literal, select
+from sqlalchemy import Integer, Numeric, Text, Uuid, any_, bindparam, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, Range
 
 from msnet import search
@@ -54,10 +56,32 @@ async def test_a_driven_statement_answers_as_sqlalchemy_does(settings: Settings)
     assert rows[0].limit == "21"
 
 
-def test_a_statement_with_an_expanding_parameter_is_not_driven(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)  # type: ignore[arg-type]
-    statement = select(Expert.id).where(Expert.sharing.in_(("network", "public")))
-    with pytest.raises(TypeError, match="expanding"):
-        search._Driven(statement, engine.dialect)
-    one = search._Driven(select(Expert.id).where(Expert.id == bindparam("id", type_=Uuid)), engine.dialect)
-    assert one.names == ["id"]
+@pytest.mark.parametrize(
+    ("statement", "why"),
+    [
+        pytest.param(
+            select(Expert.id).where(Expert.sharing.in_(("network", "public"))),
+            "rendered at execution",
+            id="in",
+        ),
+        pytest.param(
+            select(Expert.id).where(Expert.name == bindparam("name", "x", literal_execute=True)),
+            "rendered at execution",
+            id="literal-execute",
+        ),
+        pytest.param(select(Expert.id, Expert.available), "converts: ['available']", id="range-column"),
+        pytest.param(
+            select(cast(Expert.version, Numeric).label("n")), "converts: ['n']", id="decimal-column"
+        ),
+    ],
+)
+def test_what_sqlalchemy_must_render_or_convert_is_not_driven(
+    settings: Settings, statement: Any, why: str
+) -> None:
+    dialect = make_engine(settings.database_url).dialect  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=re.escape(why)):
+        search._Driven(statement, dialect)
+    arrays_uuids_and_json = select(Expert.id, Expert.themes, Expert.expertise, Expert.created_at)
+    assert search._Driven(
+        arrays_uuids_and_json.where(Expert.id == bindparam("id", type_=Uuid)), dialect
+    ).names == ["id"]

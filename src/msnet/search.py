@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    Numeric,
     Select,
     Text,
     Uuid,
@@ -179,14 +180,24 @@ async def _execute(session: AsyncSession, statement: Any, parameters: Mapping[st
 class _Driven:
     """A statement built once, compiled once, and run on the driver (asyncpg): SQLAlchemy's way to
     execution (its cache look-up, parameters and result rows processed in Python) cost more than
-    the database took to run it (0.27 of 0.51 ms to read a page of twenty experts). The rows are
-    named tuples by the statement's column keys. The session's transaction has begun already: its
-    first statement sets the organisation (``msnet.db.engine``)."""
+    the database took to run it (0.27 of 0.51 ms to read a page of twenty experts).
+
+    The session's transaction has begun already (its first statement sets the organisation,
+    ``msnet.db.engine``). Parameters are converted as SQLAlchemy would; rows are what the driver
+    returns, as named tuples by the statement's column keys, so a statement whose columns SQLAlchemy
+    converts on reading (ranges, enums, decimals…) is refused, as is one with parameters rendered
+    at execution (an expanding ``IN``). Errors are the driver's own, not SQLAlchemy's (a 500 either
+    way); a connection found lost is invalidated when the session rolls back. SQLAlchemy's cursor
+    events do not see these statements."""
 
     def __init__(self, statement: Any, dialect: Any) -> None:
         compiled = statement.compile(dialect=dialect)
-        if compiled.post_compile_params:
-            raise TypeError("a statement run on the driver cannot hold expanding (IN) parameters")
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            raise TypeError("a statement run on the driver cannot hold parameters rendered at execution")
+        if converted := [c.key for c in statement.selected_columns if _converted_on_reading(c.type, dialect)]:
+            raise TypeError(
+                f"a statement run on the driver cannot read columns SQLAlchemy converts: {converted}"
+            )
         self.sql = compiled.string
         self.names = compiled.positiontup or []
         self.fixed = {name: bind.value for bind, name in compiled.bind_names.items() if not bind.required}
@@ -207,12 +218,18 @@ class _Driven:
         return [self.row(*r) for r in await driver.fetch(self.sql, *arguments)]
 
 
+def _converted_on_reading(type_: Any, dialect: Any) -> bool:
+    """Whether SQLAlchemy changes what the driver returns for a column of ``type_`` (an array's own
+    processing copies the list; a number is converted only when asked for as a decimal)."""
+    impl = type_.dialect_impl(dialect)
+    if isinstance(impl, ARRAY):
+        impl = impl.item_type.dialect_impl(dialect)
+    if isinstance(impl, (Float, Numeric)):
+        return bool(impl.asdecimal)
+    return impl.result_processor(dialect, None) is not None
+
+
 _DRIVEN: dict[Any, _Driven] = {}
-
-
-def _drive(statement: Any, dialect: Any) -> None:
-    """Have :func:`_execute` run ``statement`` (built once, kept for the life of the process) on the driver."""
-    _DRIVEN[statement] = _Driven(statement, dialect)
 
 
 async def find(
@@ -236,8 +253,8 @@ async def find(
     if built is None:
         built = _find_statement(hits, arrays, bool(cursor))
         if shape is not None:
+            _DRIVEN[built[0]] = _Driven(built[0], session.get_bind().dialect)
             _BUILT[key] = built
-            _drive(built[0], session.get_bind().dialect)
     statement, ranked = built
     parameters = {**(values or {}), "page_size": limit + 1}
     if cursor:
@@ -266,8 +283,9 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
         if hasattr(model, "deleted_at"):
             where.append(model.deleted_at.is_(None))
         columns = [c.columns[0].label(c.key) for c in inspect(model).column_attrs if not c.deferred]
-        statement = _RECORDS[key] = select(*columns).where(*where)
-        _drive(statement, session.get_bind().dialect)
+        statement = select(*columns).where(*where)
+        _DRIVEN[statement] = _Driven(statement, session.get_bind().dialect)
+        _RECORDS[key] = statement
     ids = [key for key, _ in found.page]
     parameters = {"ids": ids, "org": principal.org_id if principal else None}
     rows = {r.id: r for r in await _execute(session, statement, parameters)}

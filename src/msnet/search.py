@@ -38,7 +38,7 @@ from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
 from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput
-from msnet.sharing import visible, visible_to
+from msnet.sharing import visible_to_caller
 from msnet.taxonomy import service as taxonomy
 
 #: The array columns of a facets query, by facet: the directory's and the roster's.
@@ -278,7 +278,7 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
     if statement is None:
         where = [
             model.id == any_(bindparam("ids", type_=ARRAY(Uuid))),
-            visible(model, None) if principal is None else visible_to(model, bindparam("org", type_=Uuid)),
+            visible_to_caller(model, principal is None),
         ]
         if hasattr(model, "deleted_at"):
             where.append(model.deleted_at.is_(None))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import Meta
-from sqlalchemy import BindParameter, ColumnElement, any_, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Uuid, any_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
@@ -38,6 +38,12 @@ def visible_to(model: Any, org: UUID | BindParameter[UUID]) -> ColumnElement[boo
         model.sharing == "public",
         (model.sharing == "restricted") & (any_(model.share_with) == org),
     )
+
+
+def visible_to_caller(model: Any, anonymous: bool) -> ColumnElement[bool]:
+    """:func:`visible` for a statement built once for many callers: public records for an anonymous
+    one, else what the organisation in the bind parameter ``org`` may read."""
+    return model.sharing == "public" if anonymous else visible_to(model, bindparam("org", type_=Uuid))
 
 
 async def resolve_share_with(session: AsyncSession, sharing: str, slugs: Sequence[str]) -> list[UUID]:

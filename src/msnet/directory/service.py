@@ -30,7 +30,14 @@ from msnet.concurrency import check_version
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office, Organisation
 from msnet.errors import Conflict, NotFound
-from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible, visible_to
+from msnet.sharing import (
+    apply_changes,
+    lock_for_owner,
+    resolve_share_with,
+    slugs_of,
+    visible,
+    visible_to_caller,
+)
 from msnet.taxonomy import service as taxonomy
 
 
@@ -358,7 +365,7 @@ def _capacity_hits(
     ``office_id``, ``q``), as a statement with bind parameters (``org``: the caller's organisation),
     and its rank: relevance, a stale capacity's halved (it is shown, but ranked lower)."""
     conditions = [
-        Capacity.sharing == "public" if anonymous else visible_to(Capacity, bindparam("org", type_=Uuid)),
+        visible_to_caller(Capacity, anonymous),
         *_capacity_conditions(names, include_stale),
     ]
     if "organisation_id" in names:

@@ -31,7 +31,14 @@ from msnet.concurrency import check_version
 from msnet.errors import InvalidInput, NotFound
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
-from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible, visible_to
+from msnet.sharing import (
+    apply_changes,
+    lock_for_owner,
+    resolve_share_with,
+    slugs_of,
+    visible,
+    visible_to_caller,
+)
 from msnet.taxonomy import service as taxonomy
 
 TOMBSTONE = "[erased]"
@@ -216,7 +223,7 @@ def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnEl
         return bindparam(name, type_=ARRAY(Text))
 
     conditions: list[ColumnElement[bool]] = [
-        Expert.sharing == "public" if anonymous else visible_to(Expert, bindparam("org", type_=Uuid)),
+        visible_to_caller(Expert, anonymous),
         Expert.deleted_at.is_(None),
     ]
     if "pairs" in names:

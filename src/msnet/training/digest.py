@@ -263,14 +263,12 @@ async def compose(
         language=filters.language,
         **created,
     )
-    conditions = [
-        *await service.training_conditions(session, subscriber, training_filter),
-        Training.ends_at > func.now(),
-    ]
-    total = await session.scalar(select(func.count()).select_from(Training).where(*conditions)) or 0
+    values = await service.training_values(session, subscriber, training_filter)
+    conditions = [*service.training_conditions(frozenset(values), False), Training.ends_at > func.now()]
+    total = await session.scalar(select(func.count()).select_from(Training).where(*conditions), values) or 0
     rows = list(
         await session.scalars(
-            select(Training).where(*conditions).order_by(Training.starts_at).limit(MAX_ITEMS)
+            select(Training).where(*conditions).order_by(Training.starts_at).limit(MAX_ITEMS), values
         )
     )
     trainings = await service.training_schemas(session, rows)
@@ -284,8 +282,9 @@ async def compose(
             language=filters.language,
             **created,
         )
-        found = await service.publication_conditions(session, subscriber, publication_filter)
-        count = await session.scalar(select(func.count()).select_from(Publication).where(*found)) or 0
+        values = await service.publication_values(session, subscriber, publication_filter)
+        found = service.publication_conditions(frozenset(values), False)
+        count = await session.scalar(select(func.count()).select_from(Publication).where(*found), values) or 0
         publications = await service.publication_schemas(
             session,
             list(
@@ -293,7 +292,8 @@ async def compose(
                     select(Publication)
                     .where(*found)
                     .order_by(Publication.published_on.desc())
-                    .limit(MAX_ITEMS)
+                    .limit(MAX_ITEMS),
+                    values,
                 )
             ),
         )

@@ -9,7 +9,20 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import available_timezones
 
-from sqlalchemy import ColumnElement, Float, cast, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Float,
+    Select,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +31,14 @@ from msnet.api import instant
 from msnet.auth.principal import Principal
 from msnet.concurrency import check_version
 from msnet.errors import InvalidInput, NotFound
-from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
+from msnet.sharing import (
+    apply_changes,
+    lock_for_owner,
+    resolve_share_with,
+    slugs_of,
+    visible,
+    visible_to_caller,
+)
 from msnet.taxonomy import service as taxonomy
 from msnet.training import schemas
 from msnet.training.models import Publication, Training
@@ -196,52 +216,96 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _created(model: Any, since: datetime | None, before: datetime | None) -> list[ColumnElement[bool]]:
+def _created(model: Any, names: frozenset[str]) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if since is not None:
-        conditions.append(model.created_at >= since)
-    if before is not None:
-        conditions.append(model.created_at < before)
+    if "created_from" in names:
+        conditions.append(model.created_at >= bindparam("created_from", type_=DateTime(timezone=True)))
+    if "created_before" in names:
+        conditions.append(model.created_at < bindparam("created_before", type_=DateTime(timezone=True)))
     return conditions
 
 
-async def training_conditions(
-    session: AsyncSession, principal: Principal | None, filters: TrainingFilter
-) -> list[ColumnElement[bool]]:
-    """What a training search (or a feed, or a digest) keeps: visible to ``principal`` and matching."""
-    conditions: list[ColumnElement[bool]] = [visible(Training, principal)]
+def _common_values(filters: TrainingFilter | PublicationFilter) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     if filters.theme:
-        conditions.append(Training.themes.contains([search.term("theme", "theme", filters.theme)]))
-    if filters.kind:
-        conditions.append(Training.kind == filters.kind)
-    if filters.format:
-        conditions.append(Training.format == filters.format)
-    if filters.country:
-        conditions.append(Training.country == search.term("country", "country", filters.country))
-    if filters.region:
-        conditions.append(Training.regions.contains([search.term("region", "region", filters.region)]))
+        values["theme"] = [search.term("theme", "theme", filters.theme)]
     if filters.language:
-        language = search.term("language", "language", filters.language)
-        conditions.append(Training.languages.contains([language]))
+        values["language"] = [search.term("language", "language", filters.language)]
+    if filters.created_from is not None:
+        values["created_from"] = filters.created_from
+    if filters.created_before is not None:
+        values["created_before"] = filters.created_before
+    if filters.q:
+        values["q"] = filters.q
+    return values
+
+
+async def training_values(
+    session: AsyncSession, principal: Principal | None, filters: TrainingFilter
+) -> dict[str, Any]:
+    """The training filters' values, checked and normalised, by the name of their bind parameter in
+    :func:`training_conditions` (an unknown term is a 422 naming its filter); ``org`` is the
+    caller's organisation."""
+    values = _common_values(filters)
+    if filters.kind:
+        values["kind"] = filters.kind
+    if filters.format:
+        values["format"] = filters.format
+    if filters.country:
+        values["country"] = search.term("country", "country", filters.country)
+    if filters.region:
+        values["region"] = [search.term("region", "region", filters.region)]
     if filters.audience:
-        conditions.append(Training.audience.contains([filters.audience]))
+        values["audience"] = [filters.audience]
     if filters.start_from and filters.start_to and filters.start_to < filters.start_from:
         raise InvalidInput.field("start_to", "is before start_from")
     if filters.start_from:
-        conditions.append(Training.starts_at >= _day_start(filters.start_from))
+        values["start_from"] = _day_start(filters.start_from)
     if filters.start_to:
-        conditions.append(Training.starts_at < _day_start(filters.start_to) + timedelta(days=1))
+        values["start_before"] = _day_start(filters.start_to) + timedelta(days=1)
     if filters.open:
+        values["open"] = True
+    if org_id := await search.organisation_id(session, filters.organisation):
+        values["organisation_id"] = org_id
+    if principal is not None:
+        values["org"] = principal.org_id
+    return values
+
+
+def training_conditions(names: frozenset[str], anonymous: bool) -> list[ColumnElement[bool]]:
+    """What a training search (or a feed, or a digest) keeps: visible to the caller (``org``, or
+    public ones for ``anonymous``) and matching the filters ``names`` (of :func:`training_values`),
+    with bind parameters."""
+    conditions: list[ColumnElement[bool]] = [visible_to_caller(Training, anonymous)]
+    if "theme" in names:
+        conditions.append(Training.themes.contains(bindparam("theme", type_=postgresql.ARRAY(Text))))
+    if "kind" in names:
+        conditions.append(Training.kind == bindparam("kind", type_=String))
+    if "format" in names:
+        conditions.append(Training.format == bindparam("format", type_=String))
+    if "country" in names:
+        conditions.append(Training.country == bindparam("country", type_=String))
+    if "region" in names:
+        conditions.append(Training.regions.contains(bindparam("region", type_=postgresql.ARRAY(Text))))
+    if "language" in names:
+        conditions.append(Training.languages.contains(bindparam("language", type_=postgresql.ARRAY(Text))))
+    if "audience" in names:
+        conditions.append(Training.audience.contains(bindparam("audience", type_=postgresql.ARRAY(Text))))
+    if "start_from" in names:
+        conditions.append(Training.starts_at >= bindparam("start_from", type_=DateTime(timezone=True)))
+    if "start_before" in names:
+        conditions.append(Training.starts_at < bindparam("start_before", type_=DateTime(timezone=True)))
+    if "open" in names:
         now = func.now()
         conditions.append(
             (Training.application_deadline >= now)
             | (Training.application_deadline.is_(None) & (Training.starts_at > now))
         )
-    conditions.extend(_created(Training, filters.created_from, filters.created_before))
-    if org_id := await search.organisation_id(session, filters.organisation):
-        conditions.append(Training.organisation_id == org_id)
-    if filters.q:
-        conditions.append(Training.search.bool_op("@@")(search.text_query(filters.q)))
+    conditions.extend(_created(Training, names))
+    if "organisation_id" in names:
+        conditions.append(Training.organisation_id == bindparam("organisation_id", type_=Uuid))
+    if "q" in names:
+        conditions.append(Training.search.bool_op("@@")(search.text_query(bindparam("q", type_=String))))
     return conditions
 
 
@@ -258,25 +322,35 @@ async def search_trainings(
     cursor: str | None,
 ) -> schemas.TrainingPage:
     """Ranked by relevance with ``q``; otherwise soonest first (the rank is minus the start)."""
-    conditions = await training_conditions(session, principal, filters)
-    rank = (
-        func.ts_rank(Training.search, search.text_query(filters.q))
-        if filters.q
-        else -_epoch(Training.starts_at)
-    )
-    hits = select(
-        Training.id.label("key"),
-        Training.organisation_id,
-        Training.themes,
-        postgresql.array([Training.kind]).label("kinds"),
-        postgresql.array([Training.format]).label("formats"),
-        Training.languages,
-        func.array_remove(postgresql.array([Training.country]), None).label("countries"),
-        Training.regions,
-        Training.audience,
-    ).where(*conditions)
+    values = await training_values(session, principal, filters)
+    names, anonymous = frozenset(values) - {"org"}, principal is None
+
+    def hits() -> tuple[Select[Any], ColumnElement[Any]]:
+        rank = (
+            func.ts_rank(Training.search, search.text_query(bindparam("q", type_=String)))
+            if "q" in names
+            else -_epoch(Training.starts_at)
+        )
+        return select(
+            Training.id.label("key"),
+            Training.organisation_id,
+            Training.themes,
+            postgresql.array([Training.kind]).label("kinds"),
+            postgresql.array([Training.format]).label("formats"),
+            Training.languages,
+            func.array_remove(postgresql.array([Training.country]), None).label("countries"),
+            Training.regions,
+            Training.audience,
+        ).where(*training_conditions(names, anonymous)), rank
+
     found = await search.find(
-        session, lambda: (hits, rank), cursor=cursor, limit=limit, arrays=TRAINING_FACETS
+        session,
+        hits,
+        cursor=cursor,
+        limit=limit,
+        arrays=TRAINING_FACETS,
+        shape=("trainings", names, anonymous),
+        values=values,
     )
     trainings = await search.records(session, Training, found, principal)
     return schemas.TrainingPage(
@@ -300,26 +374,41 @@ async def training_schema(session: AsyncSession, training: Training) -> schemas.
     return (await training_schemas(session, [training]))[0]
 
 
-async def publication_conditions(
+async def publication_values(
     session: AsyncSession, principal: Principal | None, filters: PublicationFilter
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [visible(Publication, principal)]
-    if filters.theme:
-        conditions.append(Publication.themes.contains([search.term("theme", "theme", filters.theme)]))
-    if filters.language:
-        language = search.term("language", "language", filters.language)
-        conditions.append(Publication.languages.contains([language]))
+) -> dict[str, Any]:
+    """The publication filters' values by the name of their bind parameter in
+    :func:`publication_conditions`; ``org`` is the caller's organisation."""
+    values = _common_values(filters)
     if filters.published_from and filters.published_to and filters.published_to < filters.published_from:
         raise InvalidInput.field("published_to", "is before published_from")
     if filters.published_from:
-        conditions.append(Publication.published_on >= filters.published_from)
+        values["published_from"] = filters.published_from
     if filters.published_to:
-        conditions.append(Publication.published_on <= filters.published_to)
-    conditions.extend(_created(Publication, filters.created_from, filters.created_before))
+        values["published_to"] = filters.published_to
     if org_id := await search.organisation_id(session, filters.organisation):
-        conditions.append(Publication.organisation_id == org_id)
-    if filters.q:
-        conditions.append(Publication.search.bool_op("@@")(search.text_query(filters.q)))
+        values["organisation_id"] = org_id
+    if principal is not None:
+        values["org"] = principal.org_id
+    return values
+
+
+def publication_conditions(names: frozenset[str], anonymous: bool) -> list[ColumnElement[bool]]:
+    """What a publication search (or a digest) keeps, with bind parameters (as :func:`training_conditions`)."""
+    conditions: list[ColumnElement[bool]] = [visible_to_caller(Publication, anonymous)]
+    if "theme" in names:
+        conditions.append(Publication.themes.contains(bindparam("theme", type_=postgresql.ARRAY(Text))))
+    if "language" in names:
+        conditions.append(Publication.languages.contains(bindparam("language", type_=postgresql.ARRAY(Text))))
+    if "published_from" in names:
+        conditions.append(Publication.published_on >= bindparam("published_from", type_=Date))
+    if "published_to" in names:
+        conditions.append(Publication.published_on <= bindparam("published_to", type_=Date))
+    conditions.extend(_created(Publication, names))
+    if "organisation_id" in names:
+        conditions.append(Publication.organisation_id == bindparam("organisation_id", type_=Uuid))
+    if "q" in names:
+        conditions.append(Publication.search.bool_op("@@")(search.text_query(bindparam("q", type_=String))))
     return conditions
 
 
@@ -332,17 +421,30 @@ async def search_publications(
     cursor: str | None,
 ) -> schemas.PublicationPage:
     """Ranked by relevance with ``q``; otherwise newest first."""
-    conditions = await publication_conditions(session, principal, filters)
-    rank = (
-        func.ts_rank(Publication.search, search.text_query(filters.q))
-        if filters.q
-        else _epoch(Publication.published_on)
-    )
-    hits = select(
-        Publication.id.label("key"), Publication.organisation_id, Publication.themes, Publication.languages
-    ).where(*conditions)
+    values = await publication_values(session, principal, filters)
+    names, anonymous = frozenset(values) - {"org"}, principal is None
+
+    def hits() -> tuple[Select[Any], ColumnElement[Any]]:
+        rank = (
+            func.ts_rank(Publication.search, search.text_query(bindparam("q", type_=String)))
+            if "q" in names
+            else _epoch(Publication.published_on)
+        )
+        return select(
+            Publication.id.label("key"),
+            Publication.organisation_id,
+            Publication.themes,
+            Publication.languages,
+        ).where(*publication_conditions(names, anonymous)), rank
+
     found = await search.find(
-        session, lambda: (hits, rank), cursor=cursor, limit=limit, arrays=PUBLICATION_FACETS
+        session,
+        hits,
+        cursor=cursor,
+        limit=limit,
+        arrays=PUBLICATION_FACETS,
+        shape=("publications", names, anonymous),
+        values=values,
     )
     publications = await search.records(session, Publication, found, principal)
     return schemas.PublicationPage(

@@ -269,14 +269,9 @@ async def search_offices(
         [(r[0].id, r[1] if rank is not None else None) for r in rows], limit, rank is not None
     )
     visible_ids = select(Office.id).where(*conditions)
-    facet_rows = select(
-        Capacity.office_id.label("key"),
-        Capacity.themes,
-        postgresql.array([Capacity.service_type]).label("service_types"),
-        Capacity.languages,
-        Capacity.regions,
-        Capacity.organisation_id,
-    ).where(visible(Capacity, principal), Capacity.office_id.in_(visible_ids), *capacity_conditions)
+    facet_rows = _capacity_rows(Capacity.office_id).where(
+        visible(Capacity, principal), Capacity.office_id.in_(visible_ids), *capacity_conditions
+    )
     return schemas.OfficePage(
         items=await _office_schemas(session, offices),
         next_cursor=next_cursor,
@@ -378,15 +373,20 @@ def _capacity_hits(
         conditions.append(Capacity.search.bool_op("@@")(query_text))
         fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
         rank = func.ts_rank(Capacity.search, query_text) * fresh
-    hits = select(
-        Capacity.id.label("key"),
+    return _capacity_rows(Capacity.id).where(*conditions), rank
+
+
+def _capacity_rows(key: Any) -> Select[Any]:
+    """Capacities as the searches read them (:func:`msnet.search.find`): ``key``, the arrays of
+    their facets, their organisation."""
+    return select(
+        key.label("key"),
         Capacity.themes,
         postgresql.array([Capacity.service_type]).label("service_types"),
         Capacity.languages,
         Capacity.regions,
         Capacity.organisation_id,
-    ).where(*conditions)
-    return hits, rank
+    )
 
 
 async def search_capacities(

@@ -225,8 +225,15 @@ def _created(model: Any, names: frozenset[str]) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _common_values(filters: TrainingFilter | PublicationFilter) -> dict[str, Any]:
+async def _common_values(
+    session: AsyncSession, principal: Principal | None, filters: TrainingFilter | PublicationFilter
+) -> dict[str, Any]:
+    """The values of the filters trainings and publications share; ``org`` is the caller's organisation."""
     values: dict[str, Any] = {}
+    if org_id := await search.organisation_id(session, filters.organisation):
+        values["organisation_id"] = org_id
+    if principal is not None:
+        values["org"] = principal.org_id
     if filters.theme:
         values["theme"] = [search.term("theme", "theme", filters.theme)]
     if filters.language:
@@ -246,7 +253,7 @@ async def training_values(
     """The training filters' values, checked and normalised, by the name of their bind parameter in
     :func:`training_conditions` (an unknown term is a 422 naming its filter); ``org`` is the
     caller's organisation."""
-    values = _common_values(filters)
+    values = await _common_values(session, principal, filters)
     if filters.kind:
         values["kind"] = filters.kind
     if filters.format:
@@ -265,10 +272,6 @@ async def training_values(
         values["start_before"] = _day_start(filters.start_to) + timedelta(days=1)
     if filters.open:
         values["open"] = True
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
-    if principal is not None:
-        values["org"] = principal.org_id
     return values
 
 
@@ -313,6 +316,15 @@ def _epoch(column: Any) -> ColumnElement[Any]:
     return cast(func.extract("epoch", column), Float)
 
 
+def _rank(model: Any, names: frozenset[str], otherwise: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Relevance to the text ``q`` when the search has one, else ``otherwise``."""
+    return (
+        func.ts_rank(model.search, search.text_query(bindparam("q", type_=String)))
+        if "q" in names
+        else otherwise
+    )
+
+
 async def search_trainings(
     session: AsyncSession,
     principal: Principal | None,
@@ -326,11 +338,7 @@ async def search_trainings(
     names, anonymous = frozenset(values) - {"org"}, principal is None
 
     def hits() -> tuple[Select[Any], ColumnElement[Any]]:
-        rank = (
-            func.ts_rank(Training.search, search.text_query(bindparam("q", type_=String)))
-            if "q" in names
-            else -_epoch(Training.starts_at)
-        )
+        rank = _rank(Training, names, -_epoch(Training.starts_at))
         return select(
             Training.id.label("key"),
             Training.organisation_id,
@@ -379,17 +387,13 @@ async def publication_values(
 ) -> dict[str, Any]:
     """The publication filters' values by the name of their bind parameter in
     :func:`publication_conditions`; ``org`` is the caller's organisation."""
-    values = _common_values(filters)
+    values = await _common_values(session, principal, filters)
     if filters.published_from and filters.published_to and filters.published_to < filters.published_from:
         raise InvalidInput.field("published_to", "is before published_from")
     if filters.published_from:
         values["published_from"] = filters.published_from
     if filters.published_to:
         values["published_to"] = filters.published_to
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
-    if principal is not None:
-        values["org"] = principal.org_id
     return values
 
 
@@ -425,11 +429,7 @@ async def search_publications(
     names, anonymous = frozenset(values) - {"org"}, principal is None
 
     def hits() -> tuple[Select[Any], ColumnElement[Any]]:
-        rank = (
-            func.ts_rank(Publication.search, search.text_query(bindparam("q", type_=String)))
-            if "q" in names
-            else _epoch(Publication.published_on)
-        )
+        rank = _rank(Publication, names, _epoch(Publication.published_on))
         return select(
             Publication.id.label("key"),
             Publication.organisation_id,

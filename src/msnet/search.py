@@ -107,12 +107,15 @@ def _facet_parts(hits: CTE, arrays: Mapping[str, str]) -> list[Select[Any]]:
     ]
 
 
-def _grouped(parts: list[Select[Any]]) -> Select[Any]:
-    """The union of ``parts`` (facet, term, key, rank) grouped by facet and term. A key has a term at
-    most once (the services store taxonomy terms as sets: ``taxonomy.check`` drops repeats), so a
-    plain count is the number of keys, and the grouping hashes instead of sorting."""
+def _grouped(parts: list[Select[Any]], *, repeated_keys: bool = False) -> Select[Any]:
+    """The union of ``parts`` (facet, term, key, rank) grouped by facet and term, counting keys. A
+    record has a term at most once (the services store taxonomy terms as sets: ``taxonomy.check``
+    drops repeats), so where the keys are the records' own a plain count is the number of keys and
+    the grouping hashes instead of sorting; with ``repeated_keys`` (an office's, through each of its
+    capacities) the keys are counted once each."""
     terms = union_all(*parts).subquery("terms")
-    return select(terms.c[0], terms.c[1], func.count(), func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
+    count = func.count(distinct(terms.c[2])) if repeated_keys else func.count()
+    return select(terms.c[0], terms.c[1], count, func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
 
 
 def _read(
@@ -136,12 +139,14 @@ async def facets(
     parameters: Mapping[str, Any] | None = None,
     arrays: Mapping[str, str] = ARRAYS,
 ) -> tuple[dict[str, dict[str, int]], int]:
-    """Counts per facet and organisation over ``hits_query`` (with ``parameters`` for its bind
-    parameters; a select of the visible, filtered rows:
-    ``key``, ``organisation_id`` and an array column per facet, by default ``themes``,
-    ``service_types``, ``languages``, ``regions``), and how many keys there are: one round trip,
-    one scan of the rows. Arrays are unnested here, so a row with an empty one still counts."""
-    rows = await _execute(session, _grouped(_facet_parts(hits_query.cte("hits"), arrays)), parameters)
+    """How many keys there are per facet and organisation over ``hits_query`` (with ``parameters``
+    for its bind parameters; a select of the visible, filtered rows: ``key``, ``organisation_id``
+    and an array column per facet, by default ``themes``, ``service_types``, ``languages``,
+    ``regions``; several rows may share a key, as an office's capacities do), and how many keys
+    there are: one round trip, one scan of the rows. Arrays are unnested here, so a row with an
+    empty one still counts."""
+    statement = _grouped(_facet_parts(hits_query.cte("hits"), arrays), repeated_keys=True)
+    rows = await _execute(session, statement, parameters)
     counts, total, _ = _read(rows, arrays)
     return counts, total
 

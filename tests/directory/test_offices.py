@@ -144,6 +144,31 @@ async def test_search_text_ignores_accents_and_facets_count_only_what_is_visible
     assert mine["facets"]["theme"] == {"gender_inclusion": 2}
 
 
+async def test_facets_count_offices_not_their_capacities(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au)
+    for service_type in ("coaching", "process_design"):
+        await make_capacity(
+            client,
+            au,
+            office["id"],
+            service_type=service_type,
+            themes=["land"],
+            languages=["fr"],
+            regions=["africa"],
+        )
+    other = await make_office(client, au, name="AU Liaison Office")
+    await make_capacity(client, au, other["id"], themes=["land", "transhumance"], languages=["en"])
+    found = (await client.get("/v1/offices", headers=au.headers)).json()
+    assert found["total"] == 2
+    assert found["facets"]["theme"] == {"land": 2, "transhumance": 1}
+    assert found["facets"]["language"] == {"fr": 1, "en": 1}
+    assert found["facets"]["service_type"] == {"coaching": 1, "process_design": 2}
+    assert found["facets"]["region"] == {"africa": 1}
+    assert found["facets"]["organisation"] == {"au": 2}
+    narrowed = (await client.get("/v1/offices", params={"theme": "land"}, headers=au.headers)).json()
+    assert narrowed["facets"]["organisation"] == {"au": 2}
+
+
 async def test_filters_by_taxonomy_through_capacities(
     client: AsyncTestClient, au: Caller, eu: Caller
 ) -> None:

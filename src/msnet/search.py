@@ -112,10 +112,11 @@ def _grouped(parts: list[Select[Any]], *, repeated_keys: bool = False) -> Select
     record has a term at most once (the services store taxonomy terms as sets: ``taxonomy.check``
     drops repeats), so where the keys are the records' own a plain count is the number of keys and
     the grouping hashes instead of sorting; with ``repeated_keys`` (an office's, through each of its
-    capacities) the keys are counted once each."""
+    capacities) each key is counted once a term."""
     terms = union_all(*parts).subquery("terms")
-    count = func.count(distinct(terms.c[2])) if repeated_keys else func.count()
-    return select(terms.c[0], terms.c[1], count, func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
+    if repeated_keys:  # each (facet, term, key) once, by hashing: count(DISTINCT) would sort them
+        terms = select(*terms.c).distinct().subquery("distinct_terms")
+    return select(terms.c[0], terms.c[1], func.count(), func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
 
 
 def _read(

@@ -53,6 +53,11 @@ def term(field: str, kind: str, value: str) -> str:
         raise InvalidInput.field(field, f"'{value[:60]}' is not in the taxonomy (see /v1/taxonomy)") from None
 
 
+def terms_param(name: str) -> Any:
+    """The bind parameter ``name`` of a statement built once: a list of taxonomy terms."""
+    return bindparam(name, type_=ARRAY(Text))
+
+
 def text_query(q: Any, configs: tuple[str, ...] = ("simple",)) -> ColumnElement[Any]:
     """The words of ``q`` (a value or a bind parameter), accents dropped, as any reading of them by
     the text search configurations ``configs``, each distinct reading once (the English and French

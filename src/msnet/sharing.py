@@ -43,7 +43,7 @@ def visible_to(model: Any, org: UUID | BindParameter[UUID]) -> ColumnElement[boo
 def visible_to_caller(model: Any, anonymous: bool) -> ColumnElement[bool]:
     """:func:`visible` for a statement built once for many callers: public records for an anonymous
     one, else what the organisation in the bind parameter ``org`` may read."""
-    return model.sharing == "public" if anonymous else visible_to(model, bindparam("org", type_=Uuid))
+    return visible(model, None) if anonymous else visible_to(model, bindparam("org", type_=Uuid))
 
 
 async def resolve_share_with(session: AsyncSession, sharing: str, slugs: Sequence[str]) -> list[UUID]:

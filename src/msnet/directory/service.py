@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     String,
-    Text,
     Uuid,
     any_,
     bindparam,
@@ -157,24 +156,23 @@ def _capacity_values(filters: DirectoryFilter) -> dict[str, Any]:
 def _capacity_conditions(names: frozenset[str], include_stale: bool) -> list[ColumnElement[bool]]:
     """The capacity filters named (keys of :func:`_capacity_values`), with bind parameters."""
 
-    def terms(name: str) -> Any:
-        return bindparam(name, type_=postgresql.ARRAY(Text))
-
     conditions: list[ColumnElement[bool]] = []
     if "service_types" in names:
-        conditions.append(Capacity.service_type == any_(terms("service_types")))
+        conditions.append(Capacity.service_type == any_(search.terms_param("service_types")))
     if "theme" in names:
-        conditions.append(Capacity.themes.contains(terms("theme")))
+        conditions.append(Capacity.themes.contains(search.terms_param("theme")))
     if "country" in names:
         conditions.append(
-            Capacity.countries.contains(terms("country")) | Capacity.regions.overlap(terms("country_regions"))
+            Capacity.countries.contains(search.terms_param("country"))
+            | Capacity.regions.overlap(search.terms_param("country_regions"))
         )
     if "region" in names:
         conditions.append(
-            Capacity.regions.contains(terms("region")) | Capacity.countries.overlap(terms("region_countries"))
+            Capacity.regions.contains(search.terms_param("region"))
+            | Capacity.countries.overlap(search.terms_param("region_countries"))
         )
     if "language" in names:
-        conditions.append(Capacity.languages.contains(terms("language")))
+        conditions.append(Capacity.languages.contains(search.terms_param("language")))
     if not include_stale:
         conditions.append(Capacity.last_confirmed_at >= func.now() - STALE_AFTER)
     return conditions

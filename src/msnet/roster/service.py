@@ -16,13 +16,12 @@ from sqlalchemy import (
     Date,
     Select,
     String,
-    Text,
     Uuid,
     bindparam,
     func,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE
+from sqlalchemy.dialects.postgresql import DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
@@ -219,27 +218,25 @@ def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnEl
     """The expert search with the filters ``names`` (of :func:`_values`, and ``organisation_id``), as
     a statement with bind parameters (``org``: the caller's organisation), and its rank."""
 
-    def terms(name: str) -> Any:
-        return bindparam(name, type_=ARRAY(Text))
-
     conditions: list[ColumnElement[bool]] = [
         visible_to_caller(Expert, anonymous),
         Expert.deleted_at.is_(None),
     ]
     if "pairs" in names:
-        conditions.append(Expert.term_pairs.contains(terms("pairs")))
+        conditions.append(Expert.term_pairs.contains(search.terms_param("pairs")))
     if "theme" in names:
-        conditions.append(Expert.themes.contains(terms("theme")))
+        conditions.append(Expert.themes.contains(search.terms_param("theme")))
     if "service_types" in names:
-        conditions.append(Expert.service_types.overlap(terms("service_types")))
+        conditions.append(Expert.service_types.overlap(search.terms_param("service_types")))
     if "language" in names:
-        conditions.append(Expert.language_codes.contains(terms("language")))
+        conditions.append(Expert.language_codes.contains(search.terms_param("language")))
     if "country" in names:
         conditions.append(
-            Expert.experience.contains(terms("country")) | Expert.nationalities.contains(terms("country"))
+            Expert.experience.contains(search.terms_param("country"))
+            | Expert.nationalities.contains(search.terms_param("country"))
         )
     if "region" in names:
-        conditions.append(Expert.regions.contains(terms("region")))
+        conditions.append(Expert.regions.contains(search.terms_param("region")))
     if "seniority" in names:
         conditions.append(Expert.seniority == bindparam("seniority", type_=String))
     if "available_from" in names:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     Float,
     Select,
     String,
-    Text,
     Uuid,
     bindparam,
     cast,
@@ -281,7 +280,7 @@ def training_conditions(names: frozenset[str], anonymous: bool) -> list[ColumnEl
     with bind parameters."""
     conditions: list[ColumnElement[bool]] = [visible_to_caller(Training, anonymous)]
     if "theme" in names:
-        conditions.append(Training.themes.contains(bindparam("theme", type_=postgresql.ARRAY(Text))))
+        conditions.append(Training.themes.contains(search.terms_param("theme")))
     if "kind" in names:
         conditions.append(Training.kind == bindparam("kind", type_=String))
     if "format" in names:
@@ -289,11 +288,11 @@ def training_conditions(names: frozenset[str], anonymous: bool) -> list[ColumnEl
     if "country" in names:
         conditions.append(Training.country == bindparam("country", type_=String))
     if "region" in names:
-        conditions.append(Training.regions.contains(bindparam("region", type_=postgresql.ARRAY(Text))))
+        conditions.append(Training.regions.contains(search.terms_param("region")))
     if "language" in names:
-        conditions.append(Training.languages.contains(bindparam("language", type_=postgresql.ARRAY(Text))))
+        conditions.append(Training.languages.contains(search.terms_param("language")))
     if "audience" in names:
-        conditions.append(Training.audience.contains(bindparam("audience", type_=postgresql.ARRAY(Text))))
+        conditions.append(Training.audience.contains(search.terms_param("audience")))
     if "start_from" in names:
         conditions.append(Training.starts_at >= bindparam("start_from", type_=DateTime(timezone=True)))
     if "start_before" in names:
@@ -401,9 +400,9 @@ def publication_conditions(names: frozenset[str], anonymous: bool) -> list[Colum
     """What a publication search (or a digest) keeps, with bind parameters (as :func:`training_conditions`)."""
     conditions: list[ColumnElement[bool]] = [visible_to_caller(Publication, anonymous)]
     if "theme" in names:
-        conditions.append(Publication.themes.contains(bindparam("theme", type_=postgresql.ARRAY(Text))))
+        conditions.append(Publication.themes.contains(search.terms_param("theme")))
     if "language" in names:
-        conditions.append(Publication.languages.contains(bindparam("language", type_=postgresql.ARRAY(Text))))
+        conditions.append(Publication.languages.contains(search.terms_param("language")))
     if "published_from" in names:
         conditions.append(Publication.published_on >= bindparam("published_from", type_=Date))
     if "published_to" in names:

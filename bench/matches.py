@@ -21,47 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-from search import load, serve_env, wait_ready, wrk
+from search import add_capacities, load, serve_env, wait_ready, wrk
 
 from msnet.db import migrate
 from msnet.db.embedded import EmbeddedServer
-from msnet.taxonomy import service as taxonomy
-
-
-async def add_capacities(admin_url: str) -> None:
-    services = sorted(taxonomy.service_type_ids())
-    themes = sorted(taxonomy.theme_ids())
-    countries = sorted(taxonomy.countries_in("africa"))
-    conn = await asyncpg.connect(admin_url)
-    try:
-        for table in ("offices", "capacities"):
-            await conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        await conn.execute(
-            """
-            INSERT INTO capacities (id, organisation_id, office_id, service_type, themes, countries, regions,
-                                    languages, lead_time_days, concurrent_engagements, sharing, origin)
-            SELECT gen_random_uuid(), o.organisation_id, o.id,
-                   ($1::text[])[1 + (k + o.n) % array_length($1::text[], 1)],
-                   ARRAY[($2::text[])[1 + (k * 7 + o.n) % array_length($2::text[], 1)],
-                         ($2::text[])[1 + (k * 3 + o.n) % array_length($2::text[], 1)]],
-                   ARRAY[($3::text[])[1 + (k + o.n) % array_length($3::text[], 1)]],
-                   CASE o.n % 3 WHEN 0 THEN ARRAY['africa', 'western_africa'] WHEN 1 THEN ARRAY['europe']
-                        ELSE ARRAY['americas'] END,
-                   CASE o.n % 2 WHEN 0 THEN ARRAY['fr', 'en'] ELSE ARRAY['en'] END,
-                   (o.n % 6) * 7, 1 + o.n % 3, 'network', 'bench'
-            FROM (SELECT id, organisation_id, row_number() OVER () AS n FROM offices) o, generate_series(1, 3) k
-            """,
-            services,
-            themes,
-            countries,
-        )
-        for table in ("offices", "capacities"):
-            await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        await conn.execute("VACUUM ANALYZE")
-    finally:
-        await conn.close()
 
 
 def draft_request(base: str, token: str) -> str:

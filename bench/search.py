@@ -1,6 +1,7 @@
 """Expert search at scale: p95 latency and throughput, against the same SQL served bare.
 
     .venv/bin/python bench/search.py [--sizes 10000 100000] [--duration 15] [--concurrency 8] [--processes 1]
+                                     [--search experts|offices|capacities]
 
 For each size it builds a fresh embedded database (50 organisations, 2,000 offices, N experts,
 realistic term distributions, mostly `network`, some `private` and `restricted`), serves msnet
@@ -14,7 +15,13 @@ request once warm (captured from SQLAlchemy, with their parameters) through a mi
 on a bare asyncpg pool: the ceiling. Targets
 (issue 4): p95 <= 30 ms at 8 clients on 2 cores; msnet >= 50 % of the ceiling's throughput; p95 at
 100,000 experts within 1.5x of p95 at 10,000. With --processes N, msnet serves with N processes
-(MSNET_PROCESSES) and the ceiling with N uvicorn workers. Needs wrk (`apt-get install wrk`).
+(MSNET_PROCESSES) and the ceiling with N uvicorn workers. With --search offices (or capacities) it
+adds three capacities per office and drives
+
+    GET /v1/offices?q=<word>&language=fr&region=africa   (text, two capacity filters, facets)
+
+the same way (no target: the office and capacity searches share the expert search's machinery).
+Needs wrk (`apt-get install wrk`).
 """
 
 from __future__ import annotations
@@ -66,8 +73,12 @@ done = function(summary, latency, requests)
 end
 """
 WARMUP = 3
-PATH = "/v1/experts?language=fr&theme=ceasefire_security&region=africa&limit=20"
-PATHS = [f"{PATH}&q={word}" for word in WORDS]
+#: Each search's path (without q) and the scope it needs.
+SEARCHES = {
+    "experts": ("/v1/experts?language=fr&theme=ceasefire_security&region=africa&limit=20", "roster:read"),
+    "offices": ("/v1/offices?language=fr&region=africa&limit=20", "directory:read"),
+    "capacities": ("/v1/capacities?language=fr&region=africa&limit=20", "directory:read"),
+}
 
 
 def free_port() -> int:
@@ -96,8 +107,15 @@ async def load(admin_url: str, experts: int) -> None:
         )
         await conn.execute(
             """
-            INSERT INTO offices (id, organisation_id, name, sharing, origin)
-            SELECT gen_random_uuid(), o.id, 'Mediation support unit ' || n, 'network', 'bench'
+            INSERT INTO offices (id, organisation_id, name, mandate, sharing, origin)
+            SELECT gen_random_uuid(), o.id, 'Mediation support unit ' || n,
+                   (ARRAY['Supports envoys in negotiation and ceasefire talks',
+                          'Dialogue and inclusion of women and youth in peace processes',
+                          'Electoral violence prevention and early warning',
+                          'Constitution making and power-sharing advice',
+                          'Security arrangements and ceasefire monitoring',
+                          'Appui à la médiation et au dialogue national'])[1 + n % 6],
+                   'network', 'bench'
             FROM generate_series(1, 2000) n
             JOIN (SELECT id, row_number() OVER () - 1 AS k FROM organisations) o ON o.k = n % 50
             """
@@ -138,6 +156,40 @@ async def load(admin_url: str, experts: int) -> None:
             experts,
         )
         for table in ("offices", "experts"):
+            await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def add_capacities(admin_url: str) -> None:
+    services = sorted(taxonomy.service_type_ids())
+    themes = sorted(taxonomy.theme_ids())
+    countries = sorted(taxonomy.countries_in("africa"))
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for table in ("offices", "capacities"):
+            await conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
+        await conn.execute(
+            """
+            INSERT INTO capacities (id, organisation_id, office_id, service_type, themes, countries, regions,
+                                    languages, lead_time_days, concurrent_engagements, sharing, origin)
+            SELECT gen_random_uuid(), o.organisation_id, o.id,
+                   ($1::text[])[1 + (k + o.n) % array_length($1::text[], 1)],
+                   ARRAY[($2::text[])[1 + (k * 7 + o.n) % array_length($2::text[], 1)],
+                         ($2::text[])[1 + (k * 3 + o.n) % array_length($2::text[], 1)]],
+                   ARRAY[($3::text[])[1 + (k + o.n) % array_length($3::text[], 1)]],
+                   CASE o.n % 3 WHEN 0 THEN ARRAY['africa', 'western_africa'] WHEN 1 THEN ARRAY['europe']
+                        ELSE ARRAY['americas'] END,
+                   CASE o.n % 2 WHEN 0 THEN ARRAY['fr', 'en'] ELSE ARRAY['en'] END,
+                   (o.n % 6) * 7, 1 + o.n % 3, 'network', 'bench'
+            FROM (SELECT id, organisation_id, row_number() OVER () AS n FROM offices) o, generate_series(1, 3) k
+            """,
+            services,
+            themes,
+            countries,
+        )
+        for table in ("offices", "capacities"):
             await conn.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -209,13 +261,15 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--processes", type=int, default=1, help="msnet processes, ceiling workers")
+    parser.add_argument("--search", choices=sorted(SEARCHES), default="experts")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/search.py needs wrk: apt-get install wrk")
     results: dict[int, dict[str, dict[str, float]]] = {}
     for size in args.sizes:
-        results[size] = run_size(size, args.duration, args.concurrency, args.processes)
-    print("\nexperts   server   p50 ms   p95 ms   p99 ms     req/s  errors")
+        results[size] = run_size(size, args.duration, args.concurrency, args.processes, args.search)
+    print(f"\n{args.search}: GET {SEARCHES[args.search][0]}&q=<word>")
+    print("experts   server   p50 ms   p95 ms   p99 ms     req/s  errors")
     for size, by_server in results.items():
         for name, r in by_server.items():
             print(
@@ -233,7 +287,9 @@ def main() -> None:
         print(f"p95 growth from {small} to {large} experts: {growth:.2f}x (target <= 1.5x)")
 
 
-def run_size(size: int, duration: int, concurrency: int, processes: int) -> dict[str, dict[str, float]]:
+def run_size(
+    size: int, duration: int, concurrency: int, processes: int, search: str = "experts"
+) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="msnet-bench-") as data:
         server = EmbeddedServer(Path(data) / "msnet")
         urls = server.start()
@@ -242,8 +298,10 @@ def run_size(size: int, duration: int, concurrency: int, processes: int) -> dict
             print(f"loading {size} experts …", flush=True)
             started = time.perf_counter()
             asyncio.run(load(urls.admin, size))
+            if search != "experts":
+                asyncio.run(add_capacities(urls.admin))
             print(f"  loaded in {time.perf_counter() - started:.0f} s", flush=True)
-            return measure(urls.app, urls.admin, duration, concurrency, processes)
+            return measure(urls.app, urls.admin, duration, concurrency, processes, search)
         finally:
             server.stop()
 
@@ -293,9 +351,11 @@ def serve_env(app_url: str, admin_url: str, scopes: list[str]) -> tuple[dict[str
 
 
 def measure(
-    app_url: str, admin_url: str, duration: int, concurrency: int, processes: int = 1
+    app_url: str, admin_url: str, duration: int, concurrency: int, processes: int = 1, search: str = "experts"
 ) -> dict[str, dict[str, float]]:
-    env, client, issuer = serve_env(app_url, admin_url, ["roster:read"])
+    path, scope = SEARCHES[search]
+    paths = [f"{path}&q={word}" for word in WORDS]
+    env, client, issuer = serve_env(app_url, admin_url, [scope])
     env["MSNET_PROCESSES"] = str(processes)
     secret = env["MSNET_SECRET_KEY"]
     ceiling_port = free_port()
@@ -312,8 +372,8 @@ def measure(
             data={"grant_type": "client_credentials"},
             auth=(client["client_id"], client["client_secret"]),
         ).json()["access_token"]
-        statements = capture(app_url, secret, issuer, token)
-        results = {"msnet": wrk(issuer, f"Bearer {token}", duration, concurrency, PATHS)}
+        statements = capture(app_url, secret, issuer, token, path)
+        results = {"msnet": wrk(issuer, f"Bearer {token}", duration, concurrency, paths)}
     finally:
         msnet.send_signal(signal.SIGINT)
         msnet.wait(timeout=30)
@@ -344,15 +404,15 @@ def measure(
         )
         try:
             wait_ready(f"http://127.0.0.1:{ceiling_port}/")
-            results["ceiling"] = wrk(f"http://127.0.0.1:{ceiling_port}", "none", duration, concurrency, PATHS)
+            results["ceiling"] = wrk(f"http://127.0.0.1:{ceiling_port}", "none", duration, concurrency, paths)
         finally:
             ceiling.send_signal(signal.SIGINT)
             ceiling.wait(timeout=30)
     return results
 
 
-def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[str, list[Any]]]:
-    """Run the search in-process, the second time with its statements recorded (what msnet runs once
+def capture(app_url: str, secret: str, issuer: str, token: str, path: str) -> list[tuple[str, list[Any]]]:
+    """Run the search at ``path`` in-process, the second time with its statements recorded (what msnet runs once
     warm: organisation slugs, say, are read once), whether through SQLAlchemy or on the driver; q
     becomes a marker."""
     from litestar.testing import AsyncTestClient
@@ -366,7 +426,7 @@ def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[st
 
     async def run() -> None:
         async with AsyncTestClient(app, base_url="http://127.0.0.1") as client:
-            warm = await client.get(f"{PATH}&q=mediation", headers={"Authorization": f"Bearer {token}"})
+            warm = await client.get(f"{path}&q=mediation", headers={"Authorization": f"Bearer {token}"})
             assert warm.status_code == 200, warm.text
 
             def grab(statement: str, parameters: Any) -> None:
@@ -384,7 +444,7 @@ def capture(app_url: str, secret: str, issuer: str, token: str) -> list[tuple[st
 
             event.listen(engine, "checkout", log_driver)
 
-            response = await client.get(f"{PATH}&q=mediation", headers={"Authorization": f"Bearer {token}"})
+            response = await client.get(f"{path}&q=mediation", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text
 
     asyncio.run(run())

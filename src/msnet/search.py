@@ -139,40 +139,27 @@ def _read(
     return counts, counts.pop("total").get("", 0), page
 
 
-async def facets(
-    session: AsyncSession,
-    hits_query: Select[Any],
-    parameters: Mapping[str, Any] | None = None,
-    arrays: Mapping[str, str] = ARRAYS,
-) -> tuple[dict[str, dict[str, int]], int]:
-    """How many keys there are per facet and organisation over ``hits_query`` (with ``parameters``
-    for its bind parameters; a select of the visible, filtered rows: ``key``, ``organisation_id``
-    and an array column per facet, by default ``themes``, ``service_types``, ``languages``,
-    ``regions``; several rows may share a key, as an office's capacities do), and how many keys
-    there are: one round trip, one scan of the rows. Arrays are unnested here, so a row with an
-    empty one still counts."""
-    statement = _grouped(_facet_parts(hits_query.cte("hits"), arrays), repeated_keys=True)
-    rows = await _execute(session, statement, parameters)
-    counts, total, _ = _read(rows, arrays)
-    return counts, total
-
-
 Hits = Callable[[], tuple[Select[Any], ColumnElement[Any] | None]]
 _BUILT: dict[Hashable, tuple[Select[Any], bool]] = {}
 _RECORDS: dict[tuple[Any, bool], Select[Any]] = {}
 
 
-def _find_statement(hits: Hits, arrays: Mapping[str, str], after: bool) -> tuple[Select[Any], bool]:
+def _find_statement(
+    hits: Hits, arrays: Mapping[str, str], after: bool, repeated_keys: bool
+) -> tuple[Select[Any], bool]:
     hits_query, rank = hits()
     ranked = rank is not None
     cte = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
+    page_rows = select(literal("page"), cast(cte.c.key, Text), cte.c.key, cte.c.rank)
     page = _keyset(
-        select(literal("page"), cast(cte.c.key, Text), cte.c.key, cte.c.rank),
+        page_rows.distinct() if repeated_keys else page_rows,
         (bindparam("after_rank", type_=Float), bindparam("after_id", type_=Uuid)) if after else None,
         cte.c.rank if ranked else None,
         cte.c.key,
     ).limit(bindparam("page_size", type_=Integer))
-    return _grouped([*_facet_parts(cte, arrays), select(page.subquery())]), ranked
+    return _grouped(
+        [*_facet_parts(cte, arrays), select(page.subquery())], repeated_keys=repeated_keys
+    ), ranked
 
 
 async def _execute(session: AsyncSession, statement: Any, parameters: Mapping[str, Any] | None = None) -> Any:
@@ -252,17 +239,19 @@ async def find(
     arrays: Mapping[str, str] = ARRAYS,
     shape: Hashable = None,
     values: Mapping[str, Any] | None = None,
+    repeated_keys: bool = False,
 ) -> Found:
     """A page of the search ``hits`` builds (a select as for :func:`facets`, and the rank to order by
     when searching text, else None: by key) with its facets and total, from one scan of the matching
     rows in one round trip: the page's keys come back beside the counts, and the caller loads just
     those records. With a ``shape`` (hashable, naming all that changes the statement) ``hits`` builds
     it with bind parameters, whose ``values`` are given here, and the statement is built once a
-    shape: building it costs more than the database takes to run it."""
-    key = (shape, tuple(arrays), bool(cursor))
+    shape: building it costs more than the database takes to run it. With ``repeated_keys``
+    several rows may share a key (an office's, through each of its capacities: see :func:`_grouped`)."""
+    key = (shape, tuple(arrays), bool(cursor), repeated_keys)
     built = _BUILT.get(key) if shape is not None else None
     if built is None:
-        built = _find_statement(hits, arrays, bool(cursor))
+        built = _find_statement(hits, arrays, bool(cursor), repeated_keys)
         if shape is not None:
             _DRIVEN[built[0]] = _Driven(built[0], session.get_bind().dialect)
             _BUILT[key] = built

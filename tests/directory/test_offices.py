@@ -169,6 +169,39 @@ async def test_facets_count_offices_not_their_capacities(client: AsyncTestClient
     assert narrowed["facets"]["organisation"] == {"au": 2}
 
 
+async def test_only_visible_capacities_match_or_count(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
+    shared = await make_office(client, au, name="Public unit", sharing="public")
+    await make_capacity(client, au, shared["id"], service_type="coaching", themes=["land"], sharing="public")
+    await make_capacity(client, au, shared["id"], themes=["transhumance"], languages=["ar"], sharing="private")
+    await make_capacity(client, au, shared["id"], themes=["land"], languages=["sw"], sharing="network")
+    empty = await make_office(client, au, name="New unit")  # no capacity yet
+
+    async def search(headers: dict[str, str], **params: str) -> dict:  # type: ignore[type-arg]
+        response = await client.get("/v1/offices", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    everything = await search(eu.headers)
+    assert {o["id"] for o in everything["items"]} == {shared["id"], empty["id"]}
+    assert everything["total"] == 2
+    assert everything["facets"]["organisation"] == {"au": 2}  # an office without capacities counts too
+    assert everything["facets"]["theme"] == {"land": 1}
+    assert everything["facets"]["service_type"] == {"coaching": 1, "process_design": 1}
+    assert everything["facets"]["language"] == {"sw": 1}
+    for filters in ({"theme": "transhumance"}, {"language": "ar"}):
+        found = await search(eu.headers, **filters)
+        assert (found["items"], found["total"], found["facets"]["organisation"]) == ([], 0, {})
+    assert (await search(au.headers, language="ar"))["total"] == 1
+    anonymous = await search({})
+    assert [o["id"] for o in anonymous["items"]] == [shared["id"]]
+    assert anonymous["facets"]["theme"] == {"land": 1}
+    assert anonymous["facets"]["service_type"] == {"coaching": 1}
+    assert anonymous["facets"]["language"] == {}
+    narrowed = await search(eu.headers, theme="land", language="sw")
+    assert narrowed["total"] == 1
+    assert narrowed["facets"]["service_type"] == {"process_design": 1}
+
+
 async def test_filters_by_taxonomy_through_capacities(
     client: AsyncTestClient, au: Caller, eu: Caller
 ) -> None:

@@ -12,10 +12,10 @@ from sqlalchemy import (
     Select,
     String,
     Uuid,
+    and_,
     any_,
     bindparam,
     case,
-    exists,
     func,
     select,
 )
@@ -233,6 +233,40 @@ async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list
     ]
 
 
+def _office_hits(
+    names: frozenset[str], anonymous: bool, include_stale: bool
+) -> tuple[Select[Any], ColumnElement[Any] | None]:
+    """The office search with the filters ``names`` (of :func:`_capacity_values`, ``organisation_id``,
+    ``q``), as a statement with bind parameters (``org``: the caller's organisation), and its rank.
+    A row per office and each of its visible capacities that meets the capacity filters (its
+    facets), or a row alone for an office with none when nothing filters on capacities; with a
+    capacity filter an office needs such a capacity."""
+    capacity_filters = _capacity_conditions(names, include_stale)
+    on = and_(Capacity.office_id == Office.id, visible_to_caller(Capacity, anonymous), *capacity_filters)
+    conditions = [visible_to_caller(Office, anonymous)]
+    if "organisation_id" in names:
+        conditions.append(Office.organisation_id == bindparam("organisation_id", type_=Uuid))
+    rank: ColumnElement[Any] | None = None
+    if "q" in names:
+        query_text = search.text_query(bindparam("q", type_=String))
+        conditions.append(Office.search.bool_op("@@")(query_text))
+        rank = func.ts_rank(Office.search, query_text)
+    hits = (
+        select(
+            Office.id.label("key"),
+            Capacity.themes,
+            func.array_remove(postgresql.array([Capacity.service_type]), None).label("service_types"),
+            Capacity.languages,
+            Capacity.regions,
+            Office.organisation_id,
+        )
+        .select_from(Office)
+        .join(Capacity, on, isouter=not capacity_filters)
+        .where(*conditions)
+    )
+    return hits, rank
+
+
 async def search_offices(
     session: AsyncSession,
     principal: Principal | None,
@@ -242,39 +276,29 @@ async def search_offices(
     cursor: str | None,
 ) -> schemas.OfficePage:
     filters = _validated(filters)
-    conditions: list[ColumnElement[bool]] = [visible(Office, principal)]
-    if org_id := await search.organisation_id(session, filters.organisation):
-        conditions.append(Office.organisation_id == org_id)
     values = _capacity_values(filters)
-    capacity_conditions = _capacity_conditions(frozenset(values), filters.include_stale)
-    capacities = select(Capacity).where(visible(Capacity, principal), Capacity.office_id == Office.id)
-    if capacity_conditions:
-        conditions.append(exists(capacities.where(*capacity_conditions)))
-    rank = None
+    if org_id := await search.organisation_id(session, filters.organisation):
+        values["organisation_id"] = org_id
     if filters.q:
-        query_text = search.text_query(filters.q)
-        conditions.append(Office.search.bool_op("@@")(query_text))
-        rank = func.ts_rank(Office.search, query_text)
-    total = await session.scalar(select(func.count()).select_from(Office).where(*conditions), values)
-    query = select(Office, rank) if rank is not None else select(Office)
-    rows = (
-        await session.execute(
-            search.page_after(query.where(*conditions), cursor, rank, Office.id).limit(limit + 1), values
-        )
-    ).all()
-    offices = [r[0] for r in rows[:limit]]
-    next_cursor = search.next_cursor(
-        [(r[0].id, r[1] if rank is not None else None) for r in rows], limit, rank is not None
+        values["q"] = filters.q
+    if principal is not None:
+        values["org"] = principal.org_id
+    names, anonymous = frozenset(values) - {"org"}, principal is None
+    found = await search.find(
+        session,
+        lambda: _office_hits(names, anonymous, filters.include_stale),
+        cursor=cursor,
+        limit=limit,
+        shape=("offices", names, anonymous, filters.include_stale),
+        values=values,
+        repeated_keys=True,
     )
-    visible_ids = select(Office.id).where(*conditions)
-    facet_rows = _capacity_rows(Capacity.office_id).where(
-        visible(Capacity, principal), Capacity.office_id.in_(visible_ids), *capacity_conditions
-    )
+    offices = await search.records(session, Office, found, principal)
     return schemas.OfficePage(
         items=await _office_schemas(session, offices),
-        next_cursor=next_cursor,
-        total=total or 0,
-        facets=(await search.facets(session, facet_rows, values))[0],
+        next_cursor=found.next_cursor,
+        total=found.total,
+        facets=found.facets,
     )
 
 
@@ -371,20 +395,15 @@ def _capacity_hits(
         conditions.append(Capacity.search.bool_op("@@")(query_text))
         fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
         rank = func.ts_rank(Capacity.search, query_text) * fresh
-    return _capacity_rows(Capacity.id).where(*conditions), rank
-
-
-def _capacity_rows(key: Any) -> Select[Any]:
-    """Capacities as the searches read them (:func:`msnet.search.find`): ``key``, the arrays of
-    their facets, their organisation."""
-    return select(
-        key.label("key"),
+    hits = select(
+        Capacity.id.label("key"),
         Capacity.themes,
         postgresql.array([Capacity.service_type]).label("service_types"),
         Capacity.languages,
         Capacity.regions,
         Capacity.organisation_id,
-    )
+    ).where(*conditions)
+    return hits, rank
 
 
 async def search_capacities(

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -173,7 +175,7 @@ async def add_capacities(admin_url: str) -> None:
         await conn.execute(
             """
             INSERT INTO capacities (id, organisation_id, office_id, service_type, themes, countries, regions,
-                                    languages, lead_time_days, concurrent_engagements, sharing, origin)
+                                    languages, lead_time_days, concurrent_engagements, notes, sharing, origin)
             SELECT gen_random_uuid(), o.organisation_id, o.id,
                    ($1::text[])[1 + (k + o.n) % array_length($1::text[], 1)],
                    ARRAY[($2::text[])[1 + (k * 7 + o.n) % array_length($2::text[], 1)],
@@ -182,7 +184,11 @@ async def add_capacities(admin_url: str) -> None:
                    CASE o.n % 3 WHEN 0 THEN ARRAY['africa', 'western_africa'] WHEN 1 THEN ARRAY['europe']
                         ELSE ARRAY['americas'] END,
                    CASE o.n % 2 WHEN 0 THEN ARRAY['fr', 'en'] ELSE ARRAY['en'] END,
-                   (o.n % 6) * 7, 1 + o.n % 3, 'network', 'bench'
+                   (o.n % 6) * 7, 1 + o.n % 3,
+                   (ARRAY['Mediation process design for ceasefire talks', 'Dialogue facilitation and inclusion',
+                          'Electoral violence prevention and early warning', 'Negotiation coaching for envoys',
+                          'Constitution making and security sector advice'])[1 + (k + o.n) % 5],
+                   'network', 'bench'
             FROM (SELECT id, organisation_id, row_number() OVER () AS n FROM offices) o, generate_series(1, 3) k
             """,
             services,
@@ -226,8 +232,8 @@ def wrk(url: str, headers: str, duration: int, concurrency: int, paths: list[str
 
 
 CEILING = """
-import json, os, asyncpg
-STATEMENTS = json.loads(os.environ["BENCH_STATEMENTS"])
+import base64, json, os, pickle, asyncpg
+STATEMENTS = pickle.loads(base64.b64decode(os.environ["BENCH_STATEMENTS"]))  # parameters keep their types
 pool = None
 async def app(scope, receive, send):
     global pool
@@ -379,7 +385,7 @@ def measure(
         msnet.wait(timeout=30)
     ceiling_env = {
         **os.environ,
-        "BENCH_STATEMENTS": json.dumps(statements, default=str),
+        "BENCH_STATEMENTS": base64.b64encode(pickle.dumps(statements)).decode(),
         "BENCH_URL": app_url.replace("postgresql+asyncpg", "postgresql"),
     }
     with tempfile.TemporaryDirectory() as code:

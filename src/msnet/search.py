@@ -10,7 +10,6 @@ from uuid import UUID
 
 from msgspec import UNSET
 from sqlalchemy import (
-    CTE,
     ColumnElement,
     Float,
     Integer,
@@ -98,32 +97,6 @@ class Found:
     next_cursor: str | None
 
 
-def _facet_parts(hits: CTE, arrays: Mapping[str, str]) -> list[Select[Any]]:
-    no_rank = null().cast(Float)
-    return [
-        *(
-            select(literal(facet), func.unnest(hits.c[column]).label("term"), hits.c.key, no_rank)
-            for facet, column in arrays.items()
-        ),
-        select(literal("organisation"), Organisation.slug, hits.c.key, no_rank).join(
-            Organisation, Organisation.id == hits.c.organisation_id
-        ),
-        select(literal("total"), literal(""), hits.c.key, no_rank),
-    ]
-
-
-def _grouped(parts: list[Select[Any]], *, repeated_keys: bool = False) -> Select[Any]:
-    """The union of ``parts`` (facet, term, key, rank) grouped by facet and term, counting keys. A
-    record has a term at most once (the services store taxonomy terms as sets: ``taxonomy.check``
-    drops repeats), so where the keys are the records' own a plain count is the number of keys and
-    the grouping hashes instead of sorting; with ``repeated_keys`` (an office's, through each of its
-    capacities) each key is counted once a term."""
-    terms = union_all(*parts).subquery("terms")
-    if repeated_keys:  # each (facet, term, key) once, by hashing: count(DISTINCT) would sort them
-        terms = select(*terms.c).distinct().subquery("distinct_terms")
-    return select(terms.c[0], terms.c[1], func.count(), func.max(terms.c[3])).group_by(terms.c[0], terms.c[1])
-
-
 def _read(
     rows: Any, arrays: Mapping[str, str]
 ) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
@@ -147,18 +120,41 @@ _RECORDS: dict[tuple[Any, bool], Select[Any]] = {}
 def _find_statement(
     hits: Hits, arrays: Mapping[str, str], after: bool, repeated_keys: bool
 ) -> tuple[Select[Any], bool]:
+    """The rows (facet, term, count, rank) of a search: a count of keys by facet and term, by
+    organisation, in all ('total'), and the page's keys ('page', the key as term, its rank). A
+    record has a term at most once (the services store taxonomy terms as sets: ``taxonomy.check``
+    drops repeats), so where the keys are the records' own a plain count is the number of keys and
+    the grouping hashes instead of sorting. With ``repeated_keys`` (an office's, through each of its
+    capacities) each (facet, term, key) is kept once, by hashing (``count(DISTINCT)`` would sort),
+    and each key once for the rest."""
     hits_query, rank = hits()
     ranked = rank is not None
     cte = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
-    page_rows = select(literal("page"), cast(cte.c.key, Text), cte.c.key, cte.c.rank)
+    no_rank = null().cast(Float)
+    terms = [
+        select(literal(facet), func.unnest(cte.c[column]).label("term"), cte.c.key, no_rank)
+        for facet, column in arrays.items()
+    ]
+    keys = cte
+    if repeated_keys:
+        terms = [select(*union_all(*terms).subquery("terms").c).distinct()]
+        keys = select(cte.c.key, cte.c.organisation_id, cte.c.rank).distinct().cte("keys")
     page = _keyset(
-        page_rows.distinct() if repeated_keys else page_rows,
+        select(literal("page"), cast(keys.c.key, Text), keys.c.key, keys.c.rank),
         (bindparam("after_rank", type_=Float), bindparam("after_id", type_=Uuid)) if after else None,
-        cte.c.rank if ranked else None,
-        cte.c.key,
+        keys.c.rank if ranked else None,
+        keys.c.key,
     ).limit(bindparam("page_size", type_=Integer))
-    return _grouped(
-        [*_facet_parts(cte, arrays), select(page.subquery())], repeated_keys=repeated_keys
+    rows = union_all(
+        *terms,
+        select(literal("organisation"), Organisation.slug, keys.c.key, no_rank).join(
+            Organisation, Organisation.id == keys.c.organisation_id
+        ),
+        select(literal("total"), literal(""), keys.c.key, no_rank),
+        select(page.subquery()),
+    ).subquery("rows")
+    return select(rows.c[0], rows.c[1], func.count(), func.max(rows.c[3])).group_by(
+        rows.c[0], rows.c[1]
     ), ranked
 
 
@@ -241,13 +237,14 @@ async def find(
     values: Mapping[str, Any] | None = None,
     repeated_keys: bool = False,
 ) -> Found:
-    """A page of the search ``hits`` builds (a select as for :func:`facets`, and the rank to order by
-    when searching text, else None: by key) with its facets and total, from one scan of the matching
+    """A page of the search ``hits`` builds (a select of the visible, filtered rows: ``key``,
+    ``organisation_id`` and an array column per facet of ``arrays``; and the rank to order by when
+    searching text, else None: by key) with its facets and total, from one scan of the matching
     rows in one round trip: the page's keys come back beside the counts, and the caller loads just
     those records. With a ``shape`` (hashable, naming all that changes the statement) ``hits`` builds
     it with bind parameters, whose ``values`` are given here, and the statement is built once a
     shape: building it costs more than the database takes to run it. With ``repeated_keys``
-    several rows may share a key (an office's, through each of its capacities: see :func:`_grouped`)."""
+    several rows may share a key (an office's, through each of its capacities)."""
     key = (shape, tuple(arrays), bool(cursor), repeated_keys)
     built = _BUILT.get(key) if shape is not None else None
     if built is None:

@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from msnet.taxonomy import service as taxonomy
 from tests.directory.conftest import Caller, make_capacity, make_office
 
 
@@ -167,3 +168,23 @@ async def test_filters(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
     assert await ids(q="pastoral", theme="ceasefire_security") == set()
     assert await ids(f"/v1/offices/{mine['id']}/capacities") == {horn["id"], sahel["id"]}
     assert await ids(f"/v1/offices/{theirs['id']}/capacities") == {brussels["id"]}
+    moved = await client.patch(
+        f"/v1/capacities/{horn['id']}", json={"countries": ["NE"]}, headers={**au.headers, "If-Match": '"1"'}
+    )
+    assert moved.status_code == 200, moved.text
+    assert await ids(region="eastern_africa") == set()
+    assert await ids(region="western_africa") == {horn["id"], sahel["id"]}
+    assert await ids(region="africa") == {horn["id"]}  # Niger is in Africa; Western Africa is not a country
+
+
+async def test_the_databases_areas_of_each_country_are_the_taxonomys(owner_conn: asyncpg.Connection) -> None:
+    """``msnet_country_areas`` (migration 0014) holds the taxonomy's table as it was then: a change to
+    the taxonomy's areas needs a migration that redefines it."""
+    codes = sorted(taxonomy.country_codes())
+    rows = await owner_conn.fetch(
+        "SELECT country, msnet_country_areas(ARRAY[country]) AS areas FROM unnest($1::text[]) country", codes
+    )
+    assert {r["country"]: r["areas"] for r in rows} == {c: sorted(taxonomy.regions_of(c)) for c in codes}
+    assert await owner_conn.fetchval("SELECT msnet_country_areas(ARRAY['ML', 'NE', 'KE'])") == sorted(
+        {*taxonomy.regions_of("ML"), *taxonomy.regions_of("NE"), *taxonomy.regions_of("KE")}
+    )

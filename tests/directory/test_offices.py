@@ -169,10 +169,14 @@ async def test_facets_count_offices_not_their_capacities(client: AsyncTestClient
     assert narrowed["facets"]["organisation"] == {"au": 2}
 
 
-async def test_only_visible_capacities_match_or_count(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
+async def test_only_visible_capacities_match_or_count(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
     shared = await make_office(client, au, name="Public unit", sharing="public")
     await make_capacity(client, au, shared["id"], service_type="coaching", themes=["land"], sharing="public")
-    await make_capacity(client, au, shared["id"], themes=["transhumance"], languages=["ar"], sharing="private")
+    await make_capacity(
+        client, au, shared["id"], themes=["transhumance"], languages=["ar"], sharing="private"
+    )
     await make_capacity(client, au, shared["id"], themes=["land"], languages=["sw"], sharing="network")
     empty = await make_office(client, au, name="New unit")  # no capacity yet
 

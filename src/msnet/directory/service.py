@@ -147,7 +147,6 @@ def _capacity_values(filters: DirectoryFilter) -> dict[str, Any]:
         values["country_regions"] = list(taxonomy.regions_of(filters.country))
     if filters.region:
         values["region"] = [filters.region]
-        values["region_countries"] = sorted(taxonomy.countries_in(filters.region))
     if filters.language:
         values["language"] = [filters.language]
     return values
@@ -169,7 +168,7 @@ def _capacity_conditions(names: frozenset[str], include_stale: bool) -> list[Col
     if "region" in names:
         conditions.append(
             Capacity.regions.contains(search.terms_param("region"))
-            | Capacity.countries.overlap(search.terms_param("region_countries"))
+            | Capacity.country_areas.contains(search.terms_param("region"))
         )
     if "language" in names:
         conditions.append(Capacity.languages.contains(search.terms_param("language")))

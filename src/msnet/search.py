@@ -112,13 +112,19 @@ def _read(
     return counts, counts.pop("total").get("", 0), page
 
 
-Hits = Callable[[], tuple[Select[Any], ColumnElement[Any] | None]]
+#: What builds a search: given the names of the filters in use and whether the caller is anonymous,
+#: the select of the matching rows (with bind parameters) and the rank to order by, or None.
+Hits = Callable[[frozenset[str], bool], tuple[Select[Any], ColumnElement[Any] | None]]
 _BUILT: dict[Hashable, tuple[Select[Any], bool]] = {}
 _RECORDS: dict[tuple[Any, bool], Select[Any]] = {}
 
 
 def _find_statement(
-    hits: Hits, arrays: Mapping[str, str], after: bool, repeated_keys: bool
+    hits_query: Select[Any],
+    rank: ColumnElement[Any] | None,
+    arrays: Mapping[str, str],
+    after: bool,
+    repeated_keys: bool,
 ) -> tuple[Select[Any], bool]:
     """The rows (facet, term, count, rank) of a search: a count of keys by facet and term, by
     organisation, in all ('total'), and the page's keys ('page', the key as term, its rank). A
@@ -127,7 +133,6 @@ def _find_statement(
     the grouping hashes instead of sorting. With ``repeated_keys`` (an office's, through each of its
     capacities) each (facet, term, key) is kept once, by hashing (``count(DISTINCT)`` would sort),
     and each key once for the rest."""
-    hits_query, rank = hits()
     ranked = rank is not None
     cte = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
     no_rank = null().cast(Float)
@@ -228,32 +233,39 @@ _DRIVEN: dict[Any, _Driven] = {}
 
 async def find(
     session: AsyncSession,
+    principal: Principal | None,
     hits: Hits,
     *,
+    shape: Hashable,
+    values: Mapping[str, Any],
     cursor: str | None,
     limit: int,
     arrays: Mapping[str, str] = ARRAYS,
-    shape: Hashable = None,
-    values: Mapping[str, Any] | None = None,
     repeated_keys: bool = False,
 ) -> Found:
-    """A page of the search ``hits`` builds (a select of the visible, filtered rows: ``key``,
-    ``organisation_id`` and an array column per facet of ``arrays``; and the rank to order by when
-    searching text, else None: by key) with its facets and total, from one scan of the matching
-    rows in one round trip: the page's keys come back beside the counts, and the caller loads just
-    those records. With a ``shape`` (hashable, naming all that changes the statement) ``hits`` builds
-    it with bind parameters, whose ``values`` are given here, and the statement is built once a
-    shape: building it costs more than the database takes to run it. With ``repeated_keys``
-    several rows may share a key (an office's, through each of its capacities)."""
-    key = (shape, tuple(arrays), bool(cursor), repeated_keys)
-    built = _BUILT.get(key) if shape is not None else None
+    """A page of the search ``hits`` builds, with its facets and total, from one scan of the
+    matching rows in one round trip: the page's keys come back beside the counts, and the caller
+    loads just those records (:func:`records`).
+
+    ``hits(names, anonymous)`` selects the rows ``principal`` may see (through the bind parameter
+    ``org``, the caller's organisation, set here) that match the filters ``names`` (the keys of
+    ``values``, the filters' values by the name of their bind parameter): ``key``,
+    ``organisation_id`` and an array column per facet of ``arrays``; and gives the rank to order
+    by when searching text, else None (by key). The statement is built once for each ``shape``
+    (naming whatever else changes it), set of filters and kind of caller, and run on the driver:
+    building it costs more than the database takes to run it. With ``repeated_keys`` several rows
+    may share a key (an office's, through each of its capacities)."""
+    anonymous = principal is None
+    values = dict(values) if principal is None else {**values, "org": principal.org_id}
+    names = frozenset(values) - {"org"}
+    key = (shape, names, anonymous, tuple(arrays), bool(cursor), repeated_keys)
+    built = _BUILT.get(key)
     if built is None:
-        built = _find_statement(hits, arrays, bool(cursor), repeated_keys)
-        if shape is not None:
-            _DRIVEN[built[0]] = _Driven(built[0], session.get_bind().dialect)
-            _BUILT[key] = built
+        built = _find_statement(*hits(names, anonymous), arrays, bool(cursor), repeated_keys)
+        _DRIVEN[built[0]] = _Driven(built[0], session.get_bind().dialect)
+        _BUILT[key] = built
     statement, ranked = built
-    parameters = {**(values or {}), "page_size": limit + 1}
+    parameters = {**values, "page_size": limit + 1}
     if cursor:
         parameters["after_rank"], parameters["after_id"] = _after(cursor, ranked)
     counts, total, keys = _read(await _execute(session, statement, parameters), arrays)

@@ -280,16 +280,14 @@ async def search_offices(
         values["organisation_id"] = org_id
     if filters.q:
         values["q"] = filters.q
-    if principal is not None:
-        values["org"] = principal.org_id
-    names, anonymous = frozenset(values) - {"org"}, principal is None
     found = await search.find(
         session,
-        lambda: _office_hits(names, anonymous, filters.include_stale),
+        principal,
+        lambda names, anonymous: _office_hits(names, anonymous, filters.include_stale),
+        shape=("offices", filters.include_stale),
+        values=values,
         cursor=cursor,
         limit=limit,
-        shape=("offices", names, anonymous, filters.include_stale),
-        values=values,
         repeated_keys=True,
     )
     offices = await search.records(session, Office, found, principal)
@@ -421,16 +419,14 @@ async def search_capacities(
         values["office_id"] = filters.office_id
     if filters.q:
         values["q"] = filters.q
-    if principal is not None:
-        values["org"] = principal.org_id
-    names, anonymous = frozenset(values) - {"org"}, principal is None
     found = await search.find(
         session,
-        lambda: _capacity_hits(names, anonymous, filters.include_stale),
+        principal,
+        lambda names, anonymous: _capacity_hits(names, anonymous, filters.include_stale),
+        shape=("capacities", filters.include_stale),
+        values=values,
         cursor=cursor,
         limit=limit,
-        shape=("capacities", names, anonymous, filters.include_stale),
-        values=values,
     )
     capacities = await search.records(session, Capacity, found, principal)
     return schemas.CapacityPage(

@@ -276,16 +276,8 @@ async def search_experts(
     values = _values(filters)
     if org_id := await search.organisation_id(session, filters.organisation):
         values["organisation_id"] = org_id
-    if principal is not None:
-        values["org"] = principal.org_id
-    names, anonymous = frozenset(values) - {"org", "available_to"}, principal is None
     found = await search.find(
-        session,
-        lambda: _hits(names, anonymous),
-        cursor=cursor,
-        limit=limit,
-        shape=("experts", names, anonymous),
-        values=values,
+        session, principal, _hits, shape="experts", values=values, cursor=cursor, limit=limit
     )
     experts = await search.records(session, Expert, found, principal)
     return schemas.ExpertPage(

@@ -324,6 +324,21 @@ def _rank(model: Any, names: frozenset[str], otherwise: ColumnElement[Any]) -> C
     )
 
 
+def _training_hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnElement[Any]]:
+    rank = _rank(Training, names, -_epoch(Training.starts_at))
+    return select(
+        Training.id.label("key"),
+        Training.organisation_id,
+        Training.themes,
+        postgresql.array([Training.kind]).label("kinds"),
+        postgresql.array([Training.format]).label("formats"),
+        Training.languages,
+        func.array_remove(postgresql.array([Training.country]), None).label("countries"),
+        Training.regions,
+        Training.audience,
+    ).where(*training_conditions(names, anonymous)), rank
+
+
 async def search_trainings(
     session: AsyncSession,
     principal: Principal | None,
@@ -333,31 +348,15 @@ async def search_trainings(
     cursor: str | None,
 ) -> schemas.TrainingPage:
     """Ranked by relevance with ``q``; otherwise soonest first (the rank is minus the start)."""
-    values = await training_values(session, principal, filters)
-    names, anonymous = frozenset(values) - {"org"}, principal is None
-
-    def hits() -> tuple[Select[Any], ColumnElement[Any]]:
-        rank = _rank(Training, names, -_epoch(Training.starts_at))
-        return select(
-            Training.id.label("key"),
-            Training.organisation_id,
-            Training.themes,
-            postgresql.array([Training.kind]).label("kinds"),
-            postgresql.array([Training.format]).label("formats"),
-            Training.languages,
-            func.array_remove(postgresql.array([Training.country]), None).label("countries"),
-            Training.regions,
-            Training.audience,
-        ).where(*training_conditions(names, anonymous)), rank
-
     found = await search.find(
         session,
-        hits,
+        principal,
+        _training_hits,
+        shape="trainings",
+        values=await training_values(session, principal, filters),
         cursor=cursor,
         limit=limit,
         arrays=TRAINING_FACETS,
-        shape=("trainings", names, anonymous),
-        values=values,
     )
     trainings = await search.records(session, Training, found, principal)
     return schemas.TrainingPage(
@@ -415,6 +414,16 @@ def publication_conditions(names: frozenset[str], anonymous: bool) -> list[Colum
     return conditions
 
 
+def _publication_hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnElement[Any]]:
+    rank = _rank(Publication, names, _epoch(Publication.published_on))
+    return select(
+        Publication.id.label("key"),
+        Publication.organisation_id,
+        Publication.themes,
+        Publication.languages,
+    ).where(*publication_conditions(names, anonymous)), rank
+
+
 async def search_publications(
     session: AsyncSession,
     principal: Principal | None,
@@ -424,26 +433,15 @@ async def search_publications(
     cursor: str | None,
 ) -> schemas.PublicationPage:
     """Ranked by relevance with ``q``; otherwise newest first."""
-    values = await publication_values(session, principal, filters)
-    names, anonymous = frozenset(values) - {"org"}, principal is None
-
-    def hits() -> tuple[Select[Any], ColumnElement[Any]]:
-        rank = _rank(Publication, names, _epoch(Publication.published_on))
-        return select(
-            Publication.id.label("key"),
-            Publication.organisation_id,
-            Publication.themes,
-            Publication.languages,
-        ).where(*publication_conditions(names, anonymous)), rank
-
     found = await search.find(
         session,
-        hits,
+        principal,
+        _publication_hits,
+        shape="publications",
+        values=await publication_values(session, principal, filters),
         cursor=cursor,
         limit=limit,
         arrays=PUBLICATION_FACETS,
-        shape=("publications", names, anonymous),
-        values=values,
     )
     publications = await search.records(session, Publication, found, principal)
     return schemas.PublicationPage(

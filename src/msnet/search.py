@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     Select,
+    String,
     Text,
     Uuid,
     any_,
@@ -55,6 +56,11 @@ def term(field: str, kind: str, value: str) -> str:
 def terms_param(name: str) -> Any:
     """The bind parameter ``name`` of a statement built once: a list of taxonomy terms."""
     return bindparam(name, type_=ARRAY(Text))
+
+
+def query_param() -> Any:
+    """The bind parameter ``q`` of a statement built once: the text searched for."""
+    return bindparam("q", type_=String)
 
 
 def text_query(q: Any, configs: tuple[str, ...] = ("simple",)) -> ColumnElement[Any]:

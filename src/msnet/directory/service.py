@@ -10,7 +10,6 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Select,
-    String,
     Uuid,
     and_,
     any_,
@@ -247,7 +246,7 @@ def _office_hits(
         conditions.append(Office.organisation_id == bindparam("organisation_id", type_=Uuid))
     rank: ColumnElement[Any] | None = None
     if "q" in names:
-        query_text = search.text_query(bindparam("q", type_=String))
+        query_text = search.text_query(search.query_param())
         conditions.append(Office.search.bool_op("@@")(query_text))
         rank = func.ts_rank(Office.search, query_text)
     hits = (
@@ -388,7 +387,7 @@ def _capacity_hits(
         conditions.append(Capacity.office_id == bindparam("office_id", type_=Uuid))
     rank: ColumnElement[Any] | None = None
     if "q" in names:
-        query_text = search.text_query(bindparam("q", type_=String))
+        query_text = search.text_query(search.query_param())
         conditions.append(Capacity.search.bool_op("@@")(query_text))
         fresh = case((Capacity.last_confirmed_at >= func.now() - STALE_AFTER, 1.0), else_=0.5)
         rank = func.ts_rank(Capacity.search, query_text) * fresh

@@ -307,7 +307,7 @@ def training_conditions(names: frozenset[str], anonymous: bool) -> list[ColumnEl
     if "organisation_id" in names:
         conditions.append(Training.organisation_id == bindparam("organisation_id", type_=Uuid))
     if "q" in names:
-        conditions.append(Training.search.bool_op("@@")(search.text_query(bindparam("q", type_=String))))
+        conditions.append(Training.search.bool_op("@@")(search.text_query(search.query_param())))
     return conditions
 
 
@@ -317,11 +317,7 @@ def _epoch(column: Any) -> ColumnElement[Any]:
 
 def _rank(model: Any, names: frozenset[str], otherwise: ColumnElement[Any]) -> ColumnElement[Any]:
     """Relevance to the text ``q`` when the search has one, else ``otherwise``."""
-    return (
-        func.ts_rank(model.search, search.text_query(bindparam("q", type_=String)))
-        if "q" in names
-        else otherwise
-    )
+    return func.ts_rank(model.search, search.text_query(search.query_param())) if "q" in names else otherwise
 
 
 def _training_hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnElement[Any]]:
@@ -410,7 +406,7 @@ def publication_conditions(names: frozenset[str], anonymous: bool) -> list[Colum
     if "organisation_id" in names:
         conditions.append(Publication.organisation_id == bindparam("organisation_id", type_=Uuid))
     if "q" in names:
-        conditions.append(Publication.search.bool_op("@@")(search.text_query(bindparam("q", type_=String))))
+        conditions.append(Publication.search.bool_op("@@")(search.text_query(search.query_param())))
     return conditions
 
 

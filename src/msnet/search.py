@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,8 +121,12 @@ def _read(
 #: What builds a search: given the names of the filters in use and whether the caller is anonymous,
 #: the select of the matching rows (with bind parameters) and the rank to order by, or None.
 Hits = Callable[[frozenset[str], bool], tuple[Select[Any], ColumnElement[Any] | None]]
-_BUILT: dict[Hashable, tuple[Select[Any], bool]] = {}
-_RECORDS: dict[tuple[Any, bool], Select[Any]] = {}
+#: The search statements built so far (compiled, with whether they rank), the most recently used
+#: last. Bounded: the filters a caller combines choose the statement, and a training search has a
+#: dozen optional ones.
+_BUILT: OrderedDict[Hashable, tuple[_Driven, bool]] = OrderedDict()
+BUILT_AT_MOST = 512
+_RECORDS: dict[tuple[Any, bool], _Driven] = {}
 
 
 def _find_statement(
@@ -169,17 +173,11 @@ def _find_statement(
     ), ranked
 
 
-async def _execute(session: AsyncSession, statement: Any, parameters: Mapping[str, Any] | None = None) -> Any:
-    """The rows of a Core ``statement`` run on the session's connection: the ORM has nothing to add
-    to them, and its result machinery cost more than the rest of reading a page. What the session
-    holds unwritten is flushed first, as the session would before a query of its own. A statement
-    this module built once (:func:`find` with a shape, :func:`records`) runs on the driver."""
+async def _execute(session: AsyncSession, driven: _Driven, parameters: Mapping[str, Any]) -> list[Any]:
+    """The rows of a statement this module built once, run on the session's connection. What the
+    session holds unwritten is flushed first, as the session would before a query of its own."""
     await session.flush()
-    connection = await session.connection()
-    driven = _DRIVEN.get(statement)
-    if driven is None:
-        return await connection.execute(statement, parameters)
-    return await driven.rows(connection, parameters or {})
+    return await driven.rows(await session.connection(), parameters)
 
 
 class _Driven:
@@ -234,9 +232,6 @@ def _converted_on_reading(type_: Any, dialect: Any) -> bool:
     return impl.result_processor(dialect, None) is not None
 
 
-_DRIVEN: dict[Any, _Driven] = {}
-
-
 async def find(
     session: AsyncSession,
     principal: Principal | None,
@@ -258,23 +253,27 @@ async def find(
     ``values``, the filters' values by the name of their bind parameter): ``key``,
     ``organisation_id`` and an array column per facet of ``arrays``; and gives the rank to order
     by when searching text, else None (by key). The statement is built once for each ``shape``
-    (naming whatever else changes it), set of filters and kind of caller, and run on the driver:
-    building it costs more than the database takes to run it. With ``repeated_keys`` several rows
-    may share a key (an office's, through each of its capacities)."""
+    (naming whatever else changes it), set of filters, kind of caller and first or later page, and
+    run on the driver: building it costs more than the database takes to run it. With
+    ``repeated_keys`` several rows may share a key (an office's, through each of its capacities);
+    they must agree on its rank and organisation."""
     anonymous = principal is None
     values = dict(values) if principal is None else {**values, "org": principal.org_id}
     names = frozenset(values) - {"org"}
     key = (shape, names, anonymous, tuple(arrays), bool(cursor), repeated_keys)
     built = _BUILT.get(key)
     if built is None:
-        built = _find_statement(*hits(names, anonymous), arrays, bool(cursor), repeated_keys)
-        _DRIVEN[built[0]] = _Driven(built[0], session.get_bind().dialect)
-        _BUILT[key] = built
-    statement, ranked = built
+        statement, ranked = _find_statement(*hits(names, anonymous), arrays, bool(cursor), repeated_keys)
+        built = _BUILT[key] = _Driven(statement, session.get_bind().dialect), ranked
+        if len(_BUILT) > BUILT_AT_MOST:
+            _BUILT.popitem(last=False)
+    else:
+        _BUILT.move_to_end(key)
+    driven, ranked = built
     parameters = {**values, "page_size": limit + 1}
     if cursor:
         parameters["after_rank"], parameters["after_id"] = _after(cursor, ranked)
-    counts, total, keys = _read(await _execute(session, statement, parameters), arrays)
+    counts, total, keys = _read(await _execute(session, driven, parameters), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
@@ -289,8 +288,8 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
     attributes: a page is read and dropped, and filling the session's identity map with it cost
     more than the rest of reading it."""
     key = (model, principal is None)
-    statement = _RECORDS.get(key)
-    if statement is None:
+    driven = _RECORDS.get(key)
+    if driven is None:
         where = [
             model.id == any_(bindparam("ids", type_=ARRAY(Uuid))),
             visible_to_caller(model, principal is None),
@@ -299,11 +298,10 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
             where.append(model.deleted_at.is_(None))
         columns = [c.columns[0].label(c.key) for c in inspect(model).column_attrs if not c.deferred]
         statement = select(*columns).where(*where)
-        _DRIVEN[statement] = _Driven(statement, session.get_bind().dialect)
-        _RECORDS[key] = statement
+        driven = _RECORDS[key] = _Driven(statement, session.get_bind().dialect)
     ids = [key for key, _ in found.page]
     parameters = {"ids": ids, "org": principal.org_id if principal else None}
-    rows = {r.id: r for r in await _execute(session, statement, parameters)}
+    rows = {r.id: r for r in await _execute(session, driven, parameters)}
     return [rows[i] for i in ids if i in rows]
 
 

@@ -182,9 +182,31 @@ async def test_the_databases_areas_of_each_country_are_the_taxonomys(owner_conn:
     the taxonomy's areas needs a migration that redefines it."""
     codes = sorted(taxonomy.country_codes())
     rows = await owner_conn.fetch(
-        "SELECT country, msnet_country_areas(ARRAY[country]) AS areas FROM unnest($1::text[]) country", codes
+        "SELECT country, msnet_country_areas(ARRAY[country], '{}') AS areas FROM unnest($1::text[]) country",
+        codes,
     )
     assert {r["country"]: r["areas"] for r in rows} == {c: sorted(taxonomy.regions_of(c)) for c in codes}
-    assert await owner_conn.fetchval("SELECT msnet_country_areas(ARRAY['ML', 'NE', 'KE'])") == sorted(
-        {*taxonomy.regions_of("ML"), *taxonomy.regions_of("NE"), *taxonomy.regions_of("KE")}
+    several = await owner_conn.fetchval(
+        "SELECT msnet_country_areas(ARRAY['ML', 'NE', 'KE'], ARRAY['africa'])"
     )
+    assert several == sorted({*taxonomy.regions_of("ML"), *taxonomy.regions_of("KE")} - {"africa"})
+
+
+async def test_the_region_facet_counts_every_area_a_capacity_covers_once(
+    client: AsyncTestClient, au: Caller
+) -> None:
+    office = await make_office(client, au)
+    await make_capacity(client, au, office["id"], countries=["ML", "NE"], regions=["western_africa"])
+    await make_capacity(client, au, office["id"], countries=["KE"])
+    await make_capacity(client, au, office["id"], regions=["europe"])
+    for path in ("/v1/capacities", "/v1/offices"):
+        found = (await client.get(path, headers=au.headers)).json()
+        regions = found["facets"]["region"]
+        assert regions == (
+            {"western_africa": 1, "eastern_africa": 1, "sub_saharan_africa": 2, "africa": 2, "europe": 1}
+            if path == "/v1/capacities"
+            else {"western_africa": 1, "eastern_africa": 1, "sub_saharan_africa": 1, "africa": 1, "europe": 1}
+        )
+        for region, count in regions.items():
+            narrowed = (await client.get(path, params={"region": region}, headers=au.headers)).json()
+            assert narrowed["total"] == count, region

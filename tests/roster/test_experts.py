@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections import OrderedDict
 from typing import Any
 
 import asyncpg
@@ -910,6 +911,25 @@ async def test_filters(client: AsyncTestClient, au: Caller, eu: Caller) -> None:
     assert await found(region="africa", language="en") == {kenya["id"]}
     assert await found(organisation="eu") == {horn["id"]}
     assert await found(organisation="eu", region="western_africa") == set()
+
+
+async def test_search_statements_kept_are_bounded_and_rebuilt_when_dropped(
+    client: AsyncTestClient, au: Caller, eu: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_sql, "_BUILT", OrderedDict())
+    monkeypatch.setattr(search_sql, "BUILT_AT_MOST", 2)
+    kenya = await make_expert(client, au, languages=[{"code": "sw"}], experience=["KE"], nationalities=["KE"])
+    mali = await make_expert(client, au, languages=[{"code": "fr"}], experience=["ML"])
+    shapes = [{"language": "sw"}, {"country": "ML"}, {"language": "fr", "country": "ML"}]
+    expected = [{kenya["id"]}, {mali["id"]}, {mali["id"]}]
+    for _ in range(2):  # the second round rebuilds what the bound dropped
+        for params, found in zip(shapes, expected, strict=True):
+            assert await ids(client, eu, **params) == found
+            assert len(search_sql._BUILT) <= 2
+    names = [key[1] for key in search_sql._BUILT]
+    assert names == [frozenset({"country"}), frozenset({"language", "country"})]  # the least recent went
+    assert await ids(client, eu, country="ML") == {mali["id"]}
+    assert [key[1] for key in search_sql._BUILT][-1] == frozenset({"country"})  # a hit is the most recent
 
 
 async def test_theme_language_and_region_together_match_them_on_the_same_expert(

@@ -68,7 +68,8 @@ class Capacity(SharedColumns, SharedRecord, Base):
     search: Mapped[Any] = mapped_column(
         TSVECTOR, Computed("to_tsvector('simple', msnet_unaccent(notes))"), deferred=True
     )
-    #: The M49 areas of its countries, for the region filter (migration 0014).
+    #: The M49 areas of its countries it does not name itself (migration 0014): with ``regions``,
+    #: every area it covers.
     country_areas: Mapped[list[str]] = mapped_column(
-        ARRAY(Text), Computed("msnet_country_areas(countries)"), deferred=True
+        ARRAY(Text), Computed("msnet_country_areas(countries, regions)"), deferred=True
     )

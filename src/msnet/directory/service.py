@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Text,
     Uuid,
     and_,
     any_,
@@ -231,6 +232,14 @@ async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list
     ]
 
 
+def _areas() -> Any:
+    """The M49 areas a capacity covers, each once (the region facet): those it names, and those of
+    its countries it does not (``country_areas``, migration 0014)."""
+    return func.array_cat(Capacity.regions, Capacity.country_areas, type_=postgresql.ARRAY(Text)).label(
+        "regions"
+    )
+
+
 def _office_hits(
     names: frozenset[str], anonymous: bool, include_stale: bool
 ) -> tuple[Select[Any], ColumnElement[Any] | None]:
@@ -255,7 +264,7 @@ def _office_hits(
             Capacity.themes,
             func.array_remove(postgresql.array([Capacity.service_type]), None).label("service_types"),
             Capacity.languages,
-            Capacity.regions,
+            _areas(),
             Office.organisation_id,
         )
         .select_from(Office)
@@ -396,7 +405,7 @@ def _capacity_hits(
         Capacity.themes,
         postgresql.array([Capacity.service_type]).label("service_types"),
         Capacity.languages,
-        Capacity.regions,
+        _areas(),
         Capacity.organisation_id,
     ).where(*conditions)
     return hits, rank

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -204,6 +205,40 @@ async def test_only_visible_capacities_match_or_count(
     narrowed = await search(eu.headers, theme="land", language="sw")
     assert narrowed["total"] == 1
     assert narrowed["facets"]["service_type"] == {"process_design": 1}
+
+
+async def test_include_stale_false_matches_and_counts_fresh_capacities_only(
+    client: AsyncTestClient, au: Caller, eu: Caller, owner_conn: asyncpg.Connection
+) -> None:
+    fresh, old, bare = [await make_office(client, au, name=name) for name in ("Fresh", "Old", "Bare")]
+    await make_capacity(client, au, fresh["id"], themes=["land"])
+    stale = await make_capacity(client, au, old["id"], themes=["transhumance"])
+    await make_capacity(client, au, old["id"], themes=["land"])
+    aged = await make_capacity(client, au, fresh["id"], themes=["gender_inclusion"])
+    await owner_conn.execute("ALTER TABLE capacities NO FORCE ROW LEVEL SECURITY")
+    await owner_conn.execute(
+        "UPDATE capacities SET last_confirmed_at = now() - interval '200 days' WHERE id = ANY($1::uuid[])",
+        [stale["id"], aged["id"]],
+    )
+    await owner_conn.execute("ALTER TABLE capacities FORCE ROW LEVEL SECURITY")
+
+    async def search(**params: str) -> dict:  # type: ignore[type-arg]
+        response = await client.get("/v1/offices", params=params, headers=eu.headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    everything = await search()
+    assert everything["total"] == 3
+    assert everything["facets"]["theme"] == {"land": 2, "transhumance": 1, "gender_inclusion": 1}
+    fresh_only = await search(include_stale="false")
+    assert {o["id"] for o in fresh_only["items"]} == {fresh["id"], old["id"]}  # not the office without any
+    assert fresh_only["facets"]["theme"] == {"land": 2}
+    assert (await search(include_stale="false", theme="transhumance"))["total"] == 0
+    assert {o["id"] for o in (await search(theme="transhumance"))["items"]} == {old["id"]}
+    assert bare["id"] in {o["id"] for o in everything["items"]}
+    bad = await client.get("/v1/offices", params={"include_stale": "perhaps"}, headers=eu.headers)
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "include_stale"
 
 
 async def test_filters_by_taxonomy_through_capacities(

@@ -68,6 +68,7 @@ class OfficeController(Controller):
         country: Code = None,
         region: Term = None,
         language: Code = None,
+        include_stale: FromQuery[bool] = True,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.OfficePage:
@@ -79,6 +80,7 @@ class OfficeController(Controller):
             country=country,
             region=region,
             language=language,
+            include_stale=include_stale,
         )
         return await service.search_offices(db, viewer, filters, limit=limit, cursor=cursor)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -120,40 +120,34 @@ class DirectoryFilter:
     include_stale: bool = True
 
 
-def _validated(filters: DirectoryFilter) -> DirectoryFilter:
-    def one(field: str, kind: str, value: str | None) -> str | None:
-        return search.term(field, kind, value) if value else None
-
-    return replace(
-        filters,
-        service_type=one("service_type", "service_type", filters.service_type),
-        theme=one("theme", "theme", filters.theme),
-        country=one("country", "country", filters.country),
-        region=one("region", "region", filters.region),
-        language=one("language", "language", filters.language),
-    )
-
-
-def _capacity_values(filters: DirectoryFilter) -> dict[str, Any]:
-    """The capacity filters' values (checked by :func:`_validated`) by the name of their bind
-    parameter in :func:`_capacity_conditions`."""
+async def _values(session: AsyncSession, filters: DirectoryFilter) -> dict[str, Any]:
+    """The filters' values, checked and normalised (an unknown term is a 422 naming its filter), by
+    the name of their bind parameter in :func:`_capacity_conditions` and the search builders."""
     values: dict[str, Any] = {}
     if filters.service_type:
-        values["service_types"] = [filters.service_type, *taxonomy.children_of(filters.service_type)]
+        service_type = search.term("service_type", "service_type", filters.service_type)
+        values["service_types"] = [service_type, *taxonomy.children_of(service_type)]
     if filters.theme:
-        values["theme"] = [filters.theme]
+        values["theme"] = [search.term("theme", "theme", filters.theme)]
     if filters.country:
-        values["country"] = [filters.country]
-        values["country_regions"] = list(taxonomy.regions_of(filters.country))
+        country = search.term("country", "country", filters.country)
+        values["country"] = [country]
+        values["country_regions"] = list(taxonomy.regions_of(country))
     if filters.region:
-        values["region"] = [filters.region]
+        values["region"] = [search.term("region", "region", filters.region)]
     if filters.language:
-        values["language"] = [filters.language]
+        values["language"] = [search.term("language", "language", filters.language)]
+    if org_id := await search.organisation_id(session, filters.organisation):
+        values["organisation_id"] = org_id
+    if filters.office_id:
+        values["office_id"] = filters.office_id
+    if filters.q:
+        values["q"] = filters.q
     return values
 
 
 def _capacity_conditions(names: frozenset[str], include_stale: bool) -> list[ColumnElement[bool]]:
-    """The capacity filters named (keys of :func:`_capacity_values`), with bind parameters."""
+    """The capacity filters named (keys of :func:`_values`), with bind parameters."""
 
     conditions: list[ColumnElement[bool]] = []
     if "service_types" in names:
@@ -232,19 +226,25 @@ async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list
     ]
 
 
-def _areas() -> Any:
-    """The M49 areas a capacity covers, each once (the region facet): those it names, and those of
-    its countries it does not (``country_areas``, migration 0014)."""
-    return func.array_cat(Capacity.regions, Capacity.country_areas, type_=postgresql.ARRAY(Text)).label(
-        "regions"
-    )
+def _capacity_facets() -> list[Any]:
+    """The facet columns of a capacity's row (as :func:`msnet.search.find` reads them): themes, its
+    service type, languages, and the M49 areas it covers, each once (those it names, and those of its
+    countries it does not: ``country_areas``, migration 0014). Null for an office's row without one."""
+    return [
+        Capacity.themes,
+        func.array_remove(postgresql.array([Capacity.service_type]), None).label("service_types"),
+        Capacity.languages,
+        func.array_cat(Capacity.regions, Capacity.country_areas, type_=postgresql.ARRAY(Text)).label(
+            "regions"
+        ),
+    ]
 
 
 def _office_hits(
     names: frozenset[str], anonymous: bool, include_stale: bool
 ) -> tuple[Select[Any], ColumnElement[Any] | None]:
-    """The office search with the filters ``names`` (of :func:`_capacity_values`, ``organisation_id``,
-    ``q``), as a statement with bind parameters (``org``: the caller's organisation), and its rank.
+    """The office search with the filters ``names`` (of :func:`_values`), as a statement with bind
+    parameters (``org``: the caller's organisation), and its rank.
     A row per office and each of its visible capacities that meets the capacity filters (its
     facets), or a row alone for an office with none when nothing filters on capacities; with a
     capacity filter an office needs such a capacity."""
@@ -261,10 +261,7 @@ def _office_hits(
     hits = (
         select(
             Office.id.label("key"),
-            Capacity.themes,
-            func.array_remove(postgresql.array([Capacity.service_type]), None).label("service_types"),
-            Capacity.languages,
-            _areas(),
+            *_capacity_facets(),
             Office.organisation_id,
         )
         .select_from(Office)
@@ -282,18 +279,12 @@ async def search_offices(
     limit: int,
     cursor: str | None,
 ) -> schemas.OfficePage:
-    filters = _validated(filters)
-    values = _capacity_values(filters)
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
-    if filters.q:
-        values["q"] = filters.q
     found = await search.find(
         session,
         principal,
         lambda names, anonymous: _office_hits(names, anonymous, filters.include_stale),
         shape=("offices", filters.include_stale),
-        values=values,
+        values=await _values(session, filters),
         cursor=cursor,
         limit=limit,
         repeated_keys=True,
@@ -383,9 +374,8 @@ def _validated_capacity(data: Any) -> dict[str, Any]:
 def _capacity_hits(
     names: frozenset[str], anonymous: bool, include_stale: bool
 ) -> tuple[Select[Any], ColumnElement[Any] | None]:
-    """The capacity search with the filters ``names`` (of :func:`_capacity_values`, ``organisation_id``,
-    ``office_id``, ``q``), as a statement with bind parameters (``org``: the caller's organisation),
-    and its rank: relevance, a stale capacity's halved (it is shown, but ranked lower)."""
+    """The capacity search with the filters ``names`` (of :func:`_values`), as a statement with bind
+    parameters (``org``: the caller's organisation), and its rank: relevance, a stale capacity's halved (it is shown, but ranked lower)."""
     conditions = [
         visible_to_caller(Capacity, anonymous),
         *_capacity_conditions(names, include_stale),
@@ -402,10 +392,7 @@ def _capacity_hits(
         rank = func.ts_rank(Capacity.search, query_text) * fresh
     hits = select(
         Capacity.id.label("key"),
-        Capacity.themes,
-        postgresql.array([Capacity.service_type]).label("service_types"),
-        Capacity.languages,
-        _areas(),
+        *_capacity_facets(),
         Capacity.organisation_id,
     ).where(*conditions)
     return hits, rank
@@ -419,20 +406,12 @@ async def search_capacities(
     limit: int,
     cursor: str | None,
 ) -> schemas.CapacityPage:
-    filters = _validated(filters)
-    values = _capacity_values(filters)
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
-    if filters.office_id:
-        values["office_id"] = filters.office_id
-    if filters.q:
-        values["q"] = filters.q
     found = await search.find(
         session,
         principal,
         lambda names, anonymous: _capacity_hits(names, anonymous, filters.include_stale),
         shape=("capacities", filters.include_stale),
-        values=values,
+        values=await _values(session, filters),
         cursor=cursor,
         limit=limit,
     )

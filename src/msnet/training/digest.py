@@ -263,7 +263,7 @@ async def compose(
         language=filters.language,
         **created,
     )
-    values = await service.training_values(session, subscriber, training_filter)
+    values = {**await service.training_values(session, training_filter), "org": subscriber.org_id}
     conditions = [*service.training_conditions(frozenset(values), False), Training.ends_at > func.now()]
     total = await session.scalar(select(func.count()).select_from(Training).where(*conditions), values) or 0
     rows = list(
@@ -282,7 +282,7 @@ async def compose(
             language=filters.language,
             **created,
         )
-        values = await service.publication_values(session, subscriber, publication_filter)
+        values = {**await service.publication_values(session, publication_filter), "org": subscriber.org_id}
         found = service.publication_conditions(frozenset(values), False)
         count = await session.scalar(select(func.count()).select_from(Publication).where(*found), values) or 0
         publications = await service.publication_schemas(

@@ -225,14 +225,12 @@ def _created(model: Any, names: frozenset[str]) -> list[ColumnElement[bool]]:
 
 
 async def _common_values(
-    session: AsyncSession, principal: Principal | None, filters: TrainingFilter | PublicationFilter
+    session: AsyncSession, filters: TrainingFilter | PublicationFilter
 ) -> dict[str, Any]:
-    """The values of the filters trainings and publications share; ``org`` is the caller's organisation."""
+    """The values of the filters trainings and publications share."""
     values: dict[str, Any] = {}
     if org_id := await search.organisation_id(session, filters.organisation):
         values["organisation_id"] = org_id
-    if principal is not None:
-        values["org"] = principal.org_id
     if filters.theme:
         values["theme"] = [search.term("theme", "theme", filters.theme)]
     if filters.language:
@@ -246,13 +244,10 @@ async def _common_values(
     return values
 
 
-async def training_values(
-    session: AsyncSession, principal: Principal | None, filters: TrainingFilter
-) -> dict[str, Any]:
+async def training_values(session: AsyncSession, filters: TrainingFilter) -> dict[str, Any]:
     """The training filters' values, checked and normalised, by the name of their bind parameter in
-    :func:`training_conditions` (an unknown term is a 422 naming its filter); ``org`` is the
-    caller's organisation."""
-    values = await _common_values(session, principal, filters)
+    :func:`training_conditions` (an unknown term is a 422 naming its filter)."""
+    values = await _common_values(session, filters)
     if filters.kind:
         values["kind"] = filters.kind
     if filters.format:
@@ -349,7 +344,7 @@ async def search_trainings(
         principal,
         _training_hits,
         shape="trainings",
-        values=await training_values(session, principal, filters),
+        values=await training_values(session, filters),
         cursor=cursor,
         limit=limit,
         arrays=TRAINING_FACETS,
@@ -376,12 +371,10 @@ async def training_schema(session: AsyncSession, training: Training) -> schemas.
     return (await training_schemas(session, [training]))[0]
 
 
-async def publication_values(
-    session: AsyncSession, principal: Principal | None, filters: PublicationFilter
-) -> dict[str, Any]:
+async def publication_values(session: AsyncSession, filters: PublicationFilter) -> dict[str, Any]:
     """The publication filters' values by the name of their bind parameter in
-    :func:`publication_conditions`; ``org`` is the caller's organisation."""
-    values = await _common_values(session, principal, filters)
+    :func:`publication_conditions`."""
+    values = await _common_values(session, filters)
     if filters.published_from and filters.published_to and filters.published_to < filters.published_from:
         raise InvalidInput.field("published_to", "is before published_from")
     if filters.published_from:
@@ -434,7 +427,7 @@ async def search_publications(
         principal,
         _publication_hits,
         shape="publications",
-        values=await publication_values(session, principal, filters),
+        values=await publication_values(session, filters),
         cursor=cursor,
         limit=limit,
         arrays=PUBLICATION_FACETS,

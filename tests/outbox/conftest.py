@@ -34,9 +34,11 @@ class Received:
 
 
 class Receiver:
-    """A webhook receiver on a local port, answering ``status``; it can go down and come back."""
+    """A webhook receiver on a local port (of ``host``, a loopback address), answering ``status``;
+    it can go down and come back."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = free_port()
         self.status = 204
         self.received: list[Received] = []
@@ -44,7 +46,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/msnet"
+        return f"http://{self.host}:{self.port}/hooks/msnet"
 
     def start(self) -> None:
         receiver = self
@@ -60,7 +62,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = Server(("127.0.0.1", self.port), Handler)
+        self._server = Server((self.host, self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

@@ -9,8 +9,9 @@ import contextlib
 import email
 import email.policy
 import json
+import socket
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from msnet.app import create_app
 from msnet.middleware import Metrics
 from msnet.outbox import service
-from msnet.outbox.worker import RETRY_SCHEDULE, Worker, retry_delay, sign
+from msnet.outbox.worker import RETRY_SCHEDULE, Worker, _pinned, retry_delay, sign
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER, free_port
 from tests.outbox.conftest import Org, Receiver, acting, make_due, make_org, messages, register
@@ -418,6 +419,133 @@ async def test_an_endpoint_on_a_private_address_gets_nothing_from_a_public_only_
     assert row["last_error"] == "the endpoint's host resolves to a loopback, private or reserved address"
     assert row["delivered_at"] is None
     assert row["failed_at"] is None  # retried: the endpoint's name may point elsewhere later
+
+
+#: A name for a partner's endpoint, and loopback addresses that stand in for its public ones.
+PARTNER_HOST = "hooks.partner.example"
+STAND_INS = ("127.0.0.2", "127.0.0.3")
+
+
+@dataclass
+class PartnerDns:
+    answers: list[list[str]]  # the addresses of each answer in turn (the last one stays)
+    looked_up: int = 0
+
+
+@pytest.fixture
+async def partner_dns(monkeypatch: pytest.MonkeyPatch) -> PartnerDns:
+    """The network's edge, for a public-only worker: ``PARTNER_HOST`` resolves as ``answers`` say,
+    and the stand-ins count as public addresses."""
+    dns = PartnerDns(answers=[])
+    loop = asyncio.get_running_loop()
+    resolve = loop.getaddrinfo
+
+    async def partner_resolver(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != PARTNER_HOST:
+            return await resolve(host, port, *args, **kwargs)
+        answer = dns.answers[min(dns.looked_up, len(dns.answers) - 1)]
+        dns.looked_up += 1
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, port)) for a in answer]
+
+    is_public = service.is_public
+    monkeypatch.setattr(loop, "getaddrinfo", partner_resolver)
+    monkeypatch.setattr(service, "is_public", lambda address: address in STAND_INS or is_public(address))
+    return dns
+
+
+@pytest.fixture
+def partner() -> Iterator[Receiver]:
+    receiver = Receiver(host="127.0.0.2")
+    receiver.start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+async def _deliver_public_only(sessionmaker: async_sessionmaker, settings: Settings) -> None:
+    public_only = Worker(sessionmaker, replace(settings, webhook_private_addresses=False), Metrics())
+    try:
+        assert await public_only.run_once() == 1
+    finally:
+        await public_only.close()
+
+
+async def test_a_public_only_worker_connects_to_the_address_it_checked_not_to_a_later_answer(
+    client: AsyncTestClient,
+    au: Org,
+    partner: Receiver,
+    partner_dns: PartnerDns,
+    sessionmaker: async_sessionmaker,
+    settings: Settings,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    # the name answers with a public address once, then with the node's own (DNS rebinding)
+    partner_dns.answers = [["127.0.0.2"], ["127.0.0.1"]]
+    await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
+    await _emit(sessionmaker, au)
+
+    await _deliver_public_only(sessionmaker, settings)
+
+    (received,) = partner.received  # at the address checked: nothing listens on 127.0.0.1
+    assert received.headers["host"] == f"{PARTNER_HOST}:{partner.port}"
+    assert partner_dns.looked_up == 1
+    (row,) = await messages(owner_conn)
+    assert row["delivered_at"] is not None
+
+
+async def test_a_public_only_worker_tries_the_hosts_next_address_when_one_refuses(
+    client: AsyncTestClient,
+    au: Org,
+    partner: Receiver,
+    partner_dns: PartnerDns,
+    sessionmaker: async_sessionmaker,
+    settings: Settings,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    partner_dns.answers = [["127.0.0.3", "127.0.0.2"]]  # nothing listens on the first
+    await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
+    await _emit(sessionmaker, au)
+
+    await _deliver_public_only(sessionmaker, settings)
+
+    assert len(partner.received) == 1
+    (row,) = await messages(owner_conn)
+    assert row["delivered_at"] is not None
+
+
+async def test_a_public_only_worker_refuses_a_name_with_any_private_address(
+    client: AsyncTestClient,
+    au: Org,
+    partner: Receiver,
+    partner_dns: PartnerDns,
+    sessionmaker: async_sessionmaker,
+    settings: Settings,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    partner_dns.answers = [["127.0.0.2", "10.1.2.3"]]
+    await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
+    await _emit(sessionmaker, au)
+
+    await _deliver_public_only(sessionmaker, settings)
+
+    assert partner.received == []
+    (row,) = await messages(owner_conn)
+    assert row["last_error"] == "the endpoint's host resolves to a loopback, private or reserved address"
+
+
+def test_a_pinned_url_keeps_its_name_for_the_host_header_and_the_tls_handshake() -> None:
+    assert _pinned("https://hooks.example.org/in?v=2", ["2001:db8::7", "192.0.2.7"]) == [
+        (
+            "https://[2001:db8::7]/in?v=2",
+            {"host": "hooks.example.org"},
+            {"sni_hostname": "hooks.example.org"},
+        ),
+        ("https://192.0.2.7/in?v=2", {"host": "hooks.example.org"}, {"sni_hostname": "hooks.example.org"}),
+    ]
+    assert _pinned("http://hooks.example.org:8080/in", ["192.0.2.7"]) == [
+        ("http://192.0.2.7:8080/in", {"host": "hooks.example.org:8080"}, {})
+    ]
 
 
 async def test_delivered_and_failed_messages_are_deleted_after_the_retention_period(

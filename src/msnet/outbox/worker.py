@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiosmtplib
 import httpx
@@ -89,6 +89,9 @@ class Worker:
             timeout=httpx.Timeout(WEBHOOK_TIMEOUT, connect=5.0),
             follow_redirects=False,
             headers={"user-agent": f"msnet/{msnet.__version__}"},
+            # a connection is to an address, and a pooled one would carry another name's request
+            # over a TLS session checked for the first name (see _pinned)
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     async def close(self) -> None:
@@ -166,8 +169,9 @@ class Worker:
             raise DeliveryError(
                 "the endpoint's secret does not decrypt: was MSNET_SECRET_KEY changed?"
             ) from None
+        targets: list[tuple[str, dict[str, str], dict[str, str]]] = [(message.url, {}, {})]
         if not self.settings.webhook_private_addresses:
-            await _refuse_private(message.url)
+            targets = _pinned(message.url, await _public_addresses(message.url))
         body = msgspec.json.encode(message.payload)
         timestamp = str(int(time.time()))
         headers = {
@@ -177,11 +181,17 @@ class Worker:
             "webhook-signature": sign(secret, str(message.id), timestamp, body),
         }
         try:
-            async with (
-                asyncio.timeout(WEBHOOK_TIMEOUT),
-                self.http.stream("POST", message.url, content=body, headers=headers) as response,
-            ):
-                status = response.status_code
+            async with asyncio.timeout(WEBHOOK_TIMEOUT):
+                for i, (url, host, extensions) in enumerate(targets):
+                    try:
+                        async with self.http.stream(
+                            "POST", url, content=body, headers={**headers, **host}, extensions=extensions
+                        ) as response:
+                            status = response.status_code
+                        break
+                    except httpx.ConnectError:  # refused or unreachable: on to the host's next address
+                        if i == len(targets) - 1:
+                            raise
         except (httpx.HTTPError, TimeoutError) as exc:
             raise DeliveryError(type(exc).__name__) from None
         if not 200 <= status < 300:
@@ -226,10 +236,10 @@ class Worker:
             ) from None
 
 
-async def _refuse_private(url: str) -> None:
-    """A delivery error if the endpoint's host resolves to an address that is not public: a name
-    registered as public may later be pointed at the node's own network. (It is resolved again to
-    connect: a name that changes between the two look-ups within the second is not caught.)"""
+async def _public_addresses(url: str) -> list[str]:
+    """The addresses the endpoint's host resolves to, in the resolver's order, if every one is
+    public; a delivery error otherwise: a name registered as public may later be pointed at the
+    node's own network."""
     parts = urlsplit(url)
     try:
         found = await asyncio.get_running_loop().getaddrinfo(
@@ -237,8 +247,28 @@ async def _refuse_private(url: str) -> None:
         )
     except OSError as exc:
         raise DeliveryError(f"{type(exc).__name__}: the endpoint's host does not resolve") from None
-    if not all(service.is_public(str(address[0])) for *_, address in found):
+    addresses = list(dict.fromkeys(str(address[0]) for *_, address in found))
+    if not all(service.is_public(a) for a in addresses):
         raise DeliveryError("the endpoint's host resolves to a loopback, private or reserved address")
+    return addresses
+
+
+def _pinned(url: str, addresses: list[str]) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """``url`` once for each of ``addresses``: (the URL with that address for host, the Host header,
+    the request's extensions). The connection goes to an address that was checked, not to whatever
+    the name resolves to a moment later (DNS rebinding); the Host header and, over TLS, the name
+    the server is asked for (SNI) and its certificate is checked against stay the URL's host."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return [
+        (
+            urlunsplit(parts._replace(netloc=f"[{a}]{port}" if ":" in a else f"{a}{port}")),
+            {"host": parts.netloc},
+            extensions,
+        )
+        for a in addresses
+    ]
 
 
 async def _run_until(worker: Worker, stop: asyncio.Event) -> None:

@@ -72,14 +72,18 @@ class Receiver:
             self._server = None
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
+def serving(receiver: Receiver) -> Iterator[Receiver]:
+    """A fixture's body: ``receiver`` up for the test, down after it."""
     receiver.start()
     try:
         yield receiver
     finally:
         receiver.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from serving(Receiver())
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import email
 import email.policy
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from msnet.outbox import service
 from msnet.outbox.worker import RETRY_SCHEDULE, Worker, _pinned, retry_delay, sign
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER, free_port
-from tests.outbox.conftest import Org, Receiver, acting, make_due, make_org, messages, register
+from tests.outbox.conftest import Org, Receiver, acting, make_due, make_org, messages, register, serving
 
 
 async def _emit(
@@ -455,37 +455,37 @@ async def partner_dns(monkeypatch: pytest.MonkeyPatch) -> PartnerDns:
 
 @pytest.fixture
 def partner() -> Iterator[Receiver]:
-    receiver = Receiver(host="127.0.0.2")
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
+    yield from serving(Receiver(host="127.0.0.2"))
 
 
-async def _deliver_public_only(sessionmaker: async_sessionmaker, settings: Settings) -> None:
-    public_only = Worker(sessionmaker, replace(settings, webhook_private_addresses=False), Metrics())
-    try:
-        assert await public_only.run_once() == 1
-    finally:
-        await public_only.close()
+@pytest.fixture
+def send_to_partner(
+    client: AsyncTestClient, au: Org, partner: Receiver, sessionmaker: async_sessionmaker, settings: Settings
+) -> Callable[[], Awaitable[None]]:
+    """Register the partner's endpoint by name for au, emit a message, and have a public-only
+    worker attempt it."""
+
+    async def send() -> None:
+        await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
+        await _emit(sessionmaker, au)
+        public_only = Worker(sessionmaker, replace(settings, webhook_private_addresses=False), Metrics())
+        try:
+            assert await public_only.run_once() == 1
+        finally:
+            await public_only.close()
+
+    return send
 
 
 async def test_a_public_only_worker_connects_to_the_address_it_checked_not_to_a_later_answer(
-    client: AsyncTestClient,
-    au: Org,
+    send_to_partner: Callable[[], Awaitable[None]],
     partner: Receiver,
     partner_dns: PartnerDns,
-    sessionmaker: async_sessionmaker,
-    settings: Settings,
     owner_conn: asyncpg.Connection,
 ) -> None:
     # the name answers with a public address once, then with the node's own (DNS rebinding)
     partner_dns.answers = [["127.0.0.2"], ["127.0.0.1"]]
-    await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
-    await _emit(sessionmaker, au)
-
-    await _deliver_public_only(sessionmaker, settings)
+    await send_to_partner()
 
     (received,) = partner.received  # at the address checked: nothing listens on 127.0.0.1
     assert received.headers["host"] == f"{PARTNER_HOST}:{partner.port}"
@@ -495,19 +495,13 @@ async def test_a_public_only_worker_connects_to_the_address_it_checked_not_to_a_
 
 
 async def test_a_public_only_worker_tries_the_hosts_next_address_when_one_refuses(
-    client: AsyncTestClient,
-    au: Org,
+    send_to_partner: Callable[[], Awaitable[None]],
     partner: Receiver,
     partner_dns: PartnerDns,
-    sessionmaker: async_sessionmaker,
-    settings: Settings,
     owner_conn: asyncpg.Connection,
 ) -> None:
     partner_dns.answers = [["127.0.0.3", "127.0.0.2"]]  # nothing listens on the first
-    await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
-    await _emit(sessionmaker, au)
-
-    await _deliver_public_only(sessionmaker, settings)
+    await send_to_partner()
 
     assert len(partner.received) == 1
     (row,) = await messages(owner_conn)
@@ -515,19 +509,13 @@ async def test_a_public_only_worker_tries_the_hosts_next_address_when_one_refuse
 
 
 async def test_a_public_only_worker_refuses_a_name_with_any_private_address(
-    client: AsyncTestClient,
-    au: Org,
+    send_to_partner: Callable[[], Awaitable[None]],
     partner: Receiver,
     partner_dns: PartnerDns,
-    sessionmaker: async_sessionmaker,
-    settings: Settings,
     owner_conn: asyncpg.Connection,
 ) -> None:
     partner_dns.answers = [["127.0.0.2", "10.1.2.3"]]
-    await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
-    await _emit(sessionmaker, au)
-
-    await _deliver_public_only(sessionmaker, settings)
+    await send_to_partner()
 
     assert partner.received == []
     (row,) = await messages(owner_conn)

@@ -198,6 +198,14 @@ class Settings:
             "doc": "Database connections per process.",
         },
     )
+    request_burst_limit: int = field(
+        default=30,
+        metadata={
+            "env": "MSNET_REQUEST_BURST_LIMIT",
+            "parse": _int(1, 10_000),
+            "doc": "Submit and withdraw calls a client may make in a minute; past it, 429 with Retry-After.",
+        },
+    )
 
     webhook_private_addresses: bool = field(
         default=False,

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import asyncpg
 import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.overlaps.service import BURST_LIMIT
+from msnet.app import create_app
 from msnet.settings import Settings
+from tests.conftest import TEST_ISSUER
 from tests.helpers import add_client, bearer, token_for
 from tests.overlaps.conftest import World, ask, cases, events, get, post, request_body, rows
 from tests.requests.conftest import SCOPES, Caller, field_errors, patch, scoped_caller
@@ -225,17 +228,22 @@ async def test_concurrent_overlapping_submissions_open_exactly_one_case(
     assert members[0]["n"] == 4
 
 
+@pytest.mark.parametrize("limit", [Settings.request_burst_limit, 3])  # the default, and a node's own
 async def test_bursts_of_submit_and_withdraw_are_refused_and_audited(
-    client: AsyncTestClient, world: World, owner_conn: asyncpg.Connection
+    settings: Settings, world: World, owner_conn: asyncpg.Connection, limit: int
 ) -> None:
-    for _ in range(BURST_LIMIT):
-        response = await client.post(f"/v1/requests/{uuid.uuid4()}/withdraw", headers=world.igad.headers)
-        assert response.status_code == 404
-    refused = await client.post(f"/v1/requests/{uuid.uuid4()}/submit", headers=world.igad.headers)
-    assert refused.status_code == 429
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    other = await client.post(f"/v1/requests/{uuid.uuid4()}/withdraw", headers=world.au.headers)
-    assert other.status_code == 404, "another client is not held back"
+    async with AsyncTestClient(
+        create_app(replace(settings, request_burst_limit=limit)), TEST_ISSUER
+    ) as client:
+        for _ in range(limit):
+            response = await client.post(f"/v1/requests/{uuid.uuid4()}/withdraw", headers=world.igad.headers)
+            assert response.status_code == 404
+        refused = await client.post(f"/v1/requests/{uuid.uuid4()}/submit", headers=world.igad.headers)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert f"more than {limit} submissions" in refused.json()["detail"]
+        other = await client.post(f"/v1/requests/{uuid.uuid4()}/withdraw", headers=world.au.headers)
+        assert other.status_code == 404, "another client is not held back"
     audited = await rows(owner_conn, "SELECT outcome FROM audit_log WHERE action = 'request.rate_limited'")
     assert [r["outcome"] for r in audited] == ["denied"]

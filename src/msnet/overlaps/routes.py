@@ -29,15 +29,16 @@ StatusFilter = Annotated[
 
 
 async def limit_bursts(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """A guard for submit and withdraw: a client making more than ``BURST_LIMIT`` of them in a minute
-    gets a 429 with ``Retry-After``, and the refusal is audited. Counted in a transaction of its own,
+    """A guard for submit and withdraw: a client making more than MSNET_REQUEST_BURST_LIMIT of them in
+    a minute gets a 429 with ``Retry-After``, and the refusal is audited. Counted in a transaction of its own,
     before the request's, so attempts count whatever their outcome and across processes."""
     principal = principal_of(connection)
     action = "withdraw" if connection.url.path.endswith("/withdraw") else "submit"
+    limit = connection.app.state.settings.request_burst_limit
     async with connection.app.state.sessionmaker() as session:
         session.info[ORG_KEY] = principal.org_id
         async with session.begin():
-            wait = await service.burst_wait(session, principal, action)
+            wait = await service.burst_wait(session, principal, action, limit)
             if wait is not None:
                 await record(
                     session,
@@ -48,12 +49,12 @@ async def limit_bursts(connection: ASGIConnection, handler: BaseRouteHandler) ->
                         resource_id=f"{connection.scope['method']} {connection.url.path}",
                         outcome="denied",
                         principal=principal,
-                        payload={"limit": service.BURST_LIMIT, "window_seconds": 60},
+                        payload={"limit": limit, "window_seconds": 60},
                     ),
                 )
     if wait is not None:
         raise TooManyRequests(
-            f"more than {service.BURST_LIMIT} submissions and withdrawals a minute; retry in {wait} s",
+            f"more than {limit} submissions and withdrawals a minute; retry in {wait} s",
             headers={"Retry-After": str(wait)},
         )
 

@@ -37,8 +37,7 @@ from msnet.sharing import slugs_of, visible
 
 _DETECT = text("SELECT case_id, news FROM msnet_overlap_detect(:request, :case)")
 _WITHDRAW = text("SELECT request_id, from_state, parties FROM msnet_overlap_withdraw(:case, :event)")
-BURST_LIMIT = 30  # submit and withdraw attempts per client …
-BURST_WINDOW = timedelta(seconds=60)  # … in this window
+BURST_WINDOW = timedelta(seconds=60)  # the window MSNET_REQUEST_BURST_LIMIT counts attempts in
 
 
 # --- detection -----------------------------------------------------------------------------
@@ -479,17 +478,17 @@ async def _settle(
 # --- bursts of submit and withdraw ---------------------------------------------------------
 
 
-async def burst_wait(session: AsyncSession, principal: Principal, action: str) -> int | None:
-    """Count this attempt of the client's; past ``BURST_LIMIT`` in ``BURST_WINDOW`` it is refused
-    and the seconds to wait are returned (the attempt is not counted)."""
+async def burst_wait(session: AsyncSession, principal: Principal, action: str, limit: int) -> int | None:
+    """Count this attempt of the client's; past ``limit`` in ``BURST_WINDOW`` it is refused and the
+    seconds to wait are returned (the attempt is not counted)."""
     now = datetime.now(UTC)
     key = f"msnet.burst.{principal.org_id}.{principal.client_id}"
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     mine = (RequestBurst.organisation_id == principal.org_id, RequestBurst.client_id == principal.client_id)
     await session.execute(delete(RequestBurst).where(*mine, RequestBurst.at <= now - BURST_WINDOW))
     recent = list(await session.scalars(select(RequestBurst.at).where(*mine).order_by(RequestBurst.at)))
-    if len(recent) >= BURST_LIMIT:
-        return max(1, math.ceil((recent[len(recent) - BURST_LIMIT] + BURST_WINDOW - now).total_seconds()))
+    if len(recent) >= limit:
+        return max(1, math.ceil((recent[len(recent) - limit] + BURST_WINDOW - now).total_seconds()))
     session.add(
         RequestBurst(organisation_id=principal.org_id, client_id=principal.client_id, action=action, at=now)
     )

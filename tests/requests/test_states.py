@@ -234,9 +234,9 @@ async def test_every_transition_is_timestamped_in_the_history_and_audited(
     assert actions(await get(client, au, "/v1/audit", resource_id=made["id"])) == [
         "request.create",
         "request.submit",
-        "request.update",
-        "request.update",
-        "request.update",
+        "request.hold",
+        "request.resume",
+        "request.start",
         "request.close",
     ]
     assert actions(await get(client, au, "/v1/audit", resource_id=offer["id"])) == ["request.accept"]

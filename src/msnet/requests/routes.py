@@ -8,6 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
@@ -26,6 +27,13 @@ StateFilter = Annotated[
 ]
 ACTION = problem_responses(401, 403, 404, 409, 415)
 LIMITED = problem_responses(401, 403, 404, 409, 415, 429)
+#: The audit action of a PATCH by the state it moves the request to (none: request.update).
+PATCH_ACTIONS = {
+    "on-hold": "request.hold",
+    "submitted": "request.resume",
+    "received": "request.resume",
+    "in-progress": "request.start",
+}
 
 
 def _with_etag(request: schemas.RequestDetail) -> Response[schemas.RequestDetail]:
@@ -105,7 +113,8 @@ class RequestController(Controller):
         if_match: IfMatch = None,
     ) -> Response[schemas.RequestDetail]:
         changed = await service.update_request(db, principal, request_id, data, if_match)
-        await record_request(db, request.scope, principal, "request.update", "request", request_id, data)
+        action = "request.update" if data.state is UNSET else PATCH_ACTIONS.get(data.state, "request.update")
+        await record_request(db, request.scope, principal, action, "request", request_id, data)
         return _with_etag(changed)
 
     @post(

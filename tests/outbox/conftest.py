@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -34,11 +35,12 @@ class Received:
 
 
 class Receiver:
-    """A webhook receiver on a local port (of ``host``, a loopback address), answering ``status``;
-    it can go down and come back."""
+    """A webhook receiver on a local port (of ``host``, a loopback address), over HTTP or ``tls``,
+    answering ``status``; it can go down and come back."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.tls = tls  # HTTPS, with this server context
         self.port = free_port()
         self.status = 204
         self.received: list[Received] = []
@@ -46,7 +48,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}/hooks/msnet"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/hooks/msnet"
 
     def start(self) -> None:
         receiver = self
@@ -63,6 +65,8 @@ class Receiver:
                 pass
 
         self._server = Server((self.host, self.port), Handler)
+        if self.tls:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

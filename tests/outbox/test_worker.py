@@ -10,14 +10,20 @@ import email
 import email.policy
 import json
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -459,14 +465,47 @@ def partner() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def send_to_partner(
-    client: AsyncTestClient, au: Org, partner: Receiver, sessionmaker: async_sessionmaker, settings: Settings
-) -> Callable[[], Awaitable[None]]:
-    """Register the partner's endpoint by name for au, emit a message, and have a public-only
-    worker attempt it."""
+def tls_partner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    """The partner over HTTPS, with a certificate for ``PARTNER_HOST`` only, which the workers
+    made from now on trust (SSL_CERT_FILE)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, PARTNER_HOST)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(PARTNER_HOST)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "partner.pem", tmp_path / "partner.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    yield from serving(Receiver(host="127.0.0.2", tls=tls))
 
-    async def send() -> None:
-        await register(client, au, f"http://{PARTNER_HOST}:{partner.port}/hooks/msnet")
+
+@pytest.fixture
+def send_to_partner(
+    client: AsyncTestClient, au: Org, sessionmaker: async_sessionmaker, settings: Settings
+) -> Callable[[Receiver], Awaitable[None]]:
+    """Register the endpoint of a partner's ``receiver`` by name for au, emit a message, and have a
+    public-only worker attempt it."""
+
+    async def send(receiver: Receiver) -> None:
+        scheme = "https" if receiver.tls else "http"
+        await register(client, au, f"{scheme}://{PARTNER_HOST}:{receiver.port}/hooks/msnet")
         await _emit(sessionmaker, au)
         public_only = Worker(sessionmaker, replace(settings, webhook_private_addresses=False), Metrics())
         try:
@@ -478,14 +517,14 @@ def send_to_partner(
 
 
 async def test_a_public_only_worker_connects_to_the_address_it_checked_not_to_a_later_answer(
-    send_to_partner: Callable[[], Awaitable[None]],
+    send_to_partner: Callable[[Receiver], Awaitable[None]],
     partner: Receiver,
     partner_dns: PartnerDns,
     owner_conn: asyncpg.Connection,
 ) -> None:
     # the name answers with a public address once, then with the node's own (DNS rebinding)
     partner_dns.answers = [["127.0.0.2"], ["127.0.0.1"]]
-    await send_to_partner()
+    await send_to_partner(partner)
 
     (received,) = partner.received  # at the address checked: nothing listens on 127.0.0.1
     assert received.headers["host"] == f"{PARTNER_HOST}:{partner.port}"
@@ -495,13 +534,13 @@ async def test_a_public_only_worker_connects_to_the_address_it_checked_not_to_a_
 
 
 async def test_a_public_only_worker_tries_the_hosts_next_address_when_one_refuses(
-    send_to_partner: Callable[[], Awaitable[None]],
+    send_to_partner: Callable[[Receiver], Awaitable[None]],
     partner: Receiver,
     partner_dns: PartnerDns,
     owner_conn: asyncpg.Connection,
 ) -> None:
     partner_dns.answers = [["127.0.0.3", "127.0.0.2"]]  # nothing listens on the first
-    await send_to_partner()
+    await send_to_partner(partner)
 
     assert len(partner.received) == 1
     (row,) = await messages(owner_conn)
@@ -509,17 +548,32 @@ async def test_a_public_only_worker_tries_the_hosts_next_address_when_one_refuse
 
 
 async def test_a_public_only_worker_refuses_a_name_with_any_private_address(
-    send_to_partner: Callable[[], Awaitable[None]],
+    send_to_partner: Callable[[Receiver], Awaitable[None]],
     partner: Receiver,
     partner_dns: PartnerDns,
     owner_conn: asyncpg.Connection,
 ) -> None:
     partner_dns.answers = [["127.0.0.2", "10.1.2.3"]]
-    await send_to_partner()
+    await send_to_partner(partner)
 
     assert partner.received == []
     (row,) = await messages(owner_conn)
     assert row["last_error"] == "the endpoint's host resolves to a loopback, private or reserved address"
+
+
+async def test_a_public_only_worker_asks_tls_for_the_urls_name_not_the_address(
+    send_to_partner: Callable[[Receiver], Awaitable[None]],
+    tls_partner: Receiver,
+    partner_dns: PartnerDns,
+    owner_conn: asyncpg.Connection,
+) -> None:
+    partner_dns.answers = [["127.0.0.2"]]
+    await send_to_partner(tls_partner)  # its certificate names the host, not the address
+
+    (received,) = tls_partner.received
+    assert received.headers["host"] == f"{PARTNER_HOST}:{tls_partner.port}"
+    (row,) = await messages(owner_conn)
+    assert row["delivered_at"] is not None
 
 
 def test_a_pinned_url_keeps_its_name_for_the_host_header_and_the_tls_handshake() -> None:

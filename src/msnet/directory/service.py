@@ -375,7 +375,8 @@ def _capacity_hits(
     names: frozenset[str], anonymous: bool, include_stale: bool
 ) -> tuple[Select[Any], ColumnElement[Any] | None]:
     """The capacity search with the filters ``names`` (of :func:`_values`), as a statement with bind
-    parameters (``org``: the caller's organisation), and its rank: relevance, a stale capacity's halved (it is shown, but ranked lower)."""
+    parameters (``org``: the caller's organisation), and its rank: relevance, a stale capacity's
+    halved (it is shown, but ranked lower)."""
     conditions = [
         visible_to_caller(Capacity, anonymous),
         *_capacity_conditions(names, include_stale),

@@ -30,8 +30,8 @@ StatusFilter = Annotated[
 
 async def limit_bursts(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A guard for submit and withdraw: a client making more than MSNET_REQUEST_BURST_LIMIT of them in
-    a minute gets a 429 with ``Retry-After``, and the refusal is audited. Counted in a transaction of its own,
-    before the request's, so attempts count whatever their outcome and across processes."""
+    a minute gets a 429 with ``Retry-After``, and the refusal is audited. Counted in a transaction of
+    its own, before the request's, so attempts count whatever their outcome and across processes."""
     principal = principal_of(connection)
     action = "withdraw" if connection.url.path.endswith("/withdraw") else "submit"
     limit = connection.app.state.settings.request_burst_limit
@@ -49,7 +49,7 @@ async def limit_bursts(connection: ASGIConnection, handler: BaseRouteHandler) ->
                         resource_id=f"{connection.scope['method']} {connection.url.path}",
                         outcome="denied",
                         principal=principal,
-                        payload={"limit": limit, "window_seconds": 60},
+                        payload={"limit": limit, "window_seconds": int(service.BURST_WINDOW.total_seconds())},
                     ),
                 )
     if wait is not None:

@@ -39,7 +39,7 @@ def run_cli(settings: Settings | None, *args: str, env: dict[str, str] | None = 
 
 async def add_organisation(settings: Settings, slug: str) -> None:
     from msnet.db.runtime import cli_session
-    from msnet.directory import schemas, service
+    from msnet.organisations import schemas, service
 
     async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
         await service.create_organisation(
@@ -54,16 +54,16 @@ async def add_client(settings: Settings, slug: str, scopes: list[str], jwks: dic
     from msnet.auth import schemas, service
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session
-    from msnet.directory import service as directory
     from msnet.errors import NotFound
+    from msnet.organisations import service as organisations
 
     try:
         async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
-            await directory.get_by_slug(session, slug)
+            await organisations.get_by_slug(session, slug)
     except NotFound:
         await add_organisation(settings, slug)
     async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
-        org = await directory.get_by_slug(session, slug)
+        org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
         return await service.create_client(
             session,

@@ -1,4 +1,4 @@
-"""What every API module shares: the struct base, keyset cursors, paging parameters."""
+"""What every API module shares: the struct base, keyset cursors, paging and search parameters."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[
     str | None, QueryParameter(max_length=512, description="`next_cursor` of the previous page.")
 ]
+Text = Annotated[str | None, QueryParameter(max_length=200, description="Free text (accents ignored).")]
+Term = Annotated[str | None, QueryParameter(max_length=60, description="A taxonomy id (see /v1/taxonomy).")]
+Slug = Annotated[str | None, QueryParameter(max_length=32, description="An organisation's slug.")]
+Code = Annotated[str | None, QueryParameter(max_length=3, description="ISO 3166-1 alpha-2 or ISO 639 code.")]
 
 
 def encode_cursor(*values: Any) -> str:

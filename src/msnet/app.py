@@ -19,14 +19,15 @@ from msnet.auth.middleware import BearerAuthentication
 from msnet.auth.routes import ClientController, OAuthController
 from msnet.auth.server import NodeAuthorizationServer
 from msnet.auth.service import TokenVerifier
+from msnet.auth.transaction import provide_session
 from msnet.db.engine import make_engine, make_sessionmaker, searches_use_indexes
 from msnet.db.migrate import head_revision
-from msnet.db.session import provide_session
-from msnet.directory.routes import CapacityController, OfficeController, OrganisationController
+from msnet.directory.routes import CapacityController, OfficeController
 from msnet.errors import InvalidInput, StartupError
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
+from msnet.organisations.routes import OrganisationController
 from msnet.outbox import worker
 from msnet.outbox.routes import WebhookController
 from msnet.overlaps.routes import OverlapController

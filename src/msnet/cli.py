@@ -228,7 +228,7 @@ def _migrate(settings: Settings) -> None:
 
 def _org_create(settings: Settings, args: argparse.Namespace) -> None:
     from msnet.db.runtime import cli_session, database
-    from msnet.directory import schemas, service
+    from msnet.organisations import schemas, service
 
     try:
         data = msgspec.convert(
@@ -261,7 +261,7 @@ def _client_create(settings: Settings, args: argparse.Namespace) -> None:
     from msnet.auth import service as auth
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session, database
-    from msnet.directory import service as directory
+    from msnet.organisations import service as organisations
 
     jwks = None
     if args.jwks_file:
@@ -280,7 +280,7 @@ def _client_create(settings: Settings, args: argparse.Namespace) -> None:
 
     async def run(url: str) -> auth_schemas.ClientCreated:
         async with cli_session(url) as session:
-            org = await directory.get_by_slug(session, args.org)
+            org = await organisations.get_by_slug(session, args.org)
             await set_organisation(session, org.id)
             created = await auth.create_client(
                 session, org, data, secret_key=settings.secret_key, created_by="operator"
@@ -312,8 +312,8 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> None:
     from msnet.auth.principal import SCOPES, Principal
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session, database
-    from msnet.directory import service as directory
-    from msnet.directory.models import Organisation
+    from msnet.organisations import service as organisations
+    from msnet.organisations.models import Organisation
     from msnet.roster import service as roster
     from msnet.roster.transfer import read_csv, validate
 
@@ -329,7 +329,7 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> None:
 
     async def run(url: str) -> int:
         async with cli_session(url) as session:
-            org = await directory.get_by_slug(session, args.org)
+            org = await organisations.get_by_slug(session, args.org)
             await set_organisation(session, org.id)
             known = set(await session.scalars(select(Organisation.slug)))
 

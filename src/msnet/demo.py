@@ -29,7 +29,10 @@ from msnet.auth.principal import SCOPES, Principal
 from msnet.db.engine import set_organisation
 from msnet.db.runtime import cli_session
 from msnet.directory import schemas, service
-from msnet.directory.models import Capacity, Office, Organisation
+from msnet.directory.models import Capacity, Office
+from msnet.organisations import schemas as organisation_schemas
+from msnet.organisations import service as organisations
+from msnet.organisations.models import Organisation
 from msnet.processes import schemas as process_schemas
 from msnet.processes import service as processes
 from msnet.processes.models import Process
@@ -45,44 +48,44 @@ from msnet.taxonomy import service as taxonomy
 from msnet.training import demo as training_demo
 
 ORGANISATIONS = [
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="au", name="African Union", acronym="AU", kind="regional", identifiers=["XI-WIKIDATA-Q7159"]
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="commonwealth",
         name="The Commonwealth",
         acronym="Commonwealth",
         kind="interregional",
         identifiers=["XI-WIKIDATA-Q7785"],
     ),
-    schemas.OrganisationCreate(slug="eac", name="East African Community", acronym="EAC", kind="subregional"),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(slug="eac", name="East African Community", acronym="EAC", kind="subregional"),
+    organisation_schemas.OrganisationCreate(
         slug="eccas", name="Economic Community of Central African States", acronym="ECCAS", kind="subregional"
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="eu", name="European Union", acronym="EU", kind="regional", identifiers=["XI-WIKIDATA-Q458"]
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="igad", name="Intergovernmental Authority on Development", acronym="IGAD", kind="subregional"
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="oas",
         name="Organization of American States",
         acronym="OAS",
         kind="regional",
         identifiers=["XI-WIKIDATA-Q123759"],
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="oic", name="Organisation of Islamic Cooperation", acronym="OIC", kind="interregional"
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="osce",
         name="Organization for Security and Co-operation in Europe",
         acronym="OSCE",
         kind="regional",
         identifiers=["XI-WIKIDATA-Q81299"],
     ),
-    schemas.OrganisationCreate(
+    organisation_schemas.OrganisationCreate(
         slug="un", name="United Nations", acronym="UN", kind="global", identifiers=["XI-WIKIDATA-Q1065"]
     ),
 ]
@@ -103,7 +106,7 @@ async def _ensure_clients(session: AsyncSession, settings: Settings) -> auth_sch
     (secrets are stored only as hashes, so this is the only way to print a working one)."""
     shown = None
     for slug in sorted(o.slug for o in ORGANISATIONS):
-        org = await service.get_by_slug(session, slug)
+        org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
         client_id = await session.scalar(
             select(OAuthClient.client_id).where(
@@ -472,7 +475,7 @@ async def _ensure_experts(
 async def _ensure_directory_and_roster(session: AsyncSession, settings: Settings) -> Counts:
     counts = Counts()
     for slug in sorted(data.OFFICES):
-        org = await service.get_by_slug(session, slug)
+        org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
         await _ensure_offices(session, settings, org, counts)
         await _ensure_experts(session, settings, org, counts)
@@ -490,13 +493,13 @@ async def _ensure_directory_and_roster(session: AsyncSession, settings: Settings
 
 
 async def _act_as(session: AsyncSession, slug: str) -> Principal:
-    org = await service.get_by_slug(session, slug)
+    org = await organisations.get_by_slug(session, slug)
     await set_organisation(session, org.id)
     return _principal(org)
 
 
 async def _office_id(session: AsyncSession, slug: str, name: str) -> Any:
-    org = await service.get_by_slug(session, slug)
+    org = await organisations.get_by_slug(session, slug)
     return await session.scalar(
         select(Office.id).where(Office.organisation_id == org.id, Office.name == name)
     )
@@ -609,7 +612,7 @@ async def load(settings: Settings) -> str:
         created = 0
         for org in ORGANISATIONS:
             if org.slug not in existing:
-                await service.create_organisation(session, org, origin=settings.issuer)
+                await organisations.create_organisation(session, org, origin=settings.issuer)
                 created += 1
     async with cli_session(settings.database_url) as session:
         client = await _ensure_clients(session, settings)

@@ -36,8 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
-from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput
+from msnet.organisations.models import Organisation
 from msnet.sharing import visible_to_caller
 from msnet.taxonomy import service as taxonomy
 

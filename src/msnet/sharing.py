@@ -11,9 +11,9 @@ from sqlalchemy import BindParameter, ColumnElement, Uuid, any_, bindparam, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.concurrency import check_version
-from msnet.directory.models import Organisation
 from msnet.errors import Forbidden, InvalidInput
+from msnet.organisations.models import Organisation
+from msnet.preconditions import check_version
 
 Sharing = Literal["private", "restricted", "network", "public"]
 ShareWith = Annotated[

@@ -27,8 +27,8 @@ from msnet.audit.service import GENESIS, AuditEvent, VerifyReport, record, verif
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls
 from msnet.db.engine import ORG_KEY, async_url, make_engine, make_sessionmaker
-from msnet.directory.schemas import OrganisationCreate
-from msnet.directory.service import create_organisation
+from msnet.organisations.schemas import OrganisationCreate
+from msnet.organisations.service import create_organisation
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER
 

@@ -31,7 +31,7 @@ from msnet.audit.models import AuditEntry, AuditHead
 from msnet.audit.schemas import Outcome
 from msnet.db.base import new_id
 from msnet.db.engine import plain_url
-from msnet.directory.models import Organisation
+from msnet.organisations.models import Organisation
 
 GENESIS = "0" * 64
 OUTCOMES = frozenset(("success", "failure", "denied"))

@@ -16,8 +16,8 @@ from msnet.auth import schemas, service
 from msnet.auth.principal import SCOPES, Principal, own_organisation, provide_principal, requires
 from msnet.auth.server import ASYMMETRIC, AUTH_METHODS, Exchange, FormRequest
 from msnet.db.engine import ORG_KEY
-from msnet.directory import service as directory
-from msnet.directory.models import Organisation
+from msnet.organisations import service as organisations
+from msnet.organisations.models import Organisation
 from msnet.problems import problem_responses
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -150,7 +150,7 @@ class OAuthController(Controller):
 
 async def provide_own_organisation(db: NamedDependency[AsyncSession], slug: FromPath[str]) -> Organisation:
     """The organisation in the path (the ``own_organisation`` guard has made sure it is the caller's)."""
-    return await directory.get_by_slug(db, slug)
+    return await organisations.get_by_slug(db, slug)
 
 
 class ClientController(Controller):

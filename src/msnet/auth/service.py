@@ -26,8 +26,8 @@ from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
 from msnet.auth.principal import Principal
 from msnet.auth.server import Exchange, LoadedClient, algorithms_for
 from msnet.db.engine import set_organisation
-from msnet.directory.models import Organisation
 from msnet.errors import InvalidInput, NotFound, Unauthenticated
+from msnet.organisations.models import Organisation
 
 ACCEPTED_TYP = {"at+jwt", "application/at+jwt"}
 SECRET_PREFIX = "mss_"  # noqa: S105 (a prefix that makes leaked secrets easy to spot)

@@ -6,7 +6,8 @@ import uuid
 from datetime import UTC, datetime
 
 import uuid_utils.compat
-from sqlalchemy import DateTime, Integer, MetaData, String, func
+from sqlalchemy import DateTime, Integer, MetaData, String, Uuid, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -41,3 +42,10 @@ class SharedRecord:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class SharedColumns:
+    """``sharing`` (private, restricted, network, public) and ``share_with`` (organisation ids)."""
+
+    sharing: Mapped[str] = mapped_column(String(12))
+    share_with: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)

@@ -3,7 +3,8 @@
 from msnet.audit.models import AuditEntry, AuditHead
 from msnet.auth.models import DeniedToken, OAuthClient, SigningKey, UsedAssertion
 from msnet.db.base import Base
-from msnet.directory.models import Capacity, Office, Organisation
+from msnet.directory.models import Capacity, Office
+from msnet.organisations.models import Organisation
 from msnet.idempotency.models import IdempotencyKey
 from msnet.outbox.models import OutboxMessage, WebhookEndpoint
 from msnet.roster.models import Expert, ExpertContact

@@ -1,4 +1,4 @@
-"""The organisations of the network: the tenants."""
+"""The directory: offices and the capacities they offer."""
 
 from __future__ import annotations
 
@@ -6,29 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, DateTime, ForeignKey, Integer, String, Text, Uuid, func
+from sqlalchemy import Computed, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msnet.db.base import Base, SharedRecord
-
-
-class SharedColumns:
-    """``sharing`` (private, restricted, network, public) and ``share_with`` (organisation ids)."""
-
-    sharing: Mapped[str] = mapped_column(String(12))
-    share_with: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
-
-
-class Organisation(SharedRecord, Base):
-    __tablename__ = "organisations"
-
-    slug: Mapped[str] = mapped_column(String(32), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    acronym: Mapped[str | None] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(20))
-    identifiers: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
-    home_node: Mapped[str | None] = mapped_column(String(300))
+from msnet.db.base import Base, SharedColumns, SharedRecord
 
 
 class Office(SharedColumns, SharedRecord, Base):

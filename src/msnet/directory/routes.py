@@ -1,50 +1,21 @@
-"""/v1/organisations (the registry), /v1/offices and /v1/capacities (the directory)."""
+"""/v1/offices and /v1/capacities: the directory."""
 
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.concurrency import IfMatch, etag
 from msnet.directory import schemas, service
 from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
-from msnet.problems import problem_responses
-
-Text = Annotated[str | None, QueryParameter(max_length=200, description="Free text (accents ignored).")]
-Term = Annotated[str | None, QueryParameter(max_length=60, description="A taxonomy id (see /v1/taxonomy).")]
-Slug = Annotated[str | None, QueryParameter(max_length=32, description="An organisation's slug.")]
-Code = Annotated[str | None, QueryParameter(max_length=3, description="ISO 3166-1 alpha-2 or ISO 639 code.")]
-READ_RESPONSES = problem_responses(401, 403)
-WRITE_RESPONSES = problem_responses(401, 403, 404, 409, 412, 413, 415)
-
-
-class OrganisationController(Controller):
-    path = "/v1/organisations"
-    tags = ["organisations"]
-
-    @get("/", summary="List the organisations of the network", responses=problem_responses())
-    async def list_organisations(
-        self,
-        db: NamedDependency[AsyncSession],
-        limit: Limit = DEFAULT_LIMIT,
-        cursor: Cursor = None,
-        kind: FromQuery[schemas.OrgKind | None] = None,
-    ) -> schemas.OrganisationPage:
-        return await service.list_organisations(db, limit=limit, cursor=cursor, kind=kind)
-
-    @get("/{slug:str}", summary="One organisation", responses=problem_responses(404))
-    async def get_organisation(
-        self, db: NamedDependency[AsyncSession], slug: FromPath[str]
-    ) -> schemas.Organisation:
-        return service.to_schema(await service.get_by_slug(db, slug))
+from msnet.preconditions import IfMatch, etag
+from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 
 
 def _with_etag(record: schemas.Office | schemas.Capacity, status: int = 200) -> Response:

@@ -10,8 +10,7 @@ from sqlalchemy import Computed, DateTime, ForeignKey, Integer, String, Text, Uu
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msnet.db.base import Base, SharedRecord
-from msnet.directory.models import SharedColumns
+from msnet.db.base import Base, SharedColumns, SharedRecord
 
 PROCESS_SEARCH = (
     "to_tsvector('simple', msnet_unaccent(name || ' ' || description || ' ' || msnet_join(conflict_parties)))"

@@ -9,13 +9,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.concurrency import IfMatch, etag
-from msnet.directory.routes import READ_RESPONSES, WRITE_RESPONSES, Code, Slug, Term, Text
 from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
-from msnet.problems import problem_responses
+from msnet.preconditions import IfMatch, etag
+from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.processes import schemas, service
 
 

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
-from msnet.directory.schemas import CountryCode, LongText, Name, Slug, TermId
+from msnet.fields import CountryCode, LongText, Name, Slug, TermId
 from msnet.sharing import ShareWith, Sharing
 
 Level = Literal["national", "subnational", "local"]

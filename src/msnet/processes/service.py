@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
 from msnet.auth.principal import Principal
-from msnet.concurrency import check_version
-from msnet.directory.models import Organisation
 from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.organisations.models import Organisation
+from msnet.preconditions import check_version
 from msnet.processes import schemas
 from msnet.processes.models import Process
 from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible

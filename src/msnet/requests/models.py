@@ -10,8 +10,7 @@ from sqlalchemy import Computed, Date, DateTime, ForeignKey, String, Text, Uuid,
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msnet.db.base import Base, SharedRecord, new_id
-from msnet.directory.models import SharedColumns
+from msnet.db.base import Base, SharedColumns, SharedRecord, new_id
 
 
 class SupportRequest(SharedColumns, SharedRecord, Base):

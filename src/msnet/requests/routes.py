@@ -14,11 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_principal, requires
-from msnet.concurrency import IfMatch, etag
-from msnet.directory.routes import WRITE_RESPONSES
 from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
 from msnet.overlaps.routes import limit_bursts
-from msnet.problems import problem_responses
+from msnet.preconditions import IfMatch, etag
+from msnet.problems import WRITE_RESPONSES, problem_responses
 from msnet.requests import schemas, service
 
 READ = problem_responses(401, 403, 404)

@@ -9,7 +9,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
-from msnet.directory.schemas import LanguageCode, LongText, Name, TermId
+from msnet.fields import LanguageCode, LongText, Name, TermId
 from msnet.sharing import ShareWith
 
 State = Literal[

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet import search
 from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
-from msnet.concurrency import check_version
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from msnet.outbox.service import tell
 from msnet.overlaps import service as overlaps
+from msnet.preconditions import check_version
 from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests import routing, schemas

@@ -10,8 +10,7 @@ from sqlalchemy import Computed, DateTime, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, DATEMULTIRANGE, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msnet.db.base import Base, SharedRecord
-from msnet.directory.models import SharedColumns
+from msnet.db.base import Base, SharedColumns, SharedRecord
 
 EXPERT_SEARCH = (
     "to_tsvector('english', msnet_unaccent(name || ' ' || bio)) || "

@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
 from msnet.auth.principal import Principal
-from msnet.concurrency import check_version
 from msnet.errors import InvalidInput, NotFound
+from msnet.preconditions import check_version
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
 from msnet.sharing import (

@@ -35,9 +35,9 @@ from msnet.auth.keys import derive_key
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.db.engine import ORG_KEY, set_organisation
-from msnet.directory.models import Organisation
 from msnet.errors import Conflict, InvalidInput, NotFound
 from msnet.logs import get_logger
+from msnet.organisations.models import Organisation
 from msnet.outbox.service import enqueue_email
 from msnet.settings import Settings
 from msnet.training import feeds, schemas, service

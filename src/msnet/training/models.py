@@ -10,8 +10,7 @@ from sqlalchemy import Computed, Date, DateTime, ForeignKey, Integer, String, Te
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from msnet.db.base import Base, SharedRecord, new_id
-from msnet.directory.models import SharedColumns
+from msnet.db.base import Base, SharedColumns, SharedRecord, new_id
 
 TRAINING_SEARCH = (
     "to_tsvector('simple', msnet_unaccent(title || ' ' || description || ' ' || coalesce(city, '')))"

@@ -10,7 +10,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
-from msnet.directory.schemas import CountryCode, Email, LanguageCode, LongText, TermId
+from msnet.fields import CountryCode, Email, LanguageCode, LongText, TermId
 from msnet.sharing import ShareWith, Sharing
 
 TrainingKind = Literal["course", "workshop", "exchange_visit", "envoy_retreat", "peer_exchange", "webinar"]

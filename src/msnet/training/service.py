@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet import search
 from msnet.api import instant
 from msnet.auth.principal import Principal
-from msnet.concurrency import check_version
 from msnet.errors import InvalidInput, NotFound
+from msnet.preconditions import check_version
 from msnet.sharing import (
     apply_changes,
     lock_for_owner,

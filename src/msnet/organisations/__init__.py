@@ -1,0 +1,1 @@
+"""The kernel: the organisations of the network (the tenants) and their registry."""

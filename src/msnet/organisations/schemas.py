@@ -1,0 +1,52 @@
+"""API boundary of the organisation registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from msgspec import Meta
+
+from msnet.api import Struct
+from msnet.fields import Slug
+
+OrgKind = Literal["global", "regional", "subregional", "interregional", "other"]
+OrgIdentifier = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Z]{2}-[A-Z0-9]+-[A-Za-z0-9._-]{1,60}$",
+        description="An org-id.guide identifier, e.g. `XM-DAC-41301` or `XI-WIKIDATA-Q7159`.",
+        examples=["XI-WIKIDATA-Q7159"],
+    ),
+]
+HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=300)]
+
+
+class OrganisationCreate(Struct):
+    slug: Slug
+    name: Annotated[str, Meta(min_length=2, max_length=200)]
+    kind: OrgKind = "other"
+    acronym: Annotated[str, Meta(min_length=1, max_length=20)] | None = None
+    identifiers: Annotated[list[OrgIdentifier], Meta(max_length=10)] = []
+    home_node: HttpUrl | None = None
+
+
+class Organisation(Struct):
+    id: UUID
+    slug: Slug
+    name: str
+    acronym: str | None
+    kind: OrgKind
+    identifiers: list[str]
+    home_node: str | None
+    origin: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganisationPage(Struct):
+    items: list[Organisation]
+    next_cursor: str | None
+    total: int

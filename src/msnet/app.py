@@ -13,6 +13,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import BodyKwarg
 
 import msnet
+from msnet import jobs
 from msnet.audit.routes import AuditController
 from msnet.auth.keys import load_key_ring
 from msnet.auth.middleware import BearerAuthentication
@@ -28,7 +29,6 @@ from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
 from msnet.organisations.routes import OrganisationController
-from msnet.outbox import worker
 from msnet.outbox.routes import WebhookController
 from msnet.overlaps.routes import OverlapController
 from msnet.problems import EXCEPTION_HANDLERS
@@ -124,7 +124,7 @@ def create_app(settings: Settings) -> Litestar:
         before_request=_check_request,
         middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,
-        lifespan=[database, worker.lifespan],
+        lifespan=[database, jobs.lifespan],
         openapi_config=OpenAPIConfig(
             title="msnet",
             version=msnet.__version__,

@@ -209,7 +209,7 @@ def _serve_forked(config: Any, processes: int) -> None:
 
 def _worker(settings: Settings) -> None:
     from msnet.db.runtime import database
-    from msnet.outbox.worker import run_alone
+    from msnet.jobs import run_alone
 
     with database(settings) as ready:
         asyncio.run(run_alone(ready))

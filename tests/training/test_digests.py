@@ -21,8 +21,9 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.jobs import runner
+from msnet.jobs.registry import node_jobs
 from msnet.middleware import Metrics
-from msnet.outbox import worker as outbox_worker
 from msnet.outbox.worker import Worker
 from msnet.settings import Settings
 from msnet.training import digest
@@ -381,7 +382,9 @@ async def test_the_outbox_worker_sends_digests_on_schedule(
     await make_publication(client, au, title="Lessons from local mediation")
     await last_week(owner_conn)
     stop = asyncio.Event()
-    running = asyncio.create_task(outbox_worker._run_until(Worker(sessionmaker, mailing, Metrics()), stop))
+    running = asyncio.create_task(
+        runner.run(node_jobs(), runner.Context(sessionmaker, mailing, Metrics()), stop)
+    )
     try:
         assert await asyncio.to_thread(mailbox.arrived.wait, 60)
     finally:

@@ -1,11 +1,12 @@
 """The delivery worker: claims due outbox messages and sends them, webhooks over HTTP (signed as
 Standard Webhooks specifies) and e-mails over SMTP, at least once, retrying with backoff.
 
-It runs inside ``msnet serve`` (unless MSNET_WORKER=off) and alone as ``msnet worker``; any number
-may run at once. Each claim is a short transaction that leases a batch (``FOR UPDATE SKIP LOCKED``,
-see migration 0007); delivery happens outside any transaction, and each outcome is recorded in a
-transaction of its own. A worker that dies mid-delivery loses its lease, and the message is sent
-again under the same id: receivers deduplicate on ``webhook-id`` (or the e-mail's Message-ID).
+It runs as a job of ``msnet.jobs`` inside ``msnet serve`` (unless MSNET_WORKER=off) and alone as
+``msnet worker``; any number may run at once. Each claim is a short transaction that leases a batch
+(``FOR UPDATE SKIP LOCKED``, see migration 0007); delivery happens outside any transaction, and each
+outcome is recorded in a transaction of its own. A worker that dies mid-delivery loses its lease, and
+the message is sent again under the same id: receivers deduplicate on ``webhook-id`` (or the
+e-mail's Message-ID).
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import signal
 import socket
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -28,17 +27,15 @@ import aiosmtplib
 import httpx
 import msgspec
 from cryptography.fernet import InvalidToken
-from litestar import Litestar
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import msnet
-from msnet.db.engine import ORG_KEY, make_engine, make_sessionmaker
+from msnet.db.engine import ORG_KEY
 from msnet.logs import get_logger
 from msnet.middleware import Metrics
 from msnet.outbox import service
 from msnet.outbox.service import Claimed
 from msnet.settings import Settings
-from msnet.training import digest
 
 # Standard Webhooks' recommended schedule: the delay after each failed attempt. Eight attempts over
 # about 27.6 hours; after the last, the message is failed.
@@ -49,8 +46,6 @@ BATCH = 20
 WEBHOOK_TIMEOUT = 15.0  # seconds for a whole delivery, connection included
 SMTP_TIMEOUT = 30.0
 LEASE = timedelta(minutes=5)  # longer than any delivery may take
-PRUNE_EVERY = 3600.0  # seconds between deletions of old delivered and failed messages
-STOP_GRACE = 20.0  # seconds a stopping worker waits for deliveries under way
 log = get_logger("msnet.outbox")
 
 
@@ -115,21 +110,16 @@ class Worker:
         return pruned
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set: batch after batch while messages are due, then poll; and
-        about once an hour, delete what is past the retention period."""
-        next_prune = time.monotonic()
-        while not stop.is_set():
-            try:
-                if time.monotonic() >= next_prune:
-                    next_prune = time.monotonic() + PRUNE_EVERY
-                    await self.prune()
-                claimed = await self.run_once()
-            except Exception as exc:
-                log.error("outbox poll failed", error=type(exc).__name__, exc_info=exc)
-                claimed = 0
-            if claimed < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.worker_poll_interval)
+        """Deliver until ``stop`` is set: batch after batch while messages are due, then poll. A claim
+        that fails (the database out of reach, say) raises, for the jobs runner to restart it."""
+        log.info("outbox worker started", kinds=self.kinds)
+        try:
+            while not stop.is_set():
+                if await self.run_once() < BATCH:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.settings.worker_poll_interval)
+        finally:
+            log.info("outbox worker stopped")
 
     async def _attempt(self, message: Claimed) -> None:
         error, permanent = None, False
@@ -269,47 +259,3 @@ def _pinned(url: str, addresses: list[str]) -> list[tuple[str, dict[str, str], d
         )
         for a in addresses
     ]
-
-
-async def _run_until(worker: Worker, stop: asyncio.Event) -> None:
-    try:
-        await asyncio.gather(worker.run(stop), digest.schedule(worker.sessionmaker, worker.settings, stop))
-    finally:
-        await worker.close()
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """The worker inside ``msnet serve``, on the app's own connection pool, unless MSNET_WORKER=off."""
-    settings: Settings = app.state.settings
-    if not settings.worker:
-        yield
-        return
-    stop = asyncio.Event()
-    worker = Worker(app.state.sessionmaker, settings, app.state.metrics)
-    task = asyncio.create_task(_run_until(worker, stop))
-    log.info("outbox worker started", kinds=worker.kinds)
-    try:
-        yield
-    finally:
-        stop.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(task, STOP_GRACE)
-        log.info("outbox worker stopped")
-
-
-async def run_alone(settings: Settings) -> None:
-    """``msnet worker``: deliver until SIGTERM or Ctrl-C, then finish the deliveries under way."""
-    assert settings.database_url
-    engine = make_engine(settings.database_url, pool_size=min(settings.db_pool_size, BATCH))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    worker = Worker(make_sessionmaker(engine), settings, Metrics())
-    log.info("outbox worker started", kinds=worker.kinds)
-    try:
-        await _run_until(worker, stop)
-    finally:
-        await engine.dispose()
-    log.info("outbox worker stopped")

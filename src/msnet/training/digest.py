@@ -10,7 +10,6 @@ HMAC of the subscription, so it works without signing in and reveals nothing.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -36,7 +35,6 @@ from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.db.engine import ORG_KEY, set_organisation
 from msnet.errors import Conflict, InvalidInput, NotFound
-from msnet.logs import get_logger
 from msnet.organisations.models import Organisation
 from msnet.outbox.service import enqueue_email
 from msnet.settings import Settings
@@ -45,8 +43,6 @@ from msnet.training.models import DigestRun, Publication, Subscription, Training
 
 PERIODS: tuple[schemas.Period, ...] = ("weekly", "monthly")
 MAX_ITEMS = 50  # of each kind in one digest; the rest are counted
-CHECK_EVERY = 900.0  # seconds between the scheduler's looks for a period that has ended
-log = get_logger("msnet.digest")
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -467,24 +463,3 @@ async def send_due(
             elif items == 0:
                 report.empty += 1
     return report
-
-
-async def schedule(sessionmaker: async_sessionmaker, settings: Settings, stop: asyncio.Event) -> None:
-    """Send each period's digests once it has ended, looking every 15 minutes until ``stop`` is set."""
-    while not stop.is_set():
-        for period in PERIODS:
-            try:
-                report = await send_due(sessionmaker, settings, period)
-            except Exception as exc:
-                log.error("digest run failed", period=period, error=type(exc).__name__, exc_info=exc)
-                continue
-            if report.sent or report.empty:
-                log.info(
-                    "digests queued",
-                    period=period,
-                    start=report.start.isoformat(),
-                    sent=report.sent,
-                    empty=report.empty,
-                )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), CHECK_EVERY)

@@ -1,0 +1,11 @@
+"""The node's background jobs."""
+
+from __future__ import annotations
+
+from msnet.jobs import digests, outbox
+from msnet.jobs.runner import Job
+
+
+def node_jobs() -> list[Job]:
+    """What ``msnet serve`` (unless MSNET_WORKER=off) and ``msnet worker`` run."""
+    return [outbox.Delivery(), outbox.PRUNING, *digests.DIGESTS]

@@ -4,15 +4,18 @@ valid against the taxonomy and shared as marked."""
 from __future__ import annotations
 
 import asyncio
+import importlib.resources
 import json
 from datetime import date
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet import demo, demo_data
+from msnet import demo
+from msnet.demo import roster, specs
 from msnet.settings import Settings
 from msnet.taxonomy import service as taxonomy
 from tests.helpers import add_client, bearer, org_ids, token_for
@@ -54,18 +57,18 @@ async def _eu(client: AsyncTestClient, settings: Settings) -> dict[str, str]:
 
 
 def test_the_roster_is_the_same_on_every_run() -> None:
-    first = demo.demo_experts()
-    demo.demo_experts.cache_clear()
-    assert demo.demo_experts() == first
+    first = roster.demo_experts()
+    roster.demo_experts.cache_clear()
+    assert roster.demo_experts() == first
 
 
 def test_the_roster_is_plausible() -> None:
-    experts = demo.demo_experts()
+    experts = roster.demo_experts()
     assert 180 <= len(experts) <= 220
     names = [e.create.name for e in experts]
     assert len(set(names)) == len(names)
-    assert not set(names) & demo_data.BLOCKED_NAMES
-    assert {e.organisation for e in experts} == set(demo_data.OFFICES)
+    assert not set(names) & specs.roster().blocked_names
+    assert {e.organisation for e in experts} == set(specs.offices())
     for e in experts:
         data = e.create
         assert 1 <= len(data.expertise) <= 4
@@ -83,7 +86,7 @@ def test_the_roster_is_plausible() -> None:
         assert data.contact.phone
         assert data.contact.phone.startswith("+000 ")
         assert data.consent is not None
-        if e.organisation not in demo_data.OPEN_ROSTERS:
+        if e.organisation not in specs.roster().open_rosters:
             assert set(data.nationalities) <= taxonomy.countries_in(e.organisation), data.name
     sharing = [e.create.sharing for e in experts]
     assert sharing.count("network") > len(experts) * 0.8
@@ -92,27 +95,112 @@ def test_the_roster_is_plausible() -> None:
 
 
 def test_every_pool_has_nationals_of_every_organisation_drawing_on_it() -> None:
-    for slug, (_, weights) in demo_data.ROSTERS.items():
-        for pool, _ in weights:
-            countries = {c for g in demo_data.POOLS[pool].groups for c in g.countries}
-            if slug not in demo_data.OPEN_ROSTERS:
+    for slug, size in specs.roster().rosters.items():
+        for pool in size.pools:
+            countries = {c for g in specs.pools()[pool].groups for c in g.countries}
+            if slug not in specs.roster().open_rosters:
                 countries &= taxonomy.countries_in(slug)
             assert countries, (slug, pool)
-            assert all(c in demo_data.COUNTRY_LANGUAGES for c in countries)
+            assert all(c in specs.roster().country_languages for c in countries)
 
 
 def test_offices_are_the_organisations_own() -> None:
-    assert set(demo_data.OFFICES) == {o.slug for o in demo.ORGANISATIONS}
-    offices = [o for specs in demo_data.OFFICES.values() for o in specs]
-    for slug, specs in demo_data.OFFICES.items():
-        assert 1 <= len(specs) <= 2
-        for office in specs:
+    assert set(specs.offices()) == {o.slug for o in specs.organisations()}
+    offices = [o for of_org in specs.offices().values() for o in of_org]
+    for slug, of_org in specs.offices().items():
+        assert 1 <= len(of_org) <= 2
+        for office in of_org:
             assert 1 <= office.staff_size <= 16
             assert office.role_mailbox.endswith(f"@{slug}.example.org")
             assert 2 <= len(office.capacities) <= 5
     sharing = [o.sharing for o in offices]
     assert sharing.count("private") == 1
     assert sharing.count("public") == 1
+
+
+def test_every_data_file_decodes_into_its_structs() -> None:
+    folder = importlib.resources.files("msnet.demo") / "data"
+    assert {f.name for f in folder.iterdir()} == set(specs.FILES)
+    for name in specs.FILES:
+        assert specs.read(name)
+    misspelt = b'{"au": [{"name": "Unit", "parent_structure": "", "mandate": "", "staff_size": 1, '
+    misspelt += (
+        b'"role_mailbox": "unit@au.example.org", "capacities": [{"service_type": "coaching", "theme": []}]}]}'
+    )
+    with pytest.raises(msgspec.ValidationError, match="theme"):
+        msgspec.json.decode(misspelt, type=specs.FILES["offices.json"])
+
+
+def test_every_term_and_code_the_data_names_is_in_the_taxonomy() -> None:
+    named: dict[str, set[str]] = {
+        kind: set() for kind in ("theme", "service_type", "region", "country", "language")
+    }
+
+    def add(kind: str, *values: str | None) -> None:
+        named[kind].update(v for v in values if v is not None)
+
+    for offices in specs.offices().values():
+        for office in offices:
+            for c in office.capacities:
+                add("service_type", c.service_type)
+                add("theme", *c.themes)
+                add("country", *c.countries)
+                add("region", *c.regions)
+                add("language", *c.languages)
+    for pool in specs.pools().values():
+        add("country", *(p for p in pool.experience if len(p) == 2))
+        add("region", *(p for p in pool.experience if len(p) != 2))
+        add("theme", *pool.themes)
+        add("language", *pool.lingua_francas)
+        for group in pool.groups:
+            add("country", *group.countries)
+            add("language", *group.home_languages, *group.lingua_francas)
+    details = specs.roster()
+    add("service_type", *details.service_types)
+    add("language", *details.world_languages, *details.language_names)
+    add("country", *details.country_languages, *details.country_names)
+    for codes in details.country_languages.values():
+        add("language", *codes)
+    for process in specs.processes():
+        add("country", *process.countries)
+        add("region", process.region)
+    for request in specs.requests():
+        add("service_type", *request.service_types)
+        add("theme", *request.themes)
+        add("language", *request.languages)
+    trainings = specs.trainings()
+    for venue in (*trainings.venues.values(), *(t.venue for t in trainings.trainings if t.venue)):
+        add("country", venue.country)
+    for item in (*trainings.trainings, *specs.publications()):
+        add("theme", *item.themes)
+        add("language", *item.languages)
+    known = {
+        "theme": taxonomy.theme_ids(),
+        "service_type": taxonomy.service_type_ids(),
+        "region": taxonomy.region_ids(),
+        "country": taxonomy.country_codes(),
+        "language": taxonomy.language_codes(),
+    }
+    for kind, values in named.items():
+        assert values, kind
+        assert values <= known[kind], (kind, sorted(values - known[kind]))
+    organisations = {o.slug for o in specs.organisations()}
+    assert organisations <= taxonomy.organisation_slugs()
+    assert set(details.rosters) | details.open_rosters <= organisations
+    assert {p for size in details.rosters.values() for p in size.pools} <= set(specs.pools())
+    assert {m for p in specs.processes() for m in p.lead_mediators} <= organisations
+    assert set(trainings.venues) == organisations
+
+
+def test_requests_name_processes_and_offices_of_the_data() -> None:
+    processes = {p.name for p in specs.processes()}
+    offices = {(slug, o.name) for slug, of_org in specs.offices().items() for o in of_org}
+    for request in specs.requests():
+        assert request.process in processes, request.title
+        assert (request.organisation, request.office) in offices, request.title
+        assert set(request.addressees) <= offices, request.title
+        assert {(r.organisation, r.office) for r in request.responses} <= offices, request.title
+        assert (request.outcome is not None) == (request.state == "completed"), request.title
 
 
 # --- loaded --------------------------------------------------------------------------------------
@@ -125,7 +213,7 @@ async def test_every_organisation_has_an_office_capacities_and_experts(
     capacities = await _rows(owner_conn, "capacities")
     experts = await _rows(owner_conn, "experts")
     contacts = await _rows(owner_conn, "expert_contacts")
-    for org in demo.ORGANISATIONS:
+    for org in specs.organisations():
         assert 1 <= len(offices[org.slug]) <= 2, org.slug
         assert capacities[org.slug], org.slug
         assert experts[org.slug], org.slug
@@ -191,7 +279,7 @@ async def test_requests_in_every_state_and_a_live_overlap(
     loaded: str, owner_conn: asyncpg.Connection
 ) -> None:
     requests = [r for rows in (await _rows(owner_conn, "requests")).values() for r in rows]
-    assert len(requests) == len(demo_data.REQUESTS)
+    assert len(requests) == len(specs.requests())
     assert {r["state"] for r in requests} == {
         "draft",
         "submitted",
@@ -205,7 +293,7 @@ async def test_requests_in_every_state_and_a_live_overlap(
     }
     assert len(await _rows(owner_conn, "processes")) >= 1
     assert sum(len(rows) for rows in (await _rows(owner_conn, "processes")).values()) == len(
-        demo_data.PROCESSES
+        specs.processes()
     )
     open_states = ("submitted", "on-hold", "received", "accepted", "in-progress")
     live = [r for r in requests if r["state"] in open_states]
@@ -224,7 +312,7 @@ async def test_requests_in_every_state_and_a_live_overlap(
         "SELECT k.status, ARRAY(SELECT o.slug FROM organisations o WHERE o.id = ANY (k.parties)) AS parties, "
         "p.name FROM overlap_cases k JOIN processes p ON p.id = k.process_id"
     )
-    sudan = [c for c in cases if c["name"] == demo_data.SUDAN]
+    sudan = [c for c in cases if c["name"] == "Sudan: talks on a cessation of hostilities"]
     assert len(sudan) == 1
     assert sudan[0]["status"] == "open"
     assert {"au", "igad"} <= set(sudan[0]["parties"])
@@ -238,7 +326,7 @@ async def test_the_roster_search_has_facets(client: AsyncTestClient, settings: S
     body = (await client.get("/v1/experts", headers=eu)).json()
     for facet in ("theme", "language", "region", "organisation", "service_type"):
         assert body["facets"][facet], facet
-    assert set(body["facets"]["organisation"]) == {o.slug for o in demo.ORGANISATIONS}
+    assert set(body["facets"]["organisation"]) == {o.slug for o in specs.organisations()}
     assert body["facets"]["language"]["fr"] > 10
 
 
@@ -292,22 +380,19 @@ async def test_private_records_of_other_organisations_stay_hidden(
     assert seen == total - private_elsewhere
     offices = (await client.get("/v1/offices", params={"limit": 100}, headers=eu)).json()
     assert "Mediation Support Focal Points (field operations)" not in {o["name"] for o in offices["items"]}
-    assert offices["total"] == sum(len(specs) for specs in demo_data.OFFICES.values()) - 1
+    assert offices["total"] == sum(len(of_org) for of_org in specs.offices().values()) - 1
 
 
 async def test_a_year_of_trainings_and_some_publications(
     client: AsyncTestClient, settings: Settings, loaded: str
 ) -> None:
-    from msnet.training import demo as training_demo
-
     headers = bearer(await token_for(client, await add_client(settings, "eu", ["training:read"])))
     body = (await client.get("/v1/trainings", params={"limit": 200}, headers=headers)).json()
-    private_elsewhere = [
-        t for t in training_demo.TRAININGS if t.sharing == "private" and t.organisation != "eu"
-    ]
-    assert body["total"] == len(training_demo.TRAININGS) - len(private_elsewhere) >= 20
+    trainings = specs.trainings().trainings
+    private_elsewhere = [t for t in trainings if t.sharing == "private" and t.organisation != "eu"]
+    assert body["total"] == len(trainings) - len(private_elsewhere) >= 20
     assert {t["start"][:7] for t in body["items"]} >= {f"2027-{m:02d}" for m in range(1, 13) if m != 8}
-    assert len(body["facets"]["organisation"]) == len(demo.ORGANISATIONS)
+    assert len(body["facets"]["organisation"]) == len(specs.organisations())
     assert set(body["facets"]["kind"]) == {
         "course",
         "workshop",
@@ -322,5 +407,5 @@ async def test_a_year_of_trainings_and_some_publications(
     calendar = await client.get("/v1/trainings.ics")
     assert calendar.status_code == 200
     publications = (await client.get("/v1/publications", headers=headers)).json()
-    assert publications["total"] == len(training_demo.PUBLICATIONS)
-    assert f"{len(training_demo.TRAININGS)} trainings in 2027 ({len(training_demo.TRAININGS)} new)" in loaded
+    assert publications["total"] == len(specs.publications())
+    assert f"{len(trainings)} trainings in 2027 ({len(trainings)} new)" in loaded

@@ -8,6 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet import demo
+from msnet.demo import specs
 from msnet.settings import Settings
 from tests.helpers import run_cli
 
@@ -22,8 +23,8 @@ async def test_lists_the_demo_organisations(client: AsyncTestClient, demo_loaded
     response = await client.get("/v1/organisations")
     assert response.status_code == 200
     body = response.json()
-    assert body["total"] == len(demo.ORGANISATIONS)
-    assert [o["slug"] for o in body["items"]] == sorted(o.slug for o in demo.ORGANISATIONS)
+    assert body["total"] == len(specs.organisations())
+    assert [o["slug"] for o in body["items"]] == sorted(o.slug for o in specs.organisations())
     assert body["next_cursor"] is None
 
 
@@ -38,12 +39,12 @@ async def test_keyset_pagination_visits_each_once(client: AsyncTestClient, demo_
         cursor = body["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(o.slug for o in demo.ORGANISATIONS)
+    assert seen == sorted(o.slug for o in specs.organisations())
 
 
 async def test_filter_by_kind(client: AsyncTestClient, demo_loaded: Settings) -> None:
     body = (await client.get("/v1/organisations", params={"kind": "subregional"})).json()
-    expected = sorted(o.slug for o in demo.ORGANISATIONS if o.kind == "subregional")
+    expected = sorted(o.slug for o in specs.organisations() if o.kind == "subregional")
     assert [o["slug"] for o in body["items"]] == expected
     assert body["total"] == len(expected)
 

@@ -1,0 +1,134 @@
+"""The demo network: the ten organisations of the 2018 UN–EU technical expert workshop (Nairobi),
+loaded idempotently; each capability adds its part.
+
+What it is made of is data, in ``msnet/demo/data``, read through the structs of ``msnet.demo.specs``;
+the roster (about 200 experts) is generated from its pools with a fixed seed (``msnet.demo.roster``).
+Records are keyed by name or title within an organisation: a second run creates nothing new.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.auth import schemas as auth_schemas
+from msnet.auth import service as auth
+from msnet.auth.models import OAuthClient
+from msnet.auth.principal import SCOPES
+from msnet.db.engine import set_organisation
+from msnet.db.runtime import cli_session
+from msnet.demo import base, directory, requests, roster, specs, trainings
+from msnet.organisations import service as organisations
+from msnet.organisations.models import Organisation
+from msnet.settings import Settings
+
+DEMO_CLIENT = "demo integration"
+#: One of the searches printed: experts on transhumance free for the first half of May 2027.
+AVAILABLE_FOR_TRANSHUMANCE = {
+    "q": "transhumance",
+    "available_from": "2027-05-01",
+    "available_to": "2027-05-14",
+}
+SHOWN = "un"  # whose credentials the demo prints
+
+
+async def _ensure_clients(session: AsyncSession, settings: Settings) -> auth_schemas.ClientCreated:
+    """One client with every scope per organisation; the shown one gets a fresh secret each run
+    (secrets are stored only as hashes, so this is the only way to print a working one)."""
+    shown = None
+    for slug in sorted(o.slug for o in specs.organisations()):
+        org = await organisations.get_by_slug(session, slug)
+        await set_organisation(session, org.id)
+        client_id = await session.scalar(
+            select(OAuthClient.client_id).where(
+                OAuthClient.organisation_id == org.id, OAuthClient.name == DEMO_CLIENT
+            )
+        )
+        if client_id is None:
+            created = await auth.create_client(
+                session,
+                org,
+                auth_schemas.ClientCreate(name=DEMO_CLIENT, scopes=list(SCOPES)),
+                secret_key=settings.secret_key,  # type: ignore[arg-type]
+                created_by="operator",
+            )
+            client_id = created.client_id
+            await base.audit(session, org.id, "client.create", "client", client_id)
+        if slug == SHOWN:
+            shown = await auth.rotate_secret(session, org, client_id, secret_key=settings.secret_key)  # type: ignore[arg-type]
+            await base.audit(session, org.id, "client.rotate_secret", "client", client_id)
+    assert shown is not None
+    return shown
+
+
+async def _ensure_records(session: AsyncSession, settings: Settings) -> base.Counts:
+    """Each organisation's offices and capacities, experts, trainings and publications."""
+    counts = base.Counts()
+    for slug in sorted(specs.offices()):
+        org = await organisations.get_by_slug(session, slug)
+        await set_organisation(session, org.id)
+        await directory.ensure(session, settings, org, counts)
+        await roster.ensure(session, settings, org, counts)
+        await trainings.ensure(session, settings, org, counts)
+    return counts
+
+
+async def load(settings: Settings) -> str:
+    """Create what is missing; return what to try next."""
+    assert settings.database_url
+    async with cli_session(settings.database_url) as session:
+        existing = set(await session.scalars(select(Organisation.slug)))
+        created = 0
+        for org in specs.organisations():
+            if org.slug not in existing:
+                await organisations.create_organisation(session, org, origin=settings.issuer)
+                created += 1
+    async with cli_session(settings.database_url) as session:
+        client = await _ensure_clients(session, settings)
+    async with cli_session(settings.database_url) as session:
+        counts = await _ensure_records(session, settings)
+    async with cli_session(settings.database_url) as session:
+        n_processes, new_processes, new_requests = await requests.ensure(session, settings)
+    base_url = settings.issuer
+    token_call = (
+        f"TOKEN=$(curl -s -u '{client.client_id}:{client.client_secret}' -d grant_type=client_credentials "
+        f"{base_url}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+    )
+    auth_header = '-H "Authorization: Bearer $TOKEN"'
+    return "\n".join(
+        [
+            f"msnet demo: {len(specs.organisations())} organisations ({created} new), one OAuth client each",
+            f"  {counts.offices} offices ({counts.new_offices} new), {counts.capacities} capacities "
+            f"({counts.new_capacities} new; {counts.stale} not confirmed for 180 days), "
+            f"{counts.experts} experts on the rosters ({counts.new_experts} new)",
+            f"  {n_processes} peace processes ({new_processes} new), {len(specs.requests())} support requests "
+            f"in every state of their lifecycle ({new_requests} new)",
+            f"  {counts.trainings} trainings in 2027 ({counts.new_trainings} new), "
+            f"{counts.publications} publications ({counts.new_publications} new)",
+            "",
+            f"Credentials of the {SHOWN.upper()} demo client (every scope; a new secret on each run):",
+            f"  client_id:     {client.client_id}",
+            f"  client_secret: {client.client_secret}",
+            "",
+            "Try:",
+            f"  curl -s {base_url}/v1/organisations | python3 -m json.tool",
+            f"  curl -s {base_url}/v1/offices | python3 -m json.tool   # without a token: public offices only",
+            f"  {token_call}",
+            f"  curl -s {auth_header} {base_url}/v1/organisations/{SHOWN}/clients | python3 -m json.tool",
+            f"  curl -s {auth_header} '{base_url}/v1/capacities?region=eastern_africa' | python3 -m json.tool",
+            f"  curl -s {auth_header} '{base_url}/v1/experts?language=fr&theme=ceasefire_security' "
+            "| python3 -m json.tool",
+            f"  curl -s {auth_header} '{base_url}/v1/experts?{urlencode(AVAILABLE_FOR_TRANSHUMANCE)}' "
+            "| python3 -m json.tool",
+            f"  curl -s {auth_header} {base_url}/v1/inbox | python3 -m json.tool",
+            f"  curl -s {auth_header} '{base_url}/v1/requests?role=requester' | python3 -m json.tool",
+            f"  curl -s {auth_header} {base_url}/v1/overlaps | python3 -m json.tool   # AU and IGAD both on Sudan",
+            f"  curl -s {auth_header} '{base_url}/v1/trainings?open=true&theme=gender_inclusion' "
+            "| python3 -m json.tool",
+            f"  curl -s {base_url}/v1/trainings.ics   # a calendar of the public trainings",
+            f"  curl -s {auth_header} {base_url}/v1/audit | python3 -m json.tool",
+            f"  open {base_url}/schema for the API documentation",
+        ]
+    )

@@ -1,0 +1,72 @@
+"""What every part of the demo loader shares: the principal it acts as, its audit entries, its counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.audit.service import AuditEvent, record
+from msnet.auth.principal import SCOPES, Principal
+from msnet.db.engine import set_organisation
+from msnet.organisations import service as organisations
+from msnet.organisations.models import Organisation
+
+
+@dataclass
+class Counts:
+    """Records of the demo organisations afterwards, and how many of them this run created."""
+
+    offices: int = 0
+    capacities: int = 0
+    stale: int = 0
+    experts: int = 0
+    new_offices: int = 0
+    new_capacities: int = 0
+    new_experts: int = 0
+    trainings: int = 0
+    new_trainings: int = 0
+    publications: int = 0
+    new_publications: int = 0
+
+
+async def count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    """Rows of the one table ``where`` names (autoflush sends what is pending first)."""
+    return await session.scalar(select(func.count()).where(*where)) or 0
+
+
+def principal(org: Organisation) -> Principal:
+    return Principal(org.id, org.slug, "demo", frozenset(SCOPES), "demo", 2**31 - 1)
+
+
+async def act_as(session: AsyncSession, slug: str) -> Principal:
+    org = await organisations.get_by_slug(session, slug)
+    await set_organisation(session, org.id)
+    return principal(org)
+
+
+async def audit(
+    session: AsyncSession,
+    org_id: UUID,
+    action: str,
+    resource_type: str,
+    resource_id: object,
+    payload: Any = None,
+) -> None:
+    """Record what the operator did through the demo."""
+    await record(
+        session,
+        AuditEvent(
+            organisation_id=org_id,
+            actor="operator",
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id),
+            outcome="success",
+            source="demo",
+            payload=payload,
+        ),
+    )

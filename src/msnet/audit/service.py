@@ -339,6 +339,51 @@ def audit_event(
     )
 
 
+#: The ``session.info`` key under which the request edge leaves the request a transaction serves.
+REQUEST_KEY = "audit.request"
+
+
+@dataclass(frozen=True)
+class RequestOrigin:
+    """The request a transaction serves: its id and the caller's address, for the entries it records."""
+
+    request_id: str | None
+    source: str | None
+
+    @classmethod
+    def of(cls, scope: Any) -> RequestOrigin:
+        client = scope.get("client") or (None, None)
+        return cls(request_id=scope.get("state", {}).get("request_id"), source=client[0])
+
+
+async def record_action(
+    session: AsyncSession,
+    principal: Any,
+    action: str,
+    resource_type: str,
+    resource_id: Any,
+    payload: Any = None,
+) -> None:
+    """Record what ``principal`` did, in the caller's transaction: services call this for each write
+    (and each read of personal data), whichever front end asked. The request's id and address come
+    from the session (see ``REQUEST_KEY``); a command-line session has neither."""
+    origin = session.info.get(REQUEST_KEY) or RequestOrigin(None, None)
+    await record(
+        session,
+        AuditEvent(
+            organisation_id=principal.org_id,
+            actor=principal.actor,
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id) if resource_id is not None else None,
+            outcome="success",
+            request_id=origin.request_id,
+            source=origin.source,
+            payload=payload,
+        ),
+    )
+
+
 async def record_request(
     session: AsyncSession,
     scope: Any,

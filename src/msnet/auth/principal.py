@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from litestar.connection import ASGIConnection
@@ -28,25 +28,37 @@ SCOPES = (
 )
 
 
+PrincipalKind = Literal["client", "person", "node"]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller, from a verified access token."""
+    """Who is acting, for one organisation: an OAuth client of it (from an access token), a person
+    its identity provider signed in, or a peer node acting for one of the organisations homed there.
+    Services take it, the audit log names it (``actor``), row-level security reads ``org_id``."""
 
     org_id: UUID
     org_slug: str
-    client_id: str
+    #: the client id; ``issuer#subject`` for a person; the issuer URL for a node
+    subject: str
     scopes: frozenset[str]
-    jti: str
+    #: what it acts under: the access token's ``jti``, or the person's session
+    credential: str
     expires_at: int
+    kind: PrincipalKind = "client"
 
     @property
     def actor(self) -> str:
-        return f"client:{self.client_id}"
+        """How the audit log names it: ``client:ID``, ``person:ISSUER#SUBJECT`` or ``node:URL``."""
+        return f"{self.kind}:{self.subject}"
 
     @property
     def deny_keys(self) -> list[str]:
-        """Its entries in the deny list, should the token be revoked or its client deleted."""
-        return [f"jti:{self.jti}", f"client:{self.client_id}"]
+        """Its entries in the deny list, should its token be revoked or its client deleted; a
+        person's session ends on the server, so it has none."""
+        if self.kind == "person":
+            return []
+        return [f"jti:{self.credential}", self.actor]
 
 
 def bearer_challenge(error: str | None = None, scope: str | None = None) -> dict[str, str]:

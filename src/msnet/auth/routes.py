@@ -57,7 +57,7 @@ async def _exchange(request: Request, endpoint: str) -> Response:
             except service.TokenRejected:
                 principal = None
             if principal is not None and await service.is_denied(session, principal):
-                exchange.inactive_jtis.add(principal.jti)
+                exchange.inactive_jtis.add(principal.credential)
         if endpoint == "token":
             status, body, headers = server.run(exchange, server.create_token_response, oauth_request)
         else:

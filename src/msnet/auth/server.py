@@ -221,7 +221,7 @@ class _IssuedToken:
     claims: dict[str, Any]
 
     def check_client(self, client: LoadedClient) -> bool:
-        return self.principal.client_id == client.client_id or (
+        return self.principal.subject == client.client_id or (
             self.principal.org_id == client.org_id and "org:admin" in client.scopes
         )
 
@@ -268,7 +268,7 @@ class NodeAuthorizationServer(AuthorizationServer):
             principal, claims = self._verify(token_string, exchange.key_ring)
         except Exception:  # any token this node cannot verify is simply not one of its tokens
             return None
-        if principal.jti in exchange.inactive_jtis:
+        if principal.credential in exchange.inactive_jtis:
             return None
         return _IssuedToken(principal, claims)
 

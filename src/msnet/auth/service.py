@@ -77,9 +77,9 @@ class TokenVerifier:
             principal = Principal(
                 org_id=UUID(claims["org_id"]),
                 org_slug=str(claims["org"]),
-                client_id=str(claims["client_id"]),
+                subject=str(claims["client_id"]),
                 scopes=frozenset(str(claims.get("scope", "")).split()),
-                jti=str(claims["jti"]),
+                credential=str(claims["jti"]),
                 expires_at=int(claims["exp"]),
             )
         except (ValueError, TypeError) as exc:
@@ -165,7 +165,7 @@ async def deny(session: AsyncSession, value: str, until: datetime) -> None:
 
 
 async def revoke(session: AsyncSession, principal: Principal) -> None:
-    await deny(session, f"jti:{principal.jti}", datetime.fromtimestamp(principal.expires_at, UTC))
+    await deny(session, f"jti:{principal.credential}", datetime.fromtimestamp(principal.expires_at, UTC))
 
 
 # --- clients ---------------------------------------------------------------------------------

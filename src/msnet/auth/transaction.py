@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.audit.service import record
+from msnet.audit.service import REQUEST_KEY, RequestOrigin, record
 from msnet.auth.service import auth_failure_event, unauthenticated
 from msnet.db.engine import DENIED, DENY_KEYS, ORG_KEY
 
@@ -22,6 +22,7 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker = request.app.state.sessionmaker
     principal = request.scope.get("auth")
     async with sessionmaker() as session:
+        session.info[REQUEST_KEY] = RequestOrigin.of(request.scope)
         if principal is not None:
             session.info[ORG_KEY] = principal.org_id
             session.info[DENY_KEYS] = principal.deny_keys

@@ -10,10 +10,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
-from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
 from msnet.directory import schemas, service
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 
@@ -64,14 +63,11 @@ class OfficeController(Controller):
         data: JSONBody[schemas.OfficeCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Office:
-        async def create() -> schemas.Office:
-            office = await service.create_office(
-                db, principal, data, origin=request.app.state.settings.issuer
+        return replayable(
+            await service.create_office(
+                db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
             )
-            await record_request(db, request.scope, principal, "office.create", "office", office.id, data)
-            return office
-
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        )
 
     @get(
         "/{office_id:uuid}",
@@ -102,9 +98,7 @@ class OfficeController(Controller):
         data: JSONBody[schemas.OfficeUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Office]:
-        office = await service.update_office(db, principal, office_id, data, if_match)
-        await record_request(db, request.scope, principal, "office.update", "office", office_id, data)
-        return _with_etag(office)
+        return _with_etag(await service.update_office(db, principal, office_id, data, if_match))
 
     @delete(
         "/{office_id:uuid}",
@@ -121,7 +115,6 @@ class OfficeController(Controller):
         if_match: IfMatch = None,
     ) -> None:
         await service.delete_office(db, principal, office_id, if_match)
-        await record_request(db, request.scope, principal, "office.delete", "office", office_id)
 
     @get(
         "/{office_id:uuid}/capacities",
@@ -157,16 +150,16 @@ class OfficeController(Controller):
         data: JSONBody[schemas.CapacityCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Capacity:
-        async def create() -> schemas.Capacity:
-            capacity = await service.create_capacity(
-                db, principal, office_id, data, origin=request.app.state.settings.issuer
+        return replayable(
+            await service.create_capacity(
+                db,
+                principal,
+                office_id,
+                data,
+                origin=request.app.state.settings.issuer,
+                idempotency_key=idempotency_key,
             )
-            await record_request(
-                db, request.scope, principal, "capacity.create", "capacity", capacity.id, data
-            )
-            return capacity
-
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        )
 
 
 class CapacityController(Controller):
@@ -222,9 +215,7 @@ class CapacityController(Controller):
         data: JSONBody[schemas.CapacityUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Capacity]:
-        capacity = await service.update_capacity(db, principal, capacity_id, data, if_match)
-        await record_request(db, request.scope, principal, "capacity.update", "capacity", capacity_id, data)
-        return _with_etag(capacity)
+        return _with_etag(await service.update_capacity(db, principal, capacity_id, data, if_match))
 
     @post(
         "/{capacity_id:uuid}/confirm",
@@ -240,9 +231,7 @@ class CapacityController(Controller):
         principal: NamedDependency[Principal],
         capacity_id: FromPath[UUID],
     ) -> Response[schemas.Capacity]:
-        capacity = await service.confirm_capacity(db, principal, capacity_id)
-        await record_request(db, request.scope, principal, "capacity.confirm", "capacity", capacity_id)
-        return _with_etag(capacity)
+        return _with_etag(await service.confirm_capacity(db, principal, capacity_id))
 
     @delete(
         "/{capacity_id:uuid}",
@@ -259,4 +248,3 @@ class CapacityController(Controller):
         if_match: IfMatch = None,
     ) -> None:
         await service.delete_capacity(db, principal, capacity_id, if_match)
-        await record_request(db, request.scope, principal, "capacity.delete", "capacity", capacity_id)

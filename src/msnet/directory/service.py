@@ -23,10 +23,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
+from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office
 from msnet.errors import NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.sharing import (
     apply_changes,
@@ -252,7 +254,25 @@ async def office_schema(session: AsyncSession, office: Office) -> schemas.Office
 
 
 async def create_office(
-    session: AsyncSession, principal: Principal, data: schemas.OfficeCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.OfficeCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.Office | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "office.create",
+        data,
+        lambda: _create_office(session, principal, data, origin),
+    )
+
+
+async def _create_office(
+    session: AsyncSession, principal: Principal, data: schemas.OfficeCreate, origin: str
 ) -> schemas.Office:
     office = Office(
         organisation_id=principal.org_id,
@@ -268,6 +288,7 @@ async def create_office(
     session.add(office)
     await session.flush()
     await session.refresh(office)
+    await record_action(session, principal, "office.create", "office", office.id, data)
     return await office_schema(session, office)
 
 
@@ -280,6 +301,7 @@ async def update_office(
 ) -> schemas.Office:
     office = await _owned_office(session, principal, office_id)
     await apply_changes(session, office, search.changes(data), if_match)
+    await record_action(session, principal, "office.update", "office", office_id, data)
     return await office_schema(session, office)
 
 
@@ -290,6 +312,7 @@ async def delete_office(
     check_version(if_match, office.version)
     await session.delete(office)
     await session.flush()
+    await record_action(session, principal, "office.delete", "office", office_id)
 
 
 def _validated_capacity(data: Any) -> dict[str, Any]:
@@ -372,7 +395,26 @@ async def _owned_capacity(session: AsyncSession, principal: Principal, capacity_
 
 
 async def create_capacity(
-    session: AsyncSession, principal: Principal, office_id: UUID, data: schemas.CapacityCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    office_id: UUID,
+    data: schemas.CapacityCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.Capacity | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        f"capacity.create {office_id}",
+        data,
+        lambda: _create_capacity(session, principal, office_id, data, origin),
+    )
+
+
+async def _create_capacity(
+    session: AsyncSession, principal: Principal, office_id: UUID, data: schemas.CapacityCreate, origin: str
 ) -> schemas.Capacity:
     office = await _owned_office(session, principal, office_id)
     changes = _validated_capacity(data)
@@ -381,6 +423,7 @@ async def create_capacity(
     session.add(capacity)
     await session.flush()
     await session.refresh(capacity)
+    await record_action(session, principal, "capacity.create", "capacity", capacity.id, data)
     return (await _capacity_schemas(session, [capacity]))[0]
 
 
@@ -393,6 +436,7 @@ async def update_capacity(
 ) -> schemas.Capacity:
     capacity = await _owned_capacity(session, principal, capacity_id)
     await apply_changes(session, capacity, _validated_capacity(data), if_match)
+    await record_action(session, principal, "capacity.update", "capacity", capacity_id, data)
     return (await _capacity_schemas(session, [capacity]))[0]
 
 
@@ -405,6 +449,7 @@ async def confirm_capacity(
     capacity.version += 1
     await session.flush()
     await session.refresh(capacity)
+    await record_action(session, principal, "capacity.confirm", "capacity", capacity_id)
     return (await _capacity_schemas(session, [capacity]))[0]
 
 
@@ -415,3 +460,4 @@ async def delete_capacity(
     check_version(if_match, capacity.version)
     await session.delete(capacity)
     await session.flush()
+    await record_action(session, principal, "capacity.delete", "capacity", capacity_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -34,23 +35,46 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def _fingerprint(method: str, path: str, body: Any) -> str:
-    return hashlib.sha256(f"{method} {path} ".encode() + msgspec.json.encode(body)).hexdigest()
+@dataclass(frozen=True)
+class Replayed:
+    """The stored answer to an operation already done under the same key: its status and JSON body."""
+
+    status: int
+    body: bytes
+
+
+def replayable(result: Any) -> Any:
+    """A service's result as a route answers it: a replay as the stored response, marked
+    ``Idempotent-Replayed``; anything else as it is."""
+    if isinstance(result, Replayed):
+        return Response(
+            result.body,
+            status_code=result.status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
+    return result
+
+
+def _fingerprint(operation: str, body: Any) -> str:
+    return hashlib.sha256(f"{operation} ".encode() + msgspec.json.encode(body)).hexdigest()
 
 
 async def idempotent(
     session: AsyncSession,
     principal: Principal,
     key: str | None,
-    request: Any,
+    operation: str,
     body: Any,
     create: Callable[[], Awaitable[Any]],
     status: int = 201,
 ) -> Any:
-    """Run ``create`` once per key; a repeat gets the stored response, marked ``Idempotent-Replayed``."""
+    """Run ``create`` once per key of the principal's organisation; a repeat of the same ``operation``
+    (a name, with the ids of the records it acts on) and ``body`` gets :class:`Replayed`, the same key
+    for another operation or body is a 422."""
     if key is None:
         return await create()
-    fingerprint = _fingerprint(request.method, request.url.path, body)
+    fingerprint = _fingerprint(operation, body)
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < datetime.now(UTC) - KEEP))
     claimed = await session.scalar(
         insert(IdempotencyKey)
@@ -67,12 +91,7 @@ async def idempotent(
         assert stored is not None
         if stored.fingerprint != fingerprint:
             raise InvalidInput.field("Idempotency-Key", "was used for a different request")
-        return Response(
-            stored.body,
-            status_code=stored.status,
-            media_type="application/json",
-            headers={"Idempotent-Replayed": "true"},
-        )
+        return Replayed(stored.status, stored.body)
     result = await create()
     await session.execute(
         update(IdempotencyKey)

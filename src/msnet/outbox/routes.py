@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_principal, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
 from msnet.outbox import schemas, service
 from msnet.problems import problem_responses
 
@@ -71,7 +71,11 @@ class WebhookController(Controller):
             shown.append(secret)
             return endpoint
 
-        result = await idempotent(db, principal, idempotency_key, request, data, create)
+        result = replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
         if isinstance(result, Response):
             return result  # type: ignore[return-value]
         return schemas.WebhookCreated(**msgspec.structs.asdict(result), secret=shown[0])

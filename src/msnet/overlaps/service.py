@@ -482,15 +482,15 @@ async def burst_wait(session: AsyncSession, principal: Principal, action: str, l
     """Count this attempt of the client's; past ``limit`` in ``BURST_WINDOW`` it is refused and the
     seconds to wait are returned (the attempt is not counted)."""
     now = datetime.now(UTC)
-    key = f"msnet.burst.{principal.org_id}.{principal.client_id}"
+    key = f"msnet.burst.{principal.org_id}.{principal.actor}"
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
-    mine = (RequestBurst.organisation_id == principal.org_id, RequestBurst.client_id == principal.client_id)
+    mine = (RequestBurst.organisation_id == principal.org_id, RequestBurst.client_id == principal.actor)
     await session.execute(delete(RequestBurst).where(*mine, RequestBurst.at <= now - BURST_WINDOW))
     recent = list(await session.scalars(select(RequestBurst.at).where(*mine).order_by(RequestBurst.at)))
     if len(recent) >= limit:
         return max(1, math.ceil((recent[len(recent) - limit] + BURST_WINDOW - now).total_seconds()))
     session.add(
-        RequestBurst(organisation_id=principal.org_id, client_id=principal.client_id, action=action, at=now)
+        RequestBurst(organisation_id=principal.org_id, client_id=principal.actor, action=action, at=now)
     )
     await session.flush()
     return None

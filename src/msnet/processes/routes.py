@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.processes import schemas, service
@@ -71,7 +71,11 @@ class ProcessController(Controller):
             await record_request(db, request.scope, principal, "process.create", "process", process.id, data)
             return process
 
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
 
     @get(
         "/{process_id:uuid}",

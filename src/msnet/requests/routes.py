@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_principal, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
 from msnet.overlaps.routes import limit_bursts
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import WRITE_RESPONSES, problem_responses
@@ -79,7 +79,11 @@ class RequestController(Controller):
             await record_request(db, request.scope, principal, "request.create", "request", made.id, data)
             return made
 
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
 
     @get(
         "/{request_id:uuid}",
@@ -225,7 +229,11 @@ class RequestController(Controller):
             )
             return made
 
-        return await idempotent(db, principal, idempotency_key, request, data, respond)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, respond
+            )
+        )
 
     @post(
         "/{request_id:uuid}/responses/{response_id:uuid}/accept",

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.roster import schemas, service
@@ -131,7 +131,11 @@ class ExpertController(Controller):
             await record_request(db, request.scope, principal, "expert.create", "expert", expert.id, data)
             return expert
 
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
 
     @get(
         "/{expert_id:uuid}",

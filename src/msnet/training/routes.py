@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent
+from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.training import digest, feeds, schemas, service
@@ -108,7 +108,11 @@ class TrainingController(Controller):
             )
             return training
 
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
 
     @get(
         "/{training_id:uuid}",
@@ -266,7 +270,11 @@ class PublicationController(Controller):
             )
             return publication
 
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
 
     @get(
         "/{publication_id:uuid}",
@@ -365,7 +373,11 @@ class SubscriptionController(Controller):
             )
             return subscription
 
-        return await idempotent(db, principal, idempotency_key, request, data, create)
+        return replayable(
+            await idempotent(
+                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            )
+        )
 
     @delete(
         "/{subscription_id:uuid}",

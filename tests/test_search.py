@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import Integer, Numeric, Text, Uuid, any_, bindparam, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, Range
 
-from msnet import search
 from msnet.db.engine import make_engine
 from msnet.roster.models import Expert
+from msnet.search import driver
 from msnet.settings import Settings
 
 
@@ -40,7 +40,7 @@ async def test_a_driven_statement_answers_as_sqlalchemy_does(settings: Settings)
     try:
         async with engine.connect() as conn:
             expected = (await conn.execute(statement, parameters)).all()
-            driven = search._Driven(statement, engine.dialect)
+            driven = driver.Driven(statement, engine.dialect)
             rows = await driven.rows(conn, parameters)
     finally:
         await engine.dispose()
@@ -80,8 +80,8 @@ def test_what_sqlalchemy_must_render_or_convert_is_not_driven(
 ) -> None:
     dialect = make_engine(settings.database_url).dialect  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=re.escape(why)):
-        search._Driven(statement, dialect)
+        driver.Driven(statement, dialect)
     arrays_uuids_and_json = select(Expert.id, Expert.themes, Expert.expertise, Expert.created_at)
-    assert search._Driven(
+    assert driver.Driven(
         arrays_uuids_and_json.where(Expert.id == bindparam("id", type_=Uuid)), dialect
     ).names == ["id"]

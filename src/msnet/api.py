@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar.params import QueryParameter
+from msgspec import UNSET
 
 from msnet.errors import InvalidInput
 
@@ -70,3 +71,8 @@ def instant(field: str, value: datetime | None) -> datetime | None:
     if normalised is None or not EARLIEST <= normalised < LATEST:
         raise InvalidInput.field(field, "must be between 1900 and 9999")
     return normalised
+
+
+def changes(data: Any) -> dict[str, Any]:
+    """The fields an Update struct sets (UNSET ones are left alone)."""
+    return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}

@@ -15,11 +15,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import Text, cast, literal, select, text
 
-from msnet import search as search_sql
 from msnet.db.embedded import DatabaseUrls
 from msnet.db.engine import make_engine
 from msnet.roster import service as roster_service
 from msnet.roster.service import ExpertFilter
+from msnet.search import faceted as search_sql
 from msnet.settings import Settings
 from tests.helpers import add_client, bearer, org_ids, token_for, waiting_on_locks
 from tests.roster.conftest import SCOPES, Caller, as_owner, counts, expert_body, make_expert

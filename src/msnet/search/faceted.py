@@ -1,19 +1,18 @@
-"""What every search shares: text queries, keyset pages on relevance, facet counts, filters."""
+"""Faceted search: the matching rows counted by facet, by organisation and in all, and the page's
+keys, in one statement built once per shape and run on the driver."""
 
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from msgspec import UNSET
 from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    Numeric,
     Select,
     String,
     Text,
@@ -28,16 +27,16 @@ from sqlalchemy import (
     literal_column,
     null,
     select,
-    tuple_,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, array
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput
 from msnet.organisations.models import Organisation
+from msnet.search.driver import Driven, execute
+from msnet.search.paging import after, keyset, next_cursor
 from msnet.sharing import visible_to_caller
 from msnet.taxonomy import service as taxonomy
 
@@ -124,9 +123,9 @@ Hits = Callable[[frozenset[str], bool], tuple[Select[Any], ColumnElement[Any] | 
 #: The search statements built so far (compiled, with whether they rank), the most recently used
 #: last. Bounded: the filters a caller combines choose the statement, and a training search has a
 #: dozen optional ones.
-_BUILT: OrderedDict[Hashable, tuple[_Driven, bool]] = OrderedDict()
+_BUILT: OrderedDict[Hashable, tuple[Driven, bool]] = OrderedDict()
 BUILT_AT_MOST = 512
-_RECORDS: dict[tuple[Any, bool], _Driven] = {}
+_RECORDS: dict[tuple[Any, bool], Driven] = {}
 
 
 def _find_statement(
@@ -154,7 +153,7 @@ def _find_statement(
     if repeated_keys:
         terms = [select(*union_all(*terms).subquery("terms").c).distinct()]
         keys = select(cte.c.key, cte.c.organisation_id, cte.c.rank).distinct().cte("keys")
-    page = _keyset(
+    page = keyset(
         select(literal("page"), cast(keys.c.key, Text), keys.c.key, keys.c.rank),
         (bindparam("after_rank", type_=Float), bindparam("after_id", type_=Uuid)) if after else None,
         keys.c.rank if ranked else None,
@@ -171,65 +170,6 @@ def _find_statement(
     return select(rows.c[0], rows.c[1], func.count(), func.max(rows.c[3])).group_by(
         rows.c[0], rows.c[1]
     ), ranked
-
-
-async def _execute(session: AsyncSession, driven: _Driven, parameters: Mapping[str, Any]) -> list[Any]:
-    """The rows of a statement this module built once, run on the session's connection. What the
-    session holds unwritten is flushed first, as the session would before a query of its own."""
-    await session.flush()
-    return await driven.rows(await session.connection(), parameters)
-
-
-class _Driven:
-    """A statement built once, compiled once, and run on the driver (asyncpg): SQLAlchemy's way to
-    execution (its cache look-up, parameters and result rows processed in Python) cost more than
-    the database took to run it (0.27 of 0.51 ms to read a page of twenty experts).
-
-    The session's transaction has begun already (its first statement sets the organisation,
-    ``msnet.db.engine``). Parameters are converted as SQLAlchemy would; rows are what the driver
-    returns, as named tuples by the statement's column keys, so a statement whose columns SQLAlchemy
-    converts on reading (ranges, enums, decimals…) is refused, as is one with parameters rendered
-    at execution (an expanding ``IN``). Errors are the driver's own, not SQLAlchemy's (a 500 either
-    way); a connection found lost is invalidated when the session rolls back. SQLAlchemy's cursor
-    events do not see these statements."""
-
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        if compiled.post_compile_params or compiled.literal_execute_params:
-            raise TypeError("a statement run on the driver cannot hold parameters rendered at execution")
-        if converted := [c.key for c in statement.selected_columns if _converted_on_reading(c.type, dialect)]:
-            raise TypeError(
-                f"a statement run on the driver cannot read columns SQLAlchemy converts: {converted}"
-            )
-        self.sql = compiled.string
-        self.names = compiled.positiontup or []
-        self.fixed = {name: bind.value for bind, name in compiled.bind_names.items() if not bind.required}
-        self.processors = {
-            name: processor
-            for bind, name in compiled.bind_names.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect))
-        }
-        self.row = namedtuple("Row", [c.key for c in statement.selected_columns], rename=True)  # type: ignore[misc]
-
-    async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[Any]:
-        values = {**self.fixed, **parameters}
-        arguments = [
-            self.processors[name](values[name]) if name in self.processors else values[name]
-            for name in self.names
-        ]
-        driver = (await connection.get_raw_connection()).driver_connection
-        return [self.row(*r) for r in await driver.fetch(self.sql, *arguments)]
-
-
-def _converted_on_reading(type_: Any, dialect: Any) -> bool:
-    """Whether SQLAlchemy changes what the driver returns for a column of ``type_`` (an array's own
-    processing copies the list; a number is converted only when asked for as a decimal)."""
-    impl = type_.dialect_impl(dialect)
-    if isinstance(impl, ARRAY):
-        impl = impl.item_type.dialect_impl(dialect)
-    if isinstance(impl, (Float, Numeric)):
-        return bool(impl.asdecimal)
-    return impl.result_processor(dialect, None) is not None
 
 
 async def find(
@@ -264,7 +204,7 @@ async def find(
     built = _BUILT.get(key)
     if built is None:
         statement, ranked = _find_statement(*hits(names, anonymous), arrays, bool(cursor), repeated_keys)
-        built = _BUILT[key] = _Driven(statement, session.get_bind().dialect), ranked
+        built = _BUILT[key] = Driven(statement, session.get_bind().dialect), ranked
         if len(_BUILT) > BUILT_AT_MOST:
             _BUILT.popitem(last=False)
     else:
@@ -272,8 +212,8 @@ async def find(
     driven, ranked = built
     parameters = {**values, "page_size": limit + 1}
     if cursor:
-        parameters["after_rank"], parameters["after_id"] = _after(cursor, ranked)
-    counts, total, keys = _read(await _execute(session, driven, parameters), arrays)
+        parameters["after_rank"], parameters["after_id"] = after(cursor, ranked)
+    counts, total, keys = _read(await execute(session, driven, parameters), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 
@@ -298,68 +238,8 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
             where.append(model.deleted_at.is_(None))
         columns = [c.columns[0].label(c.key) for c in inspect(model).column_attrs if not c.deferred]
         statement = select(*columns).where(*where)
-        driven = _RECORDS[key] = _Driven(statement, session.get_bind().dialect)
+        driven = _RECORDS[key] = Driven(statement, session.get_bind().dialect)
     ids = [key for key, _ in found.page]
     parameters = {"ids": ids, "org": principal.org_id if principal else None}
-    rows = {r.id: r for r in await _execute(session, driven, parameters)}
+    rows = {r.id: r for r in await execute(session, driven, parameters)}
     return [rows[i] for i in ids if i in rows]
-
-
-def _after(cursor: str, ranked: bool) -> tuple[float | None, UUID]:
-    """The (rank, id) a cursor this API gave out points after; a 422 naming ``cursor`` otherwise."""
-    try:
-        if ranked:
-            after_rank, after_id = decode_cursor(cursor, float, str)
-            return float(after_rank), UUID(str(after_id))
-        (after_id,) = decode_cursor(cursor, str)
-        return None, UUID(str(after_id))
-    except (TypeError, ValueError):
-        raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
-
-
-def _keyset(
-    query: Select[Any],
-    after: tuple[Any, Any] | None,
-    rank: ColumnElement[Any] | None,
-    id_column: Any,
-    *,
-    newest_first: bool = False,
-) -> Select[Any]:
-    if after is not None:
-        if rank is not None:
-            query = query.where(tuple_(rank, id_column) < tuple_(*after))
-        else:
-            query = query.where(id_column < after[1] if newest_first else id_column > after[1])
-    if rank is not None:
-        return query.order_by(rank.desc(), id_column.desc())
-    return query.order_by(id_column.desc() if newest_first else id_column)
-
-
-def page_after(
-    query: Select[Any],
-    cursor: str | None,
-    rank: ColumnElement[Any] | None,
-    id_column: Any,
-    *,
-    newest_first: bool = False,
-) -> Select[Any]:
-    """Keyset pagination on (rank, id) descending when searching text, else on id (time-ordered
-    UUIDs: oldest first, or ``newest_first``)."""
-    after = None
-    if cursor:
-        after_rank, after_id = _after(cursor, rank is not None)
-        after = (literal(after_rank), literal(after_id))
-    return _keyset(query, after, rank, id_column, newest_first=newest_first)
-
-
-def changes(data: Any) -> dict[str, Any]:
-    """The fields an Update struct sets (UNSET ones are left alone)."""
-    return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
-
-
-def next_cursor(keys: list[tuple[UUID, float | None]], limit: int, ranked: bool) -> str | None:
-    """The cursor after the last key shown, if there are more; ``keys`` are (id, rank) pairs."""
-    if len(keys) <= limit:
-        return None
-    key, rank = keys[limit - 1]
-    return encode_cursor(float(rank or 0.0), str(key)) if ranked else encode_cursor(str(key))

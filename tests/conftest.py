@@ -2,19 +2,31 @@
 
 The embedded server by default; MSNET_TEST_DATABASE_URL (a superuser URL, e.g.
 postgresql://postgres@127.0.0.1:5432/postgres) points them at an existing server. Each test gets a
-database of its own, cloned from a template that the migrations built once per run.
+database of its own, cloned from a template that the migrations built once per run (with the node's
+signing key made once, as the first start of a node makes it); a thread clones the next tests'
+databases while a test runs and drops those of finished tests.
+
+The run keeps its temporary files (pytest's base temporary directory, the embedded servers' data) in
+directories of its own under the system's temporary directory, removed at its end: another pytest
+run on the machine prunes old directories of pytest's shared base directory, servers' included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -24,29 +36,57 @@ from litestar.testing import AsyncTestClient
 
 from msnet import logs
 from msnet.app import create_app
-from msnet.auth.keys import new_secret_key
+from msnet.auth.keys import create_signing_key, new_secret_key
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres, with_user_and_db
+from msnet.db.runtime import cli_session
 from msnet.settings import Settings
 
 OWNER = "msnet_test_owner"
 APP = "msnet_test_app"
 TEST_ISSUER = "http://127.0.0.1"
 TEST_SECRET_KEY = new_secret_key()
+T = TypeVar("T")
+CLONES_AHEAD = 3  # databases cloned ahead of the tests that take them, by one worker
 
 logs.configure("warning", "json")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Unless told a base temporary directory, the run (and its xdist workers, below it) takes one of
+    its own, removed at its end."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="msnet-tests-")
+        config.add_cleanup(partial(shutil.rmtree, config.option.basetemp, ignore_errors=True))
+
+
+# Settings that trade durability for speed on a server that lives as long as the run.
+EPHEMERAL = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
 @pytest.fixture(scope="session")
-def superuser_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def superuser_url() -> Iterator[str]:
     if url := os.environ.get("MSNET_TEST_DATABASE_URL"):
         yield url
         return
-    server = embedded_postgres().get_server(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete")
+    root = Path(tempfile.mkdtemp(prefix="msnet-tests-pg-"))
     try:
-        yield server.get_uri()
+        server = embedded_postgres().get_server(root / "pgdata", cleanup_mode="delete")
+        try:
+            url = server.get_uri()
+            asyncio.run(
+                _admin(
+                    url,
+                    *(f"ALTER SYSTEM SET {k} = {v}" for k, v in EPHEMERAL.items()),
+                    "SELECT pg_reload_conf()",
+                )
+            )
+            yield url
+        finally:
+            server.cleanup()
     finally:
-        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _admin(url: str, *statements: str) -> None:
@@ -58,33 +98,88 @@ async def _admin(url: str, *statements: str) -> None:
         await conn.close()
 
 
+async def _add_signing_key(url: str) -> None:
+    async with cli_session(url) as session:
+        await create_signing_key(session, TEST_SECRET_KEY)
+
+
 @pytest.fixture(scope="session")
 def template(superuser_url: str) -> Iterator[str]:
-    """A database migrated to head, to clone for each test."""
+    """A database migrated to head, with a signing key, to clone for each test."""
     name = f"msnet_tpl_{uuid.uuid4().hex[:10]}"
     urls = asyncio.run(bootstrap(superuser_url, name, OWNER, APP))
     migrate.upgrade(urls.admin, urls.app)
+    asyncio.run(_add_signing_key(urls.app))
     try:
         yield name
     finally:
         asyncio.run(_admin(superuser_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def db_urls(superuser_url: str, template: str) -> Iterator[DatabaseUrls]:
-    name = f"msnet_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(
-        _admin(
-            superuser_url,
-            f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER "{OWNER}" STRATEGY FILE_COPY',
+class Clones:
+    """Databases cloned from ``template``, ``ahead`` of the tests that take them, and dropped once
+    given back, by an event loop in a thread of its own: a test waits for neither."""
+
+    def __init__(self, superuser_url: str, template: str, ahead: int) -> None:
+        self.superuser_url = superuser_url
+        self.template = template
+        self.ahead = ahead
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="msnet-clones", daemon=True)
+        self._thread.start()
+        self._cloning: deque[Future[str]] = deque(self._submit(self._clone()) for _ in range(ahead))
+        self._dropping: list[Future[None]] = []
+
+    def _submit(self, work: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(work, self._loop)
+
+    async def _clone(self) -> str:
+        name = f"msnet_t_{uuid.uuid4().hex[:12]}"
+        await _admin(
+            self.superuser_url,
+            f'CREATE DATABASE "{name}" TEMPLATE "{self.template}" OWNER "{OWNER}" STRATEGY WAL_LOG',
         )
-    )
+        return name
+
+    def take(self) -> str:
+        """A database of the template's that no one else has had."""
+        self._cloning.append(self._submit(self._clone()))
+        return self._cloning.popleft().result()
+
+    def give_back(self, name: str) -> None:
+        self._dropping.append(
+            self._submit(_admin(self.superuser_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        )
+
+    def close(self) -> None:
+        """Drop every database cloned, then stop the thread."""
+        for cloning in self._cloning:
+            self.give_back(cloning.result())
+        for dropping in self._dropping:
+            dropping.result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
+@pytest.fixture(scope="session")
+def clones(superuser_url: str, template: str) -> Iterator[Clones]:
+    pool = Clones(superuser_url, template, CLONES_AHEAD)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def db_urls(superuser_url: str, clones: Clones) -> Iterator[DatabaseUrls]:
+    name = clones.take()
     try:
         yield DatabaseUrls(
             app=with_user_and_db(superuser_url, APP, name), admin=with_user_and_db(superuser_url, OWNER, name)
         )
     finally:
-        asyncio.run(_admin(superuser_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        clones.give_back(name)
 
 
 @pytest.fixture

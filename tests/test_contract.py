@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -35,6 +38,27 @@ def test_msnet_openapi_writes_the_document(settings: Settings, tmp_path: Path) -
     result = run_cli(settings, "openapi", "--output", str(target))
     assert result.returncode == 0, result.stderr
     assert json.loads(target.read_text()) == json.loads(COMMITTED.read_text())
+
+
+def test_msnet_openapi_writes_the_same_bytes_whatever_the_hash_seed(tmp_path: Path) -> None:
+    """Sets iterate in an order that depends on PYTHONHASHSEED: no part of the document may follow
+    one (the two response headers of GET /v1/taxonomy did, seeds 1 and 4 apart)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
+    runs = {
+        seed: subprocess.Popen(
+            [sys.executable, "-m", "msnet", "openapi", "--output", str(tmp_path / f"{seed}.json")],
+            env={**env, "PYTHONHASHSEED": seed},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in ("1", "2", "3", "4")
+    }
+    for run in runs.values():
+        _, errors = run.communicate(timeout=120)
+        assert run.returncode == 0, errors
+    written = {seed: (tmp_path / f"{seed}.json").read_bytes() for seed in runs}
+    assert len(set(written.values())) == 1, "the document depends on the hash seed"
 
 
 async def test_every_organisation_table_has_forced_row_level_security(owner_conn: asyncpg.Connection) -> None:

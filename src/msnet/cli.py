@@ -309,7 +309,7 @@ def _client_create(settings: Settings, args: argparse.Namespace) -> None:
 
 def _roster_import(settings: Settings, args: argparse.Namespace) -> None:
     from msnet.audit.service import AuditEvent, record
-    from msnet.auth.principal import SCOPES, Principal
+    from msnet.auth.principal import Principal
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session, database
     from msnet.organisations import service as organisations
@@ -349,7 +349,7 @@ def _roster_import(settings: Settings, args: argparse.Namespace) -> None:
                 for e in errors:
                     print(f"line {e.line}: {e.field}: {e.message}", file=sys.stderr)
                 raise MsnetError(f"{len(errors)} error(s) in {args.file}; nothing was imported")
-            principal = Principal(org.id, org.slug, "operator", frozenset(SCOPES), "cli", 2**31 - 1)
+            principal = Principal.operator(org.id, org.slug, "cli")
             for n, create in enumerate(creates, start=1):
                 await roster.create_expert(session, principal, create, origin=settings.issuer)
                 progress(n, "imported")

@@ -28,18 +28,20 @@ SCOPES = (
 )
 
 
-PrincipalKind = Literal["client", "person", "node"]
+PrincipalKind = Literal["client", "person", "node", "operator"]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who is acting, for one organisation: an OAuth client of it (from an access token), a person
-    its identity provider signed in, or a peer node acting for one of the organisations homed there.
-    Services take it, the audit log names it (``actor``), row-level security reads ``org_id``."""
+    its identity provider signed in, a peer node acting for one of the organisations homed there, or
+    the node's operator (the command line and the demo loader). Services take it, the audit log
+    names it (``actor``), row-level security reads ``org_id``."""
 
     org_id: UUID
     org_slug: str
-    #: the client id; ``issuer#subject`` for a person; the issuer URL for a node
+    #: the client id; ``issuer#subject`` for a person; the issuer URL for a node; the command for
+    #: the operator
     subject: str
     scopes: frozenset[str]
     #: what it acts under: the access token's ``jti``, or the person's session
@@ -47,16 +49,22 @@ class Principal:
     expires_at: int
     kind: PrincipalKind = "client"
 
+    @classmethod
+    def operator(cls, org_id: UUID, org_slug: str, command: str) -> Principal:
+        """The node's operator acting for an organisation with every scope, through ``command``."""
+        return cls(org_id, org_slug, command, frozenset(SCOPES), command, 2**31 - 1, "operator")
+
     @property
     def actor(self) -> str:
-        """How the audit log names it: ``client:ID``, ``person:ISSUER#SUBJECT`` or ``node:URL``."""
-        return f"{self.kind}:{self.subject}"
+        """How the audit log names it: ``client:ID``, ``person:ISSUER#SUBJECT``, ``node:URL``, or
+        ``operator``."""
+        return "operator" if self.kind == "operator" else f"{self.kind}:{self.subject}"
 
     @property
     def deny_keys(self) -> list[str]:
         """Its entries in the deny list, should its token be revoked or its client deleted; a
         person's session ends on the server, so it has none."""
-        if self.kind == "person":
+        if self.kind in ("person", "operator"):
             return []
         return [f"jti:{self.credential}", self.actor]
 

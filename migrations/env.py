@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from msnet.db.models import metadata
+from msnet.models import metadata
 
 config = context.config
 

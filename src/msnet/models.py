@@ -1,0 +1,33 @@
+"""Every model, imported once so the metadata is complete (Alembic and the registry test read it)."""
+
+from msnet.audit import models as audit
+from msnet.auth import models as auth
+from msnet.db import changes
+from msnet.db.base import Base
+from msnet.directory import models as directory
+from msnet.idempotency import models as idempotency
+from msnet.organisations import models as organisations
+from msnet.outbox import models as outbox
+from msnet.overlaps import models as overlaps
+from msnet.processes import models as processes
+from msnet.requests import models as requests
+from msnet.roster import models as roster
+from msnet.training import models as training
+
+metadata = Base.metadata
+
+__all__ = [
+    "audit",
+    "auth",
+    "changes",
+    "directory",
+    "idempotency",
+    "metadata",
+    "organisations",
+    "outbox",
+    "overlaps",
+    "processes",
+    "requests",
+    "roster",
+    "training",
+]

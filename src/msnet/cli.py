@@ -1,4 +1,4 @@
-"""msnet: serve | demo | worker | migrate | org … | client … | roster import | keys … | audit verify | digest send | openapi."""
+"""msnet: serve | demo | worker | migrate | backup | restore | org … | client … | roster import | keys … | audit verify | digest send | openapi."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "worker", help="deliver webhooks and e-mails from the outbox, without serving the API"
     )
-    commands.add_parser("migrate", help="bring the schema to the latest revision")
+    migrate = commands.add_parser("migrate", help="bring the schema to the latest revision")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing: exit 0 at the latest revision, 1 behind it, 2 ahead of it (a newer release)",
+    )
+    backup = commands.add_parser(
+        "backup", help="write the embedded database to FILE (pg_dump, custom format)"
+    )
+    backup.add_argument("file", type=Path, help="where to write the backup")
+    restore = commands.add_parser("restore", help="restore the embedded database from a `msnet backup` FILE")
+    restore.add_argument("file", type=Path, help="a file `msnet backup` wrote")
+    restore.add_argument("--force", action="store_true", help="replace a database that already holds data")
 
     org = commands.add_parser("org", help="the organisation registry").add_subparsers(
         dest="org_command", required=True, metavar="ACTION"
@@ -128,6 +141,23 @@ def _check_port_free(host: str, port: int) -> None:
             raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
+@contextmanager
+def _refusing_schema_ahead(settings: Settings) -> Iterator[None]:
+    """Refuse, in one line and with exit 2, a schema that a newer release of msnet migrated."""
+    from msnet.db.migrate import SchemaAhead, SchemaState, ahead_error, schema_state
+
+    try:
+        if not settings.embedded:  # the embedded server's schema is checked as it is migrated
+            assert settings.database_url
+            state, revision = asyncio.run(schema_state(settings.database_admin_url or settings.database_url))
+            if state is SchemaState.AHEAD:
+                raise ahead_error(revision)
+        yield
+    except SchemaAhead as exc:
+        print(f"msnet: {exc.detail}", file=sys.stderr)
+        sys.exit(EXIT_BAD_SETTING)
+
+
 def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
     import uvicorn
 
@@ -136,7 +166,7 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
     from msnet.db.runtime import database
     from msnet.taxonomy import service as taxonomy
 
-    with database(settings) as ready:
+    with _refusing_schema_ahead(settings), database(settings) as ready:
         if demo:
             print(asyncio.run(demo_data.load(ready)), flush=True)
         if load_only:
@@ -224,6 +254,51 @@ def _migrate(settings: Settings) -> None:
 
     with database(settings):
         print(f"schema at head ({head_revision()})")
+
+
+def _migrate_check(settings: Settings) -> None:
+    from msnet.db.embedded import EmbeddedServer
+    from msnet.db.migrate import SchemaState, ahead_error, head_revision, schema_state
+
+    if settings.embedded:
+        server = EmbeddedServer(settings.data_dir)
+        try:
+            state, revision = asyncio.run(schema_state(server.start().admin))
+        finally:
+            server.stop()
+    else:
+        assert settings.database_url
+        state, revision = asyncio.run(schema_state(settings.database_admin_url or settings.database_url))
+    if state is SchemaState.HEAD:
+        print(f"schema at head ({revision})")
+    elif state is SchemaState.BEHIND:
+        print(
+            f"msnet: the schema is at {revision or 'no revision (never migrated)'}, behind this "
+            f"release's {head_revision()}: run `msnet migrate`",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_FAILED)
+    else:
+        print(f"msnet: {ahead_error(revision).detail}", file=sys.stderr)
+        sys.exit(EXIT_BAD_SETTING)
+
+
+def _backup(settings: Settings, file: Path) -> None:
+    from msnet.db.backup import backup
+
+    size = backup(settings, file, progress=_progress)
+    print(f"backed up the database to {file} ({size:,} bytes)")
+
+
+def _restore(settings: Settings, file: Path, force: bool) -> None:
+    from msnet.db.backup import restore
+
+    restore(settings, file, force=force, progress=_progress)
+    print(f"restored the database from {file}")
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _org_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -466,8 +541,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
         elif args.command == "worker":
             _worker(settings)
+        elif args.command == "migrate" and args.check:
+            _migrate_check(settings)
         elif args.command == "migrate":
             _migrate(settings)
+        elif args.command == "backup":
+            _backup(settings, args.file)
+        elif args.command == "restore":
+            _restore(settings, args.file, args.force)
         elif args.command == "org":
             _org_create(settings, args)
         elif args.command == "roster":

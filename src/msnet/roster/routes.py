@@ -15,9 +15,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
-from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
+from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.roster import schemas, service
@@ -124,16 +123,9 @@ class ExpertController(Controller):
         data: JSONBody[schemas.ExpertCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Expert:
-        async def create() -> schemas.Expert:
-            expert = await service.create_expert(
-                db, principal, data, origin=request.app.state.settings.issuer
-            )
-            await record_request(db, request.scope, principal, "expert.create", "expert", expert.id, data)
-            return expert
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            await service.create_expert(
+                db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
             )
         )
 
@@ -159,16 +151,13 @@ class ExpertController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         expert_id: FromPath[UUID],
         data: JSONBody[schemas.ExpertUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Expert]:
-        expert = await service.update_expert(db, principal, expert_id, data, if_match)
-        await record_request(db, request.scope, principal, "expert.update", "expert", expert_id, data)
-        return _with_etag(expert)
+        return _with_etag(await service.update_expert(db, principal, expert_id, data, if_match))
 
     @delete(
         "/{expert_id:uuid}",
@@ -178,14 +167,12 @@ class ExpertController(Controller):
     )
     async def erase(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         expert_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
         await service.erase_expert(db, principal, expert_id, if_match)
-        await record_request(db, request.scope, principal, "expert.erase", "expert", expert_id)
 
     @get(
         "/{expert_id:uuid}/contact",
@@ -195,11 +182,8 @@ class ExpertController(Controller):
     )
     async def contact(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         expert_id: FromPath[UUID],
     ) -> schemas.ExpertContact:
-        contact = await service.read_contact(db, principal, expert_id)
-        await record_request(db, request.scope, principal, "expert.contact.read", "expert", expert_id)
-        return contact
+        return await service.read_contact(db, principal, expert_id)

@@ -25,8 +25,10 @@ from sqlalchemy.dialects.postgresql import DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
+from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
@@ -320,7 +322,25 @@ async def _set_contact(session: AsyncSession, expert: Expert, contact: schemas.C
 
 
 async def create_expert(
-    session: AsyncSession, principal: Principal, data: schemas.ExpertCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.ExpertCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.Expert | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "expert.create",
+        data,
+        lambda: _create_expert(session, principal, data, origin),
+    )
+
+
+async def _create_expert(
+    session: AsyncSession, principal: Principal, data: schemas.ExpertCreate, origin: str
 ) -> schemas.Expert:
     changes = validated_changes(data)
     contact = changes.pop("contact", None)
@@ -332,6 +352,7 @@ async def create_expert(
     await _set_contact(session, expert, contact)
     await session.flush()
     await session.refresh(expert)
+    await record_action(session, principal, "expert.create", "expert", expert.id, data)
     return await expert_schema(session, expert)
 
 
@@ -348,6 +369,7 @@ async def update_expert(
     if "contact" in changes:
         await _set_contact(session, expert, changes.pop("contact"))
     await apply_changes(session, expert, changes, None)  # If-Match was checked before the contact changed
+    await record_action(session, principal, "expert.update", "expert", expert_id, data)
     return await expert_schema(session, expert)
 
 
@@ -381,11 +403,14 @@ async def erase_expert(
         setattr(expert, field, value)
     expert.version += 1
     await session.flush()
+    await record_action(session, principal, "expert.erase", "expert", expert_id)
 
 
 async def read_contact(session: AsyncSession, principal: Principal, expert_id: UUID) -> schemas.ExpertContact:
+    """An expert's contact details; the read is recorded (personal data)."""
     expert = await get_expert(session, principal, expert_id)
     contact = await session.get(ExpertContact, expert.id)
+    await record_action(session, principal, "expert.contact.read", "expert", expert_id)
     return schemas.ExpertContact(
         expert_id=expert.id,
         email=contact.email if contact else None,

@@ -10,9 +10,8 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
-from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
+from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.processes import schemas, service
@@ -64,16 +63,9 @@ class ProcessController(Controller):
         data: JSONBody[schemas.ProcessCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Process:
-        async def create() -> schemas.Process:
-            process = await service.create_process(
-                db, principal, data, origin=request.app.state.settings.issuer
-            )
-            await record_request(db, request.scope, principal, "process.create", "process", process.id, data)
-            return process
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            await service.create_process(
+                db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
             )
         )
 
@@ -99,16 +91,13 @@ class ProcessController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         process_id: FromPath[UUID],
         data: JSONBody[schemas.ProcessUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Process]:
-        process = await service.update_process(db, principal, process_id, data, if_match)
-        await record_request(db, request.scope, principal, "process.update", "process", process_id, data)
-        return _with_etag(process)
+        return _with_etag(await service.update_process(db, principal, process_id, data, if_match))
 
     @post(
         "/{process_id:uuid}/merge",
@@ -119,13 +108,10 @@ class ProcessController(Controller):
     )
     async def merge(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         process_id: FromPath[UUID],
         data: JSONBody[schemas.ProcessMerge],
         if_match: IfMatch = None,
     ) -> Response[schemas.Process]:
-        process = await service.merge_process(db, principal, process_id, data, if_match)
-        await record_request(db, request.scope, principal, "process.merge", "process", process_id, data)
-        return _with_etag(process)
+        return _with_etag(await service.merge_process(db, principal, process_id, data, if_match))

@@ -11,8 +11,10 @@ from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
+from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.organisations.models import Organisation
 from msnet.preconditions import check_version
 from msnet.processes import schemas
@@ -188,7 +190,25 @@ async def search_processes(
 
 
 async def create_process(
-    session: AsyncSession, principal: Principal, data: schemas.ProcessCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.ProcessCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.Process | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "process.create",
+        data,
+        lambda: _create_process(session, principal, data, origin),
+    )
+
+
+async def _create_process(
+    session: AsyncSession, principal: Principal, data: schemas.ProcessCreate, origin: str
 ) -> schemas.Process:
     changes = await _validated(session, search.changes(data), None)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
@@ -196,6 +216,7 @@ async def create_process(
     session.add(process)
     await session.flush()
     await session.refresh(process)
+    await record_action(session, principal, "process.create", "process", process.id, data)
     return await process_schema(session, process)
 
 
@@ -221,6 +242,7 @@ async def update_process(
     process = await _owned(session, principal, process_id)
     check_version(if_match, process.version)
     await apply_changes(session, process, await _validated(session, search.changes(data), process), None)
+    await record_action(session, principal, "process.update", "process", process_id, data)
     return await process_schema(session, process)
 
 
@@ -244,4 +266,5 @@ async def merge_process(
     duplicate.merged_into, duplicate.merged_at = target.id, datetime.now(UTC)
     duplicate.version += 1
     await session.flush()
+    await record_action(session, principal, "process.merge", "process", process_id, data)
     return await process_schema(session, target)

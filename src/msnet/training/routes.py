@@ -99,18 +99,9 @@ class TrainingController(Controller):
         data: JSONBody[schemas.TrainingCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Training:
-        async def create() -> schemas.Training:
-            training = await service.create_training(
-                db, principal, data, origin=request.app.state.settings.issuer
-            )
-            await record_request(
-                db, request.scope, principal, "training.create", "training", training.id, data
-            )
-            return training
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            await service.create_training(
+                db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
             )
         )
 
@@ -137,16 +128,13 @@ class TrainingController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         training_id: FromPath[UUID],
         data: JSONBody[schemas.TrainingUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Training]:
-        training = await service.update_training(db, principal, training_id, data, if_match)
-        await record_request(db, request.scope, principal, "training.update", "training", training_id, data)
-        return _with_etag(training)
+        return _with_etag(await service.update_training(db, principal, training_id, data, if_match))
 
     @delete(
         "/{training_id:uuid}",
@@ -156,14 +144,12 @@ class TrainingController(Controller):
     )
     async def remove(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         training_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
         await service.delete_training(db, principal, training_id, if_match)
-        await record_request(db, request.scope, principal, "training.delete", "training", training_id)
 
 
 class TrainingFeedController(Controller):
@@ -261,18 +247,9 @@ class PublicationController(Controller):
         data: JSONBody[schemas.PublicationCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Publication:
-        async def create() -> schemas.Publication:
-            publication = await service.create_publication(
-                db, principal, data, origin=request.app.state.settings.issuer
-            )
-            await record_request(
-                db, request.scope, principal, "publication.create", "publication", publication.id, data
-            )
-            return publication
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            await service.create_publication(
+                db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
             )
         )
 
@@ -299,18 +276,13 @@ class PublicationController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         publication_id: FromPath[UUID],
         data: JSONBody[schemas.PublicationUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Publication]:
-        publication = await service.update_publication(db, principal, publication_id, data, if_match)
-        await record_request(
-            db, request.scope, principal, "publication.update", "publication", publication_id, data
-        )
-        return _with_etag(publication)
+        return _with_etag(await service.update_publication(db, principal, publication_id, data, if_match))
 
     @delete(
         "/{publication_id:uuid}",
@@ -320,16 +292,12 @@ class PublicationController(Controller):
     )
     async def remove(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         publication_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
         await service.delete_publication(db, principal, publication_id, if_match)
-        await record_request(
-            db, request.scope, principal, "publication.delete", "publication", publication_id
-        )
 
 
 class SubscriptionController(Controller):

@@ -27,8 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
 from msnet.api import instant
+from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.sharing import (
     apply_changes,
@@ -460,7 +462,25 @@ async def publication_schema(session: AsyncSession, publication: Publication) ->
 
 
 async def create_training(
-    session: AsyncSession, principal: Principal, data: schemas.TrainingCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.TrainingCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.Training | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "training.create",
+        data,
+        lambda: _create_training(session, principal, data, origin),
+    )
+
+
+async def _create_training(
+    session: AsyncSession, principal: Principal, data: schemas.TrainingCreate, origin: str
 ) -> schemas.Training:
     changes = _training_changes(data)
     _check_training(changes)
@@ -469,6 +489,7 @@ async def create_training(
     session.add(training)
     await session.flush()
     await session.refresh(training)
+    await record_action(session, principal, "training.create", "training", training.id, data)
     return await training_schema(session, training)
 
 
@@ -490,6 +511,7 @@ async def update_training(
         }
     )
     await apply_changes(session, training, changes, if_match)
+    await record_action(session, principal, "training.update", "training", training_id, data)
     return await training_schema(session, training)
 
 
@@ -501,10 +523,29 @@ async def delete_training(
     check_version(if_match, training.version)
     await session.delete(training)
     await session.flush()
+    await record_action(session, principal, "training.delete", "training", training_id)
 
 
 async def create_publication(
-    session: AsyncSession, principal: Principal, data: schemas.PublicationCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.PublicationCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.Publication | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "publication.create",
+        data,
+        lambda: _create_publication(session, principal, data, origin),
+    )
+
+
+async def _create_publication(
+    session: AsyncSession, principal: Principal, data: schemas.PublicationCreate, origin: str
 ) -> schemas.Publication:
     changes = _publication_changes(data)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
@@ -512,6 +553,7 @@ async def create_publication(
     session.add(publication)
     await session.flush()
     await session.refresh(publication)
+    await record_action(session, principal, "publication.create", "publication", publication.id, data)
     return await publication_schema(session, publication)
 
 
@@ -525,6 +567,7 @@ async def update_publication(
     publication = await get_publication(session, principal, publication_id)
     await lock_for_owner(session, principal, publication, "publication")
     await apply_changes(session, publication, _publication_changes(data), if_match)
+    await record_action(session, principal, "publication.update", "publication", publication_id, data)
     return await publication_schema(session, publication)
 
 
@@ -536,3 +579,4 @@ async def delete_publication(
     check_version(if_match, publication.version)
     await session.delete(publication)
     await session.flush()
+    await record_action(session, principal, "publication.delete", "publication", publication_id)

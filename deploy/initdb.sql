@@ -1,7 +1,8 @@
 -- The two roles msnet needs: the schema owner (migrations) and the service role (owns nothing,
--- no BYPASSRLS, so row-level security applies to it). Change the passwords.
-CREATE ROLE msnet_owner LOGIN PASSWORD 'change-me-too';
-CREATE ROLE msnet_app LOGIN PASSWORD 'change-me-too' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+-- no BYPASSRLS, so row-level security applies to it), and msnet's database. As a superuser:
+--   psql -v owner_password=… -v app_password=… -f deploy/initdb.sql
+CREATE ROLE msnet_owner LOGIN PASSWORD :'owner_password' NOSUPERUSER NOCREATEROLE NOBYPASSRLS;
+CREATE ROLE msnet_app LOGIN PASSWORD :'app_password' NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT;
 CREATE DATABASE msnet OWNER msnet_owner;
 
 -- Let row-level security use the search indexes (see LEAKPROOF_FUNCTIONS in

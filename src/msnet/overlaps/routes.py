@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
@@ -14,7 +14,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
-from msnet.audit.service import audit_event, record, record_request
+from msnet.audit.service import audit_event, record
 from msnet.auth.principal import Principal, principal_of, provide_principal, requires
 from msnet.db.engine import ORG_KEY
 from msnet.errors import TooManyRequests
@@ -98,15 +98,12 @@ class OverlapController(Controller):
     )
     async def share(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.Share],
     ) -> schemas.OverlapCase:
-        shared = await service.share(db, principal, case_id, data)
-        await record_request(db, request.scope, principal, "overlap.share", "overlap_case", case_id, data)
-        return shared
+        return await service.share(db, principal, case_id, data)
 
     @get(
         "/{case_id:uuid}/messages",
@@ -132,17 +129,12 @@ class OverlapController(Controller):
     )
     async def post_message(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.MessageCreate],
     ) -> schemas.Message:
-        made = await service.post_message(db, principal, case_id, data)
-        await record_request(
-            db, request.scope, principal, "overlap.message", "overlap_message", made.id, data
-        )
-        return made
+        return await service.post_message(db, principal, case_id, data)
 
     @post(
         "/{case_id:uuid}/resolution",
@@ -153,13 +145,9 @@ class OverlapController(Controller):
     )
     async def resolution(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.Resolution],
     ) -> schemas.OverlapCase:
-        resolved = await service.resolve(db, principal, case_id, data)
-        action = "overlap.agree" if data.agree is not None else "overlap.propose"
-        await record_request(db, request.scope, principal, action, "overlap_case", case_id, data)
-        return resolved
+        return await service.resolve(db, principal, case_id, data)

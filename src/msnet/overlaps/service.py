@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.audit.service import AuditEvent, record
+from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.directory.models import Office
@@ -54,17 +54,8 @@ async def detect(session: AsyncSession, principal: Principal, request_id: UUID) 
         case = await _case(session, principal, case_id)
         slugs = await slugs_of(session, case.parties)
         await tell(session, case.parties, "overlap.detected", _disclosed(case, slugs))
-        await record(
-            session,
-            AuditEvent(
-                organisation_id=principal.org_id,
-                actor=principal.actor,
-                action="overlap.detected",
-                resource_type="overlap_case",
-                resource_id=str(case.id),
-                outcome="success",
-                payload={"request_id": str(request_id)},
-            ),
+        await record_action(
+            session, principal, "overlap.detected", "overlap_case", case.id, {"request_id": str(request_id)}
         )
     return case_id
 
@@ -294,6 +285,7 @@ async def share(
     member.description = description if data.shared else None
     member.shared_at = datetime.now(UTC) if data.shared else None
     await session.flush()
+    await record_action(session, principal, "overlap.share", "overlap_case", case_id, data)
     return await case_schema(session, principal, case)
 
 
@@ -317,6 +309,7 @@ async def post_message(
         "overlap.message",
         {"case_id": str(case.id), "message_id": str(message.id), "organisation": principal.org_slug},
     )
+    await record_action(session, principal, "overlap.message", "overlap_message", message.id, data)
     return schemas.Message(
         id=message.id,
         case_id=case.id,
@@ -369,6 +362,8 @@ async def resolve(
     if set(case.parties) <= set(proposal.agreed_by):
         await _settle(session, principal, case, proposal)
     await session.flush()
+    action = "overlap.agree" if data.agree is not None else "overlap.propose"
+    await record_action(session, principal, action, "overlap_case", case_id, data)
     return await case_schema(session, principal, await _case(session, principal, case_id))
 
 

@@ -8,13 +8,11 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
-from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_principal, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
+from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.overlaps.routes import limit_bursts
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import WRITE_RESPONSES, problem_responses
@@ -26,13 +24,6 @@ StateFilter = Annotated[
 ]
 ACTION = problem_responses(401, 403, 404, 409, 415)
 LIMITED = problem_responses(401, 403, 404, 409, 415, 429)
-#: The audit action of a PATCH by the state it moves the request to (none: request.update).
-PATCH_ACTIONS = {
-    "on-hold": "request.hold",
-    "submitted": "request.resume",
-    "received": "request.resume",
-    "in-progress": "request.start",
-}
 
 
 def _with_etag(request: schemas.RequestDetail) -> Response[schemas.RequestDetail]:
@@ -74,14 +65,9 @@ class RequestController(Controller):
         data: JSONBody[schemas.RequestCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.RequestDetail:
-        async def create() -> schemas.RequestDetail:
-            made = await service.create_request(db, principal, data, origin=request.app.state.settings.issuer)
-            await record_request(db, request.scope, principal, "request.create", "request", made.id, data)
-            return made
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+            await service.create_request(
+                db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
             )
         )
 
@@ -108,17 +94,13 @@ class RequestController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
         data: JSONBody[schemas.RequestUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.RequestDetail]:
-        changed = await service.update_request(db, principal, request_id, data, if_match)
-        action = "request.update" if data.state is UNSET else PATCH_ACTIONS.get(data.state, "request.update")
-        await record_request(db, request.scope, principal, action, "request", request_id, data)
-        return _with_etag(changed)
+        return _with_etag(await service.update_request(db, principal, request_id, data, if_match))
 
     @post(
         "/{request_id:uuid}/submit",
@@ -129,14 +111,11 @@ class RequestController(Controller):
     )
     async def submit(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Response[schemas.RequestDetail]:
-        submitted = await service.submit_request(db, principal, request_id)
-        await record_request(db, request.scope, principal, "request.submit", "request", request_id)
-        return _with_etag(submitted)
+        return _with_etag(await service.submit_request(db, principal, request_id))
 
     @post(
         "/{request_id:uuid}/withdraw",
@@ -147,14 +126,11 @@ class RequestController(Controller):
     )
     async def withdraw(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Response[schemas.RequestDetail]:
-        withdrawn = await service.withdraw_request(db, principal, request_id)
-        await record_request(db, request.scope, principal, "request.withdraw", "request", request_id)
-        return _with_etag(withdrawn)
+        return _with_etag(await service.withdraw_request(db, principal, request_id))
 
     @post(
         "/{request_id:uuid}/close",
@@ -165,15 +141,12 @@ class RequestController(Controller):
     )
     async def close(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
         data: JSONBody[schemas.Outcome],
     ) -> Response[schemas.RequestDetail]:
-        closed = await service.close_request(db, principal, request_id, data)
-        await record_request(db, request.scope, principal, "request.close", "request", request_id, data)
-        return _with_etag(closed)
+        return _with_etag(await service.close_request(db, principal, request_id, data))
 
     @get(
         "/{request_id:uuid}/matches",
@@ -220,18 +193,14 @@ class RequestController(Controller):
         data: JSONBody[schemas.ResponseCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.RequestResponse:
-        async def respond() -> schemas.RequestResponse:
-            made = await service.respond(
-                db, principal, request_id, data, origin=request.app.state.settings.issuer
-            )
-            await record_request(
-                db, request.scope, principal, "request.respond", "request_response", made.id, data
-            )
-            return made
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, respond
+            await service.respond(
+                db,
+                principal,
+                request_id,
+                data,
+                origin=request.app.state.settings.issuer,
+                idempotency_key=idempotency_key,
             )
         )
 
@@ -244,15 +213,12 @@ class RequestController(Controller):
     )
     async def accept(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
         response_id: FromPath[UUID],
     ) -> schemas.RequestResponse:
-        accepted = await service.accept_response(db, principal, request_id, response_id)
-        await record_request(db, request.scope, principal, "request.accept", "request_response", response_id)
-        return accepted
+        return await service.accept_response(db, principal, request_id, response_id)
 
 
 class InboxController(Controller):

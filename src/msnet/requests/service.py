@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
 from msnet.api import decode_cursor, encode_cursor
+from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.outbox.service import tell
 from msnet.overlaps import service as overlaps
 from msnet.preconditions import check_version
@@ -43,6 +45,13 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 OPEN = ("submitted", "on-hold", "received", "accepted", "in-progress")
 BY_PATCH = ("on-hold", "in-progress", "submitted", "received")  # holding, resuming, starting
 OVERLAP_FIELDS = ("process_id", "period_start", "period_end", "service_types", "themes")  # detection reruns
+#: The audit action of a change by the state it moves the request to (none: request.update).
+UPDATE_ACTIONS = {
+    "on-hold": "request.hold",
+    "submitted": "request.resume",
+    "received": "request.resume",
+    "in-progress": "request.start",
+}
 
 
 Role = Literal["requester", "addressee"]
@@ -403,7 +412,25 @@ async def _received(session: AsyncSession, request: SupportRequest, offices: lis
 
 
 async def create_request(
-    session: AsyncSession, principal: Principal, data: schemas.RequestCreate, *, origin: str
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.RequestCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.RequestDetail | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "request.create",
+        data,
+        lambda: _create_request(session, principal, data, origin),
+    )
+
+
+async def _create_request(
+    session: AsyncSession, principal: Principal, data: schemas.RequestCreate, origin: str
 ) -> schemas.RequestDetail:
     changes = await _validated(session, principal, search.changes(data), None)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
@@ -417,6 +444,7 @@ async def create_request(
     )
     await session.flush()
     await session.refresh(request)
+    await record_action(session, principal, "request.create", "request", request.id, data)
     return await request_detail(session, principal, request)
 
 
@@ -459,6 +487,8 @@ async def update_request(
         await _received(session, request, [o for o in request.addressee_offices if o not in before])
     if request.state in OPEN and any(f in changes for f in OVERLAP_FIELDS):
         await overlaps.detect(session, principal, request.id)
+    action = "request.update" if state is None else UPDATE_ACTIONS.get(state, "request.update")
+    await record_action(session, principal, action, "request", request_id, data)
     return await request_detail(session, principal, request)
 
 
@@ -488,6 +518,7 @@ async def submit_request(
     await _record(session, principal, request, "submitted")
     await overlaps.detect(session, principal, request.id)
     await session.refresh(request)
+    await record_action(session, principal, "request.submit", "request", request_id)
     return await request_detail(session, principal, request)
 
 
@@ -498,6 +529,7 @@ async def withdraw_request(
     await _record(session, principal, request, "cancelled")
     await _settle_open_offers(session, request)
     await session.refresh(request)
+    await record_action(session, principal, "request.withdraw", "request", request_id)
     return await request_detail(session, principal, request)
 
 
@@ -514,6 +546,7 @@ async def close_request(
     await _settle_open_offers(session, request)
     await session.flush()
     await session.refresh(request)
+    await record_action(session, principal, "request.close", "request", request_id, outcome)
     return await request_detail(session, principal, request)
 
 
@@ -580,6 +613,20 @@ async def respond(
     data: schemas.ResponseCreate,
     *,
     origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.RequestResponse | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        f"request.respond {request_id}",
+        data,
+        lambda: _respond(session, principal, request_id, data, origin),
+    )
+
+
+async def _respond(
+    session: AsyncSession, principal: Principal, request_id: UUID, data: schemas.ResponseCreate, origin: str
 ) -> schemas.RequestResponse:
     request = await get_request(session, principal, request_id)
     if principal.org_id not in request.addressee_orgs:
@@ -658,6 +705,7 @@ async def respond(
     if set(request.addressee_offices) <= set(request.declined_offices) and request.state == "received":
         await _record(session, principal, request, "rejected", "every addressed office declined")
     await session.refresh(response)
+    await record_action(session, principal, "request.respond", "request_response", response.id, data)
     return _response_schema(response, await slugs_of(session, [principal.org_id]))
 
 
@@ -699,6 +747,7 @@ async def accept_response(
                 "accepted": other.status == "accepted",
             },
         )
+    await record_action(session, principal, "request.accept", "request_response", response_id)
     return _response_schema(response, await slugs_of(session, [response.organisation_id]))
 
 

@@ -21,7 +21,7 @@ from msnet.auth.routes import ClientController, OAuthController
 from msnet.auth.server import NodeAuthorizationServer
 from msnet.auth.service import TokenVerifier
 from msnet.auth.transaction import provide_session
-from msnet.db.engine import make_engine, make_sessionmaker, searches_use_indexes
+from msnet.db.engine import Timeouts, make_engine, make_sessionmaker, searches_use_indexes
 from msnet.db.migrate import head_revision
 from msnet.directory.routes import CapacityController, OfficeController
 from msnet.errors import InvalidInput, StartupError
@@ -96,7 +96,9 @@ def create_app(settings: Settings) -> Litestar:
             raise StartupError(
                 "no secret key: MSNET_SECRET_KEY (msnet serve makes one for the embedded database)"
             )
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = make_engine(
+            settings.database_url, pool_size=settings.db_pool_size, timeouts=Timeouts.of(settings)
+        )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
 
@@ -140,5 +142,5 @@ def create_app(settings: Settings) -> Litestar:
     app.state.schema_head = head_revision()
     app.state.verifier = verifier
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
-    app.asgi_handler = RequestContext(app.asgi_handler, metrics)
+    app.asgi_handler = RequestContext(app.asgi_handler, metrics, settings.request_timeout)
     return app

@@ -6,13 +6,15 @@ import re
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
+import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from msnet.api import Struct
-from msnet.errors import MsnetError
+from msnet.errors import MsnetError, ServiceUnavailable
 from msnet.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -163,7 +165,7 @@ def handle_msnet_error(request: Request, exc: MsnetError) -> Response:
         type=problem_type(exc.type_slug),
         title=exc.title,
         status=exc.status,
-        detail=exc.detail if exc.status < 500 else None,
+        detail=exc.detail if exc.status < 500 or isinstance(exc, ServiceUnavailable) else None,
         errors=[FieldError(**e) for e in errors] if errors else None,
         allowed=exc.extra.get("allowed"),
     )
@@ -177,6 +179,51 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     return _response(request, problem, headers)
 
 
+#: What a failure of the database looks like when it is unreachable, paused, restarting, out of
+#: connections or too slow: the driver's and SQLAlchemy's errors for it, a refused or reset
+#: connection, and the timeouts msnet sets (``msnet.db.engine.Timeouts``).
+_UNAVAILABLE = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, statement timeout
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.LockNotAvailableError,  # lock timeout
+    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
+    asyncpg.exceptions.InterfaceError,  # the connection is closed
+    sqlalchemy.exc.TimeoutError,  # no free connection in the pool in time
+    TimeoutError,  # connecting, or a round trip the server never answered
+    OSError,  # refused, reset, unreachable
+)
+#: Seconds a client is told to wait before it tries again, when the database is unavailable.
+RETRY_AFTER = 5
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the database cannot answer now."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, _UNAVAILABLE):
+            return True
+        if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
+def handle_database_error(request: Request, exc: Exception) -> Response:
+    """503 with ``Retry-After`` when the database is unavailable (the client may try again soon);
+    any other failure of it is a 500."""
+    if not database_unavailable(exc):
+        return handle_unexpected(request, exc)
+    log.warning("database unavailable", error=type(exc).__name__)
+    problem = Problem(
+        type=problem_type("unavailable"),
+        title="Service unavailable",
+        status=503,
+        detail=f"the database cannot answer now; retry in {RETRY_AFTER} s",
+    )
+    return _response(request, problem, {"Retry-After": str(RETRY_AFTER)})
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Anything else is a 500 that carries the request id and nothing internal."""
     log.error("unhandled error", exc_info=exc)
@@ -186,5 +233,10 @@ def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     MsnetError: handle_msnet_error,
     HTTPException: handle_http_exception,
+    sqlalchemy.exc.DBAPIError: handle_database_error,
+    sqlalchemy.exc.TimeoutError: handle_database_error,
+    asyncpg.exceptions.PostgresError: handle_database_error,
+    asyncpg.exceptions.InterfaceError: handle_database_error,
+    OSError: handle_database_error,
     Exception: handle_unexpected,
 }

@@ -198,6 +198,55 @@ class Settings:
             "doc": "Database connections per process.",
         },
     )
+    db_connect_timeout: int = field(
+        default=5,
+        metadata={
+            "env": "MSNET_DB_CONNECT_TIMEOUT",
+            "parse": _int(1, 120),
+            "doc": "Seconds to wait for a new database connection.",
+        },
+    )
+    db_pool_timeout: int = field(
+        default=5,
+        metadata={
+            "env": "MSNET_DB_POOL_TIMEOUT",
+            "parse": _int(1, 120),
+            "doc": "Seconds a request waits for a free connection of the pool.",
+        },
+    )
+    db_statement_timeout: int = field(
+        default=10,
+        metadata={
+            "env": "MSNET_DB_STATEMENT_TIMEOUT",
+            "parse": _int(1, 3600),
+            "doc": "Seconds one statement may run (the server cancels it; msnet gives up two seconds later "
+            "should the server not answer at all).",
+        },
+    )
+    db_lock_timeout: int = field(
+        default=5,
+        metadata={
+            "env": "MSNET_DB_LOCK_TIMEOUT",
+            "parse": _int(1, 3600),
+            "doc": "Seconds a statement may wait for a lock another transaction holds.",
+        },
+    )
+    db_idle_in_transaction_timeout: int = field(
+        default=60,
+        metadata={
+            "env": "MSNET_DB_IDLE_IN_TRANSACTION_TIMEOUT",
+            "parse": _int(1, 3600),
+            "doc": "Seconds a transaction may stay open doing nothing before the server ends it.",
+        },
+    )
+    request_timeout: int = field(
+        default=20,
+        metadata={
+            "env": "MSNET_REQUEST_TIMEOUT",
+            "parse": _int(1, 3600),
+            "doc": "Seconds a request may take before it is answered 503 with Retry-After, whatever it waits for.",
+        },
+    )
     request_burst_limit: int = field(
         default=30,
         metadata={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from msnet.db.embedded import LEAKPROOF_FUNCTIONS
+from msnet.settings import Settings
 
 ORG_KEY = "org_id"
 DENY_KEYS = "deny_keys"  # a token's deny-list keys, checked in the same round trip
@@ -34,13 +36,54 @@ def plain_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql"))
 
 
-def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the service waits on its database, in seconds: for a new connection, for a free one
+    of the pool, for a statement (the server cancels it; the driver gives up ``DRIVER_GRACE``
+    later, should the server not answer at all), for a lock, and for a transaction left idle."""
+
+    connect: int = 5
+    pool: int = 5
+    statement: int = 10
+    lock: int = 5
+    idle_in_transaction: int = 60
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        return cls(
+            connect=settings.db_connect_timeout,
+            pool=settings.db_pool_timeout,
+            statement=settings.db_statement_timeout,
+            lock=settings.db_lock_timeout,
+            idle_in_transaction=settings.db_idle_in_transaction_timeout,
+        )
+
+
+DRIVER_GRACE = 2
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, timeouts: Timeouts = Timeouts(), **kwargs: Any
+) -> AsyncEngine:
+    """The service's engine: every connection bounds its statements, lock waits and idle
+    transactions on the server, and the driver bounds each round trip, so a paused or vanished
+    server costs a request seconds, not as long as it lasts."""
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_timeout=timeouts.pool,
         pool_pre_ping=False,
-        connect_args={"server_settings": {"application_name": "msnet"}, "timeout": 5},
+        connect_args={
+            "server_settings": {
+                "application_name": "msnet",
+                "statement_timeout": f"{timeouts.statement}s",
+                "lock_timeout": f"{timeouts.lock}s",
+                "idle_in_transaction_session_timeout": f"{timeouts.idle_in_transaction}s",
+            },
+            "timeout": timeouts.connect,
+            "command_timeout": timeouts.statement + DRIVER_GRACE,
+        },
         json_deserializer=msgspec.json.decode,  # JSON columns as read: the same values, 3-4x faster
         **kwargs,
     )

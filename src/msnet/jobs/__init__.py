@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from litestar import Litestar
 
-from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.db.engine import Timeouts, make_engine, make_sessionmaker
 from msnet.jobs import runner
 from msnet.jobs.registry import node_jobs
 from msnet.middleware import Metrics
@@ -38,7 +38,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 async def run_alone(settings: Settings) -> None:
     """``msnet worker``: the jobs until SIGTERM or Ctrl-C, then the steps under way finished."""
     assert settings.database_url
-    engine = make_engine(settings.database_url, pool_size=min(settings.db_pool_size, BATCH))
+    engine = make_engine(
+        settings.database_url, pool_size=min(settings.db_pool_size, BATCH), timeouts=Timeouts.of(settings)
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -36,7 +36,7 @@ from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput
 from msnet.organisations.models import Organisation
 from msnet.search.driver import Driven, execute
-from msnet.search.paging import after, keyset, next_cursor
+from msnet.search.paging import cursor_key, keyset, next_cursor
 from msnet.sharing import visible_to_caller
 from msnet.taxonomy import service as taxonomy
 
@@ -212,7 +212,7 @@ async def find(
     driven, ranked = built
     parameters = {**values, "page_size": limit + 1}
     if cursor:
-        parameters["after_rank"], parameters["after_id"] = after(cursor, ranked)
+        parameters["after_rank"], parameters["after_id"] = cursor_key(cursor, ranked)
     counts, total, keys = _read(await execute(session, driven, parameters), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))

@@ -11,7 +11,7 @@ from msnet.api import decode_cursor, encode_cursor
 from msnet.errors import InvalidInput
 
 
-def after(cursor: str, ranked: bool) -> tuple[float | None, UUID]:
+def cursor_key(cursor: str, ranked: bool) -> tuple[float | None, UUID]:
     """The (rank, id) a cursor this API gave out points after; a 422 naming ``cursor`` otherwise."""
     try:
         if ranked:
@@ -53,7 +53,7 @@ def page_after(
     UUIDs: oldest first, or ``newest_first``)."""
     after = None
     if cursor:
-        after_rank, after_id = after(cursor, rank is not None)
+        after_rank, after_id = cursor_key(cursor, rank is not None)
         after = (literal(after_rank), literal(after_id))
     return keyset(query, after, rank, id_column, newest_first=newest_first)
 

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from msnet.idempotency.service import Replayed
 from msnet.organisations.models import Organisation
-from msnet.requests import schemas, service
+from msnet.requests import responses, schemas, service
 from msnet.settings import Settings
 from tests.audit.actors import acting, digest, entries, entry, node, person
 from tests.requests.conftest import Network, request_body
@@ -53,10 +53,10 @@ async def test_a_person_and_a_node_leave_entries_naming_them(
         assert isinstance(draft, schemas.RequestDetail)
         await service.withdraw_request(session, node(au), draft.id)
     async with acting(settings, "eu") as (session, eu):
-        response = await service.respond(session, node(eu), made.id, offer, origin=settings.issuer)
+        response = await responses.respond(session, node(eu), made.id, offer, origin=settings.issuer)
         assert isinstance(response, schemas.RequestResponse)
     async with acting(settings, "au") as (session, au):
-        await service.accept_response(session, person(au), made.id, response.id)
+        await responses.accept_response(session, person(au), made.id, response.id)
         await service.close_request(session, person(au), made.id, outcome)
 
     assert await _not_clients(owner_conn, au) == [

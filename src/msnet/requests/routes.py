@@ -16,7 +16,7 @@ from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.overlaps.routes import limit_bursts
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import WRITE_RESPONSES, problem_responses
-from msnet.requests import schemas, service
+from msnet.requests import responses, schemas, service
 
 READ = problem_responses(401, 403, 404)
 StateFilter = Annotated[
@@ -176,7 +176,7 @@ class RequestController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.ResponsePage:
-        return await service.list_responses(db, principal, request_id, limit=limit, cursor=cursor)
+        return await responses.list_responses(db, principal, request_id, limit=limit, cursor=cursor)
 
     @post(
         "/{request_id:uuid}/responses",
@@ -194,7 +194,7 @@ class RequestController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.RequestResponse:
         return replayable(
-            await service.respond(
+            await responses.respond(
                 db,
                 principal,
                 request_id,
@@ -218,7 +218,7 @@ class RequestController(Controller):
         request_id: FromPath[UUID],
         response_id: FromPath[UUID],
     ) -> schemas.RequestResponse:
-        return await service.accept_response(db, principal, request_id, response_id)
+        return await responses.accept_response(db, principal, request_id, response_id)
 
 
 class InboxController(Controller):

@@ -1,4 +1,5 @@
-"""Support requests: drafting, the lifecycle, addressing, responses, the inbox."""
+"""Support requests: drafting, addressing, the lifecycle (submit, hold, resume, withdraw, close), the
+lists and the inbox. The offices' responses are in ``responses``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests import routing, schemas
 from msnet.requests.models import RequestEvent, RequestResponse, SupportRequest
-from msnet.roster.models import Expert
 from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
@@ -194,7 +194,7 @@ async def get_request(session: AsyncSession, principal: Principal, request_id: U
     return request
 
 
-async def _own(session: AsyncSession, principal: Principal, request_id: UUID) -> SupportRequest:
+async def owned(session: AsyncSession, principal: Principal, request_id: UUID) -> SupportRequest:
     """A request the caller made, locked for a change; an addressee's attempt is a 403."""
     request = await get_request(session, principal, request_id)
     if request.organisation_id != principal.org_id:
@@ -353,7 +353,7 @@ async def _validated(
     return changes
 
 
-async def _record(
+async def transition(
     session: AsyncSession, principal: Principal, request: SupportRequest, to: str, note: str = ""
 ) -> None:
     """Move ``request`` to ``to`` if the lifecycle allows it (409 naming the allowed states if not),
@@ -456,7 +456,7 @@ async def update_request(
     if_match: str | None,
 ) -> schemas.RequestDetail:
     """Change a request; organisations it is newly addressed to (once submitted) are told."""
-    request = await _own(session, principal, request_id)
+    request = await owned(session, principal, request_id)
     check_version(if_match, request.version)
     changes = search.changes(data)
     state = changes.pop("state", None)
@@ -481,7 +481,7 @@ async def update_request(
                 "submit, withdraw, close and accepting a response have their own calls",
                 allowed=allowed,
             )
-        await _record(session, principal, request, state)
+        await transition(session, principal, request, state)
     await session.refresh(request)
     if request.state != "draft":
         await _received(session, request, [o for o in request.addressee_offices if o not in before])
@@ -495,7 +495,7 @@ async def update_request(
 async def submit_request(
     session: AsyncSession, principal: Principal, request_id: UUID
 ) -> schemas.RequestDetail:
-    request = await _own(session, principal, request_id)
+    request = await owned(session, principal, request_id)
     if request.state == "draft" and request.route == "best_matches" and not request.addressee_offices:
         chosen = await routing.best_offices(
             session, principal, request, await _process_of(session, principal, request)
@@ -515,7 +515,7 @@ async def submit_request(
         raise Conflict(
             "name at least one addressee, or route the request to the best matches", allowed=["cancelled"]
         )
-    await _record(session, principal, request, "submitted")
+    await transition(session, principal, request, "submitted")
     await overlaps.detect(session, principal, request.id)
     await session.refresh(request)
     await record_action(session, principal, "request.submit", "request", request_id)
@@ -525,8 +525,8 @@ async def submit_request(
 async def withdraw_request(
     session: AsyncSession, principal: Principal, request_id: UUID
 ) -> schemas.RequestDetail:
-    request = await _own(session, principal, request_id)
-    await _record(session, principal, request, "cancelled")
+    request = await owned(session, principal, request_id)
+    await transition(session, principal, request, "cancelled")
     await _settle_open_offers(session, request)
     await session.refresh(request)
     await record_action(session, principal, "request.withdraw", "request", request_id)
@@ -540,215 +540,14 @@ async def close_request(
         raise InvalidInput.field("reason", "say why the support was not delivered")
     if outcome.delivered and outcome.modality is None:
         raise InvalidInput.field("modality", "say how the support was delivered (remote, in_person, both)")
-    request = await _own(session, principal, request_id)
-    await _record(session, principal, request, "completed", outcome.note)
+    request = await owned(session, principal, request_id)
+    await transition(session, principal, request, "completed", outcome.note)
     request.outcome = msgspec.to_builtins(outcome)
     await _settle_open_offers(session, request)
     await session.flush()
     await session.refresh(request)
     await record_action(session, principal, "request.close", "request", request_id, outcome)
     return await request_detail(session, principal, request)
-
-
-async def _process_of(session: AsyncSession, principal: Principal, request: SupportRequest) -> Process | None:
-    """The request's process, for routing; None when the caller may not see it."""
-    return await session.scalar(
-        select(Process).where(Process.id == request.process_id, visible(Process, principal))
-    )
-
-
-async def request_matches(session: AsyncSession, principal: Principal, request_id: UUID) -> schemas.Matches:
-    request = await get_request(session, principal, request_id)
-    if request.organisation_id != principal.org_id:
-        raise Forbidden("only the requesting organisation sees the matches")
-    return await routing.matches(session, principal, request, await _process_of(session, principal, request))
-
-
-# --- responses -----------------------------------------------------------------------------
-
-
-def _response_schema(r: RequestResponse, slugs: dict[UUID, str]) -> schemas.RequestResponse:
-    return schemas.RequestResponse(
-        id=r.id,
-        request_id=r.request_id,
-        organisation=slugs[r.organisation_id],
-        office_id=r.office_id,
-        kind=r.kind,  # type: ignore[arg-type]
-        experts=list(r.expert_ids),
-        period=schemas.Period(start=r.period_start, end=r.period_end)
-        if r.period_start and r.period_end
-        else None,
-        note=r.note,
-        reason=r.reason,
-        status=r.status,  # type: ignore[arg-type]
-        version=r.version,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-    )
-
-
-async def list_responses(
-    session: AsyncSession, principal: Principal, request_id: UUID, *, limit: int, cursor: str | None
-) -> schemas.ResponsePage:
-    """The requester sees every response; a responder sees its own."""
-    request = await get_request(session, principal, request_id)
-    conditions = [RequestResponse.request_id == request.id]
-    if request.organisation_id != principal.org_id:
-        conditions.append(RequestResponse.organisation_id == principal.org_id)
-    total = await session.scalar(select(func.count()).select_from(RequestResponse).where(*conditions))
-    query = search.page_after(select(RequestResponse).where(*conditions), cursor, None, RequestResponse.id)
-    rows = list(await session.scalars(query.limit(limit + 1)))
-    slugs = await slugs_of(session, list({r.organisation_id for r in rows}))
-    return schemas.ResponsePage(
-        items=[_response_schema(r, slugs) for r in rows[:limit]],
-        next_cursor=search.next_cursor([(r.id, None) for r in rows], limit, False),
-        total=total or 0,
-    )
-
-
-async def respond(
-    session: AsyncSession,
-    principal: Principal,
-    request_id: UUID,
-    data: schemas.ResponseCreate,
-    *,
-    origin: str,
-    idempotency_key: str | None = None,
-) -> schemas.RequestResponse | Replayed:
-    return await idempotent(
-        session,
-        principal,
-        idempotency_key,
-        f"request.respond {request_id}",
-        data,
-        lambda: _respond(session, principal, request_id, data, origin),
-    )
-
-
-async def _respond(
-    session: AsyncSession, principal: Principal, request_id: UUID, data: schemas.ResponseCreate, origin: str
-) -> schemas.RequestResponse:
-    request = await get_request(session, principal, request_id)
-    if principal.org_id not in request.addressee_orgs:
-        raise Forbidden("only an addressed office responds to a request")
-    await session.refresh(request, with_for_update=True)
-    mine = {
-        o
-        for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
-        if g == principal.org_id
-    }
-    if data.office_id not in mine:
-        raise InvalidInput.field(
-            "office_id", "is not one of the caller's offices this request is addressed to"
-        )
-    if request.state not in ("submitted", "received"):
-        raise Conflict(
-            f"a request in state '{request.state}' takes no responses", allowed=allowed_transitions(request)
-        )
-    if await session.scalar(
-        select(RequestResponse.id).where(
-            RequestResponse.request_id == request.id, RequestResponse.office_id == data.office_id
-        )
-    ):
-        raise Conflict("this office has already responded to the request")
-    if data.kind == "decline":
-        if not data.reason.strip():
-            raise InvalidInput.field("reason", "say why the office declines")
-        if data.experts or data.period:
-            raise InvalidInput.field("experts", "a decline proposes no experts or dates")
-    if data.period and data.period.end < data.period.start:
-        raise InvalidInput.field("period.end", "is before the start")
-    if data.experts:
-        own = set(
-            await session.scalars(
-                select(Expert.id).where(
-                    Expert.id.in_(data.experts),
-                    Expert.organisation_id == principal.org_id,
-                    Expert.deleted_at.is_(None),
-                )
-            )
-        )
-        for i, expert_id in enumerate(data.experts):
-            if expert_id not in own:
-                raise InvalidInput.field(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
-    response = RequestResponse(
-        request_id=request.id,
-        organisation_id=principal.org_id,
-        requester_id=request.organisation_id,
-        office_id=data.office_id,
-        kind=data.kind,
-        expert_ids=list(dict.fromkeys(data.experts)),
-        period_start=data.period.start if data.period else None,
-        period_end=data.period.end if data.period else None,
-        note=data.note,
-        reason=data.reason,
-        origin=origin,
-    )
-    session.add(response)
-    await session.flush()
-    await tell(
-        session,
-        [request.organisation_id],
-        "request.response",
-        {
-            "request_id": str(request.id),
-            "response_id": str(response.id),
-            "office_id": str(data.office_id),
-            "kind": data.kind,
-        },
-    )
-    if request.state == "submitted":
-        await _record(session, principal, request, "received", "first response")
-    if data.kind == "decline":  # kept on the request: each responder sees only its own responses
-        request.declined_offices = [*request.declined_offices, data.office_id]
-        await session.flush()
-    if set(request.addressee_offices) <= set(request.declined_offices) and request.state == "received":
-        await _record(session, principal, request, "rejected", "every addressed office declined")
-    await session.refresh(response)
-    await record_action(session, principal, "request.respond", "request_response", response.id, data)
-    return _response_schema(response, await slugs_of(session, [principal.org_id]))
-
-
-async def accept_response(
-    session: AsyncSession, principal: Principal, request_id: UUID, response_id: UUID
-) -> schemas.RequestResponse:
-    """Accept an offer; every organisation that responded is told whether its offer was taken."""
-    request = await _own(session, principal, request_id)
-    response = await session.scalar(
-        select(RequestResponse)
-        .where(RequestResponse.id == response_id, RequestResponse.request_id == request.id)
-        .with_for_update()
-    )
-    if response is None:
-        raise NotFound(f"no response {response_id} to this request")
-    if response.kind != "offer" or response.status != "open":
-        raise Conflict(f"only an open offer can be accepted; this is a {response.status} {response.kind}")
-    if request.state == "received":
-        await _record(session, principal, request, "accepted", f"offer {response.id} accepted")
-    elif request.state != "accepted":
-        raise Conflict(
-            f"offers are accepted while a request is received or accepted, not {request.state}",
-            allowed=allowed_transitions(request),
-        )
-    response.status = "accepted"
-    response.version += 1
-    await session.flush()
-    await session.refresh(response)
-    for other in await session.scalars(
-        select(RequestResponse).where(RequestResponse.request_id == request.id)
-    ):
-        await tell(
-            session,
-            [other.organisation_id],
-            "request.accepted",
-            {
-                "request_id": str(request.id),
-                "response_id": str(other.id),
-                "accepted": other.status == "accepted",
-            },
-        )
-    await record_action(session, principal, "request.accept", "request_response", response_id)
-    return _response_schema(response, await slugs_of(session, [response.organisation_id]))
 
 
 async def _settle_open_offers(session: AsyncSession, request: SupportRequest) -> None:
@@ -763,3 +562,17 @@ async def _settle_open_offers(session: AsyncSession, request: SupportRequest) ->
         response.status = "not_selected"
         response.version += 1
     await session.flush()
+
+
+async def _process_of(session: AsyncSession, principal: Principal, request: SupportRequest) -> Process | None:
+    """The request's process, for routing; None when the caller may not see it."""
+    return await session.scalar(
+        select(Process).where(Process.id == request.process_id, visible(Process, principal))
+    )
+
+
+async def request_matches(session: AsyncSession, principal: Principal, request_id: UUID) -> schemas.Matches:
+    request = await get_request(session, principal, request_id)
+    if request.organisation_id != principal.org_id:
+        raise Forbidden("only the requesting organisation sees the matches")
+    return await routing.matches(session, principal, request, await _process_of(session, principal, request))

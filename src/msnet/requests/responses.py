@@ -1,0 +1,204 @@
+"""The offices' responses to a request: offers and declines, and the requester accepting an offer."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet import search
+from msnet.audit.service import record_action
+from msnet.auth.principal import Principal
+from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
+from msnet.outbox.service import tell
+from msnet.requests import schemas, service
+from msnet.requests.models import RequestResponse
+from msnet.roster.models import Expert
+from msnet.sharing import slugs_of
+
+
+def _response_schema(r: RequestResponse, slugs: dict[UUID, str]) -> schemas.RequestResponse:
+    return schemas.RequestResponse(
+        id=r.id,
+        request_id=r.request_id,
+        organisation=slugs[r.organisation_id],
+        office_id=r.office_id,
+        kind=r.kind,  # type: ignore[arg-type]
+        experts=list(r.expert_ids),
+        period=schemas.Period(start=r.period_start, end=r.period_end)
+        if r.period_start and r.period_end
+        else None,
+        note=r.note,
+        reason=r.reason,
+        status=r.status,  # type: ignore[arg-type]
+        version=r.version,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+async def list_responses(
+    session: AsyncSession, principal: Principal, request_id: UUID, *, limit: int, cursor: str | None
+) -> schemas.ResponsePage:
+    """The requester sees every response; a responder sees its own."""
+    request = await service.get_request(session, principal, request_id)
+    conditions = [RequestResponse.request_id == request.id]
+    if request.organisation_id != principal.org_id:
+        conditions.append(RequestResponse.organisation_id == principal.org_id)
+    total = await session.scalar(select(func.count()).select_from(RequestResponse).where(*conditions))
+    query = search.page_after(select(RequestResponse).where(*conditions), cursor, None, RequestResponse.id)
+    rows = list(await session.scalars(query.limit(limit + 1)))
+    slugs = await slugs_of(session, list({r.organisation_id for r in rows}))
+    return schemas.ResponsePage(
+        items=[_response_schema(r, slugs) for r in rows[:limit]],
+        next_cursor=search.next_cursor([(r.id, None) for r in rows], limit, False),
+        total=total or 0,
+    )
+
+
+async def respond(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: UUID,
+    data: schemas.ResponseCreate,
+    *,
+    origin: str,
+    idempotency_key: str | None = None,
+) -> schemas.RequestResponse | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        f"request.respond {request_id}",
+        data,
+        lambda: _respond(session, principal, request_id, data, origin),
+    )
+
+
+async def _respond(
+    session: AsyncSession, principal: Principal, request_id: UUID, data: schemas.ResponseCreate, origin: str
+) -> schemas.RequestResponse:
+    request = await service.get_request(session, principal, request_id)
+    if principal.org_id not in request.addressee_orgs:
+        raise Forbidden("only an addressed office responds to a request")
+    await session.refresh(request, with_for_update=True)
+    mine = {
+        o
+        for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
+        if g == principal.org_id
+    }
+    if data.office_id not in mine:
+        raise InvalidInput.field(
+            "office_id", "is not one of the caller's offices this request is addressed to"
+        )
+    if request.state not in ("submitted", "received"):
+        raise Conflict(
+            f"a request in state '{request.state}' takes no responses",
+            allowed=service.allowed_transitions(request),
+        )
+    if await session.scalar(
+        select(RequestResponse.id).where(
+            RequestResponse.request_id == request.id, RequestResponse.office_id == data.office_id
+        )
+    ):
+        raise Conflict("this office has already responded to the request")
+    if data.kind == "decline":
+        if not data.reason.strip():
+            raise InvalidInput.field("reason", "say why the office declines")
+        if data.experts or data.period:
+            raise InvalidInput.field("experts", "a decline proposes no experts or dates")
+    if data.period and data.period.end < data.period.start:
+        raise InvalidInput.field("period.end", "is before the start")
+    if data.experts:
+        own = set(
+            await session.scalars(
+                select(Expert.id).where(
+                    Expert.id.in_(data.experts),
+                    Expert.organisation_id == principal.org_id,
+                    Expert.deleted_at.is_(None),
+                )
+            )
+        )
+        for i, expert_id in enumerate(data.experts):
+            if expert_id not in own:
+                raise InvalidInput.field(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
+    response = RequestResponse(
+        request_id=request.id,
+        organisation_id=principal.org_id,
+        requester_id=request.organisation_id,
+        office_id=data.office_id,
+        kind=data.kind,
+        expert_ids=list(dict.fromkeys(data.experts)),
+        period_start=data.period.start if data.period else None,
+        period_end=data.period.end if data.period else None,
+        note=data.note,
+        reason=data.reason,
+        origin=origin,
+    )
+    session.add(response)
+    await session.flush()
+    await tell(
+        session,
+        [request.organisation_id],
+        "request.response",
+        {
+            "request_id": str(request.id),
+            "response_id": str(response.id),
+            "office_id": str(data.office_id),
+            "kind": data.kind,
+        },
+    )
+    if request.state == "submitted":
+        await service.transition(session, principal, request, "received", "first response")
+    if data.kind == "decline":  # kept on the request: each responder sees only its own responses
+        request.declined_offices = [*request.declined_offices, data.office_id]
+        await session.flush()
+    if set(request.addressee_offices) <= set(request.declined_offices) and request.state == "received":
+        await service.transition(session, principal, request, "rejected", "every addressed office declined")
+    await session.refresh(response)
+    await record_action(session, principal, "request.respond", "request_response", response.id, data)
+    return _response_schema(response, await slugs_of(session, [principal.org_id]))
+
+
+async def accept_response(
+    session: AsyncSession, principal: Principal, request_id: UUID, response_id: UUID
+) -> schemas.RequestResponse:
+    """Accept an offer; every organisation that responded is told whether its offer was taken."""
+    request = await service.owned(session, principal, request_id)
+    response = await session.scalar(
+        select(RequestResponse)
+        .where(RequestResponse.id == response_id, RequestResponse.request_id == request.id)
+        .with_for_update()
+    )
+    if response is None:
+        raise NotFound(f"no response {response_id} to this request")
+    if response.kind != "offer" or response.status != "open":
+        raise Conflict(f"only an open offer can be accepted; this is a {response.status} {response.kind}")
+    if request.state == "received":
+        await service.transition(session, principal, request, "accepted", f"offer {response.id} accepted")
+    elif request.state != "accepted":
+        raise Conflict(
+            f"offers are accepted while a request is received or accepted, not {request.state}",
+            allowed=service.allowed_transitions(request),
+        )
+    response.status = "accepted"
+    response.version += 1
+    await session.flush()
+    await session.refresh(response)
+    for other in await session.scalars(
+        select(RequestResponse).where(RequestResponse.request_id == request.id)
+    ):
+        await tell(
+            session,
+            [other.organisation_id],
+            "request.accepted",
+            {
+                "request_id": str(request.id),
+                "response_id": str(other.id),
+                "accepted": other.status == "accepted",
+            },
+        )
+    await record_action(session, principal, "request.accept", "request_response", response_id)
+    return _response_schema(response, await slugs_of(session, [response.organisation_id]))

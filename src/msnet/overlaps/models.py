@@ -104,15 +104,3 @@ class OverlapDismissal(Base):
     request_b: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"), primary_key=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("overlap_cases.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class RequestBurst(Base):
-    """One submit or withdraw attempt by a client: the rate limit counts these."""
-
-    __tablename__ = "request_bursts"
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
-    client_id: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(20))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

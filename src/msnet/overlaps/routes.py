@@ -1,5 +1,4 @@
-"""/v1/overlaps (overlap cases the caller is a party to, their messages, sharing and resolution), and
-the guard that limits bursts of submit and withdraw."""
+"""/v1/overlaps: overlap cases the caller is a party to, their messages, sharing and resolution."""
 
 from __future__ import annotations
 
@@ -7,17 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
-from msnet.audit.service import audit_event, record
-from msnet.auth.principal import Principal, principal_of, provide_principal, requires
-from msnet.db.engine import ORG_KEY
-from msnet.errors import TooManyRequests
+from msnet.auth.principal import Principal, provide_principal, requires
 from msnet.overlaps import schemas, service
 from msnet.problems import problem_responses
 
@@ -26,37 +20,6 @@ WRITE = problem_responses(401, 403, 404, 409, 413, 415)
 StatusFilter = Annotated[
     schemas.Status | None, QueryParameter(name="status", description="Only cases in this status.")
 ]
-
-
-async def limit_bursts(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """A guard for submit and withdraw: a client making more than MSNET_REQUEST_BURST_LIMIT of them in
-    a minute gets a 429 with ``Retry-After``, and the refusal is audited. Counted in a transaction of
-    its own, before the request's, so attempts count whatever their outcome and across processes."""
-    principal = principal_of(connection)
-    action = "withdraw" if connection.url.path.endswith("/withdraw") else "submit"
-    limit = connection.app.state.settings.request_burst_limit
-    async with connection.app.state.sessionmaker() as session:
-        session.info[ORG_KEY] = principal.org_id
-        async with session.begin():
-            wait = await service.burst_wait(session, principal, action, limit)
-            if wait is not None:
-                await record(
-                    session,
-                    audit_event(
-                        connection.scope,
-                        action="request.rate_limited",
-                        resource_type="route",
-                        resource_id=f"{connection.scope['method']} {connection.url.path}",
-                        outcome="denied",
-                        principal=principal,
-                        payload={"limit": limit, "window_seconds": int(service.BURST_WINDOW.total_seconds())},
-                    ),
-                )
-    if wait is not None:
-        raise TooManyRequests(
-            f"more than {limit} submissions and withdrawals a minute; retry in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
 
 
 class OverlapController(Controller):

@@ -1,16 +1,14 @@
 """Deconfliction: detection (through the database function of migration 0009), the case views the
-parties see, sharing, messages, the resolution every party agrees to, and the burst limit on
-submit and withdraw."""
+parties see, sharing, messages, and the resolution every party agrees to."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.audit.service import record_action
@@ -27,7 +25,6 @@ from msnet.overlaps.models import (
     OverlapMessage,
     OverlapPair,
     OverlapProposal,
-    RequestBurst,
 )
 from msnet.processes.models import Process
 from msnet.requests.models import SupportRequest
@@ -37,7 +34,6 @@ from msnet.sharing import slugs_of, visible
 
 _DETECT = text("SELECT case_id, news FROM msnet_overlap_detect(:request, :case)")
 _WITHDRAW = text("SELECT request_id, from_state, parties FROM msnet_overlap_withdraw(:case, :event)")
-BURST_WINDOW = timedelta(seconds=60)  # the window MSNET_REQUEST_BURST_LIMIT counts attempts in
 
 
 # --- detection -----------------------------------------------------------------------------
@@ -468,24 +464,3 @@ async def _settle(
         "overlap.resolved",
         {**_disclosed(case, slugs), "resolution": case.resolution},
     )
-
-
-# --- bursts of submit and withdraw ---------------------------------------------------------
-
-
-async def burst_wait(session: AsyncSession, principal: Principal, action: str, limit: int) -> int | None:
-    """Count this attempt of the client's; past ``limit`` in ``BURST_WINDOW`` it is refused and the
-    seconds to wait are returned (the attempt is not counted)."""
-    now = datetime.now(UTC)
-    key = f"msnet.burst.{principal.org_id}.{principal.actor}"
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
-    mine = (RequestBurst.organisation_id == principal.org_id, RequestBurst.client_id == principal.actor)
-    await session.execute(delete(RequestBurst).where(*mine, RequestBurst.at <= now - BURST_WINDOW))
-    recent = list(await session.scalars(select(RequestBurst.at).where(*mine).order_by(RequestBurst.at)))
-    if len(recent) >= limit:
-        return max(1, math.ceil((recent[len(recent) - limit] + BURST_WINDOW - now).total_seconds()))
-    session.add(
-        RequestBurst(organisation_id=principal.org_id, client_id=principal.actor, action=action, at=now)
-    )
-    await session.flush()
-    return None

@@ -77,3 +77,16 @@ class RequestResponse(SharedRecord, Base):
     note: Mapped[str] = mapped_column(Text, default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | accepted | not_selected
+
+
+class RequestBurst(Base):
+    """One submit or withdraw attempt by an actor (a client, a person or a node): the burst limit
+    counts these."""
+
+    __tablename__ = "request_bursts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

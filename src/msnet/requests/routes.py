@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.auth.principal import Principal, provide_principal, requires
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
-from msnet.overlaps.routes import limit_bursts
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import WRITE_RESPONSES, problem_responses
 from msnet.requests import responses, schemas, service
+from msnet.requests.limits import limit_bursts
 
 READ = problem_responses(401, 403, 404)
 StateFilter = Annotated[

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Request
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, SerializationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import BodyKwarg
@@ -24,7 +24,7 @@ from msnet.auth.transaction import provide_session
 from msnet.db.engine import Timeouts, make_engine, make_sessionmaker, searches_use_indexes
 from msnet.db.migrate import head_revision
 from msnet.directory.routes import CapacityController, OfficeController
-from msnet.errors import InvalidInput, StartupError
+from msnet.errors import BadRequest, InvalidInput, StartupError
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
@@ -68,9 +68,10 @@ ROUTES = [
 
 async def _check_request(request: Request) -> None:
     """Refuse early what no handler can take: NUL characters, which PostgreSQL cannot store (422),
-    and a body in another media type than its handler declares (JSON unless it says otherwise; 415)."""
-    for name, value in request.query_params.items():
-        if "\x00" in value:
+    a body in another media type than its handler declares (JSON unless it says otherwise; 415),
+    and JSON nested deeper than the decoder goes (400)."""
+    for name, value in (*request.path_params.items(), *request.query_params.items()):
+        if isinstance(value, str) and "\x00" in value:
             raise InvalidInput.field(name, "may not contain NUL characters")
     if request.method not in ("POST", "PUT", "PATCH"):
         return
@@ -85,6 +86,13 @@ async def _check_request(request: Request) -> None:
         raise HTTPException(status_code=415, detail=f"send the body as {declared}")
     if b"\\u0000" in await request.body():
         raise InvalidInput.field("body", "may not contain NUL characters")
+    if declared == "application/json":
+        try:
+            await request.json()  # kept: the handler reads the same decoded value
+        except RecursionError:
+            raise BadRequest("the body is nested too deeply") from None
+        except SerializationException:
+            pass  # malformed JSON: the handler's own decoding reports it
 
 
 def create_app(settings: Settings) -> Litestar:

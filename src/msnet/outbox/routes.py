@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
-from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_principal, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
+from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.outbox import schemas, service
 from msnet.problems import problem_responses
 
@@ -47,38 +45,17 @@ class WebhookController(Controller):
         data: JSONBody[schemas.WebhookCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.WebhookCreated:
-        shown: list[str] = []
-
-        async def create() -> schemas.Webhook:
-            # what an Idempotency-Key keeps and replays: the endpoint, never its secret
-            settings = request.app.state.settings
-            endpoint, secret = await service.create_endpoint(
+        settings = request.app.state.settings
+        return replayable(
+            await service.create_endpoint(
                 db,
                 principal,
                 data,
                 secret_key=settings.secret_key,
                 private_addresses=settings.webhook_private_addresses,
-            )
-            await record_request(
-                db,
-                request.scope,
-                principal,
-                "webhook.create",
-                "webhook",
-                endpoint.id,
-                {"url": endpoint.url, "event_types": endpoint.event_types},
-            )
-            shown.append(secret)
-            return endpoint
-
-        result = replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
+                idempotency_key=idempotency_key,
             )
         )
-        if isinstance(result, Response):
-            return result  # type: ignore[return-value]
-        return schemas.WebhookCreated(**msgspec.structs.asdict(result), secret=shown[0])
 
     @delete(
         "/{webhook_id:uuid}",
@@ -87,10 +64,8 @@ class WebhookController(Controller):
     )
     async def delete_webhook(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         webhook_id: FromPath[UUID],
     ) -> None:
         await service.delete_endpoint(db, principal, webhook_id)
-        await record_request(db, request.scope, principal, "webhook.delete", "webhook", webhook_id)

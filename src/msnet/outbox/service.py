@@ -25,10 +25,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet.audit.service import record_action
 from msnet.auth.keys import secret_box
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.outbox import schemas
 from msnet.outbox.models import OutboxMessage, WebhookEndpoint
 from msnet.search import next_cursor, page_after
@@ -181,8 +183,30 @@ async def create_endpoint(
     *,
     secret_key: str,
     private_addresses: bool,
+    idempotency_key: str | None = None,
+) -> schemas.WebhookCreated | Replayed:
+    """The new endpoint, with its secret in clear (for this one answer only: a replay under the same
+    ``idempotency_key`` gets the endpoint without it)."""
+    shown: list[str] = []
+
+    async def create() -> schemas.Webhook:
+        endpoint, secret = await _create_endpoint(session, principal, data, secret_key, private_addresses)
+        shown.append(secret)
+        return endpoint
+
+    result = await idempotent(session, principal, idempotency_key, "webhook.create", data, create)
+    if isinstance(result, Replayed):
+        return result
+    return schemas.WebhookCreated(**msgspec.structs.asdict(result), secret=shown[0])
+
+
+async def _create_endpoint(
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.WebhookCreate,
+    secret_key: str,
+    private_addresses: bool,
 ) -> tuple[schemas.Webhook, str]:
-    """The new endpoint, and its secret in clear (for this one response only)."""
     url = check_url(data.url, private_addresses=private_addresses)
     await session.execute(
         select(func.pg_advisory_xact_lock(func.hashtext("msnet.webhooks." + str(principal.org_id))))
@@ -203,7 +227,16 @@ async def create_endpoint(
     session.add(row)
     await session.flush()
     await session.refresh(row)
-    return to_schema(row, principal.org_slug), secret
+    endpoint = to_schema(row, principal.org_slug)
+    await record_action(
+        session,
+        principal,
+        "webhook.create",
+        "webhook",
+        endpoint.id,
+        {"url": endpoint.url, "event_types": endpoint.event_types},
+    )
+    return endpoint, secret
 
 
 async def list_endpoints(
@@ -228,6 +261,7 @@ async def delete_endpoint(session: AsyncSession, principal: Principal, endpoint_
     )
     if deleted is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}")
+    await record_action(session, principal, "webhook.delete", "webhook", endpoint_id)
 
 
 # --- delivery -----------------------------------------------------------------------------------

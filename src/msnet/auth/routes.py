@@ -11,11 +11,10 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
-from msnet.audit.service import audit_event, record
+from msnet.audit.service import REQUEST_KEY, RequestOrigin
 from msnet.auth import schemas, service
 from msnet.auth.principal import SCOPES, Principal, own_organisation, provide_principal, requires
 from msnet.auth.server import ASYMMETRIC, AUTH_METHODS, Exchange, FormRequest
-from msnet.db.engine import ORG_KEY
 from msnet.organisations import service as organisations
 from msnet.organisations.models import Organisation
 from msnet.problems import problem_responses
@@ -44,6 +43,7 @@ async def _exchange(request: Request, endpoint: str) -> Response:
     )
     server = state.oauth
     async with state.sessionmaker() as session, session.begin():
+        session.info[REQUEST_KEY] = RequestOrigin.of(request.scope)
         client = await service.load_client(
             session, service.claimed_client_id(oauth_request), state.settings.secret_key
         )
@@ -72,23 +72,8 @@ async def _exchange(request: Request, endpoint: str) -> Response:
             )
         if exchange.revoked is not None:
             await service.revoke(session, exchange.revoked)
-        action = {"token": "token.issue", "revocation": "token.revoke", "introspection": "token.introspect"}
-        await record(
-            session,
-            audit_event(
-                request.scope,
-                action=action[endpoint] if status == 200 else "auth.failed",
-                resource_type="access_token" if endpoint == "token" else "token",
-                resource_id=exchange.issued_jti,
-                outcome="success" if status == 200 else "failure",
-                org_id=session.info.get(ORG_KEY),  # the organisation the client claimed, if it exists
-                actor=f"client:{client.client_id}" if client else "anonymous",
-                payload={
-                    "endpoint": endpoint,
-                    "status": status,
-                    "error": body.get("error") if status != 200 else None,
-                },
-            ),
+        await service.record_exchange(
+            session, endpoint, exchange, status, body.get("error") if status != 200 else None
         )
     return Response(
         body, status_code=status, headers={**dict(headers), **NO_STORE}, media_type="application/json"
@@ -182,21 +167,9 @@ class ClientController(Controller):
         principal: NamedDependency[Principal],
         data: JSONBody[schemas.ClientCreate],
     ) -> schemas.ClientCreated:
-        created = await service.create_client(
-            db, org, data, secret_key=request.app.state.settings.secret_key, created_by=principal.actor
+        return await service.register_client(
+            db, principal, org, data, secret_key=request.app.state.settings.secret_key
         )
-        await record(
-            db,
-            audit_event(
-                request.scope,
-                action="client.create",
-                resource_type="client",
-                resource_id=created.client_id,
-                principal=principal,
-                payload={"name": data.name, "scopes": sorted(data.scopes), "jwks": data.jwks is not None},
-            ),
-        )
-        return created
 
     @post(
         "/{client_id:str}/secret",
@@ -212,20 +185,9 @@ class ClientController(Controller):
         principal: NamedDependency[Principal],
         client_id: FromPath[str],
     ) -> schemas.ClientCreated:
-        rotated = await service.rotate_secret(
-            db, org, client_id, secret_key=request.app.state.settings.secret_key
+        return await service.rotate_client_secret(
+            db, principal, org, client_id, secret_key=request.app.state.settings.secret_key
         )
-        await record(
-            db,
-            audit_event(
-                request.scope,
-                action="client.rotate_secret",
-                resource_type="client",
-                resource_id=client_id,
-                principal=principal,
-            ),
-        )
-        return rotated
 
     @delete(
         "/{client_id:str}",
@@ -240,14 +202,6 @@ class ClientController(Controller):
         principal: NamedDependency[Principal],
         client_id: FromPath[str],
     ) -> None:
-        await service.delete_client(db, org, client_id, request.app.state.settings.access_token_ttl)
-        await record(
-            db,
-            audit_event(
-                request.scope,
-                action="client.delete",
-                resource_type="client",
-                resource_id=client_id,
-                principal=principal,
-            ),
+        await service.delete_client(
+            db, principal, org, client_id, request.app.state.settings.access_token_ttl
         )

@@ -19,13 +19,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
-from msnet.audit.service import AuditEvent, audit_event, record
+from msnet.audit.service import REQUEST_KEY, AuditEvent, RequestOrigin, audit_event, record, record_action
 from msnet.auth import schemas
 from msnet.auth.keys import ALG, KeyRing, hash_client_secret
 from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
 from msnet.auth.principal import Principal
 from msnet.auth.server import Exchange, LoadedClient, algorithms_for
-from msnet.db.engine import set_organisation
+from msnet.db.engine import ORG_KEY, set_organisation
 from msnet.errors import InvalidInput, NotFound, Unauthenticated
 from msnet.organisations.models import Organisation
 
@@ -156,6 +156,37 @@ async def consume_assertion(session: AsyncSession, exchange: Exchange) -> bool:
     return inserted is not None
 
 
+_EXCHANGE_ACTIONS = {
+    "token": "token.issue",
+    "revocation": "token.revoke",
+    "introspection": "token.introspect",
+}
+
+
+async def record_exchange(
+    session: AsyncSession, endpoint: str, exchange: Exchange, status: int, error: str | None
+) -> None:
+    """The audit entry of a token, revocation or introspection request (``endpoint``) that Authlib
+    answered with ``status``: by the client it claimed to be if that exists ("anonymous" otherwise),
+    for the organisation its id names if that exists; the request's id and address come from the
+    session."""
+    origin = session.info.get(REQUEST_KEY) or RequestOrigin(None, None)
+    await record(
+        session,
+        AuditEvent(
+            organisation_id=session.info.get(ORG_KEY),
+            actor=f"client:{exchange.client.client_id}" if exchange.client else "anonymous",
+            action=_EXCHANGE_ACTIONS[endpoint] if status == 200 else "auth.failed",
+            resource_type="access_token" if endpoint == "token" else "token",
+            resource_id=exchange.issued_jti,
+            outcome="success" if status == 200 else "failure",
+            request_id=origin.request_id,
+            source=origin.source,
+            payload={"endpoint": endpoint, "status": status, "error": error},
+        ),
+    )
+
+
 async def deny(session: AsyncSession, value: str, until: datetime) -> None:
     await session.execute(
         insert(DeniedToken)
@@ -212,6 +243,8 @@ async def create_client(
     secret_key: str,
     created_by: str,
 ) -> schemas.ClientCreated:
+    """A new client of ``org``, recorded nowhere: the operator's command line, which records its own
+    entry, calls this; a principal registers a client with :func:`register_client`."""
     jwks = data.jwks if data.jwks is not None else None
     if jwks is not None:
         _validate_jwks(jwks)
@@ -229,6 +262,27 @@ async def create_client(
     await session.flush()
     await session.refresh(row)
     return schemas.ClientCreated(**schemas.as_dict(to_schema(row, org.slug)), client_secret=secret)
+
+
+async def register_client(
+    session: AsyncSession,
+    principal: Principal,
+    org: Organisation,
+    data: schemas.ClientCreate,
+    *,
+    secret_key: str,
+) -> schemas.ClientCreated:
+    """A new client of ``org``, created by ``principal`` and recorded as its doing."""
+    created = await create_client(session, org, data, secret_key=secret_key, created_by=principal.actor)
+    await record_action(
+        session,
+        principal,
+        "client.create",
+        "client",
+        created.client_id,
+        {"name": data.name, "scopes": sorted(data.scopes), "jwks": data.jwks is not None},
+    )
+    return created
 
 
 async def list_clients(
@@ -256,17 +310,22 @@ async def _get_client(session: AsyncSession, org: Organisation, client_id: str) 
     return row
 
 
-async def delete_client(session: AsyncSession, org: Organisation, client_id: str, token_ttl: int) -> None:
+async def delete_client(
+    session: AsyncSession, principal: Principal, org: Organisation, client_id: str, token_ttl: int
+) -> None:
     """Deleted, and every token it holds stops working at once."""
     row = await _get_client(session, org, client_id)
     await session.delete(row)
     await deny(session, f"client:{client_id}", datetime.now(UTC) + timedelta(seconds=token_ttl + 60))
     await session.flush()
+    await record_action(session, principal, "client.delete", "client", client_id)
 
 
 async def rotate_secret(
     session: AsyncSession, org: Organisation, client_id: str, *, secret_key: str
 ) -> schemas.ClientCreated:
+    """The client with a new secret, recorded nowhere: the demo, which records its own entry, calls
+    this; a principal rotates a secret with :func:`rotate_client_secret`."""
     row = await _get_client(session, org, client_id)
     if row.secret_hash is None:
         raise InvalidInput.field("client_id", "authenticates with keys (private_key_jwt), not a secret")
@@ -275,6 +334,15 @@ async def rotate_secret(
     row.secret_rotated_at = datetime.now(UTC)
     await session.flush()
     return schemas.ClientCreated(**schemas.as_dict(to_schema(row, org.slug)), client_secret=secret)
+
+
+async def rotate_client_secret(
+    session: AsyncSession, principal: Principal, org: Organisation, client_id: str, *, secret_key: str
+) -> schemas.ClientCreated:
+    """The client with a new secret, rotated by ``principal`` and recorded as its doing."""
+    rotated = await rotate_secret(session, org, client_id, secret_key=secret_key)
+    await record_action(session, principal, "client.rotate_secret", "client", client_id)
+    return rotated
 
 
 def unauthenticated(detail: str) -> Unauthenticated:

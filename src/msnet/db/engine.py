@@ -30,6 +30,14 @@ def async_url(url: str) -> str:
     return urlunsplit(parts._replace(scheme="postgresql+asyncpg"))
 
 
+def describe(url: str) -> str:
+    """Where a URL points, without its password."""
+    parts = urlsplit(url)
+    host = parts.hostname or dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("host", "")
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.username or ''}@{host}{port}{parts.path}"
+
+
 def plain_url(url: str) -> str:
     """An SQLAlchemy asyncpg URL back as a libpq-style postgresql:// URL (for asyncpg.connect)."""
     parts = urlsplit(url)

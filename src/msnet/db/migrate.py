@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 import msnet
-from msnet.db.engine import async_url, plain_url
+from msnet.db.engine import async_url, describe, plain_url
 from msnet.errors import StartupError
 
 # The key of the session-level advisory lock every migration holds, on a connection of the owner's
@@ -89,8 +89,6 @@ async def revision_of(conn: asyncpg.Connection) -> str | None:
 
 async def schema_state(url: str) -> tuple[SchemaState, str | None]:
     """The state and revision of the schema at ``url`` (any role that may read alembic_version)."""
-    from msnet.db.runtime import describe  # runtime imports this module
-
     try:
         conn = await asyncpg.connect(plain_url(url), timeout=10)
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:

@@ -6,14 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
-from urllib.parse import urlsplit
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.db import migrate
 from msnet.db.embedded import EmbeddedServer
-from msnet.db.engine import make_engine, make_sessionmaker, plain_url
+from msnet.db.engine import describe, make_engine, make_sessionmaker
 from msnet.errors import StartupError
 from msnet.logs import get_logger
 from msnet.settings import Settings
@@ -21,31 +19,10 @@ from msnet.settings import Settings
 log = get_logger("msnet.db")
 
 
-def describe(url: str) -> str:
-    """Where a URL points, without its password."""
-    parts = urlsplit(url)
-    host = parts.hostname or dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p).get("host", "")
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.username or ''}@{host}{port}{parts.path}"
-
-
-async def _current_revision(url: str) -> str | None:
-    try:
-        conn = await asyncpg.connect(plain_url(url), timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise StartupError(f"cannot reach the database at {describe(url)}: {exc}") from None
-    try:
-        if not await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL"):
-            return None
-        return await conn.fetchval("SELECT version_num FROM alembic_version")
-    finally:
-        await conn.close()
-
-
 def prepare(settings: Settings, *, migrate_schema: bool = True) -> Settings:
     """Check the database is reachable, then migrate it (with an admin URL) or check it is at head."""
     assert settings.database_url
-    revision = asyncio.run(_current_revision(settings.database_admin_url or settings.database_url))
+    _, revision = asyncio.run(migrate.schema_state(settings.database_admin_url or settings.database_url))
     head = migrate.head_revision()
     if migrate_schema and settings.database_admin_url:
         if revision != head:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Text, Uuid, column, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.audit.service import record_action
@@ -27,13 +27,16 @@ from msnet.overlaps.models import (
     OverlapProposal,
 )
 from msnet.processes.models import Process
-from msnet.requests.models import SupportRequest
-from msnet.requests.schemas import Period, ProcessRef
+from msnet.processes.schemas import ProcessRef
 from msnet.search import next_cursor, page_after
 from msnet.sharing import slugs_of, visible
 
 _DETECT = text("SELECT case_id, news FROM msnet_overlap_detect(:request, :case)")
 _WITHDRAW = text("SELECT request_id, from_state, parties FROM msnet_overlap_withdraw(:case, :event)")
+#: What deconfliction reads of support requests itself: the description an owner shares into a case.
+#: Requests sit above deconfliction (they call detect, with the request's id as the reference), so
+#: this package does not import theirs; migration 0009's functions read the rest in the database.
+_REQUESTS = table("requests", column("id", Uuid()), column("description", Text()))
 
 
 # --- detection -----------------------------------------------------------------------------
@@ -200,7 +203,7 @@ def _case_view(
         status=case.status,  # type: ignore[arg-type]
         process=ProcessRef(id=case.process_id, name=process_name),
         organisations=sorted(slugs[p] for p in case.parties),
-        period=Period(start=case.period_start, end=case.period_end),  # type: ignore[arg-type]
+        period=schemas.Period(start=case.period_start, end=case.period_end),  # type: ignore[arg-type]
         service_types=list(case.service_types),
         themes=list(case.themes),
         dimensions=_dimensions(case.service_types, case.themes),  # type: ignore[arg-type]
@@ -208,7 +211,7 @@ def _case_view(
             schemas.PairExplanation(
                 members=sorted((position[p.request_a], position[p.request_b])),
                 dimensions=_dimensions(p.service_types, p.themes),  # type: ignore[arg-type]
-                period=Period(start=p.period_start, end=p.period_end),
+                period=schemas.Period(start=p.period_start, end=p.period_end),
                 service_types=list(p.service_types),
                 themes=list(p.themes),
             )
@@ -276,7 +279,7 @@ async def share(
     if member is None:
         raise InvalidInput.field("request_id", "is not one of the caller's requests in this case")
     description = await session.scalar(
-        select(SupportRequest.description).where(SupportRequest.id == data.request_id)
+        select(_REQUESTS.c.description).where(_REQUESTS.c.id == data.request_id)
     )
     member.description = description if data.shared else None
     member.shared_at = datetime.now(UTC) if data.shared else None

@@ -94,3 +94,8 @@ class ProcessPage(Struct):
     items: list[Process]
     next_cursor: str | None
     total: int
+
+
+class ProcessRef(Struct):
+    id: UUID
+    name: str | None  # None when the caller may not see the process

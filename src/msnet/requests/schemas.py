@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -10,6 +10,8 @@ from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
 from msnet.fields import LanguageCode, LongText, Name, TermId
+from msnet.overlaps.schemas import Period
+from msnet.processes.schemas import ProcessRef
 from msnet.sharing import ShareWith
 
 State = Literal[
@@ -40,13 +42,6 @@ Terms = Annotated[list[TermId], Meta(max_length=20)]
 Languages = Annotated[list[LanguageCode], Meta(max_length=10)]
 Addressees = Annotated[list[UUID], Meta(max_length=20, description="Office ids the request goes to.")]
 Note = Annotated[str, Meta(max_length=2000)]
-
-
-class Period(Struct):
-    """Dates, both inclusive."""
-
-    start: date
-    end: date
 
 
 class Mandate(Struct):
@@ -105,11 +100,6 @@ class Outcome(Struct):
     modality: Modality | None = None
     reason: Annotated[str, Meta(max_length=2000, description="Why not, when not delivered.")] = ""
     note: Annotated[str, Meta(max_length=2000, description="A short after-action note.")] = ""
-
-
-class ProcessRef(Struct):
-    id: UUID
-    name: str | None  # None when the caller may not see the process
 
 
 class Addressee(Struct):

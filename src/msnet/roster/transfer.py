@@ -149,6 +149,23 @@ def validate(
     return creates, errors
 
 
+#: What makes a spreadsheet program read a cell as a formula (OWASP, "CSV Injection"): an export
+#: puts a single quote before a cell that begins with one, and an import takes it off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str) -> str:
+    """A cell a spreadsheet shows as text: one beginning like a formula gets a leading quote."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _restored(cell: str | None) -> str | None:
+    """A cell as exported before :func:`neutralised` quoted it."""
+    if cell and cell.startswith("'") and cell[1:].startswith(FORMULA_START):
+        return cell[1:]
+    return cell
+
+
 def read_csv(text: str) -> Iterator[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("name",) if c not in (reader.fieldnames or [])]
@@ -156,38 +173,36 @@ def read_csv(text: str) -> Iterator[dict[str, str]]:
         raise InvalidInput.field(
             "header", f"needs the column(s) {', '.join(missing)}; columns: {', '.join(COLUMNS)}"
         )
-    yield from reader
+    for row in reader:
+        yield {column: _restored(cell) for column, cell in row.items()}  # type: ignore[misc]
 
 
 def to_csv(experts: Iterable[schemas.Expert]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=EXPORTED, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=EXPORTED, lineterminator="\r\n")  # RFC 4180: quotes any CR or LF
     writer.writeheader()
     for e in experts:
-        writer.writerow(
-            {
-                "name": e.name,
-                "bio": e.bio,
-                "seniority": e.seniority or "",
-                "themes": ";".join(f"{x.term}:{x.level}" for x in e.expertise if x.kind == "theme"),
-                "service_types": ";".join(
-                    f"{x.term}:{x.level}" for x in e.expertise if x.kind == "service_type"
-                ),
-                "languages": ";".join(f"{s.code}:{s.read}/{s.speak}/{s.write}" for s in e.languages),
-                "nationalities": ";".join(e.nationalities),
-                "experience": ";".join(e.experience),
-                "availability": ";".join(
-                    f"{w.start}..{w.end}"
-                    + ("" if w.remote and w.in_person else ":remote" if w.remote else ":in_person")
-                    for w in e.availability
-                ),
-                "affiliations": ";".join(e.affiliations),
-                "past_processes": ";".join(e.past_processes),
-                "consent_given_on": str(e.consent.given_on) if e.consent else "",
-                "consent_purpose": e.consent.purpose if e.consent else "",
-                "consent_recorded_by": e.consent.recorded_by if e.consent else "",
-                "sharing": e.sharing,
-                "share_with": ";".join(e.share_with),
-            }
-        )
+        row = {
+            "name": e.name,
+            "bio": e.bio,
+            "seniority": e.seniority or "",
+            "themes": ";".join(f"{x.term}:{x.level}" for x in e.expertise if x.kind == "theme"),
+            "service_types": ";".join(f"{x.term}:{x.level}" for x in e.expertise if x.kind == "service_type"),
+            "languages": ";".join(f"{s.code}:{s.read}/{s.speak}/{s.write}" for s in e.languages),
+            "nationalities": ";".join(e.nationalities),
+            "experience": ";".join(e.experience),
+            "availability": ";".join(
+                f"{w.start}..{w.end}"
+                + ("" if w.remote and w.in_person else ":remote" if w.remote else ":in_person")
+                for w in e.availability
+            ),
+            "affiliations": ";".join(e.affiliations),
+            "past_processes": ";".join(e.past_processes),
+            "consent_given_on": str(e.consent.given_on) if e.consent else "",
+            "consent_purpose": e.consent.purpose if e.consent else "",
+            "consent_recorded_by": e.consent.recorded_by if e.consent else "",
+            "sharing": e.sharing,
+            "share_with": ";".join(e.share_with),
+        }
+        writer.writerow({column: neutralised(cell) for column, cell in row.items()})
     return out.getvalue()

@@ -41,6 +41,8 @@ from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres, with_user_and_db
 from msnet.db.runtime import cli_session
 from msnet.settings import Settings
+from tests.documented import check_response
+from tests.helpers import MakeCaller, new_caller
 
 OWNER = "msnet_test_owner"
 APP = "msnet_test_app"
@@ -54,8 +56,11 @@ logs.configure("warning", "json")
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Unless told a base temporary directory, the run (and its xdist workers, below it) takes one of
-    its own, removed at its end."""
+    """The marker that turns the OpenAPI check off; and unless told a base temporary directory, the
+    run (and its xdist workers, below it) takes one of its own, removed at its end."""
+    config.addinivalue_line(
+        "markers", "undocumented(reason): this test's responses are not checked against the OpenAPI document"
+    )
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         config.option.basetemp = tempfile.mkdtemp(prefix="msnet-tests-")
         config.add_cleanup(partial(shutil.rmtree, config.option.basetemp, ignore_errors=True))
@@ -201,9 +206,19 @@ def app(settings: Settings) -> Litestar:
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+async def client(app: Litestar, request: pytest.FixtureRequest) -> AsyncIterator[AsyncTestClient]:
+    """The app in process; every response it gives is checked against the OpenAPI document."""
     async with AsyncTestClient(app, base_url=TEST_ISSUER) as test_client:
+        if request.node.get_closest_marker("undocumented") is None:
+            test_client.event_hooks = {"request": [], "response": [check_response]}
         yield test_client
+
+
+@pytest.fixture
+def make_caller(client: AsyncTestClient, settings: Settings) -> MakeCaller:
+    """``await make_caller(slug, scopes)``: a new client of organisation ``slug`` (made if missing)
+    holding ``scopes``, with an access token from the real token endpoint."""
+    return partial(new_caller, client, settings)
 
 
 @pytest.fixture

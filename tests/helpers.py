@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from msnet.settings import Settings
@@ -87,6 +89,24 @@ async def token_for(client, created, scope: str | None = None) -> str:  # type: 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Caller:
+    """A client of organisation ``slug``: ``headers`` carry its access token."""
+
+    slug: str
+    headers: dict[str, str]
+
+
+async def new_caller(client, settings: Settings, slug: str, scopes: Iterable[str]) -> Caller:  # type: ignore[no-untyped-def]
+    """A new client of ``slug`` (the organisation made if missing) holding ``scopes``, with a token
+    from ``client``'s token endpoint. Tests take the ``make_caller`` fixture, which is this on the
+    test's own client and settings."""
+    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, list(scopes)))))
+
+
+MakeCaller = Callable[[str, Iterable[str]], Awaitable[Caller]]
 
 
 async def org_ids(conn) -> dict[str, object]:  # type: ignore[no-untyped-def]

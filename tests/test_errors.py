@@ -15,6 +15,7 @@ from msnet.settings import Settings
 PROBLEM = "application/problem+json"
 
 
+@pytest.mark.undocumented("a path the API does not have, on purpose")
 async def test_unknown_route_is_a_404_problem(client: AsyncTestClient) -> None:
     response = await client.get("/v1/nothing-here")
     assert response.status_code == 404
@@ -25,6 +26,7 @@ async def test_unknown_route_is_a_404_problem(client: AsyncTestClient) -> None:
     assert body["request_id"] == response.headers["x-request-id"]
 
 
+@pytest.mark.undocumented("a method the path does not take, on purpose")
 async def test_wrong_method_is_a_405_problem(client: AsyncTestClient) -> None:
     response = await client.delete("/v1/organisations")
     assert response.status_code == 405

@@ -45,6 +45,9 @@ async def test_a_malformed_request_id_is_replaced(client: AsyncTestClient) -> No
     assert len(response.headers["x-request-id"]) == 32
 
 
+# The document lists no 401 for the public GET /v1/organisations/{slug}, which answers one to a token
+# that does not verify (as every public endpoint does): a mismatch of the app and its document.
+@pytest.mark.undocumented("401 of a public endpoint to a bad token is missing from the document")
 async def test_every_line_carries_the_request_id_and_no_secret(
     client: AsyncTestClient, log_lines: io.StringIO
 ) -> None:

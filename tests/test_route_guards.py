@@ -19,8 +19,8 @@ from litestar.testing import AsyncTestClient
 
 from msnet.auth.principal import SCOPES
 from msnet.settings import Settings
-from tests.helpers import add_client, bearer, token_for
-from tests.requests.conftest import Caller, make_office, make_process, post, request_body
+from tests.helpers import Caller, MakeCaller, add_client, bearer, token_for
+from tests.requests.conftest import make_office, make_process, post, request_body
 from tests.roster.conftest import expert_body
 from tests.training.conftest import publication_body, training_body
 
@@ -120,17 +120,15 @@ def takes_body(endpoint: Endpoint) -> bool:
     return "data" in endpoint.handler.parsed_fn_signature.parameters
 
 
-async def _caller(client: AsyncTestClient, settings: Settings, slug: str, scopes: list[str]) -> Caller:
-    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, scopes))))
-
-
-async def owned_records(client: AsyncTestClient, settings: Settings) -> dict[str, str]:
+async def owned_records(
+    client: AsyncTestClient, settings: Settings, make_caller: MakeCaller
+) -> dict[str, str]:
     """One private record of each kind a path names, the AU's (or one the AU is party to: its
     request's response, the overlap case of its request), by path parameter."""
     created = await add_client(settings, "au", list(SCOPES))
     au = Caller("au", bearer(await token_for(client, created)))
-    eu = await _caller(client, settings, "eu", list(SCOPES))
-    igad = await _caller(client, settings, "igad", list(SCOPES))
+    eu = await make_caller("eu", SCOPES)
+    igad = await make_caller("igad", SCOPES)
     office = await make_office(client, au, sharing="private")
     network_process = await make_process(client, au)
     eu_office = await make_office(client, eu)
@@ -214,26 +212,26 @@ def test_every_path_parameter_has_a_record_and_every_body_a_value(app: Litestar)
 
 
 async def test_a_token_without_the_endpoints_scope_is_refused(
-    client: AsyncTestClient, app: Litestar, settings: Settings
+    client: AsyncTestClient, app: Litestar, settings: Settings, make_caller: MakeCaller
 ) -> None:
-    records = await owned_records(client, settings)
+    records = await owned_records(client, settings, make_caller)
     tokens: dict[frozenset[str], dict[str, str]] = {}
     answers = {}
     for endpoint in guarded(app):
         scopes = needed(endpoint)
         if scopes not in tokens:
             others = [s for s in SCOPES if s not in scopes]
-            tokens[scopes] = bearer(await token_for(client, await add_client(settings, "au", others)))
+            tokens[scopes] = (await make_caller("au", others)).headers
         response = await client.request(endpoint.method, endpoint.url(records), headers=tokens[scopes])
         answers[str(endpoint)] = response.status_code
     assert {e: s for e, s in answers.items() if s != 403} == {}
 
 
 async def test_another_organisations_records_are_not_found(
-    client: AsyncTestClient, app: Litestar, settings: Settings
+    client: AsyncTestClient, app: Litestar, settings: Settings, make_caller: MakeCaller
 ) -> None:
-    records = await owned_records(client, settings)
-    un = await _caller(client, settings, "un", list(SCOPES))
+    records = await owned_records(client, settings, make_caller)
+    un = await make_caller("un", SCOPES)
     outsider_office = await make_office(client, un)
     records["outsider_office_id"] = outsider_office["id"]
     records["outsider_process_id"] = (await make_process(client, un, name="The UN's process"))["id"]

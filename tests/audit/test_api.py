@@ -427,6 +427,7 @@ CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log
 """
 
 
+@pytest.mark.undocumented("the audit log is made to fail: the 500 it proves is no documented answer")
 @pytest.mark.parametrize("action", ["client.create", "client.rotate_secret", "client.delete"])
 async def test_a_write_whose_audit_entry_fails_is_undone(
     client: AsyncTestClient, au: Org, owner_conn: asyncpg.Connection, action: str

@@ -1,35 +1,26 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
-from tests.helpers import add_client, bearer, token_for
+from tests.helpers import Caller, MakeCaller
 
 SCOPES = ["directory:read", "directory:write", "audit:read"]
 
 
-@dataclass
-class Caller:
-    slug: str
-    headers: dict[str, str]
+@pytest.fixture
+async def au(make_caller: MakeCaller) -> Caller:
+    return await make_caller("au", SCOPES)
 
 
 @pytest.fixture
-async def au(client: AsyncTestClient, settings: Settings) -> Caller:
-    return Caller("au", bearer(await token_for(client, await add_client(settings, "au", SCOPES))))
+async def eu(make_caller: MakeCaller) -> Caller:
+    return await make_caller("eu", SCOPES)
 
 
 @pytest.fixture
-async def eu(client: AsyncTestClient, settings: Settings) -> Caller:
-    return Caller("eu", bearer(await token_for(client, await add_client(settings, "eu", SCOPES))))
-
-
-@pytest.fixture
-async def igad(client: AsyncTestClient, settings: Settings) -> Caller:
-    return Caller("igad", bearer(await token_for(client, await add_client(settings, "igad", SCOPES))))
+async def igad(make_caller: MakeCaller) -> Caller:
+    return await make_caller("igad", SCOPES)
 
 
 async def make_office(client: AsyncTestClient, caller: Caller, **fields) -> dict:  # type: ignore[no-untyped-def]

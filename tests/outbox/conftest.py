@@ -21,7 +21,7 @@ from msnet.middleware import Metrics
 from msnet.outbox.worker import Worker
 from msnet.settings import Settings
 from tests.conftest import free_port
-from tests.helpers import add_client, bearer, org_ids, token_for
+from tests.helpers import new_caller, org_ids
 
 
 class Server(ThreadingHTTPServer):
@@ -118,9 +118,8 @@ class Org:
 async def make_org(
     client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.Connection, slug: str
 ) -> Org:
-    created = await add_client(settings, slug, ["org:admin", "directory:read"])
-    headers = bearer(await token_for(client, created))
-    return Org(slug, (await org_ids(owner_conn))[slug], headers)  # type: ignore[arg-type]
+    caller = await new_caller(client, settings, slug, ["org:admin", "directory:read"])
+    return Org(slug, (await org_ids(owner_conn))[slug], caller.headers)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -11,19 +11,9 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
+from tests.helpers import Caller, MakeCaller
 from tests.requests import conftest as requests_fixtures
-from tests.requests.conftest import (
-    Caller,
-    Network,
-    _caller,
-    get,
-    make_office,
-    post,
-    request_body,
-    rows,
-    scoped_caller,
-)
+from tests.requests.conftest import SCOPES, Network, get, make_office, post, request_body, rows
 
 au, eu, igad, network = (
     requests_fixtures.au,
@@ -37,8 +27,8 @@ EVENTS = ["overlap.detected", "overlap.message", "overlap.resolved", "request.st
 
 
 @pytest.fixture
-async def un(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "un")
+async def un(make_caller: MakeCaller) -> Caller:
+    return await make_caller("un", SCOPES)
 
 
 @dataclass
@@ -54,7 +44,7 @@ class World:
 @pytest.fixture
 async def world(
     client: AsyncTestClient,
-    settings: Settings,
+    make_caller: MakeCaller,
     network: Network,
     au: Caller,
     eu: Caller,
@@ -67,7 +57,7 @@ async def world(
     for caller in (au, eu, igad, un):
         await post(
             client,
-            await scoped_caller(client, settings, caller.slug, ["org:admin"]),
+            await make_caller(caller.slug, ["org:admin"]),
             "/v1/webhooks",
             {"url": f"https://{caller.slug}.example.org/hooks", "event_types": EVENTS},
         )

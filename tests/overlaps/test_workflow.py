@@ -15,9 +15,9 @@ from litestar.testing import AsyncTestClient
 from msnet.app import create_app
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER
-from tests.helpers import add_client, bearer, token_for
+from tests.helpers import MakeCaller, new_caller
 from tests.overlaps.conftest import World, ask, cases, events, get, post, request_body, rows
-from tests.requests.conftest import SCOPES, Caller, field_errors, patch, scoped_caller
+from tests.requests.conftest import SCOPES, field_errors, patch
 
 
 async def _case(client: AsyncTestClient, world: World) -> tuple[dict, dict, dict]:
@@ -168,7 +168,7 @@ async def test_bad_input_names_the_field_and_writes_nothing(
 
 
 async def test_every_endpoint_is_closed_to_non_parties_and_guarded(
-    client: AsyncTestClient, world: World, settings: Settings
+    client: AsyncTestClient, world: World, make_caller: MakeCaller
 ) -> None:
     case, a, _ = await _case(client, world)
     base = f"/v1/overlaps/{case['id']}"
@@ -185,8 +185,8 @@ async def test_every_endpoint_is_closed_to_non_parties_and_guarded(
         assert response.status_code == 404, (method, path)
         assert (await client.request(method, path, json=body)).status_code == 401, (method, path)
     assert {p: await get(client, world.un, p) for p in before} == before
-    reader = await scoped_caller(client, settings, "au", ["requests:read"])
-    nobody = await scoped_caller(client, settings, "au", ["directory:read"])
+    reader = await make_caller("au", ["requests:read"])
+    nobody = await make_caller("au", ["directory:read"])
     for method, path, body in calls:
         caller = nobody if method == "GET" else reader
         response = await client.request(method, path, json=body, headers=caller.headers)
@@ -210,7 +210,7 @@ async def test_concurrent_overlapping_submissions_open_exactly_one_case(
     async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
         drafts = []
         for slug, office, addressee in askers:
-            caller = Caller(slug, bearer(await token_for(http, await add_client(settings, slug, SCOPES))))
+            caller = await new_caller(http, settings, slug, SCOPES)
             made = await http.post(
                 "/v1/requests",
                 json=request_body(n.process["id"], office, addressees=[addressee]),

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
-from tests.requests.conftest import SCOPES, Caller, scoped_caller
-
-
-@pytest.fixture
-async def au(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await scoped_caller(client, settings, "au", SCOPES)
+from tests.helpers import Caller, MakeCaller
+from tests.requests.conftest import SCOPES
 
 
 @pytest.fixture
-async def eu(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await scoped_caller(client, settings, "eu", SCOPES)
+async def au(make_caller: MakeCaller) -> Caller:
+    return await make_caller("au", SCOPES)
 
 
 @pytest.fixture
-async def igad(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await scoped_caller(client, settings, "igad", SCOPES)
+async def eu(make_caller: MakeCaller) -> Caller:
+    return await make_caller("eu", SCOPES)
+
+
+@pytest.fixture
+async def igad(make_caller: MakeCaller) -> Caller:
+    return await make_caller("igad", SCOPES)

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
+from tests.helpers import MakeCaller
 from tests.requests.conftest import (
     PROBLEM,
     Caller,
@@ -19,7 +19,6 @@ from tests.requests.conftest import (
     make_office,
     post,
     request_body,
-    scoped_caller,
 )
 
 PROCESSES = "/v1/processes"
@@ -227,7 +226,7 @@ async def test_a_hidden_process_is_404_everywhere_and_absent_from_lists(
         assert (await get(client, au, f"{PROCESSES}/{process['id']}"))["version"] == 1
 
 
-async def test_tokens_and_scopes(client: AsyncTestClient, settings: Settings, au: Caller) -> None:
+async def test_tokens_and_scopes(client: AsyncTestClient, au: Caller, make_caller: MakeCaller) -> None:
     made = await propose(client, au)
     url = f"{PROCESSES}/{made['id']}"
     for response in (
@@ -237,7 +236,7 @@ async def test_tokens_and_scopes(client: AsyncTestClient, settings: Settings, au
     ):
         assert response.status_code == 401, response.text
         assert response.headers["content-type"] == PROBLEM
-    reader = await scoped_caller(client, settings, "au", ["requests:read"])
+    reader = await make_caller("au", ["requests:read"])
     for response in (
         await client.post(PROCESSES, json=process_body(), headers=reader.headers),
         await client.patch(url, json={"name": "Renamed"}, headers=reader.headers),
@@ -245,7 +244,7 @@ async def test_tokens_and_scopes(client: AsyncTestClient, settings: Settings, au
     ):
         assert response.status_code == 403, response.text
     assert (await client.get(url, headers=reader.headers)).status_code == 200
-    directory = await scoped_caller(client, settings, "au", ["directory:read"])
+    directory = await make_caller("au", ["directory:read"])
     assert (await client.get(url, headers=directory.headers)).status_code == 403
     assert (await client.get(PROCESSES, headers=directory.headers)).status_code == 403
     assert (await listed(client, au))[1] == 1

@@ -8,8 +8,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
-from tests.helpers import add_client, bearer, token_for
+from tests.helpers import Caller, MakeCaller
 
 SCOPES = [
     "directory:read",
@@ -22,29 +21,19 @@ SCOPES = [
 ]
 
 
-@dataclass
-class Caller:
-    slug: str
-    headers: dict[str, str]
-
-
-async def _caller(client: AsyncTestClient, settings: Settings, slug: str) -> Caller:
-    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, SCOPES))))
+@pytest.fixture
+async def au(make_caller: MakeCaller) -> Caller:
+    return await make_caller("au", SCOPES)
 
 
 @pytest.fixture
-async def au(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "au")
+async def eu(make_caller: MakeCaller) -> Caller:
+    return await make_caller("eu", SCOPES)
 
 
 @pytest.fixture
-async def eu(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "eu")
-
-
-@pytest.fixture
-async def igad(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "igad")
+async def igad(make_caller: MakeCaller) -> Caller:
+    return await make_caller("igad", SCOPES)
 
 
 async def post(
@@ -118,14 +107,9 @@ async def network(client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller)
     return Network(await make_process(client, au), au_office, eu_office, igad_office)
 
 
-# --- added for the request tests: callers with other scopes, reading helpers, rows behind the API ---
+# --- added for the request tests: reading helpers, rows behind the API ---
 
 PROBLEM = "application/problem+json"
-
-
-async def scoped_caller(client: AsyncTestClient, settings: Settings, slug: str, scopes: list[str]) -> Caller:
-    """Another client of ``slug`` holding only ``scopes``."""
-    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, scopes))))
 
 
 async def get(client: AsyncTestClient, caller: Caller, path: str, status: int = 200, **params: Any) -> dict:

@@ -13,7 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet.settings import Settings
-from tests.helpers import org_ids
+from tests.helpers import MakeCaller, org_ids
 from tests.requests.conftest import (
     Caller,
     Network,
@@ -21,7 +21,6 @@ from tests.requests.conftest import (
     make_request,
     patch,
     post,
-    scoped_caller,
 )
 
 REQUEST_EVENTS = ["request.received", "request.response", "request.accepted", "request.state_changed"]
@@ -71,15 +70,15 @@ def expect(*events: tuple[str, str, dict]) -> Counter:
 @pytest.fixture
 async def outbox(
     client: AsyncTestClient,
-    settings: Settings,
     owner_conn: asyncpg.Connection,
     au: Caller,
     eu: Caller,
     igad: Caller,
+    make_caller: MakeCaller,
 ) -> Outbox:
     """Each organisation listens for every request event on one endpoint."""
     for slug in ("au", "eu", "igad"):
-        admin = await scoped_caller(client, settings, slug, ["org:admin"])
+        admin = await make_caller(slug, ["org:admin"])
         await post(
             client,
             admin,

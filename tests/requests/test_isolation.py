@@ -10,8 +10,7 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from msnet.db.embedded import DatabaseUrls
-from msnet.settings import Settings
-from tests.helpers import org_ids
+from tests.helpers import MakeCaller, org_ids
 from tests.requests.conftest import (
     PROBLEM,
     SCOPES,
@@ -20,7 +19,6 @@ from tests.requests.conftest import (
     get,
     make_request,
     post,
-    scoped_caller,
 )
 
 OUTCOME = {"delivered": True, "modality": "remote"}
@@ -160,7 +158,7 @@ async def test_a_draft_is_the_requesters_alone_and_a_restricted_request_is_only_
 
 
 async def test_tokens_and_scopes(
-    client: AsyncTestClient, settings: Settings, au: Caller, network: Network
+    client: AsyncTestClient, au: Caller, network: Network, make_caller: MakeCaller
 ) -> None:
     made = await make_request(client, au, network, submit=False)
     url = f"/v1/requests/{made['id']}"
@@ -179,11 +177,9 @@ async def test_tokens_and_scopes(
         ("POST", f"{url}/responses/{made['id']}/accept", None),
         ("GET", "/v1/inbox", None),
     ]
-    reader = await scoped_caller(client, settings, "au", ["requests:read"])
-    writer_only = await scoped_caller(client, settings, "au", [s for s in SCOPES if s != "requests:read"])
-    no_requests = await scoped_caller(
-        client, settings, "au", [s for s in SCOPES if s not in ("requests:read", "requests:write")]
-    )
+    reader = await make_caller("au", ["requests:read"])
+    writer_only = await make_caller("au", [s for s in SCOPES if s != "requests:read"])
+    no_requests = await make_caller("au", [s for s in SCOPES if s not in ("requests:read", "requests:write")])
     for method, path, json in calls:
         anonymous = await client.request(method, path, json=json)
         assert anonymous.status_code == 401, (method, path, anonymous.text)

@@ -1,47 +1,35 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
-from tests.helpers import add_client, bearer, token_for
+from tests.helpers import Caller, MakeCaller
 
 SCOPES = ["roster:read", "roster:write", "roster:contact", "audit:read"]
 
 
-@dataclass
-class Caller:
-    slug: str
-    headers: dict[str, str]
-
-
-async def _caller(client: AsyncTestClient, settings: Settings, slug: str, scopes: list[str]) -> Caller:
-    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, scopes))))
+@pytest.fixture
+async def au(make_caller: MakeCaller) -> Caller:
+    return await make_caller("au", SCOPES)
 
 
 @pytest.fixture
-async def au(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "au", SCOPES)
+async def eu(make_caller: MakeCaller) -> Caller:
+    return await make_caller("eu", SCOPES)
 
 
 @pytest.fixture
-async def eu(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "eu", SCOPES)
+async def igad(make_caller: MakeCaller) -> Caller:
+    return await make_caller("igad", SCOPES)
 
 
 @pytest.fixture
-async def igad(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await _caller(client, settings, "igad", SCOPES)
-
-
-@pytest.fixture
-async def eu_reader(client: AsyncTestClient, settings: Settings, eu: Caller) -> Caller:
+async def eu_reader(make_caller: MakeCaller, eu: Caller) -> Caller:
     """A second client of the EU, holding roster:read and nothing else."""
-    return await _caller(client, settings, "eu", ["roster:read"])
+    return await make_caller("eu", ["roster:read"])
 
 
 def expert_body(**fields: Any) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet.settings import Settings
-from tests.helpers import add_client, bearer, token_for
+from tests.helpers import Caller, MakeCaller
 
 SCOPES = ["training:read", "training:write", "audit:read"]
 TABLES = ("trainings", "publications", "digest_subscriptions", "digest_runs")
@@ -20,29 +20,19 @@ def settings(settings: Settings) -> Settings:
     return replace(settings, worker=False)
 
 
-@dataclass
-class Caller:
-    slug: str
-    headers: dict[str, str]
-
-
-async def caller(client: AsyncTestClient, settings: Settings, slug: str, scopes: list[str]) -> Caller:
-    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, scopes))))
+@pytest.fixture
+async def au(make_caller: MakeCaller) -> Caller:
+    return await make_caller("au", SCOPES)
 
 
 @pytest.fixture
-async def au(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await caller(client, settings, "au", SCOPES)
+async def eu(make_caller: MakeCaller) -> Caller:
+    return await make_caller("eu", SCOPES)
 
 
 @pytest.fixture
-async def eu(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await caller(client, settings, "eu", SCOPES)
-
-
-@pytest.fixture
-async def igad(client: AsyncTestClient, settings: Settings) -> Caller:
-    return await caller(client, settings, "igad", SCOPES)
+async def igad(make_caller: MakeCaller) -> Caller:
+    return await make_caller("igad", SCOPES)
 
 
 def training_body(**fields: Any) -> dict[str, Any]:

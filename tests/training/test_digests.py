@@ -28,8 +28,8 @@ from msnet.outbox.worker import Worker
 from msnet.settings import Settings
 from msnet.training import digest
 from tests.conftest import free_port
-from tests.helpers import run_cli
-from tests.training.conftest import Caller, caller, counts, make_publication, make_training
+from tests.helpers import MakeCaller, run_cli
+from tests.training.conftest import Caller, counts, make_publication, make_training
 
 PROBLEM = "application/problem+json"
 
@@ -150,20 +150,20 @@ async def test_subscriptions_are_the_organisations_own(
 
 
 async def test_subscriptions_need_a_token_and_the_scope(
-    client: AsyncTestClient, settings: Settings, au: Caller
+    client: AsyncTestClient, au: Caller, make_caller: MakeCaller
 ) -> None:
     body = {"email": "focal.point@au.example.org"}
     assert (await client.get("/v1/subscriptions")).status_code == 401
     assert (await client.post("/v1/subscriptions", json=body)).status_code == 401
     created = await subscribe(client, au, **body)
     assert (await client.delete(f"/v1/subscriptions/{created['id']}")).status_code == 401
-    reader = await caller(client, settings, "au", ["training:read"])
+    reader = await make_caller("au", ["training:read"])
     assert (await client.get("/v1/subscriptions", headers=reader.headers)).status_code == 200
     assert (await client.post("/v1/subscriptions", json=body, headers=reader.headers)).status_code == 403
     assert (
         await client.delete(f"/v1/subscriptions/{created['id']}", headers=reader.headers)
     ).status_code == 403
-    other = await caller(client, settings, "eu", ["roster:read"])
+    other = await make_caller("eu", ["roster:read"])
     assert (await client.get("/v1/subscriptions", headers=other.headers)).status_code == 403
 
 

@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from msnet.settings import Settings
-from tests.training.conftest import Caller, caller, counts, make_publication, publication_body
+from tests.helpers import MakeCaller
+from tests.training.conftest import Caller, counts, make_publication, publication_body
 
 PROBLEM = "application/problem+json"
 
@@ -84,16 +84,16 @@ async def test_a_hidden_publication_is_404_and_never_listed(
 
 
 async def test_without_a_token_only_public_publications(
-    client: AsyncTestClient, settings: Settings, au: Caller
+    client: AsyncTestClient, au: Caller, make_caller: MakeCaller
 ) -> None:
     await make_publication(client, au, title="Network note")
     await make_publication(client, au, title="Public handbook", sharing="public")
     assert await titles(client, None) == ["Public handbook"]
     assert (await client.post("/v1/publications", json=publication_body())).status_code == 401
-    reader = await caller(client, settings, "au", ["training:read"])
+    reader = await make_caller("au", ["training:read"])
     forbidden = await client.post("/v1/publications", json=publication_body(), headers=reader.headers)
     assert forbidden.status_code == 403
-    roster = await caller(client, settings, "eu", ["roster:read"])
+    roster = await make_caller("eu", ["roster:read"])
     assert (await client.get("/v1/publications", headers=roster.headers)).status_code == 403
 
 

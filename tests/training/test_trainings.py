@@ -11,9 +11,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet.db.embedded import DatabaseUrls
-from msnet.settings import Settings
-from tests.helpers import org_ids
-from tests.training.conftest import Caller, caller, counts, make_training, training_body
+from tests.helpers import MakeCaller, org_ids
+from tests.training.conftest import Caller, counts, make_training, training_body
 
 PROBLEM = "application/problem+json"
 HIDDEN = [
@@ -163,11 +162,11 @@ async def test_without_a_token_only_public_trainings(client: AsyncTestClient, au
 
 
 async def test_training_read_alone_reads_and_writes_nothing(
-    client: AsyncTestClient, settings: Settings, au: Caller, owner_conn: asyncpg.Connection
+    client: AsyncTestClient, au: Caller, owner_conn: asyncpg.Connection, make_caller: MakeCaller
 ) -> None:
     training = await make_training(client, au)
-    reader = await caller(client, settings, "au", ["training:read"])
-    other = await caller(client, settings, "eu", ["directory:read"])
+    reader = await make_caller("au", ["training:read"])
+    other = await make_caller("eu", ["directory:read"])
     assert (await client.get("/v1/trainings", headers=reader.headers)).status_code == 200
     url = f"/v1/trainings/{training['id']}"
     for response in (

@@ -73,6 +73,6 @@ def instant(field: str, value: datetime | None) -> datetime | None:
     return normalised
 
 
-def changes(data: Any) -> dict[str, Any]:
+def set_fields(data: Any) -> dict[str, Any]:
     """The fields an Update struct sets (UNSET ones are left alone)."""
     return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from msgspec import Meta
+
+from msnet.api import Struct
 
 Slug = Annotated[
     str,
@@ -17,3 +20,10 @@ TermId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,59}$", max_length=60)]
 CountryCode = Annotated[str, Meta(pattern=r"^[A-Za-z]{2}$")]
 LanguageCode = Annotated[str, Meta(pattern=r"^[A-Za-z]{2,3}$")]
 Terms = Annotated[list[TermId], Meta(max_length=40)]
+
+
+class Period(Struct):
+    """Dates, both inclusive."""
+
+    start: date
+    end: date

@@ -382,26 +382,3 @@ async def record_action(
             payload=payload,
         ),
     )
-
-
-async def record_request(
-    session: AsyncSession,
-    scope: Any,
-    principal: Any,
-    action: str,
-    resource_type: str,
-    resource_id: Any,
-    payload: Any = None,
-) -> None:
-    """Record a write of the request in ``scope``, in the request's own transaction."""
-    await record(
-        session,
-        audit_event(
-            scope,
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id) if resource_id is not None else None,
-            principal=principal,
-            payload=payload,
-        ),
-    )

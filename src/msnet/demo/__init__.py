@@ -18,7 +18,6 @@ from msnet.auth import service as auth
 from msnet.auth.models import OAuthClient
 from msnet.auth.principal import SCOPES
 from msnet.db.engine import set_organisation
-from msnet.db.runtime import cli_session
 from msnet.demo import base, directory, requests, roster, specs, trainings
 from msnet.organisations import service as organisations
 from msnet.organisations.models import Organisation
@@ -77,19 +76,18 @@ async def _ensure_records(session: AsyncSession, settings: Settings) -> base.Cou
 
 async def load(settings: Settings) -> str:
     """Create what is missing; return what to try next."""
-    assert settings.database_url
-    async with cli_session(settings.database_url) as session:
+    async with base.session_of(settings) as session:
         existing = set(await session.scalars(select(Organisation.slug)))
         created = 0
         for org in specs.organisations():
             if org.slug not in existing:
                 await organisations.create_organisation(session, org, origin=settings.issuer)
                 created += 1
-    async with cli_session(settings.database_url) as session:
+    async with base.session_of(settings) as session:
         client = await _ensure_clients(session, settings)
-    async with cli_session(settings.database_url) as session:
+    async with base.session_of(settings) as session:
         counts = await _ensure_records(session, settings)
-    async with cli_session(settings.database_url) as session:
+    async with base.session_of(settings) as session:
         n_processes, new_processes, new_requests = await requests.ensure(session, settings)
     base_url = settings.issuer
     token_call = (

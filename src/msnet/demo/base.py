@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -9,11 +11,13 @@ from uuid import UUID
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.audit.service import AuditEvent, record
-from msnet.auth.principal import SCOPES, Principal
+from msnet.audit.service import REQUEST_KEY, AuditEvent, RequestOrigin, record
+from msnet.auth.principal import Principal
 from msnet.db.engine import set_organisation
+from msnet.db.runtime import cli_session
 from msnet.organisations import service as organisations
 from msnet.organisations.models import Organisation
+from msnet.settings import Settings
 
 
 @dataclass
@@ -39,7 +43,17 @@ async def count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
 
 
 def principal(org: Organisation) -> Principal:
-    return Principal(org.id, org.slug, "demo", frozenset(SCOPES), "demo", 2**31 - 1)
+    """The operator acting for ``org`` through the demo: the services record what it does."""
+    return Principal.operator(org.id, org.slug, "demo")
+
+
+@asynccontextmanager
+async def session_of(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction of the demo loader; its audit entries say they came from the demo."""
+    assert settings.database_url
+    async with cli_session(settings.database_url) as session:
+        session.info[REQUEST_KEY] = RequestOrigin(request_id=None, source="demo")
+        yield session
 
 
 async def act_as(session: AsyncSession, slug: str) -> Principal:
@@ -56,7 +70,7 @@ async def audit(
     resource_id: object,
     payload: Any = None,
 ) -> None:
-    """Record what the operator did through the demo."""
+    """Record what the operator did through the demo that no service records itself (its clients)."""
     await record(
         session,
         AuditEvent(

@@ -47,7 +47,6 @@ async def ensure(session: AsyncSession, settings: Settings, org: Organisation, c
             continue
         office_data = _office_create(spec)
         office = await service.create_office(session, principal, office_data, origin=settings.issuer)
-        await base.audit(session, org.id, "office.create", "office", office.id, office_data)
         counts.new_offices += 1
         for capacity_spec in spec.capacities:
             capacity_data = _capacity_create(capacity_spec)
@@ -61,7 +60,6 @@ async def ensure(session: AsyncSession, settings: Settings, org: Organisation, c
                 row.last_confirmed_at = row.created_at = row.updated_at = datetime.now(UTC) - timedelta(
                     days=capacity_spec.confirmed_days_ago
                 )
-            await base.audit(session, org.id, "capacity.create", "capacity", capacity.id, capacity_data)
             counts.new_capacities += 1
     counts.offices += await base.count(session, Office.organisation_id == org.id)
     counts.capacities += await base.count(session, Capacity.organisation_id == org.id)

@@ -14,7 +14,7 @@ from msnet.organisations import service as organisations
 from msnet.processes import schemas as process_schemas
 from msnet.processes import service as processes
 from msnet.processes.models import Process
-from msnet.requests import schemas
+from msnet.requests import responses, schemas
 from msnet.requests import service as requests
 from msnet.requests.models import SupportRequest
 from msnet.settings import Settings
@@ -48,7 +48,6 @@ async def _ensure_processes(session: AsyncSession, settings: Settings) -> tuple[
                 sharing=spec.sharing,
             )
             found = (await processes.create_process(session, principal, create, origin=settings.issuer)).id
-            await base.audit(session, principal.org_id, "process.create", "process", found, create)
             new += 1
         ids[spec.name] = found
     return ids, new
@@ -73,7 +72,6 @@ async def _play(session: AsyncSession, settings: Settings, spec: specs.RequestSp
         addressees=addressees,
     )
     made = await requests.create_request(session, principal, create, origin=settings.issuer)
-    await base.audit(session, principal.org_id, "request.create", "request", made.id, create)
     if spec.state == "draft":
         return
     await requests.submit_request(session, principal, made.id)
@@ -86,10 +84,10 @@ async def _play(session: AsyncSession, settings: Settings, spec: specs.RequestSp
             note=response.text if response.kind == "offer" else "",
             reason=response.text if response.kind == "decline" else "",
         )
-        offers.append(await requests.respond(session, responder, made.id, answer, origin=settings.issuer))
+        offers.append(await responses.respond(session, responder, made.id, answer, origin=settings.issuer))
     principal = await base.act_as(session, spec.organisation)
     if spec.state in ("accepted", "in-progress", "completed") and offers:
-        await requests.accept_response(session, principal, made.id, offers[0].id)
+        await responses.accept_response(session, principal, made.id, offers[0].id)
     if spec.state in ("in-progress", "on-hold"):
         await requests.update_request(
             session,

@@ -213,9 +213,6 @@ async def ensure(session: AsyncSession, settings: Settings, org: Organisation, c
     for demo_expert in demo_experts():
         if demo_expert.organisation != org.slug or demo_expert.create.name in existing:
             continue
-        expert = await roster_service.create_expert(
-            session, principal, demo_expert.create, origin=settings.issuer
-        )
-        await base.audit(session, org.id, "expert.create", "expert", expert.id, demo_expert.create)
+        await roster_service.create_expert(session, principal, demo_expert.create, origin=settings.issuer)
         counts.new_experts += 1
     counts.experts += await base.count(session, *owned)

@@ -66,8 +66,7 @@ async def ensure(session: AsyncSession, settings: Settings, org: Organisation, c
         if spec.organisation != org.slug or spec.title in existing:
             continue
         data = _training(spec)
-        created = await service.create_training(session, principal, data, origin=settings.issuer)
-        await base.audit(session, org.id, "training.create", "training", created.id, data)
+        await service.create_training(session, principal, data, origin=settings.issuer)
         counts.new_trainings += 1
     owned = Publication.organisation_id == org.id
     published = set(await session.scalars(select(Publication.title).where(owned)))
@@ -75,8 +74,7 @@ async def ensure(session: AsyncSession, settings: Settings, org: Organisation, c
         if pub.organisation != org.slug or pub.title in published:
             continue
         pub_data = _publication(pub)
-        made = await service.create_publication(session, principal, pub_data, origin=settings.issuer)
-        await base.audit(session, org.id, "publication.create", "publication", made.id, pub_data)
+        await service.create_publication(session, principal, pub_data, origin=settings.issuer)
         counts.new_publications += 1
     counts.trainings += await base.count(session, mine)
     counts.publications += await base.count(session, owned)

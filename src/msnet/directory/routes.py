@@ -91,7 +91,6 @@ class OfficeController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         office_id: FromPath[UUID],
@@ -108,7 +107,6 @@ class OfficeController(Controller):
     )
     async def remove(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         office_id: FromPath[UUID],
@@ -208,7 +206,6 @@ class CapacityController(Controller):
     )
     async def update(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         capacity_id: FromPath[UUID],
@@ -226,7 +223,6 @@ class CapacityController(Controller):
     )
     async def confirm(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         capacity_id: FromPath[UUID],
@@ -241,7 +237,6 @@ class CapacityController(Controller):
     )
     async def remove(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         capacity_id: FromPath[UUID],

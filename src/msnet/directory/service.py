@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
+from msnet.api import set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory import schemas
@@ -300,7 +301,7 @@ async def update_office(
     if_match: str | None,
 ) -> schemas.Office:
     office = await _owned_office(session, principal, office_id)
-    await apply_changes(session, office, search.changes(data), if_match)
+    await apply_changes(session, office, set_fields(data), if_match)
     await record_action(session, principal, "office.update", "office", office_id, data)
     return await office_schema(session, office)
 
@@ -316,7 +317,7 @@ async def delete_office(
 
 
 def _validated_capacity(data: Any) -> dict[str, Any]:
-    changes = search.changes(data)
+    changes = set_fields(data)
     for field, kind in (
         ("themes", "theme"),
         ("countries", "country"),

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
+from msnet.fields import Period
 from msnet.processes.schemas import ProcessRef
 
 Status = Literal["open", "resolved"]
 Dimension = Literal["process", "period", "service_types", "themes"]
 Kind = Literal["coordinate", "complementary", "merge", "withdraw", "not_an_overlap"]
 Text = Annotated[str, Meta(max_length=4000)]
-
-
-class Period(Struct):
-    """Dates, both inclusive."""
-
-    start: date
-    end: date
 
 
 class Member(Struct):

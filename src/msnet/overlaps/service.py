@@ -16,6 +16,7 @@ from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.directory.models import Office
 from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.fields import Period
 from msnet.outbox.service import tell
 from msnet.overlaps import schemas
 from msnet.overlaps.models import (
@@ -203,7 +204,7 @@ def _case_view(
         status=case.status,  # type: ignore[arg-type]
         process=ProcessRef(id=case.process_id, name=process_name),
         organisations=sorted(slugs[p] for p in case.parties),
-        period=schemas.Period(start=case.period_start, end=case.period_end),  # type: ignore[arg-type]
+        period=Period(start=case.period_start, end=case.period_end),  # type: ignore[arg-type]
         service_types=list(case.service_types),
         themes=list(case.themes),
         dimensions=_dimensions(case.service_types, case.themes),  # type: ignore[arg-type]
@@ -211,7 +212,7 @@ def _case_view(
             schemas.PairExplanation(
                 members=sorted((position[p.request_a], position[p.request_b])),
                 dimensions=_dimensions(p.service_types, p.themes),  # type: ignore[arg-type]
-                period=schemas.Period(start=p.period_start, end=p.period_end),
+                period=Period(start=p.period_start, end=p.period_end),
                 service_types=list(p.service_types),
                 themes=list(p.themes),
             )

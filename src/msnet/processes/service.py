@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
+from msnet.api import set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import Conflict, InvalidInput, NotFound
@@ -210,7 +211,7 @@ async def create_process(
 async def _create_process(
     session: AsyncSession, principal: Principal, data: schemas.ProcessCreate, origin: str
 ) -> schemas.Process:
-    changes = await _validated(session, search.changes(data), None)
+    changes = await _validated(session, set_fields(data), None)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     process = Process(organisation_id=principal.org_id, origin=origin, **changes)
     session.add(process)
@@ -241,7 +242,7 @@ async def update_process(
 ) -> schemas.Process:
     process = await _owned(session, principal, process_id)
     check_version(if_match, process.version)
-    await apply_changes(session, process, await _validated(session, search.changes(data), process), None)
+    await apply_changes(session, process, await _validated(session, set_fields(data), process), None)
     await record_action(session, principal, "process.update", "process", process_id, data)
     return await process_schema(session, process)
 

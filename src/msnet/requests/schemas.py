@@ -9,8 +9,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from msnet.api import Struct
-from msnet.fields import LanguageCode, LongText, Name, TermId
-from msnet.overlaps.schemas import Period
+from msnet.fields import LanguageCode, LongText, Name, Period, TermId
 from msnet.processes.schemas import ProcessRef
 from msnet.sharing import ShareWith
 

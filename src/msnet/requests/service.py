@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
-from msnet.api import decode_cursor, encode_cursor
+from msnet.api import decode_cursor, encode_cursor, set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory.models import Office
@@ -432,7 +432,7 @@ async def create_request(
 async def _create_request(
     session: AsyncSession, principal: Principal, data: schemas.RequestCreate, origin: str
 ) -> schemas.RequestDetail:
-    changes = await _validated(session, principal, search.changes(data), None)
+    changes = await _validated(session, principal, set_fields(data), None)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     request = SupportRequest(organisation_id=principal.org_id, origin=origin, state="draft", **changes)
     session.add(request)
@@ -458,7 +458,7 @@ async def update_request(
     """Change a request; organisations it is newly addressed to (once submitted) are told."""
     request = await owned(session, principal, request_id)
     check_version(if_match, request.version)
-    changes = search.changes(data)
+    changes = set_fields(data)
     state = changes.pop("state", None)
     if changes and request.state in ("completed", "cancelled"):
         raise Conflict(f"a {request.state} request cannot change", allowed=[])

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import DATERANGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
+from msnet.api import set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
@@ -127,7 +128,7 @@ def _ancestors(region: str) -> tuple[str, ...]:
 
 def validated_changes(data: schemas.ExpertCreate | schemas.ExpertUpdate) -> dict[str, Any]:
     """The columns a create or update writes, after every check that needs no database."""
-    return _validated(search.changes(data))
+    return _validated(set_fields(data))
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 ``faceted`` builds and runs a search, ``paging`` holds the keyset pages and their cursors, ``driver``
 runs a statement built once on asyncpg. The names services use are these:"""
 
-from msnet.api import changes
 from msnet.search.faceted import (
     ARRAYS,
     Found,
@@ -20,7 +19,6 @@ from msnet.search.paging import next_cursor, page_after
 __all__ = [
     "ARRAYS",
     "Found",
-    "changes",
     "find",
     "next_cursor",
     "organisation_id",

@@ -29,12 +29,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from msnet import search
-from msnet.audit.service import audit_event, record
+from msnet.audit.service import audit_event, record, record_action
 from msnet.auth.keys import derive_key
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.db.engine import ORG_KEY, set_organisation
 from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.idempotency.service import Replayed, idempotent
 from msnet.organisations.models import Organisation
 from msnet.outbox.service import enqueue_email
 from msnet.settings import Settings
@@ -79,6 +80,23 @@ def _to_schema(row: Subscription, slug: str) -> schemas.Subscription:
 
 
 async def create_subscription(
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.SubscriptionCreate,
+    *,
+    idempotency_key: str | None = None,
+) -> schemas.Subscription | Replayed:
+    return await idempotent(
+        session,
+        principal,
+        idempotency_key,
+        "subscription.create",
+        data,
+        lambda: _create_subscription(session, principal, data),
+    )
+
+
+async def _create_subscription(
     session: AsyncSession, principal: Principal, data: schemas.SubscriptionCreate
 ) -> schemas.Subscription:
     filters = _checked_filters(data.filters)
@@ -105,6 +123,7 @@ async def create_subscription(
         raise Conflict(f"{data.email} already has a {data.period} digest; delete it to change its filters")
     row = await session.get(Subscription, subscription_id)
     assert row is not None
+    await record_action(session, principal, "subscription.create", "subscription", subscription_id, data)
     return _to_schema(row, principal.org_slug)
 
 
@@ -132,6 +151,7 @@ async def delete_subscription(session: AsyncSession, principal: Principal, subsc
     )
     if deleted is None:
         raise NotFound(f"no subscription {subscription_id}")
+    await record_action(session, principal, "subscription.delete", "subscription", subscription_id)
 
 
 # --- the unsubscribe link ------------------------------------------------------------------

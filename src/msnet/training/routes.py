@@ -12,9 +12,8 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
-from msnet.audit.service import record_request
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
-from msnet.idempotency.service import IdempotencyKeyHeader, idempotent, replayable
+from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.training import digest, feeds, schemas, service
@@ -328,23 +327,13 @@ class SubscriptionController(Controller):
     )
     async def create(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         data: JSONBody[schemas.SubscriptionCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Subscription:
-        async def create() -> schemas.Subscription:
-            subscription = await digest.create_subscription(db, principal, data)
-            await record_request(
-                db, request.scope, principal, "subscription.create", "subscription", subscription.id, data
-            )
-            return subscription
-
         return replayable(
-            await idempotent(
-                db, principal, idempotency_key, f"{request.method} {request.url.path}", data, create
-            )
+            await digest.create_subscription(db, principal, data, idempotency_key=idempotency_key)
         )
 
     @delete(
@@ -355,15 +344,11 @@ class SubscriptionController(Controller):
     )
     async def remove(
         self,
-        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         subscription_id: FromPath[UUID],
     ) -> None:
         await digest.delete_subscription(db, principal, subscription_id)
-        await record_request(
-            db, request.scope, principal, "subscription.delete", "subscription", subscription_id
-        )
 
     @get(
         "/unsubscribe",

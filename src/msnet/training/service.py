@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
-from msnet.api import instant
+from msnet.api import instant, set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
@@ -110,7 +110,7 @@ def _zones() -> frozenset[str]:
 def _training_changes(data: schemas.TrainingCreate | schemas.TrainingUpdate) -> dict[str, Any]:
     """The columns a create or update writes, after every check that needs neither the database nor
     the record's other fields."""
-    changes = {_COLUMNS.get(k, k): v for k, v in search.changes(data).items()}
+    changes = {_COLUMNS.get(k, k): v for k, v in set_fields(data).items()}
     for field, kind in (("themes", "theme"), ("languages", "language")):
         if field in changes:
             changes[field] = taxonomy.check(field, kind, changes[field])  # type: ignore[arg-type]
@@ -142,7 +142,7 @@ def _check_training(record: dict[str, Any]) -> None:
 
 
 def _publication_changes(data: schemas.PublicationCreate | schemas.PublicationUpdate) -> dict[str, Any]:
-    changes = search.changes(data)
+    changes = set_fields(data)
     for field, kind in (("themes", "theme"), ("languages", "language")):
         if field in changes:
             changes[field] = taxonomy.check(field, kind, changes[field])  # type: ignore[arg-type]

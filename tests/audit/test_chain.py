@@ -579,9 +579,9 @@ def test_the_migration_downgrades_and_upgrades_again(db_urls: DatabaseUrls) -> N
             await conn.close()
 
     config = migrate.alembic_config(db_urls.admin, migrate.role_of(db_urls.app))
-    assert asyncio.run(catalog()) == (True, True, 1, 2, 3)
+    assert asyncio.run(catalog()) == (True, True, 1, 2, 4)
     command.downgrade(config, "0001")
     assert asyncio.run(catalog()) == (False, False, 0, 0, 0)
     command.upgrade(config, "head")
-    assert asyncio.run(catalog()) == (True, True, 1, 2, 3)
+    assert asyncio.run(catalog()) == (True, True, 1, 2, 4)
     assert asyncio.run(verify(db_urls.admin)) == VerifyReport(0)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
 from msnet.api import set_fields
-from msnet.audit.service import record_action
+from msnet.audit.service import AuditEvent, record, record_action
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
@@ -408,10 +408,24 @@ async def erase_expert(
 
 
 async def read_contact(session: AsyncSession, principal: Principal, expert_id: UUID) -> schemas.ExpertContact:
-    """An expert's contact details; the read is recorded (personal data)."""
+    """An expert's contact details; the read is recorded (personal data) in the reader's log and, for
+    another organisation's expert, in the owner's as a disclosure: who read, when, which expert (the
+    scope it takes is ``roster:contact``), and nothing else of the reader's request."""
     expert = await get_expert(session, principal, expert_id)
     contact = await session.get(ExpertContact, expert.id)
     await record_action(session, principal, "expert.contact.read", "expert", expert_id)
+    if expert.organisation_id != principal.org_id:
+        await record(
+            session,
+            AuditEvent(
+                organisation_id=expert.organisation_id,
+                actor=principal.actor,
+                action="expert.contact.disclosed",
+                resource_type="expert",
+                resource_id=str(expert_id),
+                outcome="success",
+            ),
+        )
     return schemas.ExpertContact(
         expert_id=expert.id,
         email=contact.email if contact else None,

@@ -32,9 +32,9 @@ With --profile DIR it then samples msnet with py-spy (`pip install py-spy`) whil
 path again, writes the collapsed stacks to DIR (speedscope opens them) and prints where msnet's
 busy time went: each sample goes to the innermost frame that names a part (logging, metrics,
 authentication, the transaction at the request edge, the handler and its services, serialisation,
-msnet's outer middleware, Litestar, uvicorn), frames of SQLAlchemy, asyncpg and the standard library
-counting for their caller; SQLAlchemy's greenlet, where the ORM works between two awaits, shows no
-caller and is a row of its own. Needs wrk (`apt-get install wrk`).
+msnet's outer middleware, Litestar, uvicorn, the event loop), frames of SQLAlchemy, asyncpg and the
+standard library counting for their caller; SQLAlchemy's greenlet, where the ORM works between two
+awaits, shows no caller and is a row of its own. Needs wrk (`apt-get install wrk`).
 """
 
 from __future__ import annotations
@@ -429,6 +429,9 @@ def parts_of(stacks: Path) -> Counter[str]:
     return parts
 
 
+#: The loop's own frames, with nothing of a request's above them: its work, and the callbacks it runs in C
+#: (the sockets, asyncpg's protocol reading rows).
+LOOP = "event loop and its C callbacks (sockets, asyncpg)"
 #: Where a frame's file is, and the part of a request it belongs to; the innermost named frame wins.
 PARTS = (
     ("/structlog/", "logging"),
@@ -447,6 +450,9 @@ PARTS = (
     ("/msnet/app.py", "msnet before_request check"),
     ("/msnet/", "handler and services (with their SQLAlchemy and asyncpg)"),
     ("/litestar/", "Litestar (routing, DI, parameters)"),
+    ("/asyncio/base_events.py", LOOP),
+    ("/asyncio/events.py", LOOP),
+    ("/asyncio/runners.py", LOOP),
     ("/uvicorn/", "uvicorn (HTTP parsing, ASGI)"),
     ("/h11/", "uvicorn (HTTP parsing, ASGI)"),
     ("/httptools/", "uvicorn (HTTP parsing, ASGI)"),
@@ -466,7 +472,7 @@ def part_of(frames: list[str]) -> str:
                 return part
     if any("/sqlalchemy/" in frame for frame in frames):
         return "SQLAlchemy in its greenlet (caller not on the stack)"
-    return "event loop and other"
+    return "other"
 
 
 def print_results(results: dict[str, dict[str, dict[str, float]]], args: argparse.Namespace) -> None:

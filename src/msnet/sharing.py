@@ -8,10 +8,11 @@ from uuid import UUID
 
 from msgspec import Meta
 from sqlalchemy import BindParameter, ColumnElement, Uuid, any_, bindparam, or_, select
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.errors import Forbidden, InvalidInput
+from msnet.errors import Forbidden, InvalidInput, NotFound
 from msnet.organisations.models import Organisation
 from msnet.preconditions import check_version
 
@@ -90,7 +91,11 @@ async def lock_for_owner(session: AsyncSession, principal: Principal, record: An
     would apply the UPDATE policies and turn another organisation's 403 into a 404."""
     if record.organisation_id != principal.org_id:
         raise Forbidden(f"only the {what}'s own organisation may change it")
-    await session.refresh(record, with_for_update=True)
+    record_id = record.id  # read before: a record whose row is gone cannot be read from
+    try:
+        await session.refresh(record, with_for_update=True)
+    except InvalidRequestError:  # "could not refresh": a concurrent delete committed first
+        raise NotFound(f"no {what} {record_id}: it was deleted meanwhile") from None
 
 
 async def apply_changes(

@@ -302,8 +302,12 @@ async def list_clients(
 
 
 async def _get_client(session: AsyncSession, org: Organisation, client_id: str) -> OAuthClient:
+    """The client, locked until the transaction ends: a concurrent delete or rotation waits, then
+    finds it gone (404) or rotates what the first left."""
     row = await session.scalar(
-        select(OAuthClient).where(OAuthClient.organisation_id == org.id, OAuthClient.client_id == client_id)
+        select(OAuthClient)
+        .where(OAuthClient.organisation_id == org.id, OAuthClient.client_id == client_id)
+        .with_for_update()
     )
     if row is None:
         raise NotFound(f"no client '{client_id}' in '{org.slug}'")

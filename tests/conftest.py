@@ -24,6 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,12 +35,13 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from msnet import logs
+from msnet import demo, logs
 from msnet.app import create_app
 from msnet.auth.keys import create_signing_key, new_secret_key
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres, with_user_and_db
 from msnet.db.runtime import cli_session
+from msnet.middleware import Metrics
 from msnet.settings import Settings
 from tests.documented import check_response
 from tests.helpers import MakeCaller, new_caller
@@ -60,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     run (and its xdist workers, below it) takes one of its own, removed at its end."""
     config.addinivalue_line(
         "markers", "undocumented(reason): this test's responses are not checked against the OpenAPI document"
+    )
+    config.addinivalue_line(
+        "markers", "demo: this test's database is a clone of one the demo network was loaded into, once a run"
     )
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         config.option.basetemp = tempfile.mkdtemp(prefix="msnet-tests-")
@@ -176,9 +181,43 @@ def clones(superuser_url: str, template: str) -> Iterator[Clones]:
         pool.close()
 
 
+@dataclass(frozen=True)
+class DemoTemplate:
+    """A database with the demo network loaded, and what loading it printed."""
+
+    name: str
+    printed: str
+
+
+@pytest.fixture(scope="session")
+def demo_template(superuser_url: str, template: str) -> Iterator[DemoTemplate]:
+    """The demo network loaded once a run (once a worker), for the tests marked ``demo`` to clone:
+    loading it is seconds of work each of them would otherwise repeat."""
+    name = f"msnet_demo_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(superuser_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER "{OWNER}"'))
+    try:
+        printed = asyncio.run(
+            demo.load(
+                Settings(
+                    database_url=with_user_and_db(superuser_url, APP, name),
+                    public_url=TEST_ISSUER,
+                    secret_key=TEST_SECRET_KEY,
+                )
+            )
+        )
+        yield DemoTemplate(name, printed)
+    finally:
+        asyncio.run(_admin(superuser_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
-def db_urls(superuser_url: str, clones: Clones) -> Iterator[DatabaseUrls]:
-    name = clones.take()
+def db_urls(superuser_url: str, clones: Clones, request: pytest.FixtureRequest) -> Iterator[DatabaseUrls]:
+    if request.node.get_closest_marker("demo") is not None:
+        demo_name: str = request.getfixturevalue("demo_template").name
+        name = f"msnet_t_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin(superuser_url, f'CREATE DATABASE "{name}" TEMPLATE "{demo_name}" OWNER "{OWNER}"'))
+    else:
+        name = clones.take()
     try:
         yield DatabaseUrls(
             app=with_user_and_db(superuser_url, APP, name), admin=with_user_and_db(superuser_url, OWNER, name)
@@ -200,9 +239,25 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
     )
 
 
+#: Apps already made in this worker, by their settings but for the database and data directory:
+#: making one costs about 0.2 s (Litestar copies and inspects every handler), more than most tests.
+_APPS: dict[tuple[Any, ...], Litestar] = {}
+_PER_TEST = ("database_url", "database_admin_url", "data_dir")
+
+
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+    """The app for ``settings``: one made before for the same settings, pointed at this test's
+    database (its lifespan reads the settings when the test's client starts it) with metrics of
+    its own, or a new one."""
+    key = tuple(v for k, v in sorted(vars(settings).items()) if k not in _PER_TEST)
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(settings)
+    else:
+        app.state.settings = settings
+        app.state.metrics = app.asgi_handler.metrics = Metrics()  # type: ignore[attr-defined]
+    return app
 
 
 @pytest.fixture

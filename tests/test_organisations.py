@@ -14,11 +14,13 @@ from tests.helpers import run_cli
 
 
 @pytest.fixture
-def demo_loaded(settings: Settings) -> Settings:
-    asyncio.run(demo.load(settings))
+def demo_loaded(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """Settings of a database the demo network is in (a clone of the run's, see ``demo_template``)."""
+    assert request.node.get_closest_marker("demo") is not None, "mark the test demo"
     return settings
 
 
+@pytest.mark.demo
 async def test_lists_the_demo_organisations(client: AsyncTestClient, demo_loaded: Settings) -> None:
     response = await client.get("/v1/organisations")
     assert response.status_code == 200
@@ -28,6 +30,7 @@ async def test_lists_the_demo_organisations(client: AsyncTestClient, demo_loaded
     assert body["next_cursor"] is None
 
 
+@pytest.mark.demo
 async def test_keyset_pagination_visits_each_once(client: AsyncTestClient, demo_loaded: Settings) -> None:
     seen: list[str] = []
     cursor = None
@@ -42,6 +45,7 @@ async def test_keyset_pagination_visits_each_once(client: AsyncTestClient, demo_
     assert seen == sorted(o.slug for o in specs.organisations())
 
 
+@pytest.mark.demo
 async def test_filter_by_kind(client: AsyncTestClient, demo_loaded: Settings) -> None:
     body = (await client.get("/v1/organisations", params={"kind": "subregional"})).json()
     expected = sorted(o.slug for o in specs.organisations() if o.kind == "subregional")
@@ -49,6 +53,7 @@ async def test_filter_by_kind(client: AsyncTestClient, demo_loaded: Settings) ->
     assert body["total"] == len(expected)
 
 
+@pytest.mark.demo
 async def test_one_organisation(client: AsyncTestClient, demo_loaded: Settings) -> None:
     response = await client.get("/v1/organisations/au")
     assert response.status_code == 200

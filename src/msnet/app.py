@@ -95,36 +95,40 @@ async def _check_request(request: Request) -> None:
             pass  # malformed JSON: the handler's own decoding reports it
 
 
-def create_app(settings: Settings) -> Litestar:
-    @asynccontextmanager
-    async def database(app: Litestar) -> AsyncIterator[None]:
-        if not settings.database_url:
-            raise StartupError("no database URL: start the embedded server first (msnet serve does)")
-        if not settings.secret_key:
-            raise StartupError(
-                "no secret key: MSNET_SECRET_KEY (msnet serve makes one for the embedded database)"
-            )
-        engine = make_engine(
-            settings.database_url, pool_size=settings.db_pool_size, timeouts=Timeouts.of(settings)
+@asynccontextmanager
+async def database(app: Litestar) -> AsyncIterator[None]:
+    """The engine, the key ring and the rest of what requests need, from the app's settings as they
+    are when it starts."""
+    settings: Settings = app.state.settings
+    if not settings.database_url:
+        raise StartupError("no database URL: start the embedded server first (msnet serve does)")
+    if not settings.secret_key:
+        raise StartupError(
+            "no secret key: MSNET_SECRET_KEY (msnet serve makes one for the embedded database)"
         )
-        app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size, timeouts=Timeouts.of(settings)
+    )
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
 
-        async def reload_key_ring() -> None:
-            app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings)
+    async def reload_key_ring() -> None:
+        app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings)
 
-        app.state.reload_key_ring = reload_key_ring
-        await reload_key_ring()
-        if not await searches_use_indexes(engine):
-            get_logger("msnet").warning(
-                "searches scan whole tables: the search operators are not LEAKPROOF in this database "
-                "(run the ALTER FUNCTION statements of deploy/initdb.sql as a superuser)"
-            )
-        try:
-            yield
-        finally:
-            await engine.dispose()
+    app.state.reload_key_ring = reload_key_ring
+    await reload_key_ring()
+    if not await searches_use_indexes(engine):
+        get_logger("msnet").warning(
+            "searches scan whole tables: the search operators are not LEAKPROOF in this database "
+            "(run the ALTER FUNCTION statements of deploy/initdb.sql as a superuser)"
+        )
+    try:
+        yield
+    finally:
+        await engine.dispose()
 
+
+def create_app(settings: Settings) -> Litestar:
     metrics = Metrics()
     verifier = TokenVerifier(settings.issuer)
     app = Litestar(

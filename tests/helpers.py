@@ -52,20 +52,24 @@ async def add_organisation(settings: Settings, slug: str) -> None:
 
 
 async def add_client(settings: Settings, slug: str, scopes: list[str], jwks: dict | None = None):  # type: ignore[no-untyped-def]
-    """A client of organisation ``slug`` (created if missing), as `msnet client create` would make it."""
+    """A client of organisation ``slug`` (created if missing), as `msnet client create` would make it,
+    in one transaction (an engine is made for it, and that is most of what this costs)."""
     from msnet.auth import schemas, service
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session
     from msnet.errors import NotFound
     from msnet.organisations import service as organisations
+    from msnet.organisations.schemas import OrganisationCreate
 
-    try:
-        async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
-            await organisations.get_by_slug(session, slug)
-    except NotFound:
-        await add_organisation(settings, slug)
     async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
-        org = await organisations.get_by_slug(session, slug)
+        try:
+            org = await organisations.get_by_slug(session, slug)
+        except NotFound:
+            org = await organisations.create_organisation(
+                session,
+                OrganisationCreate(slug=slug, name=f"Organisation {slug.upper()}"),
+                origin=settings.issuer,
+            )
         await set_organisation(session, org.id)
         return await service.create_client(
             session,

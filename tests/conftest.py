@@ -24,6 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -292,24 +293,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The app served over real HTTP by uvicorn, in a thread, with this node's issuer as its own URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    live = Settings(**{**settings.__dict__, "public_url": base, "port": port})
+@contextmanager
+def serving(app: Litestar, port: int) -> Iterator[None]:
+    """``app`` served over real HTTP by uvicorn on 127.0.0.1:``port``, in a thread, for the block."""
     server = uvicorn.Server(
-        uvicorn.Config(create_app(live), host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the live server did not start")
         time.sleep(0.02)
     try:
-        yield base
+        yield
     finally:
         server.should_exit = True
-        thread.join(timeout=20)
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app served over real HTTP by uvicorn, in a thread, with this node's issuer as its own URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serving(create_app(Settings(**{**settings.__dict__, "public_url": base, "port": port})), port):
+        yield base

@@ -7,21 +7,18 @@ import asyncio
 import shutil
 import signal
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
-import uvicorn
 
 from msnet.app import create_app
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres
 from msnet.settings import Settings
-from tests.conftest import APP, OWNER, TEST_SECRET_KEY, free_port
+from tests.conftest import APP, OWNER, TEST_SECRET_KEY, free_port, serving
 
 #: Timeouts short enough to see within a test, in seconds.
 TIMEOUTS = {
@@ -104,19 +101,8 @@ def node(database: Database, tmp_path: Path) -> Iterator[Node]:
         db_pool_size=2,
         **TIMEOUTS,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.02)
     try:
-        yield Node(base, settings)
+        with serving(create_app(settings), port):
+            yield Node(base, settings)
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
         database.start()

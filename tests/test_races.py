@@ -100,7 +100,9 @@ async def test_racing_writers_on_a_client_get_what_the_api_promises(
         headers = bearer(await token_for(http, admin))
         for _ in range(3):
             made = await http.post(
-                "/v1/organisations/au/clients", json={"name": "partner system", "scopes": ["roster:read"]}, headers=headers
+                "/v1/organisations/au/clients",
+                json={"name": "partner system", "scopes": ["roster:read"]},
+                headers=headers,
             )
             assert made.status_code == 201, made.text
             url = f"/v1/organisations/au/clients/{made.json()['client_id']}"

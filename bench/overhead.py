@@ -57,10 +57,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from search import free_port, wait_ready
+from search import free_port, node_env, wait_ready
 
 from msnet.audit.service import verify
-from msnet.auth.keys import new_secret_key
 from msnet.db.embedded import EmbeddedServer
 from msnet.db.engine import plain_url
 
@@ -320,18 +319,7 @@ def main() -> None:
 def run(
     app_url: str, admin_url: str, postmaster: int, args: argparse.Namespace
 ) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, Counter[str]]]:
-    port = free_port()
-    issuer = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
-    env.update(
-        MSNET_DATABASE_URL=app_url,
-        MSNET_DATABASE_ADMIN_URL=admin_url,
-        MSNET_SECRET_KEY=new_secret_key(),
-        MSNET_PUBLIC_URL=issuer,
-        MSNET_PORT=str(port),
-        MSNET_LOG_LEVEL="warning",
-        MSNET_WORKER="off",
-    )
+    env, issuer = node_env(app_url, admin_url)
     print("loading the demo network …", flush=True)
     printed = subprocess.run([*MSNET, "demo", "--no-serve"], env=env, capture_output=True, text=True)
     if printed.returncode:

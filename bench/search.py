@@ -317,8 +317,9 @@ def run_size(
             server.stop()
 
 
-def serve_env(app_url: str, admin_url: str, scopes: list[str]) -> tuple[dict[str, str], dict[str, Any], str]:
-    """The environment to run msnet on this database, and a client of org1 holding ``scopes``."""
+def node_env(app_url: str, admin_url: str, **extra: str) -> tuple[dict[str, str], str]:
+    """The environment to run msnet on this database on a free port (no worker, warnings only),
+    and the node's issuer URL."""
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSNET_")}
@@ -329,9 +330,15 @@ def serve_env(app_url: str, admin_url: str, scopes: list[str]) -> tuple[dict[str
         MSNET_PUBLIC_URL=issuer,
         MSNET_PORT=str(port),
         MSNET_LOG_LEVEL="warning",
-        MSNET_DB_POOL_SIZE="8",
         MSNET_WORKER="off",
+        **extra,
     )
+    return env, issuer
+
+
+def serve_env(app_url: str, admin_url: str, scopes: list[str]) -> tuple[dict[str, str], dict[str, Any], str]:
+    """The environment to run msnet on this database, and a client of org1 holding ``scopes``."""
+    env, issuer = node_env(app_url, admin_url, MSNET_DB_POOL_SIZE="8")
     subprocess.run(  # the first command makes the node's signing key
         [sys.executable, "-m", "msnet", "org", "create", "bench", "--name", "Bench org"],
         env=env,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,8 +57,14 @@ def role_of(url: str) -> str:
     return user
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    """The migration scripts, read once: they do not change while the process runs."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _scripts().get_current_head()
 
 
 def state_of(revision: str | None) -> SchemaState:
@@ -67,7 +74,7 @@ def state_of(revision: str | None) -> SchemaState:
     if revision is None:
         return SchemaState.BEHIND
     try:
-        known = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+        known = _scripts().get_revision(revision)
     except CommandError:
         known = None
     return SchemaState.BEHIND if known is not None else SchemaState.AHEAD

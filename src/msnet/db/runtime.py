@@ -20,9 +20,13 @@ log = get_logger("msnet.db")
 
 
 def prepare(settings: Settings, *, migrate_schema: bool = True) -> Settings:
-    """Check the database is reachable, then migrate it (with an admin URL) or check it is at head."""
+    """Check the database is reachable and its schema not ahead of this code (a newer release
+    migrated it: :class:`~msnet.db.migrate.SchemaAhead`), then migrate it (with an admin URL) or
+    check it is at head."""
     assert settings.database_url
-    _, revision = asyncio.run(migrate.schema_state(settings.database_admin_url or settings.database_url))
+    state, revision = asyncio.run(migrate.schema_state(settings.database_admin_url or settings.database_url))
+    if state is migrate.SchemaState.AHEAD:
+        raise migrate.ahead_error(revision)
     head = migrate.head_revision()
     if migrate_schema and settings.database_admin_url:
         if revision != head:

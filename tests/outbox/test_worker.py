@@ -31,7 +31,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from msnet.app import create_app
 from msnet.middleware import Metrics
 from msnet.outbox import service
-from msnet.outbox.worker import RETRY_SCHEDULE, Worker, _pinned, retry_delay, sign
+from msnet.outbox.worker import RETRY_SCHEDULE, Worker, _pinned, prune, retry_delay, sign
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER, free_port
 from tests.outbox.conftest import Org, Receiver, acting, make_due, make_org, messages, register, serving
@@ -618,6 +618,6 @@ async def test_delivered_and_failed_messages_are_deleted_after_the_retention_per
         days + 1,
     )
 
-    assert await worker.prune() == 2
+    assert await prune(worker.sessionmaker, worker.settings) == 2
     assert {r["id"] for r in await messages(owner_conn)} == {recent, due, old_pending}
-    assert await worker.prune() == 0
+    assert await prune(worker.sessionmaker, worker.settings) == 0

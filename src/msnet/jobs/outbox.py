@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from msnet.jobs.runner import Context, Periodic
-from msnet.outbox.worker import Worker
+from msnet.outbox import worker
 
 PRUNE_EVERY = 3600.0  # seconds between deletions of old delivered and failed messages
 
@@ -16,19 +16,15 @@ class Delivery:
     name = "outbox.delivery"
 
     async def run(self, context: Context, stop: asyncio.Event) -> None:
-        worker = Worker(context.sessionmaker, context.settings, context.metrics)
+        delivering = worker.Worker(context.sessionmaker, context.settings, context.metrics)
         try:
-            await worker.run(stop)
+            await delivering.run(stop)
         finally:
-            await worker.close()
+            await delivering.close()
 
 
 async def prune(context: Context) -> None:
-    worker = Worker(context.sessionmaker, context.settings, context.metrics)
-    try:
-        await worker.prune()
-    finally:
-        await worker.close()
+    await worker.prune(context.sessionmaker, context.settings)
 
 
 PRUNING = Periodic("outbox.prune", PRUNE_EVERY, prune)

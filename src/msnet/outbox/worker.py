@@ -71,6 +71,14 @@ def sign(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+async def prune(sessionmaker: async_sessionmaker, settings: Settings) -> int:
+    """Delete delivered and failed messages older than the retention period; how many."""
+    async with sessionmaker() as session, session.begin():
+        pruned = await service.prune(session, days=settings.outbox_retention_days)
+    log.info("outbox pruned", deleted=pruned, older_than_days=settings.outbox_retention_days)
+    return pruned
+
+
 class Worker:
     def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, metrics: Metrics) -> None:
         assert settings.secret_key
@@ -101,13 +109,6 @@ class Worker:
             if isinstance(result, Exception):  # not recorded: sent again once its lease has run out
                 log.error("outbox outcome not recorded", message_id=str(message.id), exc_info=result)
         return len(claimed)
-
-    async def prune(self) -> int:
-        """Delete delivered and failed messages older than the retention period; how many."""
-        async with self.sessionmaker() as session, session.begin():
-            pruned = await service.prune(session, days=self.settings.outbox_retention_days)
-        log.info("outbox pruned", deleted=pruned, older_than_days=self.settings.outbox_retention_days)
-        return pruned
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set: batch after batch while messages are due, then poll. A claim

@@ -325,7 +325,7 @@ def audit_event(
     payload: Any = None,
 ) -> AuditEvent:
     """An audit event for the request in ``scope`` (its id and source address), by its principal."""
-    client = scope.get("client") or (None, None)
+    origin = RequestOrigin.of(scope)
     return AuditEvent(
         organisation_id=principal.org_id if principal else org_id,
         actor=actor or (principal.actor if principal else "anonymous"),
@@ -333,8 +333,8 @@ def audit_event(
         resource_type=resource_type,
         resource_id=resource_id,
         outcome=outcome,  # type: ignore[arg-type]
-        request_id=scope.get("state", {}).get("request_id"),
-        source=client[0],
+        request_id=origin.request_id,
+        source=origin.source,
         payload=payload,
     )
 
@@ -355,6 +355,11 @@ class RequestOrigin:
         client = scope.get("client") or (None, None)
         return cls(request_id=scope.get("state", {}).get("request_id"), source=client[0])
 
+    @classmethod
+    def of_session(cls, session: AsyncSession) -> RequestOrigin:
+        """The request ``session``'s transaction serves, as its edge left it; none for the CLI's."""
+        return session.info.get(REQUEST_KEY) or cls(None, None)
+
 
 async def record_action(
     session: AsyncSession,
@@ -367,7 +372,7 @@ async def record_action(
     """Record what ``principal`` did, in the caller's transaction: services call this for each write
     (and each read of personal data), whichever front end asked. The request's id and address come
     from the session (see ``REQUEST_KEY``); a command-line session has neither."""
-    origin = session.info.get(REQUEST_KEY) or RequestOrigin(None, None)
+    origin = RequestOrigin.of_session(session)
     await record(
         session,
         AuditEvent(

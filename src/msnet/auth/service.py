@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
-from msnet.audit.service import REQUEST_KEY, AuditEvent, RequestOrigin, audit_event, record, record_action
+from msnet.audit.service import AuditEvent, RequestOrigin, audit_event, record, record_action
 from msnet.auth import schemas
 from msnet.auth.keys import ALG, KeyRing, hash_client_secret
 from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
@@ -170,7 +170,7 @@ async def record_exchange(
     answered with ``status``: by the client it claimed to be if that exists ("anonymous" otherwise),
     for the organisation its id names if that exists; the request's id and address come from the
     session."""
-    origin = session.info.get(REQUEST_KEY) or RequestOrigin(None, None)
+    origin = RequestOrigin.of_session(session)
     await record(
         session,
         AuditEvent(

@@ -64,9 +64,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "undocumented(reason): this test's responses are not checked against the OpenAPI document"
     )
-    config.addinivalue_line(
-        "markers", "demo: this test's database is a clone of one the demo network was loaded into, once a run"
-    )
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         config.option.basetemp = tempfile.mkdtemp(prefix="msnet-tests-")
         config.add_cleanup(partial(shutil.rmtree, config.option.basetemp, ignore_errors=True))
@@ -192,7 +189,7 @@ class DemoTemplate:
 
 @pytest.fixture(scope="session")
 def demo_template(superuser_url: str, template: str) -> Iterator[DemoTemplate]:
-    """The demo network loaded once a run (once a worker), for the tests marked ``demo`` to clone:
+    """The demo network loaded once a run (once a worker), for the tests that use it to clone:
     loading it is seconds of work each of them would otherwise repeat."""
     name = f"msnet_demo_{uuid.uuid4().hex[:10]}"
     asyncio.run(_admin(superuser_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}" OWNER "{OWNER}"'))
@@ -213,7 +210,7 @@ def demo_template(superuser_url: str, template: str) -> Iterator[DemoTemplate]:
 
 @pytest.fixture
 def db_urls(superuser_url: str, clones: Clones, request: pytest.FixtureRequest) -> Iterator[DatabaseUrls]:
-    if request.node.get_closest_marker("demo") is not None:
+    if "demo_template" in request.fixturenames:  # the test works on the loaded demo: clone it
         demo_name: str = request.getfixturevalue("demo_template").name
         name = f"msnet_t_{uuid.uuid4().hex[:12]}"
         asyncio.run(_admin(superuser_url, f'CREATE DATABASE "{name}" TEMPLATE "{demo_name}" OWNER "{OWNER}"'))

@@ -44,9 +44,8 @@ async def _counts(conn: asyncpg.Connection) -> dict[str, int]:
 
 
 @pytest.fixture
-def loaded(request: pytest.FixtureRequest, demo_template: DemoTemplate) -> str:
+def loaded(demo_template: DemoTemplate) -> str:
     """What loading the demo printed; the test's database is a clone of the one it was loaded into."""
-    assert request.node.get_closest_marker("demo") is not None, "mark the test demo"
     return demo_template.printed
 
 
@@ -209,7 +208,6 @@ def test_requests_name_processes_and_offices_of_the_data() -> None:
 # --- loaded --------------------------------------------------------------------------------------
 
 
-@pytest.mark.demo
 async def test_every_organisation_has_an_office_capacities_and_experts(
     loaded: str, owner_conn: asyncpg.Connection
 ) -> None:
@@ -228,7 +226,6 @@ async def test_every_organisation_has_an_office_capacities_and_experts(
     assert f"{total} experts on the rosters ({total} new)" in loaded
 
 
-@pytest.mark.demo
 async def test_a_second_load_adds_nothing(
     loaded: str, settings: Settings, owner_conn: asyncpg.Connection
 ) -> None:
@@ -243,7 +240,6 @@ async def test_a_second_load_adds_nothing(
     assert "0 new;" in again
 
 
-@pytest.mark.demo
 async def test_every_term_is_in_the_taxonomy(loaded: str, owner_conn: asyncpg.Connection) -> None:
     themes, service_types = taxonomy.theme_ids(), taxonomy.service_type_ids()
     countries, regions, languages = taxonomy.country_codes(), taxonomy.region_ids(), taxonomy.language_codes()
@@ -266,7 +262,6 @@ async def test_every_term_is_in_the_taxonomy(loaded: str, owner_conn: asyncpg.Co
             assert set(capacity["languages"]) <= languages
 
 
-@pytest.mark.demo
 async def test_every_creation_is_audited(loaded: str, owner_conn: asyncpg.Connection) -> None:
     counts = await _counts(owner_conn)
     actions = dict(
@@ -282,7 +277,6 @@ async def test_every_creation_is_audited(loaded: str, owner_conn: asyncpg.Connec
     assert actions["request.create"] == counts["requests"]
 
 
-@pytest.mark.demo
 async def test_requests_in_every_state_and_a_live_overlap(
     loaded: str, owner_conn: asyncpg.Connection
 ) -> None:
@@ -329,7 +323,6 @@ async def test_requests_in_every_state_and_a_live_overlap(
             assert r["addressee_offices"], r["title"]
 
 
-@pytest.mark.demo
 async def test_the_roster_search_has_facets(client: AsyncTestClient, settings: Settings, loaded: str) -> None:
     eu = await _eu(client, settings)
     body = (await client.get("/v1/experts", headers=eu)).json()
@@ -339,7 +332,6 @@ async def test_the_roster_search_has_facets(client: AsyncTestClient, settings: S
     assert body["facets"]["language"]["fr"] > 10
 
 
-@pytest.mark.demo
 async def test_the_suggested_searches_find_something(
     client: AsyncTestClient, settings: Settings, loaded: str
 ) -> None:
@@ -364,7 +356,6 @@ async def test_the_suggested_searches_find_something(
     assert [o["organisation"] for o in public["items"]] == ["eu"]
 
 
-@pytest.mark.demo
 async def test_some_capacities_are_stale(client: AsyncTestClient, settings: Settings, loaded: str) -> None:
     eu = await _eu(client, settings)
     everything = (await client.get("/v1/capacities", params={"limit": 100}, headers=eu)).json()
@@ -377,7 +368,6 @@ async def test_some_capacities_are_stale(client: AsyncTestClient, settings: Sett
     assert fresh["total"] == everything["total"] - len(stale)
 
 
-@pytest.mark.demo
 async def test_private_records_of_other_organisations_stay_hidden(
     client: AsyncTestClient, settings: Settings, loaded: str, owner_conn: asyncpg.Connection
 ) -> None:
@@ -395,7 +385,6 @@ async def test_private_records_of_other_organisations_stay_hidden(
     assert offices["total"] == sum(len(of_org) for of_org in specs.offices().values()) - 1
 
 
-@pytest.mark.demo
 async def test_a_year_of_trainings_and_some_publications(
     client: AsyncTestClient, settings: Settings, loaded: str
 ) -> None:

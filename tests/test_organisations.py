@@ -10,17 +10,16 @@ from litestar.testing import AsyncTestClient
 from msnet import demo
 from msnet.demo import specs
 from msnet.settings import Settings
+from tests.conftest import DemoTemplate
 from tests.helpers import run_cli
 
 
 @pytest.fixture
-def demo_loaded(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+def demo_loaded(demo_template: DemoTemplate, settings: Settings) -> Settings:
     """Settings of a database the demo network is in (a clone of the run's, see ``demo_template``)."""
-    assert request.node.get_closest_marker("demo") is not None, "mark the test demo"
     return settings
 
 
-@pytest.mark.demo
 async def test_lists_the_demo_organisations(client: AsyncTestClient, demo_loaded: Settings) -> None:
     response = await client.get("/v1/organisations")
     assert response.status_code == 200
@@ -30,7 +29,6 @@ async def test_lists_the_demo_organisations(client: AsyncTestClient, demo_loaded
     assert body["next_cursor"] is None
 
 
-@pytest.mark.demo
 async def test_keyset_pagination_visits_each_once(client: AsyncTestClient, demo_loaded: Settings) -> None:
     seen: list[str] = []
     cursor = None
@@ -45,7 +43,6 @@ async def test_keyset_pagination_visits_each_once(client: AsyncTestClient, demo_
     assert seen == sorted(o.slug for o in specs.organisations())
 
 
-@pytest.mark.demo
 async def test_filter_by_kind(client: AsyncTestClient, demo_loaded: Settings) -> None:
     body = (await client.get("/v1/organisations", params={"kind": "subregional"})).json()
     expected = sorted(o.slug for o in specs.organisations() if o.kind == "subregional")
@@ -53,7 +50,6 @@ async def test_filter_by_kind(client: AsyncTestClient, demo_loaded: Settings) ->
     assert body["total"] == len(expected)
 
 
-@pytest.mark.demo
 async def test_one_organisation(client: AsyncTestClient, demo_loaded: Settings) -> None:
     response = await client.get("/v1/organisations/au")
     assert response.status_code == 200

@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet.db.embedded import DatabaseUrls
-from tests.helpers import MakeCaller
+from tests.helpers import MakeCaller, org_ids
 
 EXPERT = {
     "name": "Amina Traoré",
@@ -70,7 +70,7 @@ async def test_the_service_role_cannot_write_into_another_organisations_log(
     ).json()
     conn = await asyncpg.connect(db_urls.app)
     try:
-        orgs = {r["slug"]: r["id"] for r in await conn.fetch("SELECT slug, id FROM organisations")}
+        orgs = await org_ids(conn)
         async with conn.transaction():
             await conn.execute("SELECT set_config('msnet.org', $1, true)", str(orgs["eu"]))
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):

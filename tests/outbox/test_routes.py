@@ -244,7 +244,9 @@ async def test_endpoints_on_non_public_addresses_are_refused(
             WEBHOOKS, json={"url": url, "event_types": ["request.received"]}, headers=au.headers
         )
     assert response.status_code == 422, response.text
-    assert [e["field"] for e in response.json()["errors"]] == ["url"]
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["url"]
+    assert "MSNET_WEBHOOK_PRIVATE_ADDRESSES=on" in errors[0]["message"]  # the setting that allows it
     assert await _endpoints(owner_conn) == []
 
 

@@ -146,7 +146,9 @@ def check_url(url: str, *, private_addresses: bool) -> str:
         raise InvalidInput.field("url", "has a malformed port") from None
     if not private_addresses and not _may_be_public(parts.hostname):
         raise InvalidInput.field(
-            "url", "points at a loopback, private or reserved address: only public endpoints receive events"
+            "url",
+            "points at a loopback, private or reserved address: only public endpoints receive events "
+            "(MSNET_WEBHOOK_PRIVATE_ADDRESSES=on allows such addresses, for development only)",
         )
     return url
 

@@ -16,14 +16,14 @@ from tests.training.conftest import Caller, make_training
 async def calendar(client: AsyncTestClient, who: Caller | None, **params: str) -> icalendar.Calendar:
     response = await client.get("/v1/trainings.ics", params=params, headers=who.headers if who else {})
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/calendar")
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"  # the charset once
     return icalendar.Calendar.from_ical(response.content)
 
 
 async def atom(client: AsyncTestClient, who: Caller | None, **params: str) -> feedparser.FeedParserDict:
     response = await client.get("/v1/trainings.atom", params=params, headers=who.headers if who else {})
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("application/atom+xml")
+    assert response.headers["content-type"] == "application/atom+xml; charset=utf-8"
     parsed = feedparser.parse(response.content)
     assert not parsed.bozo, parsed.bozo_exception
     return parsed

@@ -79,7 +79,7 @@ class TrainingController(Controller):
         guards=[reads("training:read")],
         responses=READ_RESPONSES,
     )
-    async def search(
+    async def search_trainings(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -87,10 +87,13 @@ class TrainingController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.TrainingPage:
+        """Search the trainings you may see (courses, workshops, exchange visits, envoy retreats…), soonest
+        first or by relevance with `q`, with facets. Scope `training:read` with a token; without one,
+        public trainings only."""
         return await service.search_trainings(db, viewer, filters, limit=limit, cursor=cursor)
 
     @post("/", summary="Share a training", guards=[requires("training:write")], responses=WRITE_RESPONSES)
-    async def create(
+    async def share_training(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -98,6 +101,8 @@ class TrainingController(Controller):
         data: JSONBody[schemas.TrainingCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Training:
+        """Share a training opportunity with the network (or whom `sharing` says). Scope `training:write`;
+        honours `Idempotency-Key`; 422 names every bad field."""
         return replayable(
             await service.create_training(
                 db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
@@ -110,12 +115,14 @@ class TrainingController(Controller):
         guards=[reads("training:read")],
         responses=ONE_RESPONSES,
     )
-    async def get_one(
+    async def get_training(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         training_id: FromPath[UUID],
     ) -> Response[schemas.Training]:
+        """One training you may see. Scope `training:read` with a token; without one, public trainings
+        only; 404 otherwise."""
         training = await service.get_training(db, viewer, training_id)
         return _with_etag(await service.training_schema(db, training))
 
@@ -125,7 +132,7 @@ class TrainingController(Controller):
         guards=[requires("training:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_training(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -133,6 +140,8 @@ class TrainingController(Controller):
         data: JSONBody[schemas.TrainingUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Training]:
+        """Change one of your trainings: only the fields that change, with `If-Match` (412 when stale).
+        Scope `training:write`."""
         return _with_etag(await service.update_training(db, principal, training_id, data, if_match))
 
     @delete(
@@ -141,13 +150,15 @@ class TrainingController(Controller):
         guards=[requires("training:write")],
         responses=WRITE_RESPONSES,
     )
-    async def remove(
+    async def delete_training(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         training_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
+        """Delete one of your trainings (`If-Match`). Scope `training:write`; 404 for another
+        organisation's training."""
         await service.delete_training(db, principal, training_id, if_match)
 
 
@@ -168,18 +179,20 @@ class TrainingFeedController(Controller):
         responses=READ_RESPONSES,
         media_type="text/calendar",
     )
-    async def calendar(
+    async def get_training_calendar(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         filters: NamedDependency[service.TrainingFilter],
     ) -> Response[bytes]:
+        """The training search as an iCalendar (RFC 5545) calendar for calendar programs, each event in its
+        own time zone. Without a token, public trainings only; with one, scope `training:read`."""
         page = await service.search_trainings(db, viewer, filters, limit=FEED_LIMIT, cursor=None)
         body = feeds.calendar(page.items, issuer=request.app.state.settings.issuer)
         return Response(
             body,
-            media_type="text/calendar; charset=utf-8",
+            media_type="text/calendar",  # Litestar adds the charset of a text type itself
             headers={"Content-Disposition": 'inline; filename="trainings.ics"'},
         )
 
@@ -190,13 +203,15 @@ class TrainingFeedController(Controller):
         responses=READ_RESPONSES,
         media_type="application/atom+xml",
     )
-    async def feed(
+    async def get_training_feed(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         filters: NamedDependency[service.TrainingFilter],
     ) -> Response[bytes]:
+        """The training search as an Atom feed. Without a token, public trainings only; with one, scope
+        `training:read`."""
         page = await service.search_trainings(db, viewer, filters, limit=FEED_LIMIT, cursor=None)
         issuer = request.app.state.settings.issuer
         body = feeds.atom(page.items, self_url=f"{issuer}{request.url.path}", issuer=issuer)
@@ -214,7 +229,7 @@ class PublicationController(Controller):
         guards=[reads("training:read")],
         responses=READ_RESPONSES,
     )
-    async def search(
+    async def search_publications(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -227,6 +242,8 @@ class PublicationController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.PublicationPage:
+        """Search the publications you may see (guidance notes, reports, lessons learned), newest first or
+        by relevance with `q`. Scope `training:read` with a token; without one, public ones only."""
         filters = service.PublicationFilter(
             q=q,
             organisation=organisation,
@@ -238,7 +255,7 @@ class PublicationController(Controller):
         return await service.search_publications(db, viewer, filters, limit=limit, cursor=cursor)
 
     @post("/", summary="Share a publication", guards=[requires("training:write")], responses=WRITE_RESPONSES)
-    async def create(
+    async def share_publication(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -246,6 +263,8 @@ class PublicationController(Controller):
         data: JSONBody[schemas.PublicationCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Publication:
+        """Share a publication (title, summary, themes, languages, link). Scope `training:write`; honours
+        `Idempotency-Key`."""
         return replayable(
             await service.create_publication(
                 db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
@@ -258,12 +277,13 @@ class PublicationController(Controller):
         guards=[reads("training:read")],
         responses=ONE_RESPONSES,
     )
-    async def get_one(
+    async def get_publication(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         publication_id: FromPath[UUID],
     ) -> Response[schemas.Publication]:
+        """One publication you may see. Scope `training:read` with a token; 404 otherwise."""
         publication = await service.get_publication(db, viewer, publication_id)
         return _with_etag(await service.publication_schema(db, publication))
 
@@ -273,7 +293,7 @@ class PublicationController(Controller):
         guards=[requires("training:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_publication(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -281,6 +301,8 @@ class PublicationController(Controller):
         data: JSONBody[schemas.PublicationUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Publication]:
+        """Change one of your publications: only the fields that change, with `If-Match` (412 when stale).
+        Scope `training:write`."""
         return _with_etag(await service.update_publication(db, principal, publication_id, data, if_match))
 
     @delete(
@@ -289,13 +311,14 @@ class PublicationController(Controller):
         guards=[requires("training:write")],
         responses=WRITE_RESPONSES,
     )
-    async def remove(
+    async def delete_publication(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         publication_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
+        """Delete one of your publications (`If-Match`). Scope `training:write`."""
         await service.delete_publication(db, principal, publication_id, if_match)
 
 
@@ -317,6 +340,7 @@ class SubscriptionController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.SubscriptionPage:
+        """Your organisation's digest subscriptions. Scope `training:read`."""
         return await digest.list_subscriptions(db, principal, limit=limit, cursor=cursor)
 
     @post(
@@ -325,13 +349,15 @@ class SubscriptionController(Controller):
         guards=[requires("training:write")],
         responses=WRITE_RESPONSES,
     )
-    async def create(
+    async def create_subscription(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         data: JSONBody[schemas.SubscriptionCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Subscription:
+        """Subscribe an address (a staff member's or an office's mailbox) to a weekly or monthly digest of
+        what was shared, with saved filters. Scope `training:write`."""
         return replayable(
             await digest.create_subscription(db, principal, data, idempotency_key=idempotency_key)
         )
@@ -342,12 +368,14 @@ class SubscriptionController(Controller):
         guards=[requires("training:write")],
         responses=problem_responses(401, 403, 404),
     )
-    async def remove(
+    async def delete_subscription(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         subscription_id: FromPath[UUID],
     ) -> None:
+        """End one of your organisation's digest subscriptions. Scope `training:write`; 404 for another
+        organisation's."""
         await digest.delete_subscription(db, principal, subscription_id)
 
     @get(
@@ -356,7 +384,9 @@ class SubscriptionController(Controller):
         media_type=MediaType.HTML,
         responses=problem_responses(404),
     )
-    async def unsubscribe_page(self, request: Request, token: Token) -> Response[str]:
+    async def show_unsubscribe_page(self, request: Request, token: Token) -> Response[str]:
+        """The page a digest's unsubscribe link opens: it asks before anything changes. No token: the
+        link's signed `token` is the credential; 404 for a bad or altered one."""
         digest.check_token(request.app.state.settings.secret_key, token)
         return Response(digest.unsubscribe_form(token), media_type=MediaType.HTML)
 
@@ -367,8 +397,10 @@ class SubscriptionController(Controller):
         media_type=MediaType.HTML,
         responses=problem_responses(404),
     )
-    async def unsubscribe(
+    async def confirm_unsubscription(
         self, request: Request, db: NamedDependency[AsyncSession], token: Token
     ) -> Response[str]:
+        """Unsubscribe with a digest's signed link (RFC 8058 one-click too). No token: the link's `token`
+        is the credential; 404 for a bad or altered token."""
         await digest.unsubscribe(db, request.scope, request.app.state.settings.secret_key, token)
         return Response(digest.UNSUBSCRIBED_PAGE, media_type=MediaType.HTML)

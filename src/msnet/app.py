@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, SerializationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import BodyKwarg
 
 import msnet
@@ -24,6 +22,8 @@ from msnet.auth.transaction import provide_session
 from msnet.db.engine import Timeouts, make_engine, make_sessionmaker, searches_use_indexes
 from msnet.db.migrate import head_revision
 from msnet.directory.routes import CapacityController, OfficeController
+from msnet.docs import routes as docs
+from msnet.docs.openapi import DocumentedStructs, document_security, openapi_config
 from msnet.errors import BadRequest, InvalidInput, StartupError
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
@@ -63,6 +63,7 @@ ROUTES = [
     TrainingFeedController,
     PublicationController,
     SubscriptionController,
+    docs.assets,
 ]
 
 
@@ -139,13 +140,8 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,
         lifespan=[database, jobs.lifespan],
-        openapi_config=OpenAPIConfig(
-            title="msnet",
-            version=msnet.__version__,
-            description="Directory, request routing and deconfliction for mediation support offices.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(msnet.__version__),
+        plugins=[DocumentedStructs()],
         logging_config=None,
         debug=False,
     )
@@ -154,5 +150,6 @@ def create_app(settings: Settings) -> Litestar:
     app.state.schema_head = head_revision()
     app.state.verifier = verifier
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
+    document_security(app)
     app.asgi_handler = RequestContext(app.asgi_handler, metrics, settings.request_timeout)
     return app

@@ -29,7 +29,7 @@ class AuditController(Controller):
         summary="The caller's organisation's audit entries, newest first",
         responses=problem_responses(401, 403),
     )
-    async def list_entries(
+    async def list_audit_entries(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -44,6 +44,9 @@ class AuditController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.AuditPage:
+        """Your organisation's audit log, newest first: who did what to which record, when, from where and
+        with what outcome (filters `since`, `until`, `action`, `resource_type`, `resource_id`, `actor`).
+        Scope `audit:read`."""
         return await service.list_entries(
             db,
             principal.org_id,

@@ -101,6 +101,7 @@ def requires(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], Await
                 headers=bearer_challenge("insufficient_scope", " ".join(sorted(needed))),
             )
 
+    guard.scopes = needed  # type: ignore[attr-defined]  # what the OpenAPI document says it needs
     return guard
 
 
@@ -113,6 +114,8 @@ def reads(scope_name: str) -> Callable[[ASGIConnection, BaseRouteHandler], Await
         if connection.scope.get("auth") is not None:
             await scoped(connection, handler)
 
+    guard.scopes = frozenset((scope_name,))  # type: ignore[attr-defined]
+    guard.token_optional = True  # type: ignore[attr-defined]
     return guard
 
 

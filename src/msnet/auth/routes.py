@@ -89,7 +89,12 @@ class OAuthController(Controller):
         status_code=200,
         responses=_oauth_responses(),
     )
-    async def token(self, request: Request) -> schemas.TokenResponse:
+    async def request_token(self, request: Request) -> schemas.TokenResponse:
+        """The OAuth 2.0 client credentials grant: a client of your organisation authenticates with
+        `client_secret_basic` (HTTP Basic with its id and secret) or `private_key_jwt`
+        (`client_assertion`) and receives a short-lived JWT access token (RFC 9068) for the scopes it
+        asks (space-separated `scope`; all of its own when absent). Errors are RFC 6749 JSON:
+        `invalid_client` (401), `invalid_scope`, `unsupported_grant_type` (400)."""
         return await _exchange(request, "token")  # type: ignore[return-value]
 
     @post(
@@ -98,7 +103,9 @@ class OAuthController(Controller):
         status_code=200,
         responses=_oauth_responses(),
     )
-    async def revoke(self, request: Request) -> dict[str, Any]:
+    async def revoke_token(self, request: Request) -> dict[str, Any]:
+        """Revoke an access token (RFC 7009): it stops working at once on this node. The calling client
+        authenticates as at the token endpoint; 200 even for an unknown token."""
         return await _exchange(request, "revocation")  # type: ignore[return-value]
 
     @post(
@@ -107,11 +114,16 @@ class OAuthController(Controller):
         status_code=200,
         responses=_oauth_responses(),
     )
-    async def introspect(self, request: Request) -> dict[str, Any]:
+    async def introspect_token(self, request: Request) -> dict[str, Any]:
+        """Whether an access token is active and what it stands for (RFC 7662). The calling client
+        authenticates as at the token endpoint and may introspect its own organisation's tokens; errors
+        follow RFC 6749."""
         return await _exchange(request, "introspection")  # type: ignore[return-value]
 
     @get("/.well-known/oauth-authorization-server", summary="Authorization server metadata (RFC 8414)")
-    async def metadata(self, request: Request) -> dict[str, Any]:
+    async def get_authorization_server_metadata(self, request: Request) -> dict[str, Any]:
+        """The authorization server's metadata (RFC 8414): its token, revocation and introspection
+        endpoints, authentication methods and scopes. Public."""
         issuer = request.app.state.settings.issuer
         return {
             "issuer": issuer,
@@ -129,7 +141,9 @@ class OAuthController(Controller):
         }
 
     @get("/.well-known/jwks.json", summary="The node's public signing keys")
-    async def jwks(self, request: Request) -> dict[str, Any]:
+    async def get_signing_keys(self, request: Request) -> dict[str, Any]:
+        """The node's public signing keys (JWKS): verify its access tokens and signed documents with them.
+        Public."""
         return request.app.state.key_ring.public_jwks()
 
 
@@ -152,6 +166,8 @@ class ClientController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.ClientPage:
+        """Your organisation's OAuth clients (never their secrets), keyset-paginated. Scope `org:admin`;
+        another organisation's slug is 403."""
         return await service.list_clients(db, org, limit=limit, cursor=cursor)
 
     @post(
@@ -159,7 +175,7 @@ class ClientController(Controller):
         summary="Register a client: a secret (shown once) or a JWKS for private_key_jwt",
         responses=problem_responses(401, 403, 404, 415),
     )
-    async def create_client(
+    async def register_client(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -167,6 +183,10 @@ class ClientController(Controller):
         principal: NamedDependency[Principal],
         data: JSONBody[schemas.ClientCreate],
     ) -> schemas.ClientCreated:
+        """Register an OAuth client of your organisation with the scopes it may ask for. Without `jwks` it
+        gets a secret, shown in this response only (stored as an HMAC); with a public `jwks` it
+        authenticates with `private_key_jwt`. Scope `org:admin`, your own organisation's slug only (403
+        otherwise)."""
         return await service.register_client(
             db, principal, org, data, secret_key=request.app.state.settings.secret_key
         )
@@ -177,7 +197,7 @@ class ClientController(Controller):
         status_code=200,
         responses=problem_responses(401, 403, 404),
     )
-    async def rotate_secret(
+    async def rotate_client_secret(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -185,6 +205,9 @@ class ClientController(Controller):
         principal: NamedDependency[Principal],
         client_id: FromPath[str],
     ) -> schemas.ClientCreated:
+        """Give a client a new secret, shown in this response only; the old one stops working at once.
+        Scope `org:admin`; 404 for an unknown client; 422 for a client that authenticates with keys
+        (`private_key_jwt`)."""
         return await service.rotate_client_secret(
             db, principal, org, client_id, secret_key=request.app.state.settings.secret_key
         )
@@ -202,6 +225,8 @@ class ClientController(Controller):
         principal: NamedDependency[Principal],
         client_id: FromPath[str],
     ) -> None:
+        """Delete one of your organisation's clients: its access tokens stop working at once. Scope
+        `org:admin`; 404 for an unknown client."""
         await service.delete_client(
             db, principal, org, client_id, request.app.state.settings.access_token_ttl
         )

@@ -27,7 +27,7 @@ class OfficeController(Controller):
     dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
 
     @get("/", summary="Search offices", guards=[reads("directory:read")], responses=READ_RESPONSES)
-    async def search(
+    async def search_offices(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -42,6 +42,9 @@ class OfficeController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.OfficePage:
+        """Search the mediation support offices you may see (`q`, `organisation`, `service_type`, `theme`,
+        `country`, `region`, `language`), ranked by relevance, with facets. Scope `directory:read` with
+        a token; without one, public records only."""
         filters = service.DirectoryFilter(
             q=q,
             organisation=organisation,
@@ -55,7 +58,7 @@ class OfficeController(Controller):
         return await service.search_offices(db, viewer, filters, limit=limit, cursor=cursor)
 
     @post("/", summary="Register an office", guards=[requires("directory:write")], responses=WRITE_RESPONSES)
-    async def create(
+    async def register_office(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -63,6 +66,8 @@ class OfficeController(Controller):
         data: JSONBody[schemas.OfficeCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Office:
+        """Register an office of your organisation (a mediation support unit, a division, a liaison
+        office). Scope `directory:write`; honours `Idempotency-Key`; 422 names every bad field."""
         return replayable(
             await service.create_office(
                 db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
@@ -75,12 +80,14 @@ class OfficeController(Controller):
         guards=[reads("directory:read")],
         responses=problem_responses(401, 403, 404),
     )
-    async def get_one(
+    async def get_office(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         office_id: FromPath[UUID],
     ) -> Response[schemas.Office]:
+        """One office you may see, with its ETag. Scope `directory:read` with a token; without one, public
+        offices only; 404 otherwise."""
         return _with_etag(await service.office_schema(db, await service.get_office(db, viewer, office_id)))
 
     @patch(
@@ -89,7 +96,7 @@ class OfficeController(Controller):
         guards=[requires("directory:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_office(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -97,6 +104,8 @@ class OfficeController(Controller):
         data: JSONBody[schemas.OfficeUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Office]:
+        """Change one of your offices: send only the fields that change, with `If-Match` set to its ETag
+        (412 when stale). Scope `directory:write`; 404 for another organisation's office."""
         return _with_etag(await service.update_office(db, principal, office_id, data, if_match))
 
     @delete(
@@ -105,13 +114,15 @@ class OfficeController(Controller):
         guards=[requires("directory:write")],
         responses=WRITE_RESPONSES,
     )
-    async def remove(
+    async def delete_office(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         office_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
+        """Delete one of your offices and its capacities (`If-Match`). Scope `directory:write`; 404 for
+        another organisation's office."""
         await service.delete_office(db, principal, office_id, if_match)
 
     @get(
@@ -120,7 +131,7 @@ class OfficeController(Controller):
         guards=[reads("directory:read")],
         responses=problem_responses(401, 403, 404),
     )
-    async def capacities(
+    async def list_office_capacities(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -128,6 +139,8 @@ class OfficeController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.CapacityPage:
+        """The capacities of an office that you may see. Scope `directory:read` with a token; without one,
+        public records only. 404 for an office you may not see."""
         await service.get_office(db, viewer, office_id)
         return await service.search_capacities(
             db, viewer, service.DirectoryFilter(office_id=office_id), limit=limit, cursor=cursor
@@ -148,6 +161,9 @@ class OfficeController(Controller):
         data: JSONBody[schemas.CapacityCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Capacity:
+        """Add a capacity (a service type, themes, coverage, languages, lead time, engagements it can take)
+        to one of your offices. Scope `directory:write`; honours `Idempotency-Key`; 404 for another
+        organisation's office; 422 names every bad field."""
         return replayable(
             await service.create_capacity(
                 db,
@@ -171,7 +187,7 @@ class CapacityController(Controller):
         guards=[reads("directory:read")],
         responses=READ_RESPONSES,
     )
-    async def search(
+    async def search_capacities(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -186,6 +202,10 @@ class CapacityController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.CapacityPage:
+        """Search the capacities you may see by service type, theme, country, region and language, with
+        facets; capacities not confirmed for 180 days are marked `stale` and ranked lower
+        (`include_stale=false` leaves them out). Scope `directory:read` with a token; without one,
+        public records only."""
         filters = service.DirectoryFilter(
             q=q,
             organisation=organisation,
@@ -204,7 +224,7 @@ class CapacityController(Controller):
         guards=[requires("directory:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_capacity(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -212,6 +232,8 @@ class CapacityController(Controller):
         data: JSONBody[schemas.CapacityUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Capacity]:
+        """Change one of your capacities: only the fields that change, with `If-Match` (412 when stale).
+        Scope `directory:write`."""
         return _with_etag(await service.update_capacity(db, principal, capacity_id, data, if_match))
 
     @post(
@@ -221,12 +243,14 @@ class CapacityController(Controller):
         guards=[requires("directory:write")],
         responses=problem_responses(401, 403, 404),
     )
-    async def confirm(
+    async def confirm_capacity(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         capacity_id: FromPath[UUID],
     ) -> Response[schemas.Capacity]:
+        """Confirm that one of your capacities is still offered: it is no longer ranked lower as stale for
+        180 days. Scope `directory:write`."""
         return _with_etag(await service.confirm_capacity(db, principal, capacity_id))
 
     @delete(
@@ -235,11 +259,13 @@ class CapacityController(Controller):
         guards=[requires("directory:write")],
         responses=WRITE_RESPONSES,
     )
-    async def remove(
+    async def delete_capacity(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         capacity_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
+        """Delete one of your capacities (`If-Match`). Scope `directory:write`; 404 for another
+        organisation's capacity."""
         await service.delete_capacity(db, principal, capacity_id, if_match)

@@ -13,7 +13,9 @@ class OpsController(Controller):
     tags = ["operations"]
 
     @get("/health/live", summary="The process is up")
-    async def live(self) -> schemas.Live:
+    async def check_liveness(self) -> schemas.Live:
+        """Answers 200 while the process is up, whatever the database's state: for a liveness probe.
+        Public."""
         return schemas.Live()
 
     @get(
@@ -21,10 +23,14 @@ class OpsController(Controller):
         summary="The database is reachable and its schema at head",
         responses=problem_responses(503),
     )
-    async def ready(self, request: Request) -> schemas.Ready:
+    async def check_readiness(self, request: Request) -> schemas.Ready:
+        """Answers 200 when the database answers and its schema is at this release's head; 503, saying why,
+        otherwise: for a readiness probe. Public."""
         state = request.app.state
         return await service.check_ready(state.engine, state.schema_head)
 
     @get("/metrics", summary="Prometheus metrics", media_type=MediaType.TEXT)
-    async def metrics(self, request: Request) -> Response[bytes]:
+    async def get_metrics(self, request: Request) -> Response[bytes]:
+        """Prometheus text: requests by method, route and status, their latency, and outbox deliveries by
+        outcome. Public: it counts, it names no record."""
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

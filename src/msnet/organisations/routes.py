@@ -24,10 +24,14 @@ class OrganisationController(Controller):
         cursor: Cursor = None,
         kind: FromQuery[schemas.OrgKind | None] = None,
     ) -> schemas.OrganisationPage:
+        """The member organisations of the network (filter `kind`), keyset-paginated. Public: no token
+        needed."""
         return await service.list_organisations(db, limit=limit, cursor=cursor, kind=kind)
 
     @get("/{slug:str}", summary="One organisation", responses=problem_responses(404))
     async def get_organisation(
         self, db: NamedDependency[AsyncSession], slug: FromPath[str]
     ) -> schemas.Organisation:
+        """One member organisation of the network by its slug (`au`), with its kind and identifiers.
+        Public: no token needed. 404 if no such organisation."""
         return service.to_schema(await service.get_by_slug(db, slug))

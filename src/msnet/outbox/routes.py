@@ -30,6 +30,7 @@ class WebhookController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.WebhookPage:
+        """Your organisation's webhook endpoints (without their secrets). Scope `org:admin`."""
         return await service.list_endpoints(db, principal, limit=limit, cursor=cursor)
 
     @post(
@@ -37,7 +38,7 @@ class WebhookController(Controller):
         summary="Register a webhook endpoint; its signing secret is in this response only",
         responses=problem_responses(401, 403, 409, 413, 415),
     )
-    async def create_webhook(
+    async def register_webhook(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -45,6 +46,9 @@ class WebhookController(Controller):
         data: JSONBody[schemas.WebhookCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.WebhookCreated:
+        """Register a webhook endpoint for your organisation's events; its signing secret is in this
+        response only. Deliveries follow Standard Webhooks, at least once. Scope `org:admin`; honours
+        `Idempotency-Key`; at most 20 endpoints."""
         settings = request.app.state.settings
         return replayable(
             await service.create_endpoint(
@@ -68,4 +72,6 @@ class WebhookController(Controller):
         principal: NamedDependency[Principal],
         webhook_id: FromPath[UUID],
     ) -> None:
+        """Delete one of your webhook endpoints and its undelivered messages. Scope `org:admin`; 404 for
+        another organisation's endpoint."""
         await service.delete_endpoint(db, principal, webhook_id)

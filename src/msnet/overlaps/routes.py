@@ -33,7 +33,7 @@ class OverlapController(Controller):
         guards=[requires("requests:read")],
         responses=READ,
     )
-    async def list_cases(
+    async def list_overlap_cases(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -41,15 +41,19 @@ class OverlapController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.OverlapPage:
+        """The overlap cases your organisation is a party to (`status`). Scope `requests:read`."""
         return await service.list_cases(db, principal, status=in_status, limit=limit, cursor=cursor)
 
     @get("/{case_id:uuid}", summary="One overlap case", guards=[requires("requests:read")], responses=READ)
-    async def get_one(
+    async def get_overlap_case(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
     ) -> schemas.OverlapCase:
+        """One overlap case your organisation is a party to: the process, the overlapping period, service
+        types and themes, why they overlap, and the open proposal. Scope `requests:read`; 404 for anyone
+        else."""
         return await service.get_case(db, principal, case_id)
 
     @post(
@@ -59,13 +63,15 @@ class OverlapController(Controller):
         responses=WRITE,
         status_code=200,
     )
-    async def share(
+    async def share_request_in_case(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.Share],
     ) -> schemas.OverlapCase:
+        """Share the description of one of your requests with the other parties of the case (or stop
+        sharing it, `"shared": false`). Scope `requests:write`."""
         return await service.share(db, principal, case_id, data)
 
     @get(
@@ -74,7 +80,7 @@ class OverlapController(Controller):
         guards=[requires("requests:read")],
         responses=READ,
     )
-    async def messages(
+    async def list_case_messages(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -82,6 +88,8 @@ class OverlapController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.MessagePage:
+        """The messages between the parties of a case, oldest first. Scope `requests:read`; 404 when your
+        organisation is not a party."""
         return await service.list_messages(db, principal, case_id, limit=limit, cursor=cursor)
 
     @post(
@@ -90,13 +98,15 @@ class OverlapController(Controller):
         guards=[requires("requests:write")],
         responses=WRITE,
     )
-    async def post_message(
+    async def post_case_message(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.MessageCreate],
     ) -> schemas.Message:
+        """Write to the other parties of an overlap case; they are told by webhook. Scope `requests:write`;
+        404 when your organisation is not a party."""
         return await service.post_message(db, principal, case_id, data)
 
     @post(
@@ -106,11 +116,14 @@ class OverlapController(Controller):
         responses=WRITE,
         status_code=200,
     )
-    async def resolution(
+    async def resolve_overlap_case(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.Resolution],
     ) -> schemas.OverlapCase:
+        """Propose a resolution (`kind`: coordinate, complementary, merge, withdraw, not_an_overlap) or
+        agree to the open one (`agree`: its id); the case is resolved when every party agreed. Scope
+        `requests:write`; 409 when the case is resolved or the proposal superseded."""
         return await service.resolve(db, principal, case_id, data)

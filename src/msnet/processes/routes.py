@@ -27,7 +27,7 @@ class ProcessController(Controller):
     dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
 
     @get("/", summary="Find peace processes", guards=[reads("requests:read")], responses=READ_RESPONSES)
-    async def search(
+    async def search_processes(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -41,6 +41,9 @@ class ProcessController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.ProcessPage:
+        """Find the peace processes you may see (`q`, `country`, `region`, `level`, `track`, `phase`,
+        `organisation`): requests refer to them, which is what lets overlaps be detected. Scope
+        `requests:read` with a token; without one, public processes only."""
         filters = service.ProcessFilter(
             q=q,
             organisation=organisation,
@@ -55,7 +58,7 @@ class ProcessController(Controller):
     @post(
         "/", summary="Propose a peace process", guards=[requires("requests:write")], responses=WRITE_RESPONSES
     )
-    async def create(
+    async def propose_process(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -63,6 +66,9 @@ class ProcessController(Controller):
         data: JSONBody[schemas.ProcessCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Process:
+        """Propose a peace process (countries or region, level, track, lead mediators, parties,
+        references): any member organisation may. Look for it first: a duplicate can be merged later.
+        Scope `requests:write`; honours `Idempotency-Key`."""
         return replayable(
             await service.create_process(
                 db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
@@ -75,12 +81,14 @@ class ProcessController(Controller):
         guards=[reads("requests:read")],
         responses=problem_responses(401, 403, 404),
     )
-    async def get_one(
+    async def get_process(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         process_id: FromPath[UUID],
     ) -> Response[schemas.Process]:
+        """One process you may see; an id merged away answers the surviving process, which lists it in
+        `aliases`. Scope `requests:read` with a token; 404 otherwise."""
         return _with_etag(await service.process_schema(db, await service.resolve(db, viewer, process_id)))
 
     @patch(
@@ -89,7 +97,7 @@ class ProcessController(Controller):
         guards=[requires("requests:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_process(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -97,6 +105,8 @@ class ProcessController(Controller):
         data: JSONBody[schemas.ProcessUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Process]:
+        """Change a process your organisation proposed: only the fields that change, with `If-Match` (412
+        when stale). Scope `requests:write`."""
         return _with_etag(await service.update_process(db, principal, process_id, data, if_match))
 
     @post(
@@ -106,7 +116,7 @@ class ProcessController(Controller):
         responses=WRITE_RESPONSES,
         status_code=200,
     )
-    async def merge(
+    async def merge_process(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -114,4 +124,6 @@ class ProcessController(Controller):
         data: JSONBody[schemas.ProcessMerge],
         if_match: IfMatch = None,
     ) -> Response[schemas.Process]:
+        """Merge your duplicate process into another (`into`): its id stays as an alias and the requests on
+        it follow. Scope `requests:write`; 422 for an unknown target or the process itself."""
         return _with_etag(await service.merge_process(db, principal, process_id, data, if_match))

@@ -51,13 +51,15 @@ class RequestController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.RequestPage:
+        """The support requests your organisation made or received (`state`, `process_id`, `role`), newest
+        first. Scope `requests:read`."""
         filters = service.RequestFilter(state=in_state, process_id=process_id, role=role)
         return await service.list_requests(db, principal, filters, limit=limit, cursor=cursor)
 
     @post(
         "/", summary="Draft a support request", guards=[requires("requests:write")], responses=WRITE_RESPONSES
     )
-    async def create(
+    async def draft_request(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -65,6 +67,10 @@ class RequestController(Controller):
         data: JSONBody[schemas.RequestCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.RequestDetail:
+        """Draft a support request on a process for one of your offices: service types, themes, period,
+        urgency, languages, mandate, and its addressees or `"route": "best_matches"`. Nothing is sent
+        until it is submitted. Scope `requests:write`; honours `Idempotency-Key`; 422 names every bad
+        field."""
         return replayable(
             await service.create_request(
                 db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
@@ -77,12 +83,14 @@ class RequestController(Controller):
         guards=[requires("requests:read")],
         responses=READ,
     )
-    async def get_one(
+    async def get_request(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Response[schemas.RequestDetail]:
+        """One request your organisation made or was addressed, with its history and allowed transitions.
+        Scope `requests:read`; 404 for anyone else, whatever their scopes."""
         found = await service.get_request(db, principal, request_id)
         return _with_etag(await service.request_detail(db, principal, found))
 
@@ -92,7 +100,7 @@ class RequestController(Controller):
         guards=[requires("requests:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_request(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -100,6 +108,9 @@ class RequestController(Controller):
         data: JSONBody[schemas.RequestUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.RequestDetail]:
+        """Change your request, address more offices, put it on hold and back, or start it (`"state": "in-
+        progress"`), with `If-Match` (412 when stale). Scope `requests:write`; an illegal transition is
+        409."""
         return _with_etag(await service.update_request(db, principal, request_id, data, if_match))
 
     @post(
@@ -109,12 +120,15 @@ class RequestController(Controller):
         responses=LIMITED,
         status_code=200,
     )
-    async def submit(
+    async def submit_request(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Response[schemas.RequestDetail]:
+        """Submit your draft: it goes to its addressees (or the best three matching offices) by webhook,
+        and is checked for overlaps with other organisations' open requests on the same process. Scope
+        `requests:write`; 409 when not a draft; 429 past the burst limit."""
         return _with_etag(await service.submit_request(db, principal, request_id))
 
     @post(
@@ -124,12 +138,14 @@ class RequestController(Controller):
         responses=LIMITED,
         status_code=200,
     )
-    async def withdraw(
+    async def withdraw_request(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Response[schemas.RequestDetail]:
+        """Withdraw (cancel) your open request; the addressees are told. Scope `requests:write`; 409 when
+        it is no longer open; 429 past the burst limit."""
         return _with_etag(await service.withdraw_request(db, principal, request_id))
 
     @post(
@@ -139,13 +155,15 @@ class RequestController(Controller):
         responses=problem_responses(401, 403, 404, 409, 413, 415),
         status_code=200,
     )
-    async def close(
+    async def close_request(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
         data: JSONBody[schemas.Outcome],
     ) -> Response[schemas.RequestDetail]:
+        """Close your request with its outcome: whether support was delivered, how, and why not when it was
+        not. Scope `requests:write`; 409 names the states it can go to when closing is not one."""
         return _with_etag(await service.close_request(db, principal, request_id, data))
 
     @get(
@@ -154,12 +172,15 @@ class RequestController(Controller):
         guards=[requires("requests:read")],
         responses=READ,
     )
-    async def matches(
+    async def list_request_matches(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> schemas.Matches:
+        """Offices (by their best capacity) and roster experts ranked against your request, each with a
+        score out of 100 and the reasons, dimension by dimension; possible conflicts of interest are
+        flagged. Scope `requests:read`; the requester only."""
         return await service.request_matches(db, principal, request_id)
 
     @get(
@@ -168,7 +189,7 @@ class RequestController(Controller):
         guards=[requires("requests:read")],
         responses=READ,
     )
-    async def responses(
+    async def list_request_responses(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -176,6 +197,8 @@ class RequestController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.ResponsePage:
+        """The responses to a request: the requester sees all, a responding organisation its own. Scope
+        `requests:read`."""
         return await responses.list_responses(db, principal, request_id, limit=limit, cursor=cursor)
 
     @post(
@@ -184,7 +207,7 @@ class RequestController(Controller):
         guards=[requires("requests:write")],
         responses=WRITE_RESPONSES,
     )
-    async def respond(
+    async def respond_to_request(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -193,6 +216,10 @@ class RequestController(Controller):
         data: JSONBody[schemas.ResponseCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.RequestResponse:
+        """Respond for one of your offices addressed by a request: an offer (experts, period, note) or a
+        decline (reason), once. Scope `requests:write`; 403 when your organisation is not addressed, 422
+        when `office_id` is not one of your addressed offices, 409 when the request takes no more
+        responses."""
         return replayable(
             await responses.respond(
                 db,
@@ -211,13 +238,16 @@ class RequestController(Controller):
         responses=ACTION,
         status_code=200,
     )
-    async def accept(
+    async def accept_response(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
         response_id: FromPath[UUID],
     ) -> schemas.RequestResponse:
+        """Accept an offer made on your request (several may be accepted); every responder is told whether
+        theirs was taken. Scope `requests:write`; the requester only (404 otherwise); 409 when the
+        request's state does not allow it."""
         return await responses.accept_response(db, principal, request_id, response_id)
 
 
@@ -232,7 +262,7 @@ class InboxController(Controller):
         guards=[requires("requests:read")],
         responses=READ,
     )
-    async def inbox(
+    async def list_inbox(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -241,6 +271,8 @@ class InboxController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.RequestPage:
+        """Requests addressed to your organisation's offices, newest submission first (`state`,
+        `office_id`). Scope `requests:read`."""
         return await service.inbox(
             db, principal, state=in_state, office_id=office_id, limit=limit, cursor=cursor
         )

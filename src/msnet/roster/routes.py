@@ -48,7 +48,7 @@ class ExpertController(Controller):
     dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
 
     @get("/", summary="Search the roster", guards=[reads("roster:read")], responses=READ_RESPONSES)
-    async def search(
+    async def search_experts(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -65,6 +65,9 @@ class ExpertController(Controller):
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> schemas.ExpertPage:
+        """Search the expert roster you may see (`q`, `service_type`, `theme`, `language`, `region`,
+        `seniority`, availability window), ranked by relevance, with facets; never contact details.
+        Scope `roster:read` with a token; without one, public entries only."""
         filters = service.ExpertFilter(
             q=q,
             organisation=organisation,
@@ -87,7 +90,7 @@ class ExpertController(Controller):
         media_type="text/csv",
         operation_class=CsvOrJsonOperation,
     )
-    async def export(
+    async def export_experts(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
@@ -97,6 +100,8 @@ class ExpertController(Controller):
         language: Code = None,
         region: Term = None,
     ) -> Response[bytes]:
+        """Everything of the roster you may see, as CSV (the format `msnet roster import` reads) or JSON
+        (`format`); never contact details. Scope `roster:read`."""
         filters = service.ExpertFilter(
             organisation=organisation, theme=theme, language=language, region=region
         )
@@ -115,7 +120,7 @@ class ExpertController(Controller):
         guards=[requires("roster:write")],
         responses=WRITE_RESPONSES,
     )
-    async def create(
+    async def add_expert(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
@@ -123,6 +128,9 @@ class ExpertController(Controller):
         data: JSONBody[schemas.ExpertCreate],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> schemas.Expert:
+        """Add an expert to your organisation's roster: expertise, languages, regions, seniority,
+        availability, and the consent the entry rests on. Scope `roster:write`; honours `Idempotency-
+        Key`; 422 names every bad field."""
         return replayable(
             await service.create_expert(
                 db, principal, data, origin=request.app.state.settings.issuer, idempotency_key=idempotency_key
@@ -135,12 +143,14 @@ class ExpertController(Controller):
         guards=[reads("roster:read")],
         responses=problem_responses(401, 403, 404),
     )
-    async def get_one(
+    async def get_expert(
         self,
         db: NamedDependency[AsyncSession],
         viewer: NamedDependency[Principal | None],
         expert_id: FromPath[UUID],
     ) -> Response[schemas.Expert]:
+        """One roster entry you may see, without contact details. Scope `roster:read` with a token; 404
+        otherwise."""
         return _with_etag(await service.expert_schema(db, await service.get_expert(db, viewer, expert_id)))
 
     @patch(
@@ -149,7 +159,7 @@ class ExpertController(Controller):
         guards=[requires("roster:write")],
         responses=WRITE_RESPONSES,
     )
-    async def update(
+    async def update_expert(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -157,6 +167,8 @@ class ExpertController(Controller):
         data: JSONBody[schemas.ExpertUpdate],
         if_match: IfMatch = None,
     ) -> Response[schemas.Expert]:
+        """Change one of your experts' entries: only the fields that change, with `If-Match` (412 when
+        stale). Scope `roster:write`."""
         return _with_etag(await service.update_expert(db, principal, expert_id, data, if_match))
 
     @delete(
@@ -165,13 +177,15 @@ class ExpertController(Controller):
         guards=[requires("roster:write")],
         responses=WRITE_RESPONSES,
     )
-    async def erase(
+    async def erase_expert(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         expert_id: FromPath[UUID],
         if_match: IfMatch = None,
     ) -> None:
+        """Erase one of your experts' personal data (a tombstone keeps the id, so federated copies are
+        erased too). Scope `roster:write`; 404 for another organisation's expert."""
         await service.erase_expert(db, principal, expert_id, if_match)
 
     @get(
@@ -180,10 +194,13 @@ class ExpertController(Controller):
         guards=[requires("roster:contact")],
         responses=problem_responses(401, 403, 404),
     )
-    async def contact(
+    async def get_expert_contact(
         self,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         expert_id: FromPath[UUID],
     ) -> schemas.ExpertContact:
+        """An expert's e-mail and phone. Scope `roster:contact`; every read is audit-logged for the reader
+        and, for another organisation's expert, disclosed in the owner's log. 404 for an expert you may
+        not see."""
         return await service.read_contact(db, principal, expert_id)

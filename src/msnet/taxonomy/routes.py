@@ -49,6 +49,9 @@ class TaxonomyController(Controller):
         kind: FromQuery[schemas.ListKind | None] = None,
         if_none_match: FromHeader[str | None] = HeaderParameter(name="If-None-Match", default=None),
     ) -> Response[schemas.Taxonomy]:
+        """The controlled vocabularies every record uses, with English and French labels: service types,
+        themes, regions (UN M49), countries (ISO 3166-1) and languages (ISO 639); `kind` picks one.
+        Public and cacheable."""
         published = service.published(kind)
         headers = {"ETag": published.etag}
         if _matches(if_none_match, published.etag):

@@ -1,0 +1,251 @@
+"""How msnet describes itself in OpenAPI: operation ids, the OAuth 2.0 client credentials scheme
+with each operation's scope, and a description and an example for every schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from enum import Enum
+from inspect import cleandoc
+from typing import Any
+
+import msgspec
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Schema, SecurityScheme
+from litestar.plugins import OpenAPISchemaPlugin
+from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
+
+from msnet.auth.principal import SCOPES
+
+#: Where the viewers' files are served (see ``msnet.docs.routes``).
+ASSETS = "/schema/assets"
+SCHEME = "oauth2"
+TOKEN_URL = "/oauth/token"  # noqa: S105 (a path, not a password)
+
+SCOPE_DESCRIPTIONS = {
+    "directory:read": "Read the offices and capacities other organisations share with yours, and your own.",
+    "directory:write": "Register, update and delete your organisation's offices and their capacities.",
+    "roster:read": "Search the expert roster (profiles, without contact details).",
+    "roster:write": "Add, update, erase, import and export your organisation's experts.",
+    "roster:contact": "Read an expert's contact details (personal data: every read is audit-logged).",
+    "requests:read": "Read processes, your support requests, their matches and responses, your inbox "
+    "and your overlap cases.",
+    "requests:write": "Propose processes, draft, submit, withdraw and close support requests, respond to "
+    "requests addressed to you, and settle overlap cases.",
+    "training:read": "Read trainings and publications, their calendar and feed, and your digest "
+    "subscriptions.",
+    "training:write": "Share trainings and publications, and manage digest subscriptions.",
+    "audit:read": "Read your organisation's audit log.",
+    "org:admin": "Manage your organisation's OAuth clients and webhooks.",
+}
+
+DESCRIPTION = """\
+Directory, request routing and deconfliction for the mediation support offices of intergovernmental
+organisations (UN, EU, AU, OSCE, IGAD, …).
+
+**Authorising.** Every organisation's systems call the API as OAuth 2.0 clients of that
+organisation: `POST /oauth/token` with the client credentials grant (`client_secret_basic` or
+`private_key_jwt`) answers a short-lived access token, sent as `Authorization: Bearer …`. Each
+operation names the scope it needs; a token without it gets 403, no token 401. Reads of records
+shared publicly need no token. In this page, **Authorize** takes a client's id and secret (e.g. the
+credentials `msnet demo` prints) and the scopes to ask for.
+
+**Conventions.** Bodies are JSON with snake_case fields; errors are RFC 9457 problem details
+(`application/problem+json`) naming every bad field; lists are keyset-paginated
+(`{"items", "next_cursor", "total"}`); updates take `If-Match` with the record's version and answer 412
+when it is stale; creating POSTs accept `Idempotency-Key`. Records never leave your organisation
+unless their `sharing` says so (`private`, `restricted`, `network`, `public`).
+
+Operation ids read as verbs on resources (`search_experts`, `submit_request`): a client generated from
+this document gets them as its function names."""
+
+FAVICON = f"<link rel='icon' type='image/png' href='{ASSETS}/swagger-ui/favicon-32x32.png'>"
+
+
+def operation_id(handler: HTTPRouteHandler, *_: Any) -> str:
+    """The handler's own name, which reads as a verb on a resource (``search_experts``): stable
+    across releases for clients generated from the document; unique (Litestar refuses a repeat)."""
+    return handler.handler_name
+
+
+def openapi_config(version: str) -> OpenAPIConfig:
+    """Swagger UI at ``/schema`` (and ``/schema/swagger``), Redoc at ``/schema/redoc``, from msnet's
+    own files; the document at ``/schema/openapi.json``."""
+    flow = OAuthFlow(token_url=TOKEN_URL, scopes={scope: SCOPE_DESCRIPTIONS[scope] for scope in SCOPES})
+    return OpenAPIConfig(
+        title="msnet",
+        version=version,
+        description=DESCRIPTION,
+        path="/schema",
+        use_handler_docstrings=True,
+        operation_id_creator=operation_id,
+        components=Components(
+            security_schemes={
+                SCHEME: SecurityScheme(
+                    type="oauth2",
+                    description="A client of your organisation, with the client credentials grant.",
+                    flows=OAuthFlows(client_credentials=flow),
+                )
+            }
+        ),
+        render_plugins=[
+            SwaggerRenderPlugin(
+                js_url=f"{ASSETS}/swagger-ui/swagger-ui-bundle.js",
+                css_url=f"{ASSETS}/swagger-ui/swagger-ui.css",
+                standalone_preset_js_url=f"{ASSETS}/swagger-ui/swagger-ui-standalone-preset.js",
+                path="/swagger",
+                favicon=FAVICON,
+            ),
+            RedocRenderPlugin(
+                js_url=f"{ASSETS}/redoc/redoc.standalone.js",
+                google_fonts=False,
+                path="/redoc",
+                favicon=FAVICON,
+            ),
+        ],
+    )
+
+
+def _scoped(handler: HTTPRouteHandler) -> Iterator[tuple[frozenset[str], bool]]:
+    """The scopes each guard of ``requires`` or ``reads`` demands, and whether a token is optional."""
+    for guard in handler.resolve_guards():
+        scopes = getattr(guard, "scopes", None)
+        if isinstance(scopes, frozenset):
+            yield scopes, getattr(guard, "token_optional", False)
+
+
+def document_security(app: Litestar) -> None:
+    """Give every operation guarded by a scope its security requirement: the scope, and, where a
+    token is optional (reads that answer public records without one), an empty requirement too."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for scopes, token_optional in _scoped(handler):
+                requirement = {SCHEME: sorted(scopes)}
+                handler.security = [{}, requirement] if token_optional else [requirement]
+
+
+class _Missing:
+    """No example can be made for this value (a free text without ``Meta(examples=...)``)."""
+
+
+MISSING = _Missing()
+
+#: Examples of the fields every shared record carries, whatever the resource.
+COMMON = {
+    "organisation": "au",
+    "origin": "https://msnet.au.int",
+    "share_with": [],
+    "next_cursor": None,
+    "version": 1,
+}
+
+
+def _explicit(meta: msgspec.inspect.Metadata) -> Any:
+    examples = (meta.extra_json_schema or {}).get("examples")
+    return examples[0] if examples else MISSING
+
+
+def example_of(t: msgspec.inspect.Type, name: str = "") -> Any:
+    """An example of a value of type ``t`` (a field called ``name``), from its ``Meta(examples=...)``,
+    else what its type alone allows, else ``MISSING``."""
+    if isinstance(t, msgspec.inspect.Metadata):
+        explicit = _explicit(t)
+        return explicit if explicit is not MISSING else example_of(t.type, name)
+    if name in COMMON:
+        return COMMON[name]
+    simple: dict[type, Any] = {
+        msgspec.inspect.UUIDType: "0193f0c2-6a7e-7c41-9d2a-3b8e5f1a2c47",
+        msgspec.inspect.DateTimeType: "2027-03-01T09:30:00Z",
+        msgspec.inspect.DateType: "2027-03-01",
+        msgspec.inspect.BoolType: False,
+        msgspec.inspect.NoneType: None,
+        msgspec.inspect.AnyType: {},
+        msgspec.inspect.DictType: {},
+    }
+    for kind, value in simple.items():
+        if isinstance(t, kind):
+            return value
+    if isinstance(t, msgspec.inspect.IntType | msgspec.inspect.FloatType):
+        return t.ge if t.ge is not None else (t.gt + 1 if t.gt is not None else 1)
+    if isinstance(t, msgspec.inspect.LiteralType):
+        return t.values[0]
+    if isinstance(t, msgspec.inspect.EnumType):
+        return next(iter(t.cls)).value
+    if isinstance(t, msgspec.inspect.ListType | msgspec.inspect.SetType | msgspec.inspect.FrozenSetType):
+        item = example_of(t.item_type, name)
+        return [] if item is MISSING and not t.min_length else MISSING if item is MISSING else [item]
+    if isinstance(t, msgspec.inspect.UnionType):
+        for member in (m for m in t.types if not isinstance(m, msgspec.inspect.NoneType)):
+            value = example_of(member, name)
+            if value is not MISSING:
+                return value
+        return None if any(isinstance(m, msgspec.inspect.NoneType) for m in t.types) else MISSING
+    if isinstance(t, msgspec.inspect.StructType):
+        return struct_example(t)
+    return MISSING
+
+
+def _default(field: msgspec.inspect.Field) -> Any:
+    if field.default_factory is not msgspec.NODEFAULT:
+        return msgspec.to_builtins(field.default_factory())
+    if field.default is not msgspec.NODEFAULT:
+        return msgspec.to_builtins(field.default)
+    return MISSING
+
+
+def struct_example(info: msgspec.inspect.StructType) -> Any:
+    """An example of a struct: its fields' examples, defaults where they have none, and no field left
+    unset by default (a PATCH body shows only what it changes); ``MISSING`` when a field it needs has
+    no example."""
+    example: dict[str, Any] = {}
+    for field in info.fields:
+        explicit = _explicit(field.type) if isinstance(field.type, msgspec.inspect.Metadata) else MISSING
+        value = explicit if explicit is not MISSING else MISSING
+        unset = not field.required and field.default is field.default_factory is msgspec.NODEFAULT
+        if value is MISSING and unset:  # UNSET unless sent
+            continue
+        if value is MISSING:
+            value = _default(field)
+        if value is MISSING:
+            value = example_of(field.type, field.encode_name)
+        if value is MISSING:
+            return MISSING
+        example[field.encode_name] = value
+    return example
+
+
+def _builtin(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+class DocumentedStructs(OpenAPISchemaPlugin):
+    """Gives each struct's schema its docstring as description, and an example (see
+    :func:`struct_example`); Litestar's own plugin for structs does the rest."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return not field_definition.is_union and field_definition.is_subclass_of(msgspec.Struct)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        builtin = next(
+            p
+            for p in schema_creator.plugins
+            if p is not self and schema_creator.plugin_supports_field(p, field_definition)
+        )
+        schema: Schema = builtin.to_openapi_schema(field_definition, schema_creator)
+        struct = field_definition.type_
+        if struct.__doc__ and schema.description is None:
+            schema.description = cleandoc(struct.__doc__)
+        example = struct_example(msgspec.inspect.type_info(struct))  # type: ignore[arg-type]
+        if example is not MISSING and not schema.examples:
+            schema.examples = [msgspec.to_builtins(example, enc_hook=_builtin)]
+        return schema

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, DateTime, ForeignKey, String, Text
+from sqlalchemy import Computed, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, DATEMULTIRANGE, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,8 +25,19 @@ class Expert(SharedColumns, SharedRecord, Base):
     tombstone (the id, ``deleted_at``) so references elsewhere still resolve."""
 
     __tablename__ = "experts"
+    __table_args__ = (
+        Index(
+            "uq_experts_external_id",
+            "organisation_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
 
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    # the organisation's own reference (its HR system's); shown to the organisation only
+    external_id: Mapped[str | None] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     bio: Mapped[str] = mapped_column(Text, default="")
     seniority: Mapped[str | None] = mapped_column(String(20))

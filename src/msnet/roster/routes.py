@@ -151,7 +151,9 @@ class ExpertController(Controller):
     ) -> Response[schemas.Expert]:
         """One roster entry you may see, without contact details. Scope `roster:read` with a token; 404
         otherwise."""
-        return _with_etag(await service.expert_schema(db, await service.get_expert(db, viewer, expert_id)))
+        return _with_etag(
+            await service.expert_schema(db, await service.get_expert(db, viewer, expert_id), viewer)
+        )
 
     @patch(
         "/{expert_id:uuid}",

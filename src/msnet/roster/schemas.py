@@ -17,6 +17,17 @@ Proficiency = Literal["none", "basic", "working", "fluent", "native"]
 Seniority = Literal["junior", "mid", "senior", "eminent"]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ().-]{5,39}$", max_length=40)]
+ExternalId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9 ._:/#-]*[A-Za-z0-9._:/#-])?$",
+        description="The organisation's own reference for the expert (e.g. its HR system's), unique "
+        "within the organisation: letters, digits, spaces and . _ : / # -, beginning with a letter or "
+        "digit. Shown to the organisation only.",
+    ),
+]
 
 
 class Expertise(Struct):
@@ -64,6 +75,7 @@ Names = Annotated[list[ShortText], Meta(max_length=50)]
 
 class ExpertCreate(Struct):
     name: Name
+    external_id: ExternalId | None = None
     bio: LongText = ""
     seniority: Seniority | None = None
     expertise: ExpertiseList = []
@@ -83,6 +95,7 @@ class ExpertCreate(Struct):
 
 class ExpertUpdate(Struct):
     name: Name | UnsetType = UNSET
+    external_id: ExternalId | UnsetType | None = UNSET
     bio: LongText | UnsetType = UNSET
     seniority: Seniority | UnsetType | None = UNSET
     expertise: ExpertiseList | UnsetType = UNSET
@@ -119,6 +132,10 @@ class Expert(Struct):
     version: int
     created_at: datetime
     updated_at: datetime
+    external_id: Annotated[
+        str | UnsetType | None,
+        Meta(description="The owner's own reference; present only in the owner's reads."),
+    ] = UNSET
 
 
 class ExpertPage(Struct):

@@ -11,6 +11,7 @@ from uuid import UUID
 import msgspec
 import msgspec.structs
 from asyncpg import Range
+from msgspec import UNSET
 from sqlalchemy import (
     ColumnElement,
     Date,
@@ -22,13 +23,14 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import DATERANGE
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
 from msnet.api import set_fields
 from msnet.audit.service import AuditEvent, record, record_action
 from msnet.auth.principal import Principal
-from msnet.errors import InvalidInput, NotFound
+from msnet.errors import Conflict, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.roster import schemas
@@ -44,6 +46,9 @@ from msnet.sharing import (
 from msnet.taxonomy import service as taxonomy
 
 TOMBSTONE = "[erased]"
+#: Sharing levels at which an expert's contact details may be read by every member organisation (or
+#: the expert is listed to anyone): only with the expert's recorded consent.
+WIDELY_SHARED = ("network", "public")
 
 
 @dataclass(frozen=True)
@@ -131,10 +136,59 @@ def validated_changes(data: schemas.ExpertCreate | schemas.ExpertUpdate) -> dict
     return _validated(set_fields(data))
 
 
+def has_contact(contact: schemas.Contact | None) -> bool:
+    return contact is not None and (contact.email is not None or contact.phone is not None)
+
+
+def check_consent(sharing: str, consent: object, contact: bool) -> None:
+    """An expert shared with the whole network or the public, with contact details, needs the
+    expert's recorded consent (a 422 naming ``consent`` otherwise)."""
+    if sharing in WIDELY_SHARED and contact and not consent:
+        raise InvalidInput.field(
+            "consent",
+            f"is required for an expert shared '{sharing}' with contact details: record the expert's "
+            "consent, or share the expert 'private' or 'restricted'",
+        )
+
+
+def external_id_taken(external_id: str, holder: UUID) -> Conflict:
+    message = f"'{external_id}' is already the external_id of expert {holder}"
+    return Conflict(f"external_id: {message}", errors=[{"field": "external_id", "message": message}])
+
+
+async def _check_external_id(
+    session: AsyncSession, principal: Principal, external_id: str | None, expert_id: UUID | None
+) -> None:
+    """An external_id is another expert's within the organisation (409): never another's."""
+    if external_id is None:
+        return
+    holder = await session.scalar(
+        select(Expert.id).where(Expert.organisation_id == principal.org_id, Expert.external_id == external_id)
+    )
+    if holder is not None and holder != expert_id:
+        raise external_id_taken(external_id, holder)
+
+
+async def _flush(session: AsyncSession, external_id: str | None) -> None:
+    """Flush; a concurrent writer that took the same external_id first is a 409, as it would have
+    been had it committed before this write looked."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if external_id is None or "uq_experts_external_id" not in str(exc.orig):
+            raise
+        message = f"'{external_id}' was just given to another expert"
+        raise Conflict(
+            f"external_id: {message}", errors=[{"field": "external_id", "message": message}]
+        ) from None
+
+
 # --- reading -------------------------------------------------------------------------------
 
 
-async def _schemas(session: AsyncSession, rows: list[Expert]) -> list[schemas.Expert]:
+async def _schemas(session: AsyncSession, rows: list[Expert], viewer: UUID | None) -> list[schemas.Expert]:
+    """The experts as ``viewer`` (an organisation's id, or none) sees them: an organisation's own
+    reference (``external_id``) is its business, shown to it alone."""
     slugs = await slugs_of(
         session, list({e.organisation_id for e in rows} | {i for e in rows for i in e.share_with})
     )
@@ -142,6 +196,7 @@ async def _schemas(session: AsyncSession, rows: list[Expert]) -> list[schemas.Ex
         schemas.Expert(
             id=e.id,
             organisation=slugs[e.organisation_id],
+            external_id=e.external_id if e.organisation_id == viewer else UNSET,
             name=e.name,
             bio=e.bio,
             seniority=e.seniority,  # type: ignore[arg-type]
@@ -165,8 +220,8 @@ async def _schemas(session: AsyncSession, rows: list[Expert]) -> list[schemas.Ex
     ]
 
 
-async def expert_schema(session: AsyncSession, expert: Expert) -> schemas.Expert:
-    return (await _schemas(session, [expert]))[0]
+async def expert_schema(session: AsyncSession, expert: Expert, viewer: Principal | None) -> schemas.Expert:
+    return (await _schemas(session, [expert], viewer.org_id if viewer else None))[0]
 
 
 def _values(filters: ExpertFilter) -> dict[str, Any]:
@@ -284,7 +339,7 @@ async def search_experts(
     )
     experts = await search.records(session, Expert, found, principal)
     return schemas.ExpertPage(
-        items=await _schemas(session, experts),
+        items=await _schemas(session, experts, principal.org_id if principal else None),
         next_cursor=found.next_cursor,
         total=found.total,
         facets=found.facets,
@@ -344,17 +399,30 @@ async def _create_expert(
     session: AsyncSession, principal: Principal, data: schemas.ExpertCreate, origin: str
 ) -> schemas.Expert:
     changes = validated_changes(data)
+    check_consent(data.sharing, data.consent, has_contact(data.contact))
+    return await add_expert(session, principal, data, changes, origin)
+
+
+async def add_expert(
+    session: AsyncSession,
+    principal: Principal,
+    data: schemas.ExpertCreate,
+    changes: dict[str, Any],
+    origin: str,
+) -> schemas.Expert:
+    """Write a new expert from ``data`` and its :func:`validated_changes`, checked."""
     contact = changes.pop("contact", None)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    await _check_external_id(session, principal, data.external_id, None)
     expert = Expert(organisation_id=principal.org_id, origin=origin, **changes)
     expert.available = changes.get("available", [])
     session.add(expert)
-    await session.flush()
+    await _flush(session, data.external_id)
     await _set_contact(session, expert, contact)
     await session.flush()
     await session.refresh(expert)
     await record_action(session, principal, "expert.create", "expert", expert.id, data)
-    return await expert_schema(session, expert)
+    return await expert_schema(session, expert, principal)
 
 
 async def update_expert(
@@ -367,11 +435,33 @@ async def update_expert(
     expert = await _owned(session, principal, expert_id)
     check_version(if_match, expert.version)
     changes = validated_changes(data)
+    if {"sharing", "consent", "contact"} & changes.keys():
+        contact = (
+            has_contact(changes["contact"])
+            if "contact" in changes
+            else await session.get(ExpertContact, expert.id) is not None
+        )
+        check_consent(changes.get("sharing", expert.sharing), changes.get("consent", expert.consent), contact)
+    return await change_expert(session, principal, expert, data, changes)
+
+
+async def change_expert(
+    session: AsyncSession,
+    principal: Principal,
+    expert: Expert,
+    data: schemas.ExpertUpdate,
+    changes: dict[str, Any],
+) -> schemas.Expert:
+    """Write ``data`` and its :func:`validated_changes`, checked, to an expert its owner has locked."""
+    if "external_id" in changes:
+        await _check_external_id(session, principal, changes["external_id"], expert.id)
+        expert.external_id = changes.pop("external_id")
+        await _flush(session, expert.external_id)
     if "contact" in changes:
         await _set_contact(session, expert, changes.pop("contact"))
     await apply_changes(session, expert, changes, None)  # If-Match was checked before the contact changed
-    await record_action(session, principal, "expert.update", "expert", expert_id, data)
-    return await expert_schema(session, expert)
+    await record_action(session, principal, "expert.update", "expert", expert.id, data)
+    return await expert_schema(session, expert, principal)
 
 
 async def erase_expert(
@@ -384,6 +474,7 @@ async def erase_expert(
     await session.flush()  # the contact goes first: once the expert is erased it is no longer visible
     for field, value in {
         "name": TOMBSTONE,
+        "external_id": None,
         "bio": "",
         "seniority": None,
         "expertise": [],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,6 +82,75 @@ async def _exchange(request: Request, endpoint: str) -> Response:
     )
 
 
+def _form(fields: dict[str, Schema], required: list[str]) -> type[Operation]:
+    """An operation whose body is a form the handler reads itself (Authlib decides, and answers as
+    RFC 6749 says, so no parameter declares it): the OpenAPI document describes it from here."""
+    body = RequestBody(
+        required=True,
+        content={
+            "application/x-www-form-urlencoded": OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.OBJECT, properties=fields, required=required)
+            )
+        },
+    )
+
+    @dataclass
+    class FormOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return FormOperation
+
+
+def _text(description: str, example: str, *values: str) -> Schema:
+    return Schema(
+        type=OpenAPIType.STRING, description=description, examples=[example], enum=list(values) or None
+    )
+
+
+#: How a client authenticates at the three endpoints: HTTP Basic with its id and secret, or a signed
+#: ``client_assertion`` in the form (private_key_jwt, which no header carries).
+CLIENT_AUTHENTICATION: list[dict[str, list[str]]] = [{"client_secret_basic": []}, {}]
+_ASSERTION = {
+    "client_id": _text(
+        "The client's id. With client_secret_basic it goes in the Authorization header instead, with the "
+        "secret (msnet takes no client_secret in the body).",
+        "au.7Hq2mXb4",
+    ),
+    "client_assertion_type": _text(
+        "With private_key_jwt.",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    ),
+    "client_assertion": _text(
+        "With private_key_jwt: a JWT signed with the client's registered key (RFC 7523): iss and sub the "
+        "client id, aud this node's issuer, a unique jti, and at most 300 s between iat and exp.",
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6ImF1LTEifQ.eyJpc3MiOiJhdS43SHEybVhiNCJ9.c2lnbmF0dXJl",
+    ),
+}
+_TOKEN_FORM = _form(
+    {
+        "grant_type": _text("Always client_credentials.", "client_credentials", "client_credentials"),
+        "scope": _text(
+            "The scopes asked for, space-separated; every scope the client holds when absent.",
+            "roster:read requests:write",
+        ),
+        **_ASSERTION,
+    },
+    ["grant_type"],
+)
+_TOKEN_IN_FORM = _form(
+    {
+        "token": _text(
+            "The access token.", "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJvcmciOiJhdSJ9.c2lnbmF0dXJl"
+        ),
+        "token_type_hint": _text("Optional: access_token, the only kind msnet issues.", "access_token"),
+        **_ASSERTION,
+    },
+    ["token"],
+)
+
+
 class OAuthController(Controller):
     tags = ["oauth"]
 
@@ -87,6 +158,8 @@ class OAuthController(Controller):
         "/oauth/token",
         summary="Client credentials grant (client_secret_basic or private_key_jwt)",
         status_code=200,
+        operation_class=_TOKEN_FORM,
+        security=CLIENT_AUTHENTICATION,
         responses=_oauth_responses(),
     )
     async def request_token(self, request: Request) -> schemas.TokenResponse:
@@ -101,6 +174,8 @@ class OAuthController(Controller):
         "/oauth/revoke",
         summary="Revoke an access token (RFC 7009)",
         status_code=200,
+        operation_class=_TOKEN_IN_FORM,
+        security=CLIENT_AUTHENTICATION,
         responses=_oauth_responses(),
     )
     async def revoke_token(self, request: Request) -> dict[str, Any]:
@@ -112,6 +187,8 @@ class OAuthController(Controller):
         "/oauth/introspect",
         summary="Introspect an access token (RFC 7662)",
         status_code=200,
+        operation_class=_TOKEN_IN_FORM,
+        security=CLIENT_AUTHENTICATION,
         responses=_oauth_responses(),
     )
     async def introspect_token(self, request: Request) -> dict[str, Any]:

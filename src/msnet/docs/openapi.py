@@ -89,7 +89,13 @@ def openapi_config(version: str) -> OpenAPIConfig:
                     type="oauth2",
                     description="A client of your organisation, with the client credentials grant.",
                     flows=OAuthFlows(client_credentials=flow),
-                )
+                ),
+                "client_secret_basic": SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="At the token, revocation and introspection endpoints: the client's id and "
+                    "secret.",
+                ),
             }
         ),
         render_plugins=[

@@ -36,7 +36,11 @@ class TaxonomyController(Controller):
         cache_control=CACHE_CONTROL,
         response_headers=[
             ResponseHeader(
-                name="ETag", description="Strong validator of this answer.", documentation_only=True
+                name="ETag",
+                description="Strong validator of this answer.",
+                documentation_only=True,
+                value='"9f2c41d07ab3e5816c4d2f90e7b1a3c5"',  # not sent (documentation only): gives the header its schema
+                example='"9f2c41d07ab3e5816c4d2f90e7b1a3c5"',
             )
         ],
         responses={
@@ -49,9 +53,6 @@ class TaxonomyController(Controller):
         kind: FromQuery[schemas.ListKind | None] = None,
         if_none_match: FromHeader[str | None] = HeaderParameter(name="If-None-Match", default=None),
     ) -> Response[schemas.Taxonomy]:
-        """The controlled vocabularies every record uses, with English and French labels: service types,
-        themes, regions (UN M49), countries (ISO 3166-1) and languages (ISO 639); `kind` picks one.
-        Public and cacheable."""
         published = service.published(kind)
         headers = {"ETag": published.etag}
         if _matches(if_none_match, published.etag):

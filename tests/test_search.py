@@ -8,12 +8,13 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Integer, Numeric, Text, Uuid, any_, bindparam, cast, func, literal, select
+from sqlalchemy import Integer, Numeric, Text, Uuid, any_, bindparam, cast, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, Range
 
 from msnet.db.engine import make_engine
 from msnet.roster.models import Expert
 from msnet.search import driver
+from msnet.search.faceted import text_query
 from msnet.settings import Settings
 
 
@@ -85,3 +86,25 @@ def test_what_sqlalchemy_must_render_or_convert_is_not_driven(
     assert driver.Driven(
         arrays_uuids_and_json.where(Expert.id == bindparam("id", type_=Uuid)), dialect
     ).names == ["id"]
+
+
+async def test_a_text_query_is_each_distinct_reading_of_english_and_french_once(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)  # type: ignore[arg-type]
+    try:
+        async with engine.connect() as conn:
+            for q, readings in (
+                ("médiation", 1),
+                ("mediator", 2),
+                ("constitution making", 2),
+                ("Négociations", 1),
+            ):
+                joined = await conn.scalar(select(cast(text_query(literal(q)), Text)))
+                each = {
+                    await conn.scalar(text(f"SELECT websearch_to_tsquery('{config}', :q)::text"), {"q": q})
+                    for config in ("msnet_english", "msnet_french")
+                }
+                assert sorted(joined.split(" | ")) == sorted(each), q
+                assert len(each) == readings, each
+            assert await conn.scalar(select(text_query(literal("!!! -")))) is None
+    finally:
+        await engine.dispose()

@@ -12,7 +12,13 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from msnet.db.tenancy import grant, share
-from msnet.roster.models import EXPERT_SEARCH
+
+EXPERT_SEARCH = (
+    "to_tsvector('english', msnet_unaccent(name || ' ' || bio)) || "
+    "to_tsvector('french', msnet_unaccent(name || ' ' || bio)) || "
+    "to_tsvector('simple', msnet_unaccent(name || ' ' || bio || ' ' || "
+    "msnet_join(affiliations) || ' ' || msnet_join(past_processes)))"
+)
 
 revision = "0005"
 down_revision = "0004"

@@ -12,7 +12,10 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from msnet.db.tenancy import app_role, grant, share
-from msnet.processes.models import PROCESS_SEARCH
+
+PROCESS_SEARCH = (
+    "to_tsvector('simple', msnet_unaccent(name || ' ' || description || ' ' || msnet_join(conflict_parties)))"
+)
 
 revision = "0006"
 down_revision = "0005"

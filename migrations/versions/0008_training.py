@@ -12,7 +12,11 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from msnet.db.tenancy import grant, isolate, share
-from msnet.training.models import PUBLICATION_SEARCH, TRAINING_SEARCH
+
+TRAINING_SEARCH = (
+    "to_tsvector('simple', msnet_unaccent(title || ' ' || description || ' ' || coalesce(city, '')))"
+)
+PUBLICATION_SEARCH = "to_tsvector('simple', msnet_unaccent(title || ' ' || summary))"
 
 revision = "0008"
 down_revision = "0007"

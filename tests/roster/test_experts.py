@@ -13,10 +13,8 @@ import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Text, cast, literal, select, text
 
 from msnet.db.embedded import DatabaseUrls
-from msnet.db.engine import make_engine
 from msnet.roster import service as roster_service
 from msnet.roster.service import ExpertFilter
 from msnet.search import faceted as search_sql
@@ -826,26 +824,6 @@ async def test_phrases_exclusions_and_nothing_to_search(
     assert await ids(client, eu, q="constitution or security") == {making["id"], made["id"]}
     page = await search(client, eu, q="!!! -")
     assert (page["items"], page["total"]) == ([], 0)
-
-
-async def test_text_query_names_each_distinct_reading_once(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)  # type: ignore[arg-type]
-    configs = ("simple", "english", "french")
-    try:
-        async with engine.connect() as conn:
-            for q in ("constitution making", "negotiations", "médiation"):
-                joined = await conn.scalar(select(cast(search_sql.text_query(literal(q), configs), Text)))
-                each = [
-                    await conn.scalar(
-                        text(f"SELECT websearch_to_tsquery('{config}', msnet_unaccent(:q))::text"), {"q": q}
-                    )
-                    for config in configs
-                ]
-                readings = joined.split(" | ")
-                assert sorted(readings) == sorted(set(each)), q
-            assert len(set(each)) < len(each)  # the English and French readings of the last were one
-    finally:
-        await engine.dispose()
 
 
 async def test_filters(client: AsyncTestClient, au: Caller, eu: Caller) -> None:

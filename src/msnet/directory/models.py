@@ -26,7 +26,7 @@ class Office(SharedColumns, SharedRecord, Base):
     role_mailbox: Mapped[str | None] = mapped_column(String(200))
     search: Mapped[Any] = mapped_column(
         TSVECTOR,
-        Computed("to_tsvector('simple', msnet_unaccent(name || ' ' || parent_structure || ' ' || mandate))"),
+        Computed("msnet_document(name || ' ' || parent_structure || ' ' || mandate)"),
         deferred=True,
     )
 
@@ -47,9 +47,7 @@ class Capacity(SharedColumns, SharedRecord, Base):
     concurrent_engagements: Mapped[int] = mapped_column(Integer)
     notes: Mapped[str] = mapped_column(Text, default="")
     last_confirmed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    search: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed("to_tsvector('simple', msnet_unaccent(notes))"), deferred=True
-    )
+    search: Mapped[Any] = mapped_column(TSVECTOR, Computed("msnet_document(notes)"), deferred=True)
     #: The M49 areas of its countries it does not name itself (migration 0014): with ``regions``,
     #: every area it covers.
     country_areas: Mapped[list[str]] = mapped_column(

@@ -12,9 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from msnet.db.base import Base, SharedColumns, SharedRecord
 
-PROCESS_SEARCH = (
-    "to_tsvector('simple', msnet_unaccent(name || ' ' || description || ' ' || msnet_join(conflict_parties)))"
-)
+PROCESS_SEARCH = "msnet_document(name || ' ' || description || ' ' || msnet_join(conflict_parties))"
 
 
 class Process(SharedColumns, SharedRecord, Base):

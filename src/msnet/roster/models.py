@@ -12,12 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from msnet.db.base import Base, SharedColumns, SharedRecord
 
-EXPERT_SEARCH = (
-    "to_tsvector('english', msnet_unaccent(name || ' ' || bio)) || "
-    "to_tsvector('french', msnet_unaccent(name || ' ' || bio)) || "
-    "to_tsvector('simple', msnet_unaccent(name || ' ' || bio || ' ' || "
-    "msnet_join(affiliations) || ' ' || msnet_join(past_processes)))"
-)
+EXPERT_SEARCH = "msnet_document(name || ' ' || bio || ' ' || msnet_join(affiliations) || ' ' || msnet_join(past_processes))"
 
 
 class Expert(SharedColumns, SharedRecord, Base):

@@ -309,7 +309,7 @@ def _hits(names: frozenset[str], anonymous: bool) -> tuple[Select[Any], ColumnEl
         conditions.append(Expert.organisation_id == bindparam("organisation_id", type_=Uuid))
     rank = None
     if "q" in names:
-        either = search.text_query(search.query_param(), ("simple", "english", "french"))
+        either = search.text_query(search.query_param())
         conditions.append(Expert.search.bool_op("@@")(either))
         rank = func.ts_rank(Expert.search, either)
     hits = select(

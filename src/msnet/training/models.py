@@ -12,10 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from msnet.db.base import Base, SharedColumns, SharedRecord, new_id
 
-TRAINING_SEARCH = (
-    "to_tsvector('simple', msnet_unaccent(title || ' ' || description || ' ' || coalesce(city, '')))"
-)
-PUBLICATION_SEARCH = "to_tsvector('simple', msnet_unaccent(title || ' ' || summary))"
+TRAINING_SEARCH = "msnet_document(title || ' ' || description || ' ' || coalesce(city, ''))"
+PUBLICATION_SEARCH = "msnet_document(title || ' ' || summary)"
 
 
 class Training(SharedColumns, SharedRecord, Base):

@@ -92,7 +92,8 @@ def test_cli_unreachable_database() -> None:
         port = probe.getsockname()[1]  # nothing listens there once closed
     url = f"postgresql://msnet@127.0.0.1:{port}/msnet"
     env = _env(MSNET_DATABASE_URL=url, MSNET_SECRET_KEY=new_secret_key())
-    result = run_cli(None, "serve", "--port", str(free_port()), env=env)
+    # (msnet serve starts anyway and answers 503 until the database is up: tests/faults)
+    result = run_cli(None, "worker", env=env)
     _one_line_failure(result, 1, f"cannot reach the database at msnet@127.0.0.1:{port}/msnet")
 
 
@@ -115,8 +116,34 @@ def test_cli_port_in_use(tmp_path: Path) -> None:
     _one_line_failure(result, 1, f"port {port} on 127.0.0.1 is already in use")
 
 
-def test_cli_unwritable_data_dir(tmp_path: Path) -> None:
-    occupied = tmp_path / "a-file"
-    occupied.write_text("not a directory")
-    result = run_cli(None, "migrate", env=_env(MSNET_DATA_DIR=str(occupied / "data")))
-    _one_line_failure(result, 1, "is not writable")
+def _unusable_data_dir(tmp_path: Path, kind: str) -> tuple[Path, str]:
+    """A data directory msnet cannot use, and what its one line must say."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    if kind == "a file":
+        return a_file, f"MSNET_DATA_DIR {a_file} is not a writable directory: {a_file} is not a directory"
+    if kind == "below a file":
+        return a_file / "data", f"is not a writable directory: {a_file} is not a directory"
+    data = tmp_path / "data"
+    if kind == "secret key is a directory":
+        (data / "secret.key").mkdir(parents=True)
+        return data, f"the node's secret key {data / 'secret.key'}: Is a directory"
+    data.mkdir()
+    (data / "pgdata").write_text("not a directory")  # the embedded PostgreSQL's own directory
+    return data, f'initdb: error: could not access directory "{data / "pgdata"}": Not a directory'
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        (["migrate"], "below a file"),
+        (["serve"], "a file"),
+        (["client", "create", "--org", "au", "--name", "x", "--scopes", "audit:read"], "below a file"),
+        (["worker"], "secret key is a directory"),
+        (["migrate"], "pgdata is a file"),
+    ],
+)
+def test_cli_unusable_data_dir(tmp_path: Path, command: list[str], kind: str) -> None:
+    data_dir, said = _unusable_data_dir(tmp_path, kind)
+    env = _env(MSNET_DATA_DIR=str(data_dir), MSNET_PORT=str(free_port()))
+    _one_line_failure(run_cli(None, *command, env=env), 1, said)

@@ -532,7 +532,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command in ("serve", "demo", "worker", "client", "digest") or (
             args.command == "keys" and args.keys_command == "rotate"
         ):
-            settings = ensure_secret_key(settings)
+            if settings.embedded:
+                from msnet.db.embedded import check_data_dir
+
+                check_data_dir(settings.data_dir)  # before the secret key is kept in it
+            try:
+                settings = ensure_secret_key(settings)
+            except OSError as exc:  # MSNET_DATA_DIR/secret.key is a directory, say
+                raise StartupError(
+                    f"cannot read or make the node's secret key {exc.filename}: {exc.strerror}"
+                ) from None
         if args.command in ("serve", "demo"):
             _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
         elif args.command == "worker":

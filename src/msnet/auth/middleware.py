@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from msnet.auth import service
+from msnet.auth import failures, service
+from msnet.auth.failures import FailureKey
 from msnet.auth.keys import KeyRing
 
 API_PREFIX = "/v1/"
@@ -12,7 +13,8 @@ API_PREFIX = "/v1/"
 
 class BearerAuthentication:
     """No ``Authorization`` header: an anonymous request (public records only; guards say 401).
-    A header that does not carry a valid access token: 401 at once, and an audit entry."""
+    A header that does not carry a valid access token: 401 at once (429 when its address failed too
+    often: see ``msnet.auth.failures``), counted with the failed authentications."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,13 +33,13 @@ class BearerAuthentication:
         state = scope["app"].state
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            await service.audit_auth_failure(scope, "not a bearer token")
-            raise service.unauthenticated("send an access token as 'Authorization: Bearer …'")
+            verdict = await failures.account(scope, FailureKey(failures.source_of(scope), "not_bearer"))
+            raise service.refused("send an access token as 'Authorization: Bearer <token>'", verdict)
         try:
             principal, _ = await verify_with_reload(state, token.strip())
         except service.TokenRejected as exc:
-            await service.audit_auth_failure(scope, str(exc))
-            raise service.unauthenticated("the access token is not valid") from None
+            verdict = await failures.account(scope, FailureKey(failures.source_of(scope), exc.reason))
+            raise service.refused(exc.description, verdict) from None
         return principal
 
 

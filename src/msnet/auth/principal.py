@@ -69,11 +69,15 @@ class Principal:
         return [f"jti:{self.credential}", self.actor]
 
 
-def bearer_challenge(error: str | None = None, scope: str | None = None) -> dict[str, str]:
+def bearer_challenge(
+    error: str | None = None, scope: str | None = None, description: str | None = None
+) -> dict[str, str]:
     """The ``WWW-Authenticate`` header of a 401 or 403 (RFC 6750)."""
     parts = ['Bearer realm="msnet"']
     if error:
         parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{description}"')
     if scope:
         parts.append(f'scope="{scope}"')
     return {"WWW-Authenticate": ", ".join(parts)}
@@ -98,7 +102,9 @@ def requires(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], Await
             await audit_denial(connection.scope, principal, f"missing scope {missing}")
             raise InsufficientScope(
                 f"this needs the scope {missing}",
-                headers=bearer_challenge("insufficient_scope", " ".join(sorted(needed))),
+                headers=bearer_challenge(
+                    "insufficient_scope", " ".join(sorted(needed)), f"this needs the scope {missing}"
+                ),
             )
 
     guard.scopes = needed  # type: ignore[attr-defined]  # what the OpenAPI document says it needs

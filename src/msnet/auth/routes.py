@@ -30,7 +30,19 @@ def _oauth_responses() -> dict[int, ResponseSpec]:
         description="OAuth 2.0 error (RFC 6749 §5.2)",
         generate_examples=False,
     )
-    return {400: error, 401: error}
+    return {400: error, 401: error, 429: error}
+
+
+_BASIC = 'Basic realm="msnet", error="invalid_client"'
+_DESCRIPTIONS = {"invalid_client": "client authentication failed"}
+
+
+def _error(error: str, description: str | None = None) -> dict[str, str]:
+    return {"error": error, "error_description": description or _DESCRIPTIONS[error]}
+
+
+def _one_method(methods: list[str]) -> str:
+    return f"authenticate with one method a request, not {' and '.join(methods)} (RFC 6749 section 2.3)"
 
 
 async def _exchange(request: Request, endpoint: str) -> Response:
@@ -60,22 +72,29 @@ async def _exchange(request: Request, endpoint: str) -> Response:
                 principal = None
             if principal is not None and await service.is_denied(session, principal):
                 exchange.inactive_jtis.add(principal.credential)
-        if endpoint == "token":
+        methods = service.auth_methods_used(oauth_request)
+        if len(methods) > 1:
+            status, body, headers = 400, _error("invalid_request", _one_method(methods)), []
+        elif endpoint == "token":
             status, body, headers = server.run(exchange, server.create_token_response, oauth_request)
         else:
             status, body, headers = server.run(
                 exchange, server.create_endpoint_response, endpoint, oauth_request
             )
         if status == 200 and not await service.consume_assertion(session, exchange):
-            status, body, headers = (
-                401,
-                {"error": "invalid_client", "error_description": "assertion replayed"},
-                [],
-            )
+            status, body, headers = 401, _error("invalid_client"), []
+        if body.get("error") == "invalid_client":  # one answer, whatever failed: nothing to learn from it
+            status, body, headers = 401, _error("invalid_client"), [("WWW-Authenticate", _BASIC)]
         if exchange.revoked is not None:
             await service.revoke(session, exchange.revoked)
-        await service.record_exchange(
-            session, endpoint, exchange, status, body.get("error") if status != 200 else None
+        verdict = await service.record_exchange(
+            session, request.scope, endpoint, exchange, status, body.get("error") if status != 200 else None
+        )
+    if verdict is not None and verdict.retry_after is not None:
+        status, headers = 429, [("Retry-After", str(verdict.retry_after))]
+        body = _error(
+            body["error"],
+            f"too many failed attempts from this address; retry in {verdict.retry_after} s",
         )
     return Response(
         body, status_code=status, headers={**dict(headers), **NO_STORE}, media_type="application/json"

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2 import AuthorizationServer, ClientAuthentication
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, OAuth2Request
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidScopeError, OAuth2Request
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -30,6 +31,9 @@ from msnet.auth.keys import ALG, KeyRing, hash_client_secret
 from msnet.auth.principal import SCOPES, Principal
 
 AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+#: What a client that does not exist is checked against: its secret is hashed and compared like a real
+#: one's (and never matches), so an unknown client and a wrong secret take the same work.
+_NO_SECRET_HASH = "0" * 64
 MAX_ASSERTION_LIFETIME = 300
 _EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -54,7 +58,8 @@ class FormRequest(OAuth2Request):
 
 @dataclass
 class LoadedClient(ClientMixin):
-    """An OAuth client as Authlib sees it, answered from memory."""
+    """An OAuth client as Authlib sees it, answered from memory; or, not ``registered``, the stand-in
+    for an id that names no client, which fails every check after the same work."""
 
     client_id: str
     org_id: Any
@@ -63,6 +68,11 @@ class LoadedClient(ClientMixin):
     secret_hash: str | None
     jwks: dict[str, Any] | None
     secret_key: str
+    registered: bool = True
+
+    @classmethod
+    def absent(cls, client_id: str, secret_key: str) -> LoadedClient:
+        return cls(client_id, None, "", [], None, None, secret_key, registered=False)
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -84,9 +94,10 @@ class LoadedClient(ClientMixin):
         return " ".join(sorted(set(allowed)))
 
     def check_client_secret(self, client_secret: str) -> bool:
-        if self.secret_hash is None:
-            return False
-        return hmac.compare_digest(hash_client_secret(self.secret_key, client_secret), self.secret_hash)
+        """Hashed and compared in constant time whether the client exists, has a secret or not."""
+        expected = self.secret_hash or _NO_SECRET_HASH
+        matches = hmac.compare_digest(hash_client_secret(self.secret_key, client_secret), expected)
+        return matches and self.secret_hash is not None and self.registered
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if method == "client_secret_basic":
@@ -178,6 +189,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 class ClientCredentials(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
+    def validate_token_request(self) -> None:
+        """As Authlib's, and a scope the client does not hold is ``invalid_scope`` (Authlib would
+        issue a token without it)."""
+        super().validate_token_request()
+        asked = set(scope_to_list(self.request.payload.scope) or [])
+        missing = sorted(asked - set(self.request.client.scopes))
+        if missing:
+            raise InvalidScopeError(description=f"this client does not hold {' '.join(missing)}")
+
 
 class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = AUTH_METHODS
@@ -255,9 +275,11 @@ class NodeAuthorizationServer(AuthorizationServer):
         finally:
             _exchange.reset(token)
 
-    def query_client(self, client_id: str) -> LoadedClient | None:
+    def query_client(self, client_id: str) -> LoadedClient:
         client = _exchange.get().client
-        return client if client is not None and client.client_id == client_id else None
+        if client is not None and client.client_id == client_id:
+            return client
+        return LoadedClient.absent(client_id, client.secret_key if client is not None else "")
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Access tokens are self-contained JWTs: nothing to store (the audit names their jti)."""

@@ -13,28 +13,38 @@ from uuid import UUID
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import decode_cursor, encode_cursor
-from msnet.audit.service import AuditEvent, RequestOrigin, audit_event, record, record_action
+from msnet.audit.service import AuditEvent, RequestOrigin, record, record_action
 from msnet.auth import schemas
+from msnet.auth.failures import FailureKey, Verdict, note_failure, record_first
 from msnet.auth.keys import ALG, KeyRing, hash_client_secret
 from msnet.auth.models import DeniedToken, OAuthClient, UsedAssertion
-from msnet.auth.principal import Principal
+from msnet.auth.principal import Principal, bearer_challenge
 from msnet.auth.server import Exchange, LoadedClient, algorithms_for
 from msnet.db.engine import ORG_KEY, set_organisation
-from msnet.errors import InvalidInput, NotFound, Unauthenticated
+from msnet.errors import InvalidInput, MsnetError, NotFound, TooManyRequests, Unauthenticated
 from msnet.organisations.models import Organisation
 
 ACCEPTED_TYP = {"at+jwt", "application/at+jwt"}
 SECRET_PREFIX = "mss_"  # noqa: S105 (a prefix that makes leaked secrets easy to spot)
+MIN_RSA_BITS = 2048  # a client's RSA key for private_key_jwt (NIST SP 800-131A)
 
 
 class TokenRejected(Exception):
-    """An access token that does not verify; the reason is for the audit log, not the client."""
+    """An access token that does not verify. ``reason`` is a short code for the audit log and the
+    metrics (``malformed``, ``unknown_key``, ``bad_signature``, ``wrong_typ``, ``expired``,
+    ``invalid_claims``); ``description`` is what the client is told."""
+
+    def __init__(self, reason: str, description: str = "the access token is not valid") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.description = description
 
 
 class TokenVerifier:
@@ -64,14 +74,20 @@ class TokenVerifier:
             del self._cache[token]
         try:
             decoded = jwt.decode(token, key_ring.verifying, algorithms=[ALG])
-        except (JoseError, ValueError) as exc:
-            raise TokenRejected(type(exc).__name__) from None
+        except BadSignatureError:
+            raise TokenRejected("bad_signature") from None
+        except InvalidKeyIdError:
+            raise TokenRejected("unknown_key") from None
+        except (JoseError, ValueError):
+            raise TokenRejected("malformed") from None
         if str(decoded.header.get("typ", "")).lower() not in ACCEPTED_TYP:
-            raise TokenRejected("typ is not at+jwt")
+            raise TokenRejected("wrong_typ")
         try:
             self._claims.validate(decoded.claims)
-        except JoseError as exc:
-            raise TokenRejected(exc.error) from None
+        except ExpiredTokenError:
+            raise TokenRejected("expired", "the access token expired: get a new one") from None
+        except JoseError:
+            raise TokenRejected("invalid_claims") from None
         claims = decoded.claims
         try:
             principal = Principal(
@@ -83,7 +99,7 @@ class TokenVerifier:
                 expires_at=int(claims["exp"]),
             )
         except (ValueError, TypeError) as exc:
-            raise TokenRejected("malformed claims") from exc
+            raise TokenRejected("invalid_claims") from exc
         self._cache[token] = (principal, claims)
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -119,17 +135,31 @@ def claimed_client_id(request: OAuth2Request) -> str | None:
     return request.form.get("client_id")
 
 
-async def load_client(session: AsyncSession, client_id: str | None, secret_key: str) -> LoadedClient | None:
-    """The client, read under its own organisation (its id starts with the organisation's slug)."""
-    if not client_id or "." not in client_id or len(client_id) > 80:
-        return None
-    org = await session.scalar(select(Organisation).where(Organisation.slug == client_id.partition(".")[0]))
-    if org is None:
-        return None
-    await set_organisation(session, org.id)
-    row = await session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
-    if row is None:
-        return None
+def auth_methods_used(request: OAuth2Request) -> list[str]:
+    """The client authentication methods a request uses (RFC 6749 §2.3: one at most)."""
+    used = []
+    if request.headers.get("Authorization") is not None:
+        used.append("client_secret_basic")
+    if "client_secret" in request.form:
+        used.append("client_secret_post")
+    if "client_assertion" in request.form or "client_assertion_type" in request.form:
+        used.append("private_key_jwt")
+    return used
+
+
+async def load_client(session: AsyncSession, client_id: str | None, secret_key: str) -> LoadedClient:
+    """The client, read under its own organisation (its id starts with the organisation's slug). An
+    id that names no client gets a stand-in that fails every check: the same statements run either
+    way, and a secret is hashed either way, so an unknown client answers like a wrong secret."""
+    claimed = (client_id or "")[:80]
+    org = await session.scalar(select(Organisation).where(Organisation.slug == claimed.partition(".")[0]))
+    if org is not None:
+        await set_organisation(session, org.id)
+    else:
+        await session.execute(select(func.set_config("msnet.org", "", True)))  # sees no client
+    row = await session.scalar(select(OAuthClient).where(OAuthClient.client_id == claimed))
+    if row is None or org is None:
+        return LoadedClient.absent(claimed, secret_key)
     return LoadedClient(
         client_id=row.client_id,
         org_id=org.id,
@@ -164,27 +194,35 @@ _EXCHANGE_ACTIONS = {
 
 
 async def record_exchange(
-    session: AsyncSession, endpoint: str, exchange: Exchange, status: int, error: str | None
-) -> None:
-    """The audit entry of a token, revocation or introspection request (``endpoint``) that Authlib
-    answered with ``status``: by the client it claimed to be if that exists ("anonymous" otherwise),
-    for the organisation its id names if that exists; the request's id and address come from the
-    session."""
+    session: AsyncSession, scope: Any, endpoint: str, exchange: Exchange, status: int, error: str | None
+) -> Verdict | None:
+    """Account for a token, revocation or introspection request (``endpoint``) that was answered
+    ``status``, by the client it claimed to be if that exists ("anonymous" otherwise), for the
+    organisation its id names if that exists. A success is recorded; a failure (``error``, the OAuth
+    error code) is counted with the failed authentications, and its verdict returned."""
     origin = RequestOrigin.of_session(session)
+    registered = exchange.client is not None and exchange.client.registered
+    actor = f"client:{exchange.client.client_id}" if registered and exchange.client else "anonymous"
+    if status != 200:
+        key = FailureKey(origin.source, error or "invalid_request", session.info.get(ORG_KEY), actor)
+        verdict = note_failure(scope, key)
+        await record_first(session, scope, key, verdict)
+        return verdict
     await record(
         session,
         AuditEvent(
             organisation_id=session.info.get(ORG_KEY),
-            actor=f"client:{exchange.client.client_id}" if exchange.client else "anonymous",
-            action=_EXCHANGE_ACTIONS[endpoint] if status == 200 else "auth.failed",
+            actor=actor,
+            action=_EXCHANGE_ACTIONS[endpoint],
             resource_type="access_token" if endpoint == "token" else "token",
             resource_id=exchange.issued_jti,
-            outcome="success" if status == 200 else "failure",
+            outcome="success",
             request_id=origin.request_id,
             source=origin.source,
             payload={"endpoint": endpoint, "status": status, "error": error},
         ),
     )
+    return None
 
 
 async def deny(session: AsyncSession, value: str, until: datetime) -> None:
@@ -211,8 +249,6 @@ def new_client_secret() -> str:
 
 
 def _validate_jwks(jwks: dict[str, Any]) -> None:
-    from joserfc.jwk import KeySet
-
     try:
         key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except Exception:
@@ -221,6 +257,19 @@ def _validate_jwks(jwks: dict[str, Any]) -> None:
         raise InvalidInput.field("jwks", "must hold public keys only")
     if not algorithms_for(key_set):
         raise InvalidInput.field("jwks", "needs an RSA, EC (P-256/384/521) or Ed25519 key")
+    short = [
+        k.kid or str(n)
+        for n, k in enumerate(key_set.keys)
+        if isinstance(k, RSAKey) and _bits(k) < MIN_RSA_BITS
+    ]
+    if short:
+        raise InvalidInput.field(
+            "jwks", f"RSA keys need at least {MIN_RSA_BITS} bits; too short: {', '.join(short)}"
+        )
+
+
+def _bits(key: RSAKey) -> int:
+    return key.public_key.key_size  # type: ignore[no-any-return]
 
 
 def to_schema(row: OAuthClient, org_slug: str) -> schemas.Client:
@@ -349,28 +398,12 @@ async def rotate_client_secret(
     return rotated
 
 
-def unauthenticated(detail: str) -> Unauthenticated:
-    from msnet.auth.principal import bearer_challenge
-
-    return Unauthenticated(detail, headers=bearer_challenge("invalid_token"))
-
-
-# --- audit -----------------------------------------------------------------------------------
-
-
-def auth_failure_event(scope: Any, reason: str, org_id: UUID | None = None) -> AuditEvent:
-    return audit_event(
-        scope,
-        action="auth.failed",
-        resource_type="access_token",
-        outcome="failure",
-        org_id=org_id,
-        payload={"reason": reason, "path": scope.get("path")},
-    )
-
-
-async def audit_auth_failure(scope: Any, reason: str) -> None:
-    """A bearer token that did not verify, recorded before any of the request's own work
-    (so it never waits for a second connection while holding one)."""
-    async with scope["app"].state.sessionmaker() as session, session.begin():
-        await record(session, auth_failure_event(scope, reason))
+def refused(detail: str, verdict: Verdict) -> MsnetError:
+    """401 with an RFC 6750 challenge (``detail`` as its description), or 429 with ``Retry-After``
+    when the failure's source is refused (``verdict``)."""
+    if verdict.retry_after is not None:
+        return TooManyRequests(
+            f"too many failed authentications from this address; retry in {verdict.retry_after} s",
+            headers={"Retry-After": str(verdict.retry_after)},
+        )
+    return Unauthenticated(detail, headers=bearer_challenge("invalid_token", description=detail))

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.audit.service import REQUEST_KEY, RequestOrigin, record
-from msnet.auth.service import auth_failure_event, unauthenticated
+from msnet.audit.service import REQUEST_KEY, RequestOrigin
+from msnet.auth.failures import FailureKey, note_failure, record_first
+from msnet.auth.service import refused
 from msnet.db.engine import DENIED, DENY_KEYS, ORG_KEY
 
 
@@ -17,7 +18,8 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     A failed commit propagates, so the client gets an error response, never a 2xx. A token that
     was revoked (or whose client was deleted) since it verified is refused here, and the refusal
-    recorded in a transaction of its own on the same connection.
+    counted with the failed authentications (its first in an interval recorded in a transaction of
+    its own on the same connection).
     """
     sessionmaker = request.app.state.sessionmaker
     principal = request.scope.get("auth")
@@ -31,9 +33,8 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
             if not session.info.get(DENIED):
                 yield session
                 return
+        key = FailureKey(RequestOrigin.of(request.scope).source, "revoked", principal.org_id, principal.actor)
+        verdict = note_failure(request.scope, key)
         async with session.begin():
-            await record(
-                session,
-                auth_failure_event(request.scope, "revoked token or deleted client", principal.org_id),
-            )
-        raise unauthenticated("the access token was revoked or its client deleted")
+            await record_first(session, request.scope, key, verdict)
+        raise refused("the access token was revoked or its client deleted", verdict)

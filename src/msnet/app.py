@@ -14,7 +14,7 @@ import msnet
 from msnet import jobs
 from msnet.audit.routes import AuditController
 from msnet.auth import failures
-from msnet.auth.keys import load_key_ring
+from msnet.auth.keys import KeyRing, load_key_ring
 from msnet.auth.middleware import BearerAuthentication
 from msnet.auth.routes import ClientController, OAuthController
 from msnet.auth.server import NodeAuthorizationServer
@@ -32,7 +32,7 @@ from msnet.ops.routes import OpsController
 from msnet.organisations.routes import OrganisationController
 from msnet.outbox.routes import WebhookController
 from msnet.overlaps.routes import OverlapController
-from msnet.problems import EXCEPTION_HANDLERS
+from msnet.problems import EXCEPTION_HANDLERS, database_unavailable
 from msnet.processes.routes import ProcessController
 from msnet.requests.routes import InboxController, RequestController
 from msnet.roster.routes import ExpertController
@@ -118,12 +118,19 @@ async def database(app: Litestar) -> AsyncIterator[None]:
         app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings)
 
     app.state.reload_key_ring = reload_key_ring
-    await reload_key_ring()
-    if not await searches_use_indexes(engine):
-        get_logger("msnet").warning(
-            "searches scan whole tables: the search operators are not LEAKPROOF in this database "
-            "(run the ALTER FUNCTION statements of deploy/initdb.sql as a superuser)"
-        )
+    try:
+        await reload_key_ring()
+        if not await searches_use_indexes(engine):
+            get_logger("msnet").warning(
+                "searches scan whole tables: the search operators are not LEAKPROOF in this database "
+                "(run the ALTER FUNCTION statements of deploy/initdb.sql as a superuser)"
+            )
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        # serve anyway: requests answer 503 and /health/ready says why until the database is up
+        get_logger("msnet").warning("database unreachable at start", error=type(exc).__name__)
+        app.state.key_ring = KeyRing.unloaded()
     try:
         yield
     finally:

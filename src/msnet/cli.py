@@ -162,7 +162,7 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
     from msnet.db.runtime import database
     from msnet.taxonomy import service as taxonomy
 
-    with _refusing_schema_ahead(settings), database(settings) as ready:
+    with _refusing_schema_ahead(settings), database(settings, unreachable_ok=not demo) as ready:
         if demo:
             print(asyncio.run(demo_data.load(ready)), flush=True)
         if load_only:

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -84,25 +85,33 @@ class Node:
     settings: Settings
 
 
+def module_settings(database: Database, data_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a node on the module's server, on a port of its own, with the short ``TIMEOUTS``
+    unless ``overrides`` say otherwise."""
+    port = free_port()
+    return Settings(
+        **{
+            "database_url": database.urls.app,
+            "database_admin_url": database.urls.admin,
+            "data_dir": data_dir,
+            "public_url": f"http://127.0.0.1:{port}",
+            "port": port,
+            "secret_key": TEST_SECRET_KEY,
+            "worker": False,
+            "db_pool_size": 2,
+            **TIMEOUTS,
+            **overrides,
+        }
+    )
+
+
 @pytest.fixture
 def node(database: Database, tmp_path: Path) -> Iterator[Node]:
     """msnet over real HTTP on the module's server, with the short ``TIMEOUTS``."""
     database.start()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        database_url=database.urls.app,
-        database_admin_url=database.urls.admin,
-        data_dir=tmp_path,
-        public_url=base,
-        port=port,
-        secret_key=TEST_SECRET_KEY,
-        worker=False,
-        db_pool_size=2,
-        **TIMEOUTS,
-    )
+    settings = module_settings(database, tmp_path)
     try:
-        with serving(create_app(settings), port):
-            yield Node(base, settings)
+        with serving(create_app(settings), settings.port):
+            yield Node(settings.public_url, settings)  # type: ignore[arg-type]
     finally:
         database.start()

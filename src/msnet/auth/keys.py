@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import time
@@ -103,6 +104,12 @@ class KeyRing:
     signing: RSAKey
     verifying: KeySet
     loaded_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def unloaded(cls) -> KeyRing:
+        """The ring of a node that started while its database was out of reach: no key, and
+        stale, so its first use loads the keys (or answers 503 while the database is still away)."""
+        return cls(signing=None, verifying=KeySet([]), loaded_at=-math.inf)  # type: ignore[arg-type]
 
     def public_jwks(self) -> dict[str, Any]:
         return self.verifying.as_dict(private=False)

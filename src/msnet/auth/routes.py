@@ -240,7 +240,10 @@ class OAuthController(Controller):
     async def get_signing_keys(self, request: Request) -> dict[str, Any]:
         """The node's public signing keys (JWKS): verify its access tokens and signed documents with them.
         Public."""
-        return request.app.state.key_ring.public_jwks()
+        state = request.app.state
+        if not state.key_ring.recently_loaded():  # a key rotated by another process is listed in seconds
+            await state.reload_key_ring()
+        return state.key_ring.public_jwks()
 
 
 async def provide_own_organisation(db: NamedDependency[AsyncSession], slug: FromPath[str]) -> Organisation:

@@ -19,12 +19,22 @@ from msnet.settings import Settings
 log = get_logger("msnet.db")
 
 
-def prepare(settings: Settings, *, migrate_schema: bool = True) -> Settings:
+def prepare(settings: Settings, *, migrate_schema: bool = True, unreachable_ok: bool = False) -> Settings:
     """Check the database is reachable and its schema not ahead of this code (a newer release
     migrated it: :class:`~msnet.db.migrate.SchemaAhead`), then migrate it (with an admin URL) or
-    check it is at head."""
+    check it is at head. With ``unreachable_ok`` (``msnet serve``), a database out of reach is left
+    for the app to wait for: it serves, answering 503 until the database answers, and neither
+    migrates nor checks the schema (``/health/ready`` names a schema that is not at head)."""
     assert settings.database_url
-    state, revision = asyncio.run(migrate.schema_state(settings.database_admin_url or settings.database_url))
+    try:
+        state, revision = asyncio.run(
+            migrate.schema_state(settings.database_admin_url or settings.database_url)
+        )
+    except StartupError as exc:
+        if not unreachable_ok:
+            raise
+        log.warning("database unreachable: serving, with 503 answers until it is up", error=exc.detail)
+        return settings
     if state is migrate.SchemaState.AHEAD:
         raise migrate.ahead_error(revision)
     head = migrate.head_revision()
@@ -40,10 +50,13 @@ def prepare(settings: Settings, *, migrate_schema: bool = True) -> Settings:
 
 
 @contextmanager
-def database(settings: Settings, *, migrate_schema: bool = True) -> Iterator[Settings]:
-    """Settings whose ``database_url`` is reachable and at head; the embedded server if none was given."""
+def database(
+    settings: Settings, *, migrate_schema: bool = True, unreachable_ok: bool = False
+) -> Iterator[Settings]:
+    """Settings whose ``database_url`` is reachable and at head (or, with ``unreachable_ok``, out of
+    reach: see :func:`prepare`); the embedded server if none was given."""
     if not settings.embedded:
-        yield prepare(settings, migrate_schema=migrate_schema)
+        yield prepare(settings, migrate_schema=migrate_schema, unreachable_ok=unreachable_ok)
         return
     server = EmbeddedServer(settings.data_dir)
     urls = server.start()

@@ -1,16 +1,20 @@
-"""Bad requests get RFC 9457 problem responses; an unhandled error is a 500 with the request id only."""
+"""Bad requests get RFC 9457 problem responses naming every bad field; an unhandled error is a 500
+with the request id only."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import msgspec
 import pytest
 from litestar import Litestar, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.testing import AsyncTestClient
 
 from msnet.api import Struct
 from msnet.app import create_app
 from msnet.settings import Settings
+from tests.helpers import MakeCaller
 
 PROBLEM = "application/problem+json"
 
@@ -46,9 +50,52 @@ async def test_tampered_cursor_is_a_422_naming_the_field(client: AsyncTestClient
     assert response.json()["errors"] == [{"field": "cursor", "message": "is not a cursor this API gave out"}]
 
 
+async def test_every_bad_query_parameter_is_named(client: AsyncTestClient) -> None:
+    """``kind`` and ``start_from`` are read by the search's filter dependency, ``limit`` by the
+    handler itself: Litestar stops at the first of the two, the problem names all three."""
+    response = await client.get("/v1/trainings", params={"kind": "nope", "start_from": "soon", "limit": 5000})
+    assert response.status_code == 422
+    body = response.json()
+    assert {e["field"] for e in body["errors"]} == {"kind", "start_from", "limit"}
+    first = body["errors"][0]
+    assert body["detail"].startswith(f"{first['field']}: {first['message']}")
+
+
+async def test_a_body_with_missing_and_bad_fields_names_every_one_and_writes_nothing(
+    client: AsyncTestClient, make_caller: MakeCaller
+) -> None:
+    au = await make_caller("au", ["requests:read", "requests:write"])
+    body = {
+        "title": 5,
+        "service_types": ["process_design"],
+        "period": {"start": "soon", "end": "2027-06-30"},
+    }
+    response = await client.post("/v1/requests", json=body, headers=au.headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    errors = {e["field"]: e["message"] for e in response.json()["errors"]}
+    assert errors.keys() == {"process_id", "office_id", "mandate", "title", "period.start"}
+    assert "missing" in errors["mandate"]
+    assert "str" in errors["title"]
+    listed = await client.get("/v1/requests", headers=au.headers)
+    assert listed.status_code == 200
+    assert listed.json()["items"] == []
+
+
+class Span(Struct):
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+
+
 class Echo(Struct):
     name: str
     count: int = 0
+    span: Span | None = None
+    spans: Annotated[list[Span], msgspec.Meta(max_length=2)] = []
 
 
 class Boom(RuntimeError):
@@ -56,7 +103,7 @@ class Boom(RuntimeError):
 
 
 @post("/echo", sync_to_thread=False)
-def echo(data: JSONBody[Echo]) -> Echo:
+def echo(data: JSONBody[Echo], copies: Annotated[int, QueryParameter(ge=1, le=5)] = 1) -> Echo:
     return data
 
 
@@ -76,9 +123,46 @@ async def body_client(settings: Settings) -> AsyncTestClient:
 
 
 async def test_a_valid_body_passes(body_client: AsyncTestClient) -> None:
-    response = await body_client.post("/echo", json={"name": "x", "count": 2})
+    body = {"name": "x", "count": "2", "span": {"start": 1, "end": 2}, "spans": [{"start": 3, "end": 3}]}
+    response = await body_client.post("/echo", json=body, params={"copies": 2})
     assert response.status_code == 201
-    assert response.json() == {"name": "x", "count": 2}
+    assert response.json() == {**body, "count": 2}
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"span": {"start": 1}}, ["name", "span.end"]),
+        ({"name": "x", "spans": [{"start": 1, "end": 2}, {"start": "one", "end": 2}]}, ["spans.1.start"]),
+        (
+            {"name": "x", "spans": [{"start": 1, "end": 2}, {"end": 2}, {"start": 1, "end": []}]},
+            ["spans", "spans.1.start", "spans.2.end"],
+        ),
+        ({"name": 3, "count": "many", "span": {"start": 2, "end": 1}}, ["name", "count", "span"]),
+        (
+            {"name": "x", "spans": [{"start": 2, "end": 1}, {"start": 1, "end": 1, "colour": "red"}]},
+            ["spans.0", "spans.1.colour"],
+        ),
+        ([], ["body"]),
+    ],
+)
+async def test_every_error_of_a_body_is_named_with_its_path(
+    body_client: AsyncTestClient, body: object, fields: list[str]
+) -> None:
+    """Nested fields and list items by their dotted path; a struct's own check (``end`` before
+    ``start``) beside the errors of other fields; a list too long beside its bad items."""
+    response = await body_client.post("/echo", json=body)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == fields
+
+
+async def test_bad_query_parameters_and_a_bad_body_are_named_together(body_client: AsyncTestClient) -> None:
+    response = await body_client.post("/echo", json={"count": "many"}, params={"copies": 9})
+    assert response.status_code == 422
+    body = response.json()
+    assert [e["field"] for e in body["errors"]] == ["copies", "name", "count"]
+    assert body["detail"] == "copies: Expected `int` <= 5 (and 2 more, in errors)"
+    assert {e["message"] for e in body["errors"]} >= {"Object missing required field `name`"}
 
 
 async def test_malformed_json_is_a_400(body_client: AsyncTestClient) -> None:

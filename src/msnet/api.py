@@ -1,14 +1,24 @@
-"""What every API module shares: the struct base, keyset cursors, paging and search parameters."""
+"""What every API module shares: the struct base, keyset cursors, paging and search parameters, and
+the validation of a request that reports every error."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
-from litestar.params import QueryParameter
+from litestar import Request
+from litestar.constants import RESERVED_KWARGS
+from litestar.enums import ParamType
+from litestar.params import ParameterKwarg, QueryParameter
+from litestar.types import Empty
+from litestar.utils.scope.state import ScopeState
+from litestar.utils.signature import ParsedSignature
 from msgspec import UNSET
 
 from msnet.errors import InvalidInput
@@ -76,3 +86,136 @@ def instant(field: str, value: datetime | None) -> datetime | None:
 def set_fields(data: Any) -> dict[str, Any]:
     """The fields an Update struct sets (UNSET ones are left alone)."""
     return {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
+
+
+# Every validation error of a request, not only the first one msgspec stops at.
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+FieldErrors = list[tuple[str, str]]
+
+
+def field_name(parts: Sequence[str], message: str = "") -> str:
+    """The dotted name the API's errors give a field (``period.start``, ``themes.2``), plus the
+    field an object error names; the whole body is ``body``."""
+    named = _NAMED_FIELD.search(message)
+    return ".".join([*parts, *([named.group("name")] if named else [])]) or "body"
+
+
+def _split(error: msgspec.ValidationError) -> tuple[list[str], str]:
+    """msgspec's message without its path, and the path (relative to the value converted) as parts."""
+    text = str(error)
+    match = _MSGSPEC_PATH.search(text)
+    if match is None:
+        return [], text
+    parts = [name or index for name, index in _PATH_PART.findall(match.group("path"))]
+    return parts, text[: match.start()]
+
+
+def _members(tp: Any) -> tuple[Any, ...]:
+    """The types a value of ``tp`` may be (``Annotated`` constraints left off)."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return get_args(tp) if get_origin(tp) in (Union, UnionType) else (tp,)
+
+
+def _struct_in(tp: Any) -> type[msgspec.Struct] | None:
+    structs = [m for m in _members(tp) if isinstance(m, type) and issubclass(m, msgspec.Struct)]
+    return structs[0] if len(structs) == 1 else None
+
+
+def _item_type(tp: Any) -> Any:
+    lists = [m for m in _members(tp) if get_origin(m) in (list, set, frozenset)]
+    return get_args(lists[0])[0] if len(lists) == 1 and get_args(lists[0]) else None
+
+
+def value_errors(value: Any, tp: Any, path: list[str], dec_hook: Callable[[Any, Any], Any]) -> FieldErrors:
+    """Every error of ``value`` (decoded JSON or a query string's text) as ``tp``, converted as
+    Litestar converts a request's values: each field of a struct and each item of a list is
+    checked on its own, so a missing field does not hide a bad one beside it. A struct's own check
+    (``__post_init__``) is reported when its fields are all good; a list's length beside its items."""
+    try:
+        msgspec.convert(value, tp, strict=False, str_keys=True, dec_hook=dec_hook)
+    except msgspec.ValidationError as exc:
+        where, message = _split(exc)
+    else:
+        return []
+    first = [(field_name([*path, *where], message), message)]
+    struct = _struct_in(tp) if isinstance(value, dict) else None
+    if struct is not None:
+        return _struct_errors(value, struct, path, dec_hook) or first
+    item = _item_type(tp) if isinstance(value, list) else None
+    if item is None:
+        return first
+    items = [e for i, v in enumerate(value) for e in value_errors(v, item, [*path, str(i)], dec_hook)]
+    return items if where else first + items
+
+
+def _struct_errors(
+    value: dict[str, Any], struct: type[msgspec.Struct], path: list[str], dec_hook: Callable[[Any, Any], Any]
+) -> FieldErrors:
+    errors: FieldErrors = []
+    fields = msgspec.structs.fields(struct)
+    for field in fields:
+        if field.encode_name in value:
+            errors += value_errors(value[field.encode_name], field.type, [*path, field.encode_name], dec_hook)
+        elif field.required:
+            errors.append(
+                (
+                    field_name([*path, field.encode_name]),
+                    f"Object missing required field `{field.encode_name}`",
+                )
+            )
+    if struct.__struct_config__.forbid_unknown_fields:
+        known = {f.encode_name for f in fields}
+        errors += [
+            (field_name([*path, key]), f"Object contains unknown field `{key}`")
+            for key in value
+            if key not in known
+        ]
+    return errors
+
+
+_SOURCES = {ParamType.QUERY: "query_params", ParamType.HEADER: "headers"}
+
+
+def request_errors(request: Request) -> FieldErrors:
+    """Every bad query parameter and header of ``request``'s handler and of the dependencies it
+    takes them through, then every error of its JSON body: what Litestar found first and stopped
+    at, and the rest."""
+    handler = request.route_handler
+    dependencies = handler.resolve_dependencies()
+    dec_hook = handler.default_deserializer
+    errors: FieldErrors = []
+    visited: set[str] = set()
+
+    def visit(signature: ParsedSignature, model: type[msgspec.Struct]) -> None:
+        types = {f.name: f.type for f in msgspec.structs.fields(model)}
+        for name, definition in signature.parameters.items():
+            if name in dependencies and name not in visited:
+                visited.add(name)
+                visit(dependencies[name].parsed_fn_signature, dependencies[name].signature_model)
+            if name in RESERVED_KWARGS or name in dependencies or name in request.path_params:
+                continue
+            kwarg = definition.kwarg_definition
+            param = kwarg if isinstance(kwarg, ParameterKwarg) else None
+            source = _SOURCES.get(param.param_type if param else ParamType.QUERY)
+            if source is None:
+                continue
+            alias = (param.name if param else None) or name
+            values = getattr(request, source)
+            if alias not in values:
+                if not (definition.has_default or definition.is_optional):
+                    errors.append((alias, "is required"))
+                continue
+            raw = values.getall(alias) if definition.is_non_string_sequence else values[alias]
+            errors.extend(value_errors(raw, types[name], [alias], dec_hook))
+
+    visit(handler.parsed_fn_signature, handler.signature_model)
+    body = ScopeState.from_scope(request.scope).json
+    if "data" in handler.parsed_fn_signature.parameters and body is not Empty:
+        data_type = {f.name: f.type for f in msgspec.structs.fields(handler.signature_model)}["data"]
+        errors.extend(value_errors(body, data_type, [], dec_hook))
+    return errors

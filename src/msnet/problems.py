@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -12,8 +12,9 @@ import sqlalchemy.exc
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from msgspec import Meta
 
-from msnet.api import Struct
+from msnet.api import Struct, field_name, request_errors
 from msnet.errors import MsnetError, ServiceUnavailable
 from msnet.logs import get_logger
 
@@ -22,18 +23,26 @@ log = get_logger("msnet.problems")
 
 
 class FieldError(Struct):
-    field: str
-    message: str
+    """One bad field of a request: where it is and what is wrong with it."""
+
+    field: Annotated[str, Meta(examples=["period.end"])]
+    message: Annotated[str, Meta(examples=["must not be before period.start"])]
 
 
 class Problem(Struct, omit_defaults=True):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
+    """An error, as RFC 9457 problem details (`application/problem+json`): its type, title and status, what
+    went wrong, the request's id, and for bad input every bad field."""
+
+    type: Annotated[str, Meta(examples=["urn:msnet:problem:invalid-input"])]
+    title: Annotated[str, Meta(examples=["Unprocessable Content"])]
+    status: Annotated[int, Meta(examples=[422])]
+    detail: Annotated[str | None, Meta(examples=["the body has invalid fields"])] = None
     instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldError] | None = None
+    request_id: Annotated[str | None, Meta(examples=["4c1d2b9e8f7a4e0d9b6c5a3f2e1d0c9b"])] = None
+    errors: Annotated[
+        list[FieldError] | None,
+        Meta(examples=[[{"field": "period.end", "message": "must not be before period.start"}]]),
+    ] = None
     allowed: list[str] | None = None
 
 
@@ -70,9 +79,6 @@ def _response(request: Request, problem: Problem, headers: dict[str, str] | None
     )
 
 
-_MSGSPEC_PATH = re.compile(r"at `\$\.?(?P<path>[^`]*)`")
-
-
 def _body_error(exc: BaseException) -> msgspec.DecodeError | None:
     """The msgspec error behind a body that failed to decode, if that is what this is."""
     while exc is not None:
@@ -80,24 +86,6 @@ def _body_error(exc: BaseException) -> msgspec.DecodeError | None:
             return exc
         exc = exc.__cause__  # type: ignore[assignment]
     return None
-
-
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
-
-
-def _field_name(path: str, message: str) -> str:
-    """The dotted name of the offending field: its path, plus the field an object error names."""
-    parts = [p for p in path.replace("[", ".").replace("]", "").split(".") if p]
-    if parts[:1] == ["data"]:
-        parts = parts[1:]
-    if named := _NAMED_FIELD.search(message):
-        parts.append(named.group("name"))
-    return ".".join(parts) or "body"
-
-
-def _field_of(message: str) -> str:
-    match = _MSGSPEC_PATH.search(message)
-    return _field_name(match.group("path") if match else "", message)
 
 
 def _wire_names(request: Request) -> dict[str, str]:
@@ -112,44 +100,41 @@ def _wire_names(request: Request) -> dict[str, str]:
     }
 
 
-def _from_http_exception(
-    exc: HTTPException, wire_names: dict[str, str]
-) -> tuple[Problem, dict[str, str] | None]:
-    body_error = _body_error(exc)
-    if isinstance(body_error, msgspec.ValidationError):
-        message = str(body_error).split(" - at `", 1)[0]
-        field = _field_of(str(body_error))
-        field = wire_names.get(field, field)
-        return Problem(
-            type=problem_type("invalid-input"),
-            title="Invalid input",
-            status=422,
-            detail=f"{field}: {message}",
-            errors=[FieldError(field=field, message=message)],
-        ), None
-    if body_error is not None:
+def _reported(request: Request, exc: ValidationException) -> list[tuple[str, str]]:
+    """The errors Litestar reported itself (``data.themes[2]``), named as the API names them."""
+    wire_names = _wire_names(request)
+    errors = []
+    for e in exc.extra if isinstance(exc.extra, list) else []:
+        key, message = str(e.get("key", "")), str(e.get("message", "invalid"))
+        parts = [p for p in re.split(r"[.\[\]]", wire_names.get(key, key)) if p]
+        errors.append((field_name(parts[1:] if parts[:1] == ["data"] else parts, message), message))
+    return errors
+
+
+def _invalid_input(errors: list[tuple[str, str]], detail: str | None = None) -> Problem:
+    """The 422 problem naming every error; the first is also the detail."""
+    if errors:
+        field, message = errors[0]
+        more = f" (and {len(errors) - 1} more, in errors)" if len(errors) > 1 else ""
+        detail = f"{field}: {message}{more}"
+    return Problem(
+        type=problem_type("invalid-input"),
+        title="Invalid input",
+        status=422,
+        detail=detail,
+        errors=[FieldError(field=field, message=message) for field, message in errors],
+    )
+
+
+def _from_http_exception(request: Request, exc: HTTPException) -> tuple[Problem, dict[str, str] | None]:
+    if isinstance(exc, ValidationException):
+        return _invalid_input(request_errors(request) or _reported(request, exc), exc.detail), None
+    if _body_error(exc) is not None:
         return Problem(
             type=problem_type("malformed-body"),
             title="Malformed request body",
             status=400,
             detail="the body is not valid JSON",
-        ), None
-    if isinstance(exc, ValidationException):
-        errors = [
-            FieldError(
-                field=_field_name(
-                    wire_names.get(str(e.get("key", "")), str(e.get("key", ""))), str(e.get("message", ""))
-                ),
-                message=str(e.get("message", "invalid")),
-            )
-            for e in (exc.extra if isinstance(exc.extra, list) else [])
-        ]
-        return Problem(
-            type=problem_type("invalid-input"),
-            title="Invalid input",
-            status=422,
-            detail="; ".join(f"{e.field}: {e.message}" for e in errors) or exc.detail,
-            errors=errors,
         ), None
     status = exc.status_code
     phrase = HTTPStatus(status).phrase
@@ -173,7 +158,7 @@ def handle_msnet_error(request: Request, exc: MsnetError) -> Response:
 
 
 def handle_http_exception(request: Request, exc: HTTPException) -> Response:
-    problem, headers = _from_http_exception(exc, _wire_names(request))
+    problem, headers = _from_http_exception(request, exc)
     if problem.status >= 500:
         log.error("request failed", exc_info=exc)
     return _response(request, problem, headers)

@@ -79,19 +79,24 @@ async def test_update_with_if_match_and_isolation(client: AsyncTestClient, au: C
     )
     assert ok.status_code == 200
     assert ok.json()["themes"] == ["transhumance"]
+    eu_if_match = {**eu.headers, "If-Match": '"2"'}
+    eu_if_match = {**eu.headers, "If-Match": '"2"'}
     assert (
         await client.patch(
             f"/v1/capacities/{capacity['id']}", json={"notes": "x"}, headers={**au.headers, "If-Match": '"1"'}
         )
     ).status_code == 412
     assert (
-        await client.patch(f"/v1/capacities/{capacity['id']}", json={"notes": "x"}, headers=eu.headers)
+        await client.patch(f"/v1/capacities/{capacity['id']}", json={"notes": "x"}, headers=eu_if_match)
     ).status_code == 403
     assert (
         await client.post(f"/v1/capacities/{capacity['id']}/confirm", headers=eu.headers)
     ).status_code == 403
-    assert (await client.delete(f"/v1/capacities/{capacity['id']}", headers=eu.headers)).status_code == 403
-    assert (await client.delete(f"/v1/capacities/{capacity['id']}", headers=au.headers)).status_code == 204
+    assert (await client.delete(f"/v1/capacities/{capacity['id']}", headers=eu_if_match)).status_code == 403
+    deleted = await client.delete(
+        f"/v1/capacities/{capacity['id']}", headers={**au.headers, "If-Match": '"2"'}
+    )
+    assert deleted.status_code == 204
 
 
 async def test_private_capacities_never_show_in_others_lists_totals_or_facets(
@@ -107,7 +112,9 @@ async def test_private_capacities_never_show_in_others_lists_totals_or_facets(
     assert theirs["facets"]["theme"] == {"transhumance": 1}
     assert hidden["id"] not in {c["id"] for c in theirs["items"]}
     assert (
-        await client.patch(f"/v1/capacities/{hidden['id']}", json={"notes": "x"}, headers=eu.headers)
+        await client.patch(
+            f"/v1/capacities/{hidden['id']}", json={"notes": "x"}, headers={**eu.headers, "If-Match": '"1"'}
+        )
     ).status_code == 404
     mine = (await client.get("/v1/capacities", headers=au.headers)).json()
     assert mine["facets"]["theme"] == {"transhumance": 2, "media_communication": 1}
@@ -210,3 +217,20 @@ async def test_the_region_facet_counts_every_area_a_capacity_covers_once(
         for region, count in regions.items():
             narrowed = (await client.get(path, params={"region": region}, headers=au.headers)).json()
             assert narrowed["total"] == count, region
+
+
+async def test_capacities_carry_their_offices_name_where_the_office_is_seen(
+    client: AsyncTestClient, au: Caller, eu: Caller
+) -> None:
+    office = await make_office(client, au, name="Panel of the Wise Secretariat", sharing="public")
+    hidden_office = await make_office(client, au, name="Liaison Cell", sharing="private")
+    capacity = await make_capacity(client, au, office["id"], sharing="public")
+    await make_capacity(client, au, hidden_office["id"], service_type="coaching")
+    assert capacity["office"] == "Panel of the Wise Secretariat"
+    mine = (await client.get("/v1/capacities", headers=au.headers)).json()
+    assert {c["office"] for c in mine["items"]} == {"Panel of the Wise Secretariat", "Liaison Cell"}
+    theirs = (await client.get("/v1/capacities", headers=eu.headers)).json()
+    by_office = {c["office_id"]: c["office"] for c in theirs["items"]}
+    assert by_office == {office["id"]: "Panel of the Wise Secretariat", hidden_office["id"]: None}
+    anonymous = (await client.get(f"/v1/offices/{office['id']}/capacities")).json()
+    assert [c["office"] for c in anonymous["items"]] == ["Panel of the Wise Secretariat"]

@@ -134,9 +134,25 @@ async def _office_schemas(session: AsyncSession, offices: list[Office]) -> list[
     ]
 
 
-async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list[schemas.Capacity]:
+async def _capacity_schemas(
+    session: AsyncSession, principal: Principal | None, rows: list[Capacity]
+) -> list[schemas.Capacity]:
     slugs = await slugs_of(
         session, list({c.organisation_id for c in rows} | {i for c in rows for i in c.share_with})
+    )
+    office_ids = {c.office_id for c in rows}
+    offices: dict[UUID, str] = (
+        dict(
+            (
+                await session.execute(
+                    select(Office.id, Office.name).where(
+                        Office.id.in_(office_ids), visible(Office, principal)
+                    )
+                )
+            ).all()
+        )
+        if office_ids
+        else {}
     )
     stale_before = datetime.now(UTC) - STALE_AFTER
     return [
@@ -144,6 +160,7 @@ async def _capacity_schemas(session: AsyncSession, rows: list[Capacity]) -> list
             id=c.id,
             organisation=slugs[c.organisation_id],
             office_id=c.office_id,
+            office=offices.get(c.office_id),
             service_type=c.service_type,
             themes=list(c.themes),
             countries=list(c.countries),
@@ -378,7 +395,7 @@ async def search_capacities(
     )
     capacities = await search.records(session, Capacity, found, principal)
     return schemas.CapacityPage(
-        items=await _capacity_schemas(session, capacities),
+        items=await _capacity_schemas(session, principal, capacities),
         next_cursor=found.next_cursor,
         total=found.total,
         facets=found.facets,
@@ -425,7 +442,7 @@ async def _create_capacity(
     await session.flush()
     await session.refresh(capacity)
     await record_action(session, principal, "capacity.create", "capacity", capacity.id, data)
-    return (await _capacity_schemas(session, [capacity]))[0]
+    return (await _capacity_schemas(session, principal, [capacity]))[0]
 
 
 async def update_capacity(
@@ -438,7 +455,7 @@ async def update_capacity(
     capacity = await _owned_capacity(session, principal, capacity_id)
     await apply_changes(session, capacity, _validated_capacity(data), if_match)
     await record_action(session, principal, "capacity.update", "capacity", capacity_id, data)
-    return (await _capacity_schemas(session, [capacity]))[0]
+    return (await _capacity_schemas(session, principal, [capacity]))[0]
 
 
 async def confirm_capacity(
@@ -451,7 +468,7 @@ async def confirm_capacity(
     await session.flush()
     await session.refresh(capacity)
     await record_action(session, principal, "capacity.confirm", "capacity", capacity_id)
-    return (await _capacity_schemas(session, [capacity]))[0]
+    return (await _capacity_schemas(session, principal, [capacity]))[0]
 
 
 async def delete_capacity(

@@ -24,7 +24,7 @@ from msnet.db.engine import Timeouts, make_engine, make_sessionmaker, searches_u
 from msnet.db.migrate import head_revision
 from msnet.directory.routes import CapacityController, OfficeController
 from msnet.docs import routes as docs
-from msnet.docs.openapi import DocumentedStructs, document_security, openapi_config
+from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_config
 from msnet.errors import BadRequest, InvalidInput, StartupError
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
@@ -158,6 +158,6 @@ def create_app(settings: Settings) -> Litestar:
     app.state.schema_head = head_revision()
     app.state.verifier = verifier
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
-    document_security(app)
+    document_operations(app)
     app.asgi_handler = RequestContext(app.asgi_handler, metrics, settings.request_timeout)
     return app

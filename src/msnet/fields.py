@@ -25,5 +25,5 @@ Terms = Annotated[list[TermId], Meta(max_length=40)]
 class Period(Struct):
     """Dates, both inclusive."""
 
-    start: date
-    end: date
+    start: Annotated[date, Meta(examples=["2027-03-01"])]
+    end: Annotated[date, Meta(examples=["2027-06-30"])]

@@ -15,6 +15,9 @@ Sha256Hex = Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$", description="Lower-ca
 
 
 class AuditEntry(Struct):
+    """One entry of the organisation's audit log: who did what to which record, when, from where, with what
+    outcome, chained to the entry before it by its hash."""
+
     seq: Annotated[
         int, Meta(ge=1, description="Position in the node's chain (contiguous across organisations).")
     ]
@@ -23,10 +26,10 @@ class AuditEntry(Struct):
     organisation: Annotated[str | None, Meta(description="The organisation's slug; null for none.")]
     actor: Annotated[str, Meta(examples=["client:msc_abc", "operator", "anonymous"])]
     action: Annotated[str, Meta(examples=["client.create", "token.issue", "expert.contact.read"])]
-    resource_type: str
-    resource_id: str | None
+    resource_type: Annotated[str, Meta(examples=["expert"])]
+    resource_id: Annotated[str | None, Meta(examples=["0193f0c2-6a7e-7c41-9d2a-3b8e5f1a2c47"])]
     outcome: Outcome
-    request_id: str | None
+    request_id: Annotated[str | None, Meta(examples=["4c1d2b9e8f7a4e0d9b6c5a3f2e1d0c9b"])]
     source: Annotated[str | None, Meta(description="Where the request came from (client address).")]
     payload_digest: Annotated[
         Sha256Hex | None,
@@ -34,10 +37,18 @@ class AuditEntry(Struct):
             description="SHA-256 of the RFC 8785 canonical JSON of the event's payload (never the payload)."
         ),
     ]
-    hash: Annotated[Sha256Hex, Meta(description="This entry's link in the chain.")]
+    hash: Annotated[
+        Sha256Hex,
+        Meta(
+            description="This entry's link in the chain.",
+            examples=["5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592"],
+        ),
+    ]
 
 
 class AuditPage(Struct):
+    """A page of audit entries, newest first; `next_cursor` fetches the next."""
+
     items: list[AuditEntry]
     next_cursor: str | None
     total: int

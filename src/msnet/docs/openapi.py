@@ -183,7 +183,7 @@ def example_of(t: msgspec.inspect.Type, name: str = "") -> Any:
         return t.values[0]
     if isinstance(t, msgspec.inspect.EnumType):
         return next(iter(t.cls)).value
-    if isinstance(t, msgspec.inspect.ListType | msgspec.inspect.SetType | msgspec.inspect.FrozenSetType):
+    if isinstance(t, msgspec.inspect.ListType | msgspec.inspect.SetType | msgspec.inspect.VarTupleType):
         item = example_of(t.item_type, name)
         return [] if item is MISSING and not t.min_length else MISSING if item is MISSING else [item]
     if isinstance(t, msgspec.inspect.UnionType):

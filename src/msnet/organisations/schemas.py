@@ -33,13 +33,16 @@ class OrganisationCreate(Struct):
 
 
 class Organisation(Struct):
+    """A member organisation of the network (the tenant): its slug, name, kind, org-id.guide identifiers and
+    home node."""
+
     id: UUID
     slug: Slug
-    name: str
-    acronym: str | None
-    kind: OrgKind
-    identifiers: list[str]
-    home_node: str | None
+    name: Annotated[str, Meta(examples=["African Union"])]
+    acronym: Annotated[str | None, Meta(examples=["AU"])]
+    kind: Annotated[OrgKind, Meta(examples=["regional"])]
+    identifiers: Annotated[list[str], Meta(examples=[["XI-WIKIDATA-Q7159"]])]
+    home_node: Annotated[str | None, Meta(examples=["https://msnet.au.int"])]
     origin: str
     version: int
     created_at: datetime
@@ -47,6 +50,8 @@ class Organisation(Struct):
 
 
 class OrganisationPage(Struct):
+    """A page of member organisations."""
+
     items: list[Organisation]
     next_cursor: str | None
     total: int

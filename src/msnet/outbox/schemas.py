@@ -25,27 +25,45 @@ MAX_URL = 2000
 
 
 class WebhookCreate(Struct):
+    """A webhook endpoint to register: where to POST the organisation's events, and which."""
+
     url: Annotated[
         str,
-        Meta(min_length=1, max_length=MAX_URL, description="An http(s) URL that accepts POSTed events."),
+        Meta(
+            min_length=1,
+            max_length=MAX_URL,
+            description="An http(s) URL that accepts POSTed events.",
+            examples=["https://cases.au.example.org/hooks/msnet"],
+        ),
     ]
-    event_types: Annotated[list[EventType], Meta(min_length=1, max_length=len(EVENT_TYPES))]
-    description: Annotated[str, Meta(max_length=500)] = ""
+    event_types: Annotated[
+        list[EventType],
+        Meta(
+            min_length=1,
+            max_length=len(EVENT_TYPES),
+            examples=[["request.received", "overlap.detected"]],
+        ),
+    ]
+    description: Annotated[str, Meta(max_length=500, examples=["AU case management system"])] = ""
 
 
 class Webhook(Struct):
+    """A webhook endpoint of the organisation (without its signing secret)."""
+
     id: UUID
     organisation: str
-    url: str
-    event_types: list[str]
-    description: str
-    active: bool
+    url: Annotated[str, Meta(examples=["https://cases.au.example.org/hooks/msnet"])]
+    event_types: Annotated[list[str], Meta(examples=[["request.received", "overlap.detected"]])]
+    description: Annotated[str, Meta(examples=["AU case management system"])]
+    active: Annotated[bool, Meta(examples=[True])]
     version: int
     created_at: datetime
     updated_at: datetime
 
 
 class WebhookCreated(Webhook):
+    """A webhook endpoint just registered, with its signing secret (this response only)."""
+
     secret: (
         Annotated[
             str,
@@ -59,6 +77,8 @@ class WebhookCreated(Webhook):
 
 
 class WebhookPage(Struct):
+    """A page of the organisation's webhook endpoints."""
+
     items: list[Webhook]
     next_cursor: str | None
     total: int

@@ -41,15 +41,19 @@ class PairExplanation(Struct):
 
 
 class Proposal(Struct):
+    """A proposed resolution of an overlap case, who agreed to it and whom it awaits."""
+
     id: UUID
     kind: Kind
-    proposed_by: str
+    proposed_by: Annotated[str, Meta(examples=["au"])]
     lead_office_id: UUID | None
     member: int | None
-    note: str
+    note: Annotated[
+        str, Meta(examples=["The AU team leads the process design work; the EU supports on inclusion."])
+    ]
     status: Literal["open", "agreed", "superseded"]
-    agreed_by: list[str]
-    awaiting: list[str]
+    agreed_by: Annotated[list[str], Meta(examples=[["au"]])]
+    awaiting: Annotated[list[str], Meta(examples=[["eu"]])]
     created_at: datetime
     decided_at: datetime | None
 
@@ -77,24 +81,35 @@ class OverlapCase(Struct):
 
 
 class OverlapPage(Struct):
+    """A page of overlap cases."""
+
     items: list[OverlapCase]
     next_cursor: str | None
     total: int
 
 
 class MessageCreate(Struct):
-    body: Annotated[str, Meta(min_length=1, max_length=4000)]
+    """A message to the other parties of an overlap case."""
+
+    body: Annotated[
+        str,
+        Meta(min_length=1, max_length=4000, examples=["Could our teams speak this week to divide the work?"]),
+    ]
 
 
 class Message(Struct):
+    """A message between the parties of an overlap case."""
+
     id: UUID
     case_id: UUID
     organisation: str
-    body: str
+    body: Annotated[str, Meta(examples=["Could our teams speak this week to divide the work?"])]
     created_at: datetime
 
 
 class MessagePage(Struct):
+    """A page of messages, oldest first."""
+
     items: list[Message]
     next_cursor: str | None
     total: int

@@ -34,14 +34,28 @@ Mediators = Annotated[list[Slug], Meta(max_length=10, description="Lead mediator
 
 
 class ProcessCreate(Struct):
-    name: Name
-    description: LongText = ""
-    countries: Countries = []
+    """A peace process to register: where, at what level and track, who leads the mediation, the parties and
+    its phase."""
+
+    name: Annotated[
+        Name, Meta(examples=["Central African Republic: political dialogue with the armed groups"])
+    ]
+    description: Annotated[
+        LongText, Meta(examples=["Follow-up of the 2019 Political Agreement for Peace and Reconciliation."])
+    ] = ""
+    countries: Annotated[Countries, Meta(examples=[["CF"]])] = []
     region: TermId | None = None
     level: Level = "national"
     track: Track = "1"
-    lead_mediators: Mediators = []
-    conflict_parties: Parties = []
+    lead_mediators: Annotated[Mediators, Meta(examples=[["au", "eccas"]])] = []
+    conflict_parties: Annotated[
+        Parties,
+        Meta(
+            examples=[
+                ["Government of the Central African Republic", "Coalition des patriotes pour le changement"]
+            ]
+        ),
+    ] = []
     phase: Phase = "negotiation"
     references: References = msgspec.field(default_factory=References)
     sharing: Sharing = "network"
@@ -49,6 +63,8 @@ class ProcessCreate(Struct):
 
 
 class ProcessUpdate(Struct):
+    """The changes to a process: only the fields sent change."""
+
     name: Name | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
     countries: Countries | UnsetType = UNSET
@@ -57,28 +73,44 @@ class ProcessUpdate(Struct):
     track: Track | UnsetType = UNSET
     lead_mediators: Mediators | UnsetType = UNSET
     conflict_parties: Parties | UnsetType = UNSET
-    phase: Phase | UnsetType = UNSET
+    phase: Annotated[Phase, Meta(examples=["implementation"])] | UnsetType = UNSET
     references: References | UnsetType = UNSET
     sharing: Sharing | UnsetType = UNSET
     share_with: ShareWith | UnsetType = UNSET
 
 
 class ProcessMerge(Struct):
+    """The process a duplicate is merged into."""
+
     into: UUID
 
 
 class Process(Struct):
+    """A peace process being supported: requests refer to it, which is what makes deconfliction possible.
+    Merged duplicates are listed in `aliases`."""
+
     id: UUID
     organisation: str
-    name: str
-    description: str
-    countries: list[str]
+    name: Annotated[
+        str, Meta(examples=["Central African Republic: political dialogue with the armed groups"])
+    ]
+    description: Annotated[
+        str, Meta(examples=["Follow-up of the 2019 Political Agreement for Peace and Reconciliation."])
+    ]
+    countries: Annotated[list[str], Meta(examples=[["CF"]])]
     region: str | None
-    regions: list[str]
+    regions: Annotated[list[str], Meta(examples=[["africa", "sub_saharan_africa", "middle_africa"]])]
     level: Level
     track: Track
-    lead_mediators: list[str]
-    conflict_parties: list[str]
+    lead_mediators: Annotated[list[str], Meta(examples=[["au", "eccas"]])]
+    conflict_parties: Annotated[
+        list[str],
+        Meta(
+            examples=[
+                ["Government of the Central African Republic", "Coalition des patriotes pour le changement"]
+            ]
+        ),
+    ]
     phase: Phase
     references: References
     aliases: list[UUID]
@@ -91,11 +123,17 @@ class Process(Struct):
 
 
 class ProcessPage(Struct):
+    """A page of processes."""
+
     items: list[Process]
     next_cursor: str | None
     total: int
 
 
 class ProcessRef(Struct):
+    """A process a record refers to: its id, and its name when the caller may see it."""
+
     id: UUID
-    name: str | None  # None when the caller may not see the process
+    name: Annotated[
+        str | None, Meta(examples=["Central African Republic: political dialogue with the armed groups"])
+    ]

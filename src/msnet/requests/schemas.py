@@ -51,30 +51,39 @@ class Mandate(Struct):
 
 
 class RequestCreate(Struct):
+    """A support request to draft: the process, the caller's office that asks, what support, when, on what
+    mandate, and to whom (`addressees`, or `"route": "best_matches"`)."""
+
     process_id: UUID
     office_id: Annotated[UUID, Meta(description="The caller's office that asks.")]
-    title: Name
-    service_types: Annotated[list[TermId], Meta(min_length=1, max_length=20)]
+    title: Annotated[Name, Meta(examples=["Process design support for the Bangui dialogue follow-up"])]
+    service_types: Annotated[list[TermId], Meta(min_length=1, max_length=20, examples=[["process_design"]])]
     period: Period
     mandate: Mandate
-    description: LongText = ""
-    themes: Terms = []
+    description: Annotated[
+        LongText,
+        Meta(examples=["Options for including armed movements and women's groups in the follow-up talks."]),
+    ] = ""
+    themes: Annotated[Terms, Meta(examples=[["national_dialogue", "gender_inclusion"]])] = []
     urgency: Urgency = "routine"
-    languages: Languages = []
+    languages: Annotated[Languages, Meta(examples=[["fr"]])] = []
     route: Route = "named"
-    addressees: Addressees = []
+    addressees: Annotated[Addressees, Meta(examples=[["0193f0c1-2d4e-7a10-8b3c-5f6e7d8c9b01"]])] = []
     sharing: RequestSharing = "private"
     share_with: ShareWith = []
 
 
 class RequestUpdate(Struct):
+    """The changes to a request (only the fields sent change), or a transition: `on-hold`, back from it, or
+    `in-progress`."""
+
     process_id: UUID | UnsetType = UNSET
     title: Name | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
     service_types: Annotated[list[TermId], Meta(min_length=1, max_length=20)] | UnsetType = UNSET
     themes: Terms | UnsetType = UNSET
     period: Period | UnsetType = UNSET
-    urgency: Urgency | UnsetType = UNSET
+    urgency: Annotated[Urgency, Meta(examples=["urgent"])] | UnsetType = UNSET
     languages: Languages | UnsetType = UNSET
     mandate: Mandate | UnsetType = UNSET
     route: Route | UnsetType = UNSET
@@ -102,49 +111,66 @@ class Outcome(Struct):
 
 
 class Addressee(Struct):
+    """An office a request is addressed to."""
+
     office_id: UUID
     organisation: str
-    office: str | None  # the office's name, when the caller may see it
+    office: Annotated[
+        str | None, Meta(examples=["Mediation Support Team"])
+    ]  # its name, if the caller may see it
 
 
 class Reason(Struct):
-    dimension: str
-    points: float
-    text: str
+    """One dimension of a match's score, with the points it gave and why."""
+
+    dimension: Annotated[str, Meta(examples=["service_type"])]
+    points: Annotated[float, Meta(examples=[30.0])]
+    text: Annotated[str, Meta(examples=["offers process design, a requested service type"])]
 
 
 class Routed(Struct):
+    """An office a request was routed to by `best_matches`, with its score and the reasons."""
+
     office_id: UUID
-    score: float
+    score: Annotated[float, Meta(examples=[82.5])]
     reasons: list[Reason]
 
 
 class Transition(Struct):
+    """A change of a request's state: from, to, by which organisation, when, and the note given."""
+
     from_state: State | None
     to_state: State
     organisation: str
     at: datetime
-    note: str
+    note: Annotated[str, Meta(examples=["submitted to the addressees"])]
 
 
 class SupportRequest(Struct):
+    """A support request on a peace process: what is asked, when, on what mandate, to whom, and where it
+    stands in its lifecycle (`allowed_transitions` says what can happen next). Seen only by the requesting
+    organisation and those addressed."""
+
     id: UUID
     organisation: str
     office_id: UUID
     process: ProcessRef
-    title: str
-    description: str
-    service_types: list[str]
-    themes: list[str]
+    title: Annotated[str, Meta(examples=["Process design support for the Bangui dialogue follow-up"])]
+    description: Annotated[
+        str,
+        Meta(examples=["Options for including armed movements and women's groups in the follow-up talks."]),
+    ]
+    service_types: Annotated[list[str], Meta(examples=[["process_design"]])]
+    themes: Annotated[list[str], Meta(examples=[["national_dialogue", "gender_inclusion"]])]
     period: Period
     urgency: Urgency
-    languages: list[str]
+    languages: Annotated[list[str], Meta(examples=[["fr"]])]
     mandate: Mandate
     route: Route
     addressees: list[Addressee]
     routing: list[Routed]
-    state: State
-    allowed_transitions: list[State]
+    state: Annotated[State, Meta(examples=["submitted"])]
+    allowed_transitions: Annotated[list[State], Meta(examples=[["on-hold", "cancelled"]])]
     outcome: Outcome | None
     submitted_at: datetime | None
     closed_at: datetime | None
@@ -157,25 +183,33 @@ class SupportRequest(Struct):
 
 
 class RequestDetail(SupportRequest):
+    """A support request with its history of transitions."""
+
     history: list[Transition]
 
 
 class RequestPage(Struct):
+    """A page of support requests."""
+
     items: list[SupportRequest]
     next_cursor: str | None
     total: int
 
 
 class ResponseCreate(Struct):
+    """An addressed office's answer to a request: an offer (experts, period, note) or a decline (reason)."""
+
     office_id: Annotated[UUID, Meta(description="The caller's addressed office that answers.")]
     kind: Literal["offer", "decline"]
     experts: Annotated[list[UUID], Meta(max_length=20, description="Proposed roster experts (offers).")] = []
     period: Period | None = None
-    note: Note = ""
+    note: Annotated[Note, Meta(examples=["Two process design advisers available, one francophone."])] = ""
     reason: Annotated[str, Meta(max_length=2000, description="Why, for a decline.")] = ""
 
 
 class RequestResponse(Struct):
+    """An office's offer or decline on a request, and whether the requester accepted it."""
+
     id: UUID
     request_id: UUID
     organisation: str
@@ -183,8 +217,8 @@ class RequestResponse(Struct):
     kind: Literal["offer", "decline"]
     experts: list[UUID]
     period: Period | None
-    note: str
-    reason: str
+    note: Annotated[str, Meta(examples=["Two process design advisers available, one francophone."])]
+    reason: Annotated[str, Meta(examples=[""])]
     status: Literal["open", "accepted", "not_selected"]
     version: int
     created_at: datetime
@@ -192,30 +226,39 @@ class RequestResponse(Struct):
 
 
 class ResponsePage(Struct):
+    """A page of responses to a request."""
+
     items: list[RequestResponse]
     next_cursor: str | None
     total: int
 
 
 class OfficeMatch(Struct):
+    """An office ranked against a request by its best capacity: the score out of 100 and the reasons."""
+
     office_id: UUID
-    office: str
-    organisation: str
+    office: Annotated[str, Meta(examples=["Mediation Support Team"])]
+    organisation: Annotated[str, Meta(examples=["eu"])]
     capacity_id: UUID
-    score: float
+    score: Annotated[float, Meta(examples=[82.5])]
     reasons: list[Reason]
 
 
 class ExpertMatch(Struct):
+    """A roster expert ranked against a request, with the reasons; possible conflicts of interest are
+    flagged, never hidden."""
+
     expert_id: UUID
-    name: str
-    organisation: str
-    score: float
+    name: Annotated[str, Meta(examples=["Aïssatou Diallo"])]
+    organisation: Annotated[str, Meta(examples=["eu"])]
+    score: Annotated[float, Meta(examples=[77.5])]
     reasons: list[Reason]
-    conflicts_of_interest: list[str]
+    conflicts_of_interest: Annotated[list[str], Meta(examples=[[]])]
 
 
 class Matches(Struct):
+    """Offices and roster experts ranked against a request."""
+
     request_id: UUID
     offices: list[OfficeMatch]
     experts: list[ExpertMatch]

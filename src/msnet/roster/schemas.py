@@ -31,13 +31,17 @@ ExternalId = Annotated[
 
 
 class Expertise(Struct):
+    """A theme or service type an expert knows, and how well."""
+
     kind: Literal["theme", "service_type"]
-    term: TermId
+    term: Annotated[TermId, Meta(examples=["ceasefire_security"])]
     level: Level = "working"
 
 
 class LanguageSkill(Struct):
-    code: LanguageCode
+    """A language an expert reads, speaks and writes, and how well."""
+
+    code: Annotated[LanguageCode, Meta(examples=["fr"])]
     read: Proficiency = "working"
     speak: Proficiency = "working"
     write: Proficiency = "working"
@@ -56,13 +60,15 @@ class Consent(Struct):
     """The expert's consent to be on the roster and shared as ``sharing`` says."""
 
     given_on: date
-    purpose: Annotated[str, Meta(min_length=3, max_length=500)]
-    recorded_by: ShortText
+    purpose: Annotated[str, Meta(min_length=3, max_length=500, examples=["AU and partner deployments"])]
+    recorded_by: Annotated[ShortText, Meta(examples=["AU Mediation Support Unit"])]
 
 
 class Contact(Struct):
-    email: Email | None = None
-    phone: Phone | None = None
+    """An expert's contact details: personal data, read only with `roster:contact` (audited)."""
+
+    email: Annotated[Email | None, Meta(examples=["a.diallo@example.org"])] = None
+    phone: Annotated[Phone | None, Meta(examples=["+251 11 551 7700"])] = None
 
 
 ExpertiseList = Annotated[list[Expertise], Meta(max_length=40)]
@@ -74,10 +80,13 @@ Names = Annotated[list[ShortText], Meta(max_length=50)]
 
 
 class ExpertCreate(Struct):
-    name: Name
+    """A new roster entry: the expert's expertise, languages, experience, availability, and the consent the
+    entry rests on; contact details are kept apart."""
+
+    name: Annotated[Name, Meta(examples=["Aïssatou Diallo"])]
     external_id: ExternalId | None = None
     bio: LongText = ""
-    seniority: Seniority | None = None
+    seniority: Annotated[Seniority | None, Meta(examples=["senior"])] = None
     expertise: ExpertiseList = []
     languages: Languages = []
     nationalities: Countries = []
@@ -94,10 +103,12 @@ class ExpertCreate(Struct):
 
 
 class ExpertUpdate(Struct):
+    """The changes to a roster entry: only the fields sent change."""
+
     name: Name | UnsetType = UNSET
     external_id: ExternalId | UnsetType | None = UNSET
     bio: LongText | UnsetType = UNSET
-    seniority: Seniority | UnsetType | None = UNSET
+    seniority: Annotated[Seniority, Meta(examples=["eminent"])] | UnsetType | None = UNSET
     expertise: ExpertiseList | UnsetType = UNSET
     languages: Languages | UnsetType = UNSET
     nationalities: Countries | UnsetType = UNSET
@@ -112,19 +123,25 @@ class ExpertUpdate(Struct):
 
 
 class Expert(Struct):
+    """A roster entry: a person an organisation can deploy, with expertise, languages, regions, seniority and
+    availability (never contact details)."""
+
     id: UUID
     organisation: str
-    name: str
-    bio: str
-    seniority: Seniority | None
+    name: Annotated[str, Meta(examples=["Aïssatou Diallo"])]
+    bio: Annotated[
+        str,
+        Meta(examples=["Former political affairs officer; advised two ceasefire commissions in the Sahel."]),
+    ]
+    seniority: Annotated[Seniority | None, Meta(examples=["senior"])]
     expertise: list[Expertise]
     languages: list[LanguageSkill]
-    nationalities: list[str]
-    experience: list[str]
-    regions: list[str]
+    nationalities: Annotated[list[str], Meta(examples=[["SN"]])]
+    experience: Annotated[list[str], Meta(examples=[["ML", "BF", "africa"]])]
+    regions: Annotated[list[str], Meta(examples=[["africa"]])]
     availability: list[Window]
     affiliations: list[str]
-    past_processes: list[str]
+    past_processes: Annotated[list[str], Meta(examples=[["Algiers process (Mali)"]])]
     consent: Consent | None
     sharing: Sharing
     share_with: list[str]
@@ -139,6 +156,8 @@ class Expert(Struct):
 
 
 class ExpertPage(Struct):
+    """A page of roster entries, with facets counting what matched."""
+
     items: list[Expert]
     next_cursor: str | None
     total: int
@@ -146,6 +165,8 @@ class ExpertPage(Struct):
 
 
 class ExpertContact(Struct):
+    """An expert's e-mail and phone (every read is audit-logged)."""
+
     expert_id: UUID
-    email: str | None
-    phone: str | None
+    email: Annotated[str | None, Meta(examples=["a.diallo@example.org"])]
+    phone: Annotated[str | None, Meta(examples=["+251 11 551 7700"])]

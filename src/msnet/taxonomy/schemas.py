@@ -49,11 +49,13 @@ TermKind = Literal["service_type", "theme", "country", "language", "region"]
 class Label(Struct, frozen=True):
     """The name of a term in English and in French."""
 
-    en: str
-    fr: str
+    en: Annotated[str, Meta(examples=["Process design"])]
+    fr: Annotated[str, Meta(examples=["Conception de processus"])]
 
 
 class ServiceType(Struct, frozen=True):
+    """A kind of support an office offers, in a tree (`parent`)."""
+
     id: TermId
     label: Label
     parent: Annotated[
@@ -62,42 +64,67 @@ class ServiceType(Struct, frozen=True):
 
 
 class Theme(Struct, frozen=True):
-    id: TermId
-    label: Label
+    """A thematic area of mediation expertise."""
+
+    id: Annotated[TermId, Meta(examples=["ceasefire_security"])]
+    label: Annotated[
+        Label,
+        Meta(
+            examples=[
+                {
+                    "en": "Ceasefire and security arrangements",
+                    "fr": "Cessez-le-feu et arrangements de sécurité",
+                }
+            ]
+        ),
+    ]
 
 
 class Region(Struct, frozen=True):
     """A UN M49 area: a region (`africa`), a sub-region (`sub_saharan_africa`) or an intermediate
     region (`eastern_africa`)."""
 
-    id: TermId
-    label: Label
+    id: Annotated[TermId, Meta(examples=["middle_africa"])]
+    label: Annotated[Label, Meta(examples=[{"en": "Middle Africa", "fr": "Afrique centrale"}])]
     m49: Annotated[str, Meta(pattern=r"^\d{3}$", description="UN M49 code.", examples=["014"])]
-    level: RegionLevel
-    parent: TermId | None
+    level: Annotated[RegionLevel, Meta(examples=["intermediate_region"])]
+    parent: Annotated[TermId | None, Meta(examples=["sub_saharan_africa"])]
 
 
 class Country(Struct, frozen=True):
+    """A country (ISO 3166-1) with its UN M49 areas and the network's regional organisations it belongs to."""
+
     id: CountryCode
-    label: Label
-    alpha3: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code.")]
-    m49: Annotated[str | None, Meta(description="UN M49 code; null where M49 lists none (Taiwan).")]
+    label: Annotated[
+        Label, Meta(examples=[{"en": "Central African Republic", "fr": "République centrafricaine"}])
+    ]
+    alpha3: Annotated[
+        str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code.", examples=["CAF"])
+    ]
+    m49: Annotated[
+        str | None, Meta(description="UN M49 code; null where M49 lists none (Taiwan).", examples=["140"])
+    ]
     region: Annotated[TermId | None, Meta(description="M49 region id; null for Antarctica.")]
     sub_region: Annotated[TermId | None, Meta(description="M49 sub-region id; null for Antarctica.")]
     intermediate_region: Annotated[
         TermId | None, Meta(description="M49 intermediate region id, in Africa and Latin America only.")
     ]
-    un_member: bool
+    un_member: Annotated[bool, Meta(examples=[True])]
     organisations: Annotated[
         tuple[str, ...],
-        Meta(description="Slugs of the regional organisations of the network the country is a member of."),
+        Meta(
+            description="Slugs of the regional organisations of the network the country is a member of.",
+            examples=[["au", "eccas"]],
+        ),
     ]
 
 
 class Language(Struct, frozen=True):
-    id: LanguageCode
-    label: Label
-    iso639_3: Annotated[str, Meta(pattern=r"^[a-z]{3}$", description="ISO 639-3 code.")]
+    """A language (ISO 639)."""
+
+    id: Annotated[LanguageCode, Meta(examples=["fr"])]
+    label: Annotated[Label, Meta(examples=[{"en": "French", "fr": "français"}])]
+    iso639_3: Annotated[str, Meta(pattern=r"^[a-z]{3}$", description="ISO 639-3 code.", examples=["fra"])]
 
 
 class Taxonomy(Struct, frozen=True):

@@ -54,18 +54,28 @@ Instant = Annotated[datetime, Meta(description="RFC 3339 with a zone offset.")]
 
 
 class TrainingCreate(Struct):
-    title: Title
-    kind: TrainingKind
+    """A training opportunity to share: a course, workshop, exchange visit, envoy retreat, peer exchange or
+    webinar, when and where it takes place and how to apply."""
+
+    title: Annotated[Title, Meta(examples=["Mediation process design course for AU and REC staff"])]
+    kind: Annotated[TrainingKind, Meta(examples=["course"])]
     format: Format
     start: Instant
     end: Instant
     time_zone: TimeZone
-    description: LongText = ""
+    description: Annotated[
+        LongText,
+        Meta(
+            examples=[
+                "Five days on designing inclusive processes, with case studies from the Horn of Africa."
+            ]
+        ),
+    ] = ""
     themes: Themes = []
-    city: City | None = None
-    country: CountryCode | None = None
+    city: Annotated[City | None, Meta(examples=["Addis Ababa"])] = None
+    country: Annotated[CountryCode | None, Meta(examples=["ET"])] = None
     application_deadline: Instant | None = None
-    seats: Seats | None = None
+    seats: Annotated[Seats | None, Meta(examples=[24])] = None
     languages: Languages = []
     audience: AudienceList = []
     cost: Cost = ""
@@ -76,6 +86,8 @@ class TrainingCreate(Struct):
 
 
 class TrainingUpdate(Struct):
+    """The changes to a training: only the fields sent change."""
+
     title: Title | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
     kind: TrainingKind | UnsetType = UNSET
@@ -87,7 +99,7 @@ class TrainingUpdate(Struct):
     end: Instant | UnsetType = UNSET
     time_zone: TimeZone | UnsetType = UNSET
     application_deadline: Instant | UnsetType | None = UNSET
-    seats: Seats | UnsetType | None = UNSET
+    seats: Annotated[Seats, Meta(examples=[30])] | UnsetType | None = UNSET
     languages: Languages | UnsetType = UNSET
     audience: AudienceList | UnsetType = UNSET
     cost: Cost | UnsetType = UNSET
@@ -98,24 +110,33 @@ class TrainingUpdate(Struct):
 
 
 class Training(Struct):
+    """A training opportunity an organisation shares with the network."""
+
     id: UUID
     organisation: str
-    title: str
-    description: str
-    kind: TrainingKind
-    themes: list[str]
+    title: Annotated[str, Meta(examples=["Mediation process design course for AU and REC staff"])]
+    description: Annotated[
+        str,
+        Meta(
+            examples=[
+                "Five days on designing inclusive processes, with case studies from the Horn of Africa."
+            ]
+        ),
+    ]
+    kind: Annotated[TrainingKind, Meta(examples=["course"])]
+    themes: Annotated[list[str], Meta(examples=[["process_design", "gender_inclusion"]])]
     format: Format
-    city: str | None
-    country: str | None
-    start: datetime
-    end: datetime
-    time_zone: str
+    city: Annotated[str | None, Meta(examples=["Addis Ababa"])]
+    country: Annotated[str | None, Meta(examples=["ET"])]
+    start: Annotated[datetime, Meta(examples=["2027-03-08T06:30:00Z"])]
+    end: Annotated[datetime, Meta(examples=["2027-03-12T14:00:00Z"])]
+    time_zone: Annotated[str, Meta(examples=["Africa/Addis_Ababa"])]
     application_deadline: datetime | None
-    seats: int | None
-    languages: list[str]
-    audience: list[Audience]
-    cost: str
-    apply_url: str | None
+    seats: Annotated[int | None, Meta(examples=[24])]
+    languages: Annotated[list[str], Meta(examples=[["en", "fr"]])]
+    audience: Annotated[list[Audience], Meta(examples=[["member_staff"]])]
+    cost: Annotated[str, Meta(examples=["Free; travel and accommodation covered"])]
+    apply_url: Annotated[str | None, Meta(examples=["https://training.example.org/apply"])]
     apply_email: str | None
     sharing: Sharing
     share_with: list[str]
@@ -129,6 +150,8 @@ Facets = dict[str, dict[str, int]]
 
 
 class TrainingPage(Struct):
+    """A page of trainings, with facets counting what matched."""
+
     items: list[Training]
     next_cursor: str | None
     total: int
@@ -136,7 +159,12 @@ class TrainingPage(Struct):
 
 
 class PublicationCreate(Struct):
-    title: Annotated[str, Meta(min_length=2, max_length=300)]
+    """A publication to share: a guidance note, report or lessons-learned paper, and where to read it."""
+
+    title: Annotated[
+        str,
+        Meta(min_length=2, max_length=300, examples=["Guidance note on inclusive ceasefire negotiations"]),
+    ]
     url: Url
     published_on: date
     summary: LongText = ""
@@ -147,8 +175,10 @@ class PublicationCreate(Struct):
 
 
 class PublicationUpdate(Struct):
+    """The changes to a publication: only the fields sent change."""
+
     title: Annotated[str, Meta(min_length=2, max_length=300)] | UnsetType = UNSET
-    summary: LongText | UnsetType = UNSET
+    summary: Annotated[LongText, Meta(examples=["Updated with the 2027 case studies."])] | UnsetType = UNSET
     themes: Themes | UnsetType = UNSET
     languages: Languages | UnsetType = UNSET
     url: Url | UnsetType = UNSET
@@ -158,13 +188,17 @@ class PublicationUpdate(Struct):
 
 
 class Publication(Struct):
+    """A knowledge product an organisation shares: title, summary, themes, languages and a link."""
+
     id: UUID
     organisation: str
-    title: str
-    summary: str
-    themes: list[str]
-    languages: list[str]
-    url: str
+    title: Annotated[str, Meta(examples=["Guidance note on inclusive ceasefire negotiations"])]
+    summary: Annotated[
+        str, Meta(examples=["How mediation teams have brought women and civil society into ceasefire talks."])
+    ]
+    themes: Annotated[list[str], Meta(examples=[["ceasefire_security", "gender_inclusion"]])]
+    languages: Annotated[list[str], Meta(examples=[["en", "fr"]])]
+    url: Annotated[str, Meta(examples=["https://peacemaker.example.org/guidance/ceasefires"])]
     published_on: date
     sharing: Sharing
     share_with: list[str]
@@ -175,6 +209,8 @@ class Publication(Struct):
 
 
 class PublicationPage(Struct):
+    """A page of publications, with facets counting what matched."""
+
     items: list[Publication]
     next_cursor: str | None
     total: int
@@ -198,21 +234,33 @@ class DigestFilters(Struct):
 
 
 class SubscriptionCreate(Struct):
-    email: Annotated[Email, Meta(description="Where the digest goes: a staff member or a role mailbox.")]
+    """A digest subscription to create: where the digest goes, how often, and what it looks for."""
+
+    email: Annotated[
+        Email,
+        Meta(
+            description="Where the digest goes: a staff member or a role mailbox.",
+            examples=["msu@au.example.org"],
+        ),
+    ]
     period: Period = "weekly"
     filters: DigestFilters = msgspec.field(default_factory=DigestFilters)
 
 
 class Subscription(Struct):
+    """A weekly or monthly digest of what was shared, sent to one address."""
+
     id: UUID
     organisation: str
-    email: str
+    email: Annotated[str, Meta(examples=["msu@au.example.org"])]
     period: Period
     filters: DigestFilters
     created_at: datetime
 
 
 class SubscriptionPage(Struct):
+    """A page of the organisation's digest subscriptions."""
+
     items: list[Subscription]
     next_cursor: str | None
     total: int

@@ -4,6 +4,7 @@ with each operation's scope, and a description and an example for every schema."
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import Enum
 from inspect import cleandoc
@@ -14,12 +15,24 @@ from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Schema, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    Example,
+    OAuthFlow,
+    OAuthFlows,
+    OpenAPIFormat,
+    OpenAPIResponse,
+    Operation,
+    Parameter,
+    Schema,
+    SecurityScheme,
+)
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
 from msnet.auth.principal import SCOPES
+from msnet.roster.schemas import Expert
 
 #: Where the viewers' files are served (see ``msnet.docs.routes``).
 ASSETS = "/schema/assets"
@@ -114,26 +127,6 @@ def openapi_config(version: str) -> OpenAPIConfig:
             ),
         ],
     )
-
-
-def _scoped(handler: HTTPRouteHandler) -> Iterator[tuple[frozenset[str], bool]]:
-    """The scopes each guard of ``requires`` or ``reads`` demands, and whether a token is optional."""
-    for guard in handler.resolve_guards():
-        scopes = getattr(guard, "scopes", None)
-        if isinstance(scopes, frozenset):
-            yield scopes, getattr(guard, "token_optional", False)
-
-
-def document_security(app: Litestar) -> None:
-    """Give every operation guarded by a scope its security requirement: the scope, and, where a
-    token is optional (reads that answer public records without one), an empty requirement too."""
-    for route in app.routes:
-        if not isinstance(route, HTTPRoute):
-            continue
-        for handler in route.route_handlers:
-            for scopes, token_optional in _scoped(handler):
-                requirement = {SCHEME: sorted(scopes)}
-                handler.security = [{}, requirement] if token_optional else [requirement]
 
 
 class _Missing:
@@ -232,6 +225,140 @@ def _builtin(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     return value
+
+
+def _scoped(handler: HTTPRouteHandler) -> Iterator[tuple[frozenset[str], bool]]:
+    """The scopes each guard of ``requires`` or ``reads`` demands, and whether a token is optional."""
+    for guard in handler.resolve_guards():
+        scopes = getattr(guard, "scopes", None)
+        if isinstance(scopes, frozenset):
+            yield scopes, getattr(guard, "token_optional", False)
+
+
+def document_operations(app: Litestar) -> None:
+    """Give every operation guarded by a scope its security requirement (the scope; and, where a token
+    is optional, for reads that answer public records without one, an empty requirement too), and
+    every operation the examples its handler cannot declare (see :func:`_with_examples`)."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            for scopes, token_optional in _scoped(handler):
+                requirement = {SCHEME: sorted(scopes)}
+                handler.security = [{}, requirement] if token_optional else [requirement]
+            handler.operation_class = _with_examples(handler.operation_class)
+
+
+EXAMPLE_ID = "0193f0c2-6a7e-7c41-9d2a-3b8e5f1a2c47"
+#: Examples of path and query parameters by name, where their schema has none.
+PARAMETERS = {
+    "slug": "au",
+    "client_id": "au.Xb7Hq2mZ4kPw9TfR",
+    "token": "s1.eyJzdWIiOiIwMTkzIn0.c2lnbmF0dXJl",
+}
+_TOKEN_CLAIMS = {
+    "iss": "https://msnet.au.int",
+    "sub": "au.Xb7Hq2mZ4kPw9TfR",
+    "aud": "https://msnet.au.int",
+    "client_id": "au.Xb7Hq2mZ4kPw9TfR",
+    "org": "au",
+    "org_id": "0193f0b8-1c2d-7e3f-8a4b-5c6d7e8f9a0b",
+    "scope": "roster:read requests:write",
+    "jti": "0193f0c3-9e8d-7c6b-a5f4-e3d2c1b0a998",
+    "iat": 1804412400,
+    "exp": 1804413000,
+}
+#: Examples of the answers that are no struct (text, a calendar, a feed, a key set), by operation id
+#: and media type.
+ANSWERS: dict[str, dict[str, Any]] = {
+    "get_metrics": {
+        "text/plain": "# HELP msnet_http_requests_total HTTP requests answered.\n"
+        "# TYPE msnet_http_requests_total counter\n"
+        'msnet_http_requests_total{method="GET",route="/v1/experts",status="200"} 1832.0\n'
+    },
+    "get_signing_keys": {
+        "application/json": {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECP",
+                    "e": "AQAB",
+                    "alg": "RS256",
+                    "use": "sig",
+                    "kid": "Qm9vZ2x5LWtleS0yMDI3LTAz",
+                }
+            ]
+        }
+    },
+    "get_authorization_server_metadata": {
+        "application/json": {
+            "issuer": "https://msnet.au.int",
+            "token_endpoint": "https://msnet.au.int/oauth/token",
+            "jwks_uri": "https://msnet.au.int/.well-known/jwks.json",
+            "revocation_endpoint": "https://msnet.au.int/oauth/revoke",
+            "introspection_endpoint": "https://msnet.au.int/oauth/introspect",
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "private_key_jwt"],
+            "scopes_supported": list(SCOPES),
+        }
+    },
+    "introspect_token": {"application/json": {"active": True, "token_type": "Bearer", **_TOKEN_CLAIMS}},
+    "revoke_token": {"application/json": {}},
+    "export_experts": {
+        "text/csv": "name,bio,seniority,themes,service_types,languages,nationalities,experience,availability\r\n"
+        "Aïssatou Diallo,Former political affairs officer,senior,ceasefire_security:expert,"
+        "process_design:advanced,fr:native/native/native;en:fluent/fluent/fluent,SN,ML;BF;africa,"
+        "2027-03-01..2027-06-30:remote\r\n",
+        "application/json": [struct_example(msgspec.inspect.type_info(Expert))],  # type: ignore[arg-type]
+    },
+    "get_training_calendar": {
+        "text/calendar": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//msnet//msnet//EN\r\nBEGIN:VEVENT\r\n"
+        "UID:0193f0c2-6a7e-7c41-9d2a-3b8e5f1a2c47@msnet.au.int\r\n"
+        "SUMMARY:Mediation process design course for AU and REC staff\r\n"
+        "DTSTART;TZID=Africa/Addis_Ababa:20270308T093000\r\nDTEND;TZID=Africa/Addis_Ababa:20270312T170000\r\n"
+        "LOCATION:Addis Ababa\\, ET\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    },
+    "get_training_feed": {
+        "application/atom+xml": '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>msnet trainings</title>'
+        "<entry><title>Mediation process design course for AU and REC staff</title>"
+        "<updated>2027-01-15T09:30:00Z</updated></entry></feed>\n"
+    },
+    "show_unsubscribe_page": {
+        "text/html": '<form method="post"><p>Stop the weekly digest to msu@au.example.org?</p>'
+        "<button>Unsubscribe</button></form>"
+    },
+    "confirm_unsubscription": {"text/html": "<p>You are unsubscribed: no more digests will be sent.</p>"},
+}
+
+
+def _with_examples(operation_class: type[Operation]) -> type[Operation]:
+    """``operation_class`` that also gives its parameters an example (a UUID, or :data:`PARAMETERS`)
+    where their schema has none, and its successful answers one from :data:`ANSWERS`."""
+
+    @dataclass
+    class Documented(operation_class):  # type: ignore[valid-type,misc]
+        def __post_init__(self) -> None:
+            super_init = getattr(super(), "__post_init__", None)
+            if super_init is not None:
+                super_init()
+            for parameter in self.parameters or ():
+                if isinstance(parameter, Parameter) and parameter.example is None:
+                    schema = parameter.schema if isinstance(parameter.schema, Schema) else None
+                    if schema is not None and schema.format == OpenAPIFormat.UUID:
+                        parameter.example = EXAMPLE_ID
+                    elif parameter.name in PARAMETERS:
+                        parameter.example = PARAMETERS[parameter.name]
+            answers = ANSWERS.get(self.operation_id or "", {})
+            for status, response in (self.responses or {}).items():
+                if not status.startswith("2") or not isinstance(response, OpenAPIResponse):
+                    continue
+                for media_type, content in (response.content or {}).items():
+                    if media_type in answers and not content.examples:
+                        content.examples = {"example": Example(value=answers[media_type])}
+
+    return Documented
 
 
 class DocumentedStructs(OpenAPISchemaPlugin):

@@ -22,14 +22,16 @@ async def test_create_read_update_delete(client: AsyncTestClient, au: Caller) ->
     assert changed.status_code == 200, changed.text
     assert changed.json()["staff_size"] == 11
     assert changed.headers["etag"] == '"2"'
-    gone = await client.delete(f"/v1/offices/{office['id']}", headers=au.headers)
+    gone = await client.delete(f"/v1/offices/{office['id']}", headers={**au.headers, "If-Match": '"2"'})
     assert gone.status_code == 204
     assert (await client.get(f"/v1/offices/{office['id']}", headers=au.headers)).status_code == 404
 
 
 async def test_a_stale_if_match_is_412_and_changes_nothing(client: AsyncTestClient, au: Caller) -> None:
     office = await make_office(client, au)
-    await client.patch(f"/v1/offices/{office['id']}", json={"staff_size": 3}, headers=au.headers)
+    await client.patch(
+        f"/v1/offices/{office['id']}", json={"staff_size": 3}, headers={**au.headers, "If-Match": '"1"'}
+    )
     stale = await client.patch(
         f"/v1/offices/{office['id']}", json={"staff_size": 99}, headers={**au.headers, "If-Match": '"1"'}
     )
@@ -103,12 +105,13 @@ async def test_another_organisation_cannot_change_or_delete(
 ) -> None:
     office = await make_office(client, au)
     hidden = await make_office(client, au, name="Hidden unit", sharing="private")
+    eu_if_match = {**eu.headers, "If-Match": '"1"'}
     assert (
-        await client.patch(f"/v1/offices/{office['id']}", json={"name": "Taken"}, headers=eu.headers)
+        await client.patch(f"/v1/offices/{office['id']}", json={"name": "Taken"}, headers=eu_if_match)
     ).status_code == 403
-    assert (await client.delete(f"/v1/offices/{office['id']}", headers=eu.headers)).status_code == 403
+    assert (await client.delete(f"/v1/offices/{office['id']}", headers=eu_if_match)).status_code == 403
     assert (
-        await client.patch(f"/v1/offices/{hidden['id']}", json={"name": "Taken"}, headers=eu.headers)
+        await client.patch(f"/v1/offices/{hidden['id']}", json={"name": "Taken"}, headers=eu_if_match)
     ).status_code == 404
     adding = await client.post(
         f"/v1/offices/{office['id']}/capacities", json={"service_type": "coaching"}, headers=eu.headers

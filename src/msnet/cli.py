@@ -133,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # as uvicorn binds: connections of a stopped msnet waiting out TIME_WAIT do not stop a restart
+        # on its port, a process listening there does
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

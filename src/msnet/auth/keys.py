@@ -27,7 +27,7 @@ from msnet.settings import Settings
 
 ALG = "RS256"
 RELOAD_EVERY = 60.0  # the token endpoint picks up a rotated key within this many seconds
-MIN_RELOAD_INTERVAL = 5.0  # an unknown kid reloads the ring at most this often
+MIN_RELOAD_INTERVAL = 1.0  # an unknown kid (or a JWKS request) reloads the ring at most this often
 log = get_logger("msnet.keys")
 
 

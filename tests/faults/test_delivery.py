@@ -1,0 +1,240 @@
+"""Faults on the way out, with ``msnet worker`` as a process of its own: a webhook receiver or an SMTP
+server down for a while and back, and a worker killed in the middle of a delivery. Each message is
+retried after the backoff and delivered exactly once once the other side is back (a killed worker's
+message at least once: the receiver sees the same ``webhook-id`` again and can deduplicate).
+Time moves by making messages due, as in tests/outbox, never by sleeping."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiosmtpd.controller import Controller
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.outbox import service
+from msnet.settings import Settings
+from tests.conftest import free_port
+from tests.faults.processes import Process, until
+from tests.outbox.conftest import Org, Received, Receiver, acting, make_due, make_org, messages, register
+
+WORKER_ENV = {"MSNET_WORKER_POLL_INTERVAL": "1"}
+
+
+@pytest.fixture
+async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
+    engine = make_engine(settings.database_url, pool_size=2)  # type: ignore[arg-type]
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def au(client: AsyncTestClient, settings: Settings, owner_conn: asyncpg.Connection) -> Org:
+    return await make_org(client, settings, owner_conn, "au")
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    """The msnet processes a test starts, killed at its end if still running."""
+    started: list[Process] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.close()
+
+
+async def the_message(owner_conn: asyncpg.Connection) -> asyncpg.Record:
+    (row,) = await messages(owner_conn)
+    return row
+
+
+async def attempted(owner_conn: asyncpg.Connection, attempts: int) -> None:
+    """Wait until the worker has attempted the one message ``attempts`` times and settled it."""
+
+    async def settled() -> bool:
+        row = await the_message(owner_conn)
+        return row["attempts"] == attempts and (
+            row["last_error"] is not None or row["delivered_at"] is not None
+        )
+
+    await until(settled, 30, f"the worker did not settle attempt {attempts}")
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@dataclass
+class Smtp:
+    """A real SMTP server on a port of its own, that can go down and come back."""
+
+    port: int = field(default_factory=free_port)
+    mailbox: Mailbox = field(default_factory=Mailbox)
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def message_ids(self) -> list[str]:
+        return [
+            line.split(":", 1)[1].strip()
+            for envelope in self.mailbox.messages
+            for line in envelope.content.decode().splitlines()
+            if line.lower().startswith("message-id:")
+        ]
+
+
+@pytest.mark.parametrize("kind", ["webhook", "email"])
+async def test_a_receiver_down_for_a_while_gets_the_message_once_it_is_back(
+    kind: str,
+    client: AsyncTestClient,
+    settings: Settings,
+    au: Org,
+    sessionmaker: async_sessionmaker,
+    owner_conn: asyncpg.Connection,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    receiver, smtp = Receiver(), Smtp()
+    env = dict(WORKER_ENV)
+    async with acting(sessionmaker, au.id) as session:
+        if kind == "webhook":
+            await register(client, au, receiver.url)
+            await service.emit(session, organisation_id=au.id, event_type="request.received", data={})
+        else:
+            env.update(
+                MSNET_SMTP_HOST="127.0.0.1",
+                MSNET_SMTP_PORT=str(smtp.port),
+                MSNET_SMTP_TLS="none",
+                MSNET_MAIL_FROM="msnet@mediation.example.org",
+            )
+            await service.enqueue_email(session, organisation_id=au.id, to="a@au.int", subject="s", text="t")
+    worker = Process(settings, "worker", tmp_path / "logs", **env)
+    processes.append(worker)
+    worker.start()
+    try:
+        await attempted(owner_conn, 1)  # nobody listening
+        row = await the_message(owner_conn)
+        assert row["delivered_at"] is None
+        assert row["failed_at"] is None
+        assert await owner_conn.fetchval("SELECT $1::timestamptz > now()", row["next_attempt_at"])  # backoff
+        receiver.start()
+        smtp.start()
+        await make_due(owner_conn)  # the backoff has passed
+        await attempted(owner_conn, 2)
+    finally:
+        receiver.stop()
+        smtp.stop()
+    row = await the_message(owner_conn)
+    assert row["delivered_at"] is not None
+    assert row["attempts"] == 2
+    if kind == "webhook":
+        assert [r.headers["webhook-id"] for r in receiver.received] == [str(row["id"])]
+    else:
+        assert smtp.message_ids() == [f"<{row['id']}@mediation.example.org>"]
+    assert worker.stop() == 0
+
+
+class Holding(Receiver):
+    """A receiver that keeps each request open, unanswered, until ``release`` is set, then answers
+    204; ``arrived`` is set once a request has come in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.arrived.set()
+                receiver.release.wait(60)
+                with contextlib.suppress(OSError):  # the worker that asked may be gone
+                    self.send_response(204)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+
+async def test_a_worker_killed_mid_delivery_leaves_it_to_another_under_the_same_id(
+    client: AsyncTestClient,
+    settings: Settings,
+    au: Org,
+    sessionmaker: async_sessionmaker,
+    owner_conn: asyncpg.Connection,
+    processes: list[Process],
+    tmp_path: Path,
+) -> None:
+    """SIGKILL while the receiver holds the request open: the message stays leased to nobody (the
+    lease runs out), a worker started afterwards delivers it under the same webhook-id, the outbox
+    records it delivered once, and the receiver, having seen that id twice, can tell."""
+    receiver = Holding()
+    endpoint = await register(client, au, receiver.url)
+    async with acting(sessionmaker, au.id) as session:
+        await service.emit(session, organisation_id=au.id, event_type="request.received", data={})
+    receiver.start()
+    try:
+        first = Process(settings, "worker", tmp_path / "logs", **WORKER_ENV)
+        processes.append(first)
+        first.start()
+
+        async def arrived() -> bool:
+            return receiver.arrived.is_set()
+
+        await until(arrived, 30, "the webhook did not arrive")
+        assert first.kill() == -9
+        row = await the_message(owner_conn)
+        assert row["attempts"] == 1
+        assert row["delivered_at"] is None
+        assert row["last_error"] is None  # never settled: the worker died first
+        assert await owner_conn.fetchval("SELECT $1::timestamptz > now()", row["next_attempt_at"])  # leased
+        receiver.release.set()  # answers at once from now on
+
+        await make_due(owner_conn)  # the dead worker's lease runs out
+        second = Process(settings, "worker", tmp_path / "logs", **WORKER_ENV)
+        processes.append(second)
+        second.start()
+        await attempted(owner_conn, 2)
+        assert second.stop() == 0
+    finally:
+        receiver.release.set()
+        receiver.stop()
+    row = await the_message(owner_conn)
+    assert row["delivered_at"] is not None
+    assert row["attempts"] == 2
+    assert [r.headers["webhook-id"] for r in receiver.received] == [str(row["id"])] * 2
+    for received in receiver.received:
+        Webhook(endpoint["secret"]).verify(received.body, received.headers)

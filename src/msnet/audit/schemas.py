@@ -30,11 +30,15 @@ class AuditEntry(Struct):
     resource_id: Annotated[str | None, Meta(examples=["0193f0c2-6a7e-7c41-9d2a-3b8e5f1a2c47"])]
     outcome: Outcome
     request_id: Annotated[str | None, Meta(examples=["4c1d2b9e8f7a4e0d9b6c5a3f2e1d0c9b"])]
-    source: Annotated[str | None, Meta(description="Where the request came from (client address).")]
+    source: Annotated[
+        str | None,
+        Meta(description="Where the request came from (client address).", examples=["196.188.12.40"]),
+    ]
     payload_digest: Annotated[
         Sha256Hex | None,
         Meta(
-            description="SHA-256 of the RFC 8785 canonical JSON of the event's payload (never the payload)."
+            description="SHA-256 of the RFC 8785 canonical JSON of the event's payload (never the payload).",
+            examples=["9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7"],
         ),
     ]
     hash: Annotated[

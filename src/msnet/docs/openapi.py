@@ -140,7 +140,7 @@ COMMON = {
     "organisation": "au",
     "origin": "https://msnet.au.int",
     "share_with": [],
-    "next_cursor": None,
+    "next_cursor": "eyJrIjpbIjIwMjctMDMtMDFUMDk6MzA6MDBaIiwiMDE5M2YwYzIiXX0",
     "version": 1,
 }
 
@@ -184,7 +184,7 @@ def example_of(t: msgspec.inspect.Type, name: str = "") -> Any:
             value = example_of(member, name)
             if value is not MISSING:
                 return value
-        return None if any(isinstance(m, msgspec.inspect.NoneType) for m in t.types) else MISSING
+        return MISSING  # not null: Litestar leaves nulls out of the document's examples
     if isinstance(t, msgspec.inspect.StructType):
         return struct_example(t)
     return MISSING

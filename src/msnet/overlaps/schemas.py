@@ -27,7 +27,10 @@ class Member(Struct):
     parties: Annotated[list[str], Meta(description="The requesting and the addressed organisations.")]
     request_id: UUID | None
     shared: bool
-    description: str | None
+    description: Annotated[
+        str | None,
+        Meta(examples=["Options for including armed movements and women's groups in the follow-up talks."]),
+    ]
 
 
 class PairExplanation(Struct):

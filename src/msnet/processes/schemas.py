@@ -98,7 +98,7 @@ class Process(Struct):
         str, Meta(examples=["Follow-up of the 2019 Political Agreement for Peace and Reconciliation."])
     ]
     countries: Annotated[list[str], Meta(examples=[["CF"]])]
-    region: str | None
+    region: Annotated[str | None, Meta(examples=["middle_africa"])]
     regions: Annotated[list[str], Meta(examples=[["africa", "sub_saharan_africa", "middle_africa"]])]
     level: Level
     track: Track

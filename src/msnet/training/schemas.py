@@ -137,7 +137,7 @@ class Training(Struct):
     audience: Annotated[list[Audience], Meta(examples=[["member_staff"]])]
     cost: Annotated[str, Meta(examples=["Free; travel and accommodation covered"])]
     apply_url: Annotated[str | None, Meta(examples=["https://training.example.org/apply"])]
-    apply_email: str | None
+    apply_email: Annotated[str | None, Meta(examples=["training@au.example.org"])]
     sharing: Sharing
     share_with: list[str]
     origin: str

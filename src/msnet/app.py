@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, SerializationException
 from litestar.params import BodyKwarg
 
 import msnet
-from msnet import jobs
+from msnet import jobs, tracing
 from msnet.audit.routes import AuditController
 from msnet.auth import failures
 from msnet.auth.keys import KeyRing, load_key_ring
@@ -108,8 +108,13 @@ async def database(app: Litestar) -> AsyncIterator[None]:
         raise StartupError(
             "no secret key: MSNET_SECRET_KEY (msnet serve makes one for the embedded database)"
         )
+    traced = tracing.of(settings.otlp_endpoint)
     engine = make_engine(
-        settings.database_url, pool_size=settings.db_pool_size, timeouts=Timeouts.of(settings)
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        timeouts=Timeouts.of(settings),
+        metrics=app.state.metrics,
+        tracing=traced,
     )
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
@@ -135,6 +140,8 @@ async def database(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await engine.dispose()
+        if traced:
+            traced.flush()
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -159,5 +166,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.verifier = verifier
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
     document_operations(app)
-    app.asgi_handler = RequestContext(app.asgi_handler, metrics, settings.request_timeout)
+    app.asgi_handler = RequestContext(
+        app.asgi_handler, metrics, settings.request_timeout, tracing.of(settings.otlp_endpoint)
+    )
     return app

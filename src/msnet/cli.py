@@ -196,6 +196,28 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
             logs.get_logger("msnet").info("stopped")
 
 
+@contextmanager
+def _shared_metrics(processes: int) -> Iterator[None]:
+    """With several serving processes, a directory they all write their metrics to (prometheus-client's
+    multiprocess mode: whichever answers /metrics reads every process's), named in the environment
+    before any metric is made, emptied of a dead process's gauges, and removed at the end."""
+    if processes == 1:
+        yield
+        return
+    import shutil
+    import tempfile
+
+    if "prometheus_client" in sys.modules:  # it has chosen already: metrics of this process alone
+        raise StartupError("metrics of several processes: prometheus_client was imported too early")
+    directory = tempfile.mkdtemp(prefix="msnet-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    try:
+        yield
+    finally:
+        del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _serve_forked(config: Any, processes: int) -> None:
     """Serve ``config`` from ``processes`` forks of this process on one listening socket: they share
     the frozen startup heap copy-on-write, and each opens its own connections when it starts. Ends
@@ -203,6 +225,7 @@ def _serve_forked(config: Any, processes: int) -> None:
     or when a fork ends by itself: the others are then stopped and msnet fails, for the process
     manager to restart it whole."""
     import uvicorn
+    from prometheus_client.multiprocess import mark_process_dead
 
     listening = config.bind_socket()
     # Ctrl-C stops this process even where it was started with SIGINT ignored (in the background
@@ -225,6 +248,7 @@ def _serve_forked(config: Any, processes: int) -> None:
             forks.append(pid)
         ended, status = os.wait()
         forks.remove(ended)
+        mark_process_dead(ended)
         raise StartupError(
             f"serving process {ended} ended ({os.waitstatus_to_exitcode(status)}); stopped the others"
         )
@@ -233,6 +257,7 @@ def _serve_forked(config: Any, processes: int) -> None:
             os.kill(pid, signal.SIGTERM)
         for pid in forks:
             os.waitpid(pid, 0)
+            mark_process_dead(pid)
         listening.close()
 
 
@@ -546,7 +571,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     f"cannot read or make the node's secret key {exc.filename}: {exc.strerror}"
                 ) from None
         if args.command in ("serve", "demo"):
-            _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
+            with _shared_metrics(settings.processes):
+                _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
         elif args.command == "worker":
             _worker(settings)
         elif args.command == "migrate" and args.check:

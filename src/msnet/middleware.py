@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import time
 import uuid
@@ -11,22 +13,36 @@ from typing import Any
 import msgspec
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from msnet.logs import get_logger
 from msnet.problems import PROBLEM_JSON, RETRY_AFTER, Problem, problem_type
+from msnet.tracing import Tracing
 
 REQUEST_ID_HEADER = b"x-request-id"
 _VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
 log = get_logger("msnet.access")
 
 
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_WAIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
 class Metrics:
-    """Request counts and latency histograms by route and status, and outbox deliveries by outcome, in a
-    registry of the app's own."""
+    """Request counts and latency histograms by route and status, outbox deliveries by outcome and the
+    database pool's state, in a registry of the app's own.
+
+    Under ``msnet serve --processes N`` the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before any metric
+    exists: every process then writes its values to files there (prometheus-client's multiprocess
+    mode), and whichever process answers ``/metrics`` reads them all, so counters are the node's,
+    exact, not one process's. The pool's gauges are summed over the processes alive."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess_dir = os.environ.get(MULTIPROCESS_DIR)
         labels = ("method", "route", "status")
         self.requests = Counter(
             "msnet_http_requests", "HTTP requests answered.", labels, registry=self.registry
@@ -56,6 +72,54 @@ class Metrics:
             ("reason",),
             registry=self.registry,
         )
+        self.pool_size = self._pool_gauge(
+            "msnet_db_pool_size", "Connections a pool keeps open (MSNET_DB_POOL_SIZE)."
+        )
+        self.pool_max_overflow = self._pool_gauge(
+            "msnet_db_pool_max_overflow", "Connections a pool may open beyond its size."
+        )
+        self.pool_connections = self._pool_gauge("msnet_db_pool_connections", "Open database connections.")
+        self.pool_checked_out = self._pool_gauge(
+            "msnet_db_pool_checked_out", "Database connections in use by a request or a job."
+        )
+        self.pool_overflow = self._pool_gauge(
+            "msnet_db_pool_overflow", "Open database connections beyond the pool's size."
+        )
+        self.pool_wait = Histogram(
+            "msnet_db_pool_wait_seconds",
+            "Time to get a database connection from the pool (a free one, or a new one opened).",
+            ("pool",),
+            registry=self.registry,
+            buckets=_WAIT_BUCKETS,
+        )
+        self.pool_timeouts = Counter(
+            "msnet_db_pool_timeouts",
+            "Connections not had from the pool within MSNET_DB_POOL_TIMEOUT.",
+            ("pool",),
+            registry=self.registry,
+        )
+
+    def _pool_gauge(self, name: str, documentation: str) -> Gauge:
+        return Gauge(
+            name,
+            f"{documentation} By pool, summed over the serving processes alive.",
+            ("pool",),
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def exposition(self, accept: str, *collectors: Collector) -> tuple[bytes, str]:
+        """Every metric, with those of ``collectors`` (read when called), in the format ``accept``
+        asks for (Prometheus text, or OpenMetrics); and its content type."""
+        registry = CollectorRegistry()
+        if self.multiprocess_dir:
+            MultiProcessCollector(registry, self.multiprocess_dir)
+        else:
+            registry.register(self.registry)
+        for collector in collectors:
+            registry.register(collector)
+        encode, content_type = choose_encoder(accept)
+        return encode(registry), content_type
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -69,12 +133,16 @@ class RequestContext:
     """Gives each request an id (the client's ``X-Request-ID`` if well-formed), binds it to every
     log line, returns it in the response, logs the request and records its metrics; and answers 503
     with ``Retry-After`` for a request still unanswered after ``deadline`` seconds, whatever it waits
-    for (the handler is cancelled and unwinds in the background; what it sends then is dropped)."""
+    for (the handler is cancelled and unwinds in the background; what it sends then is dropped).
+    With ``tracing``, each request is a server span, which carries the request id."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, deadline: float) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics, deadline: float, tracing: Tracing | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.deadline = deadline
+        self.tracing = tracing
         self._unwinding: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -99,7 +167,8 @@ class RequestContext:
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        traced = self.tracing.request(scope, request_id) if self.tracing else contextlib.nullcontext()
+        with structlog.contextvars.bound_contextvars(request_id=request_id), traced as span:
             handler = asyncio.ensure_future(self.app(scope, receive, send_with_id))
             try:
                 await asyncio.wait({handler}, timeout=self.deadline)
@@ -121,6 +190,8 @@ class RequestContext:
                 labels = (scope["method"], route, str(status))
                 self.metrics.requests.labels(*labels).inc()
                 self.metrics.latency.labels(*labels).observe(elapsed)
+                if self.tracing and span:
+                    self.tracing.answered(span, scope["method"], route, status)
                 log.info(
                     "request",
                     method=scope["method"],

@@ -334,6 +334,13 @@ class Settings:
     mail_from: str | None = _spec(
         "MSNET_MAIL_FROM", _email, "The From address of e-mails msnet sends; required with MSNET_SMTP_HOST."
     )
+    otlp_endpoint: str | None = _spec(
+        "MSNET_OTLP_ENDPOINT",
+        _http_url,
+        "Base URL of an OpenTelemetry collector's OTLP/HTTP receiver (e.g. http://127.0.0.1:4318): "
+        "requests, database statements and outbox deliveries are traced to it (needs msnet[tracing]). "
+        "Unset: no tracing, and OpenTelemetry is not loaded.",
+    )
 
     @property
     def issuer(self) -> str:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from msnet.db.embedded import LEAKPROOF_FUNCTIONS
+from msnet.middleware import Metrics
 from msnet.settings import Settings
+from msnet.tracing import Tracing
 
 ORG_KEY = "org_id"
 DENY_KEYS = "deny_keys"  # a token's deny-list keys, checked in the same round trip
@@ -70,13 +74,57 @@ class Timeouts:
 DRIVER_GRACE = 2
 
 
+class MeasuredPool(AsyncAdaptedQueuePool):
+    """The asyncio queue pool, measured into ``metrics`` under the label ``name`` (set on a subclass
+    made for each engine): how long each checkout waits, the checkouts that time out, and after each
+    checkout and return the connections open, in use and beyond the pool's size."""
+
+    metrics: Metrics
+    name: str
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        started = time.perf_counter()
+        try:
+            return super()._do_get()
+        except exc.TimeoutError:
+            self.metrics.pool_timeouts.labels(self.name).inc()
+            raise
+        finally:
+            self.metrics.pool_wait.labels(self.name).observe(time.perf_counter() - started)
+            self._measure()
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        try:
+            super()._do_return_conn(record)
+        finally:
+            self._measure()
+
+    def _measure(self) -> None:
+        in_use = self.checkedout()
+        self.metrics.pool_checked_out.labels(self.name).set(in_use)
+        self.metrics.pool_connections.labels(self.name).set(self.checkedin() + in_use)
+        self.metrics.pool_overflow.labels(self.name).set(max(0, self.overflow()))
+
+
 def make_engine(
-    url: str, *, pool_size: int = 10, timeouts: Timeouts = Timeouts(), **kwargs: Any
+    url: str,
+    *,
+    pool_size: int = 10,
+    timeouts: Timeouts = Timeouts(),
+    metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
+    name: str = "primary",
+    **kwargs: Any,
 ) -> AsyncEngine:
     """The service's engine: every connection bounds its statements, lock waits and idle
     transactions on the server, and the driver bounds each round trip, so a paused or vanished
-    server costs a request seconds, not as long as it lasts."""
-    return create_async_engine(
+    server costs a request seconds, not as long as it lasts. With ``metrics``, its pool is measured
+    under the label ``name``; with ``tracing``, each statement is a span."""
+    if metrics is not None:
+        kwargs["poolclass"] = type("MeasuredPool", (MeasuredPool,), {"metrics": metrics, "name": name})
+        metrics.pool_size.labels(name).set(pool_size)
+        metrics.pool_max_overflow.labels(name).set(pool_size)
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -95,6 +143,9 @@ def make_engine(
         json_deserializer=msgspec.json.decode,  # JSON columns as read: the same values, 3-4x faster
         **kwargs,
     )
+    if tracing is not None:
+        tracing.instrument(engine.sync_engine)
+    return engine
 
 
 async def searches_use_indexes(engine: AsyncEngine) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from litestar import Controller, MediaType, Request, Response, get
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from msnet.ops import schemas, service
 from msnet.problems import problem_responses
@@ -33,4 +32,7 @@ class OpsController(Controller):
     async def get_metrics(self, request: Request) -> Response[bytes]:
         """Prometheus text: requests by method, route and status, their latency, and outbox deliveries by
         outcome. Public: it counts, it names no record."""
-        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        state = request.app.state
+        node = await service.node_state(state.engine, state.sessionmaker, state.schema_head)
+        body, content_type = state.metrics.exposition(request.headers.get("accept", ""), node)
+        return Response(body, headers={"content-type": content_type})

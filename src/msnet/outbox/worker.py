@@ -30,6 +30,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 import msnet
+from msnet import tracing
 from msnet.db.engine import ORG_KEY
 from msnet.logs import get_logger
 from msnet.middleware import Metrics
@@ -86,6 +87,7 @@ class Worker:
         self.settings = settings
         self.metrics = metrics
         self.box = service.webhook_box(settings.secret_key)
+        self.tracing = tracing.of(settings.otlp_endpoint)
         # e-mails wait in the outbox for a worker that has an SMTP server to send them through
         self.kinds = ["webhook", "email"] if settings.smtp_host else ["webhook"]
         self.http = httpx.AsyncClient(
@@ -124,11 +126,13 @@ class Worker:
 
     async def _attempt(self, message: Claimed) -> None:
         error, permanent = None, False
+        span = {"msnet.outbox.message_id": str(message.id), "msnet.outbox.attempt": message.attempts}
         try:
-            if message.kind == "webhook":
-                await self._post(message)
-            else:
-                await self._mail(message)
+            with tracing.delivery(self.tracing, message.kind, span):
+                if message.kind == "webhook":
+                    await self._post(message)
+                else:
+                    await self._mail(message)
         except DeliveryError as exc:
             error, permanent = str(exc), exc.permanent
         retry_in = retry_delay(message.attempts) if error and not permanent else None
@@ -170,6 +174,7 @@ class Worker:
             "webhook-id": str(message.id),
             "webhook-timestamp": timestamp,
             "webhook-signature": sign(secret, str(message.id), timestamp, body),
+            **tracing.propagation(self.tracing),  # W3C traceparent of the delivery's span, when traced
         }
         try:
             async with asyncio.timeout(WEBHOOK_TIMEOUT):

@@ -1,9 +1,8 @@
-"""`msnet roster import` (all rows checked first, nothing written on any error) and the export."""
+"""`msnet roster import`: upsert by external_id with --dry-run, all or nothing, every mistake printed
+with its row and column."""
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from litestar.testing import AsyncTestClient
@@ -11,65 +10,78 @@ from litestar.testing import AsyncTestClient
 from msnet.settings import Settings
 from tests.helpers import add_client, add_organisation, bearer, run_cli, token_for
 
-HEADER = (
-    "name,themes,service_types,languages,nationalities,experience,availability,sharing,share_with,email\n"
-)
+HEADER = "external_id,name,themes,languages,experience,sharing,share_with,email,consent_given_on,consent_purpose,consent_recorded_by\n"
+CONSENT = "2026-10-01,AU roster,AU MSU"
 GOOD = [
-    "Amina Traoré,ceasefire_security:expert,process_design,fr:native/native/native;en,ML,ML;western_africa,2027-01-01..2027-06-30,network,,amina@example.org",
-    "José Pérez,constitution_making,,es;en:fluent/fluent/working,CO,CO,2027-03-01..2027-03-31:remote,public,,",
-    "Nadia Haddad,gender_inclusion,coaching,ar;fr,LB,LB;western_asia,,restricted,igad,",
+    f"AU-1,Amina Traoré,ceasefire_security:expert,fr:native/native/native;en,ML;western_africa,network,,amina@example.org,{CONSENT}",
+    "AU-2,José Pérez,constitution_making,es;en:fluent/fluent/working,CO,public,,,,,",
+    "AU-3,Nadia Haddad,gender_inclusion,ar;fr,LB;western_asia,restricted,igad,,,,",
 ]
 
 
-async def _roster(client: AsyncTestClient, settings: Settings, slug: str = "au") -> dict:
-    token = await token_for(client, await add_client(settings, slug, ["roster:read"]))
-    return (await client.get("/v1/experts", headers=bearer(token))).json()
+async def _roster(client: AsyncTestClient, settings: Settings) -> dict[str, dict]:
+    token = await token_for(client, await add_client(settings, "au", ["roster:read"]))
+    items = (await client.get("/v1/experts", headers=bearer(token))).json()["items"]
+    return {e["name"]: e for e in items}
 
 
-async def test_import_then_export(client: AsyncTestClient, settings: Settings, tmp_path: Path) -> None:
+async def test_dry_run_then_import_then_again_by_external_id(
+    client: AsyncTestClient, settings: Settings, tmp_path: Path
+) -> None:
     await add_organisation(settings, "au")
     await add_organisation(settings, "igad")
     source = tmp_path / "roster.csv"
     source.write_text(HEADER + "\n".join(GOOD) + "\n")
-    result = run_cli(settings, "roster", "import", str(source), "--org", "au")
-    assert result.returncode == 0, result.stderr
-    assert "imported 3 experts" in result.stdout
-    assert "checked 3/3 rows" in result.stderr
-    roster = await _roster(client, settings)
-    assert {e["name"] for e in roster["items"]} == {"Amina Traoré", "José Pérez", "Nadia Haddad"}
 
-    token = await token_for(client, await add_client(settings, "eu", ["roster:read"]))
-    exported = await client.get("/v1/experts/export", params={"format": "csv"}, headers=bearer(token))
-    assert exported.status_code == 200
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert {r["name"] for r in rows} == {"Amina Traoré", "José Pérez"}  # the restricted one is igad's to see
-    assert "email" not in rows[0]
-    amina = next(r for r in rows if r["name"] == "Amina Traoré")
-    assert amina["languages"] == "fr:native/native/native;en:working/working/working"
-    assert amina["themes"] == "ceasefire_security:expert"
-    public = await client.get("/v1/experts/export", params={"format": "json"})
-    assert [e["name"] for e in public.json()] == ["José Pérez"]
+    dry = run_cli(settings, "roster", "import", str(source), "--org", "au", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "row 2: created (new) AU-1 Amina Traoré" in dry.stdout
+    assert "would be 3 created, 0 updated, 0 unchanged" in dry.stdout
+    assert "nothing was written" in dry.stdout
+    assert await _roster(client, settings) == {}
+
+    done = run_cli(settings, "roster", "import", str(source), "--org", "au")
+    assert done.returncode == 0, done.stderr
+    assert "imported (upsert): 3 created, 0 updated, 0 unchanged" in done.stdout
+    made = await _roster(client, settings)
+    assert {e["external_id"] for e in made.values()} == {"AU-1", "AU-2", "AU-3"}
+    assert f"row 2: created {made['Amina Traoré']['id']} AU-1 Amina Traoré" in done.stdout
+
+    source.write_text(HEADER + "\n".join([GOOD[0], GOOD[1].replace("José Pérez", "José Pérez Gil"), GOOD[2]]))
+    again = run_cli(settings, "roster", "import", str(source), "--org", "au")
+    assert again.returncode == 0, again.stderr
+    assert f"row 3: updated {made['José Pérez']['id']} AU-2 José Pérez Gil (name)" in again.stdout
+    assert "unchanged" not in again.stdout.split("imported")[0]  # a real run lists only what it changed
+    assert "imported (upsert): 0 created, 1 updated, 2 unchanged" in again.stdout
+    after = await _roster(client, settings)
+    assert after["José Pérez Gil"]["id"] == made["José Pérez"]["id"]
+    assert after["Amina Traoré"] == made["Amina Traoré"]
 
 
-async def test_one_bad_row_writes_nothing_and_every_error_is_named(
+async def test_every_mistake_is_printed_with_its_row_and_column_and_nothing_is_written(
     client: AsyncTestClient, settings: Settings, tmp_path: Path
 ) -> None:
     await add_organisation(settings, "au")
     bad = [
         GOOD[0],
-        "Someone,astrology,,fr,ML,,,network,,",
-        "Someone Else,,,zz,XX,,2027-05-01..2027-04-01,network,,",
-        ",,,,,,,network,,",
-        "Last One,,,,,,,restricted,,",
+        "AU-1,Someone,astrology,zz,XX,network,,,,,",  # AU-1 again, a theme, a language and a place unknown
+        ",X,,fr,,restricted,,,,,",  # no key for upsert, a name too short, restricted to nobody
+        "AU-4,Last One,,,,network,,last@example.org,,,",  # contact shared with the network, no consent
     ]
     source = tmp_path / "roster.csv"
     source.write_text(HEADER + "\n".join(bad) + "\n")
     result = run_cli(settings, "roster", "import", str(source), "--org", "au")
     assert result.returncode == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("line ")]
-    assert any(e.startswith("line 3: expertise.0.term") for e in errors), errors
-    assert any(e.startswith("line 4: languages.0.code") for e in errors), errors
-    assert any(e.startswith("line 5: name") for e in errors), errors
-    assert any(e.startswith("line 6: share_with") for e in errors), errors
-    assert "nothing was imported" in result.stderr
-    assert (await _roster(client, settings))["total"] == 0
+    printed = {line.split(":", 1)[0] for line in result.stderr.splitlines() if line.startswith("row ")}
+    assert printed == {
+        "row 3, external_id",
+        "row 3, themes",
+        "row 3, languages",
+        "row 3, experience",
+        "row 4, external_id",
+        "row 4, name",
+        "row 4, share_with",
+        "row 5, consent_given_on",
+    }, result.stderr
+    assert "8 error(s) in 3 of 4 rows; nothing was imported" in result.stderr
+    assert await _roster(client, settings) == {}

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
 
 from msnet import logs
 from msnet.auth.keys import ensure_secret_key, new_secret_key
@@ -104,6 +103,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     roster_import.add_argument("file", type=Path, help="CSV with a header row (columns: see the README)")
     roster_import.add_argument("--org", required=True, help="the organisation whose roster it is")
+    roster_import.add_argument(
+        "--mode",
+        choices=("upsert", "create"),
+        help="upsert: update the experts rows name by external_id (or id), create the others; create: "
+        "only create. Default: upsert when a row has an external_id or an id, create otherwise",
+    )
+    roster_import.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be created, changed and left alone; write nothing",
+    )
 
     keys = commands.add_parser("keys", help="the node's keys").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
@@ -407,70 +417,52 @@ def _client_create(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _roster_import(settings: Settings, args: argparse.Namespace) -> None:
-    from msnet.audit.service import AuditEvent, record
     from msnet.auth.principal import Principal
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session, database
     from msnet.organisations import service as organisations
-    from msnet.organisations.models import Organisation
-    from msnet.roster import service as roster
-    from msnet.roster.transfer import read_csv, validate
+    from msnet.roster import schemas
+    from msnet.roster.transfer import decoded, import_roster
 
     try:
-        rows = list(read_csv(args.file.read_text(encoding="utf-8-sig")))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{args.file}: cannot read it as UTF-8 CSV: {exc}") from None
-    step = max(1, len(rows) // 20)
+        text = decoded(args.file.read_bytes())
+    except OSError as exc:
+        raise InvalidInput(f"{args.file}: cannot read it: {exc}") from None
 
-    def progress(done: int, verb: str) -> None:
-        if done % step == 0 or done == len(rows):
-            print(f"{verb} {done}/{len(rows)} rows", file=sys.stderr, flush=True)
-
-    async def run(url: str) -> int:
+    async def run(url: str) -> schemas.ImportReport:
         async with cli_session(url) as session:
             org = await organisations.get_by_slug(session, args.org)
             await set_organisation(session, org.id)
-            known = set(await session.scalars(select(Organisation.slug)))
-
-            def check_sharing(create: Any) -> None:
-                if create.sharing == "restricted" and not create.share_with:
-                    raise InvalidInput.field(
-                        "share_with", "name at least one organisation for sharing 'restricted'"
-                    )
-                if create.sharing != "restricted" and create.share_with:
-                    raise InvalidInput.field("share_with", "is only for sharing 'restricted'")
-                for i, slug in enumerate(create.share_with):
-                    if slug not in known:
-                        raise InvalidInput.field(f"share_with.{i}", f"no organisation '{slug}'")
-
-            creates, errors = validate(rows, check_sharing, lambda n: progress(n, "checked"))
-            if errors:
-                for e in errors:
-                    print(f"line {e.line}: {e.field}: {e.message}", file=sys.stderr)
-                raise MsnetError(f"{len(errors)} error(s) in {args.file}; nothing was imported")
-            principal = Principal.operator(org.id, org.slug, "cli")
-            for n, create in enumerate(creates, start=1):
-                await roster.create_expert(session, principal, create, origin=settings.issuer)
-                progress(n, "imported")
-            await record(
-                session,
-                AuditEvent(
-                    organisation_id=org.id,
-                    actor="operator",
-                    action="roster.import",
-                    resource_type="roster",
-                    resource_id=str(args.file.name),
-                    outcome="success",
-                    source="cli",
-                    payload={"rows": len(creates)},
-                ),
-            )
-            return len(creates)
+            try:
+                return await import_roster(
+                    session,
+                    Principal.operator(org.id, org.slug, "cli"),
+                    text,
+                    origin=settings.issuer,
+                    mode=args.mode,
+                    dry_run=args.dry_run,
+                    progress=_progress,
+                )
+            except InvalidInput as exc:
+                for e in exc.extra["errors"]:
+                    print(f"{e['field']}: {e['message']}", file=sys.stderr)
+                raise MsnetError(f"{args.file}: {exc.detail}") from None
 
     with database(settings) as ready:
         assert ready.database_url
-        count = asyncio.run(run(ready.database_url))
-    print(f"imported {count} experts into the roster of '{args.org}'")
+        report = asyncio.run(run(ready.database_url))
+    listed = ("created", "updated", "unchanged") if args.dry_run else ("created", "updated")
+    for kind in listed:
+        for e in getattr(report, kind):
+            changed = f" ({', '.join(e.changed)})" if e.changed else ""
+            print(f"row {e.row}: {kind} {e.id or '(new)'} {e.external_id or '-'} {e.name}{changed}")
+    counts = ", ".join(f"{len(getattr(report, k))} {k}" for k in ("created", "updated", "unchanged"))
+    if args.dry_run:
+        print(
+            f"dry run ({report.mode}): would be {counts} in the roster of '{args.org}'; nothing was written"
+        )
+    else:
+        print(f"imported ({report.mode}): {counts} in the roster of '{args.org}'")
 
 
 def _keys_rotate(settings: Settings) -> None:

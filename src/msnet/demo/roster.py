@@ -1,5 +1,7 @@
 """The demo roster (about 200 experts), generated from the pools of ``roster.json`` and ``pools.json``
-with a fixed seed, so every run makes the same people; created once, by name within an organisation."""
+with a fixed seed, so every run makes the same people; created once, by name within an organisation.
+Each has an external_id as an HR system would give it (``AU-R0001``…), and the consent that sharing
+contact details with the network or the public needs."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TypeVar
 
+import msgspec.structs
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -200,9 +203,11 @@ def demo_experts() -> tuple[DemoExpert, ...]:
     taken: set[str] = set()
     rosters = specs.roster().rosters
     return tuple(
-        DemoExpert(slug, _expert(rng, slug, taken))
+        DemoExpert(
+            slug, msgspec.structs.replace(_expert(rng, slug, taken), external_id=f"{slug.upper()}-R{n:04d}")
+        )
         for slug in sorted(rosters)
-        for _ in range(rosters[slug].experts)
+        for n in range(1, rosters[slug].experts + 1)
     )
 
 

@@ -10,8 +10,16 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.exceptions import HTTPException
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
@@ -19,10 +27,10 @@ from msnet.auth.principal import Principal, provide_optional_principal, provide_
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
-from msnet.roster import schemas, service
-from msnet.roster.transfer import to_csv
+from msnet.roster import schemas, service, transfer
 
 EXPORT_LIMIT = 10_000
+CSV = "text/csv"
 
 
 Day = Annotated[date | None, QueryParameter(description="A date (YYYY-MM-DD).")]
@@ -36,6 +44,18 @@ class CsvOrJsonOperation(Operation):
         ok = self.responses["200"] if self.responses else None
         if isinstance(ok, OpenAPIResponse) and ok.content is not None:
             ok.content["application/json"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.ARRAY))
+
+
+@dataclass
+class CsvBodyOperation(Operation):
+    """The import reads a CSV body (not JSON, which is what Litestar documents by itself)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            content={CSV: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))},
+            description="A roster CSV, UTF-8, with a header row (the columns of the export).",
+            required=True,
+        )
 
 
 def _with_etag(expert: schemas.Expert) -> Response[schemas.Expert]:
@@ -109,9 +129,49 @@ class ExpertController(Controller):
         if format == "json":
             return Response(msgspec.json.encode(page.items), media_type="application/json")
         return Response(
-            to_csv(page.items).encode(),
+            transfer.to_csv(page.items).encode(),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="roster.csv"'},
+        )
+
+    @post(
+        "/import",
+        summary="Import a roster CSV: create and update experts, all or nothing",
+        guards=[requires("roster:write")],
+        responses=WRITE_RESPONSES,
+        status_code=200,
+        operation_class=CsvBodyOperation,
+    )
+    async def import_experts(
+        self,
+        request: Request,
+        db: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        body: RawBody,
+        mode: Annotated[
+            schemas.ImportMode | None,
+            QueryParameter(
+                description="`upsert`: update the expert a row names by external_id (or id), create the "
+                "others; `create`: only create. Default: upsert when a row has an external_id or an id."
+            ),
+        ] = None,
+        dry_run: Annotated[
+            bool, QueryParameter(description="Check and report what would be done; write nothing.")
+        ] = False,
+    ) -> schemas.ImportReport:
+        """Import a CSV (`Content-Type: text/csv`, the columns of the export) into your roster. Every row
+        is checked first; any mistake is a 422 naming each one (`row N, column`) and nothing is written.
+        The report lists the experts created, updated (with the fields changed) and left unchanged.
+        Scope `roster:write`."""
+        if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != CSV:
+            raise HTTPException(status_code=415, detail=f"send the body as {CSV}")
+        return await transfer.import_roster(
+            db,
+            principal,
+            transfer.decoded(body),
+            origin=request.app.state.settings.issuer,
+            mode=mode,
+            dry_run=dry_run,
         )
 
     @post(

@@ -170,3 +170,28 @@ class ExpertContact(Struct):
     expert_id: UUID
     email: Annotated[str | None, Meta(examples=["a.diallo@example.org"])]
     phone: Annotated[str | None, Meta(examples=["+251 11 551 7700"])]
+
+
+ImportMode = Literal["create", "upsert"]
+
+
+class ImportedExpert(Struct):
+    """A row of an import, and the expert it created, changed or left alone."""
+
+    row: Annotated[
+        int, Meta(description="The row of the file, as a spreadsheet numbers it (the header is 1).")
+    ]
+    id: Annotated[UUID | None, Meta(description="The expert's id; none for a creation in a dry run.")]
+    external_id: Annotated[str | None, Meta(examples=["HR-2027-0142"])]
+    name: Annotated[str, Meta(examples=["Aïssatou Diallo"])]
+    changed: Annotated[list[str], Meta(description="For an update: the fields it changes.")] = []
+
+
+class ImportReport(Struct):
+    """What an import did (or, in a dry run, would do), row by row."""
+
+    mode: ImportMode
+    dry_run: bool
+    created: list[ImportedExpert]
+    updated: list[ImportedExpert]
+    unchanged: list[ImportedExpert]

@@ -47,25 +47,50 @@ _BIGINT = 2**63
 
 
 def decode_cursor(cursor: str, *types: type) -> list[Any]:
-    """The key of the last row of the previous page, one value of each of ``types``; a tampered
-    cursor is a 422 naming `cursor`."""
+    """The key of the last row of the previous page, one value of each of ``types`` (``datetime``: an
+    RFC 3339 string with a zone, as ``encode_cursor`` writes one); a tampered cursor is a 422 naming
+    `cursor`."""
     bad = InvalidInput.field("cursor", "is not a cursor this API gave out")
     try:
         values = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, msgspec.DecodeError):
+    except (binascii.Error, ValueError, RecursionError, msgspec.DecodeError):
         raise bad from None
     if not isinstance(values, list) or len(values) != len(types):
         raise bad
-    for value, expected in zip(values, types, strict=True):
-        if type(value) is not expected and not (expected is float and type(value) is int):
+    for n, (value, expected) in enumerate(zip(values, types, strict=True)):
+        if expected is datetime:
+            values[n] = _cursor_instant(value, bad)
+        elif type(value) is not expected and not (expected is float and type(value) is int):
             raise bad
         if type(value) is int and not -_BIGINT <= value < _BIGINT:
             raise bad
     return values
 
 
+def _cursor_instant(value: Any, bad: InvalidInput) -> datetime:
+    try:
+        decoded = msgspec.json.decode(msgspec.json.encode(value), type=datetime)
+    except msgspec.ValidationError:
+        raise bad from None
+    if decoded.tzinfo is None:
+        raise bad
+    return decoded
+
+
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def rfc3339(field: str, raw: str | None) -> datetime | None:
+    """An instant from a query parameter: RFC 3339 with a zone only (no Unix timestamp, no bare date,
+    no local time), in UTC; a 422 naming ``field`` otherwise."""
+    if raw is None:
+        return None
+    try:
+        value = msgspec.json.decode(msgspec.json.encode(raw), type=datetime)
+    except msgspec.ValidationError:
+        raise InvalidInput.field(field, "must be an instant in RFC 3339, e.g. 2027-03-01T09:30:00Z") from None
+    return instant(field, value)
 
 
 def instant(field: str, value: datetime | None) -> datetime | None:

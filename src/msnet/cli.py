@@ -177,7 +177,8 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
 
     with _refusing_schema_ahead(settings), database(settings, unreachable_ok=not demo) as ready:
         if demo:
-            print(asyncio.run(demo_data.load(ready)), flush=True)
+            credentials = ready.data_dir / "demo-credentials.json"
+            print(asyncio.run(demo_data.load(ready, credentials_file=credentials)), flush=True)
         if load_only:
             return
         app = create_app(ready)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, get
@@ -10,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit, rfc3339
 from msnet.audit import schemas, service
 from msnet.auth.principal import Principal, provide_principal, requires
 from msnet.problems import problem_responses
@@ -34,9 +33,13 @@ class AuditController(Controller):
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         since: Annotated[
-            datetime | None, QueryParameter(description="From this instant (inclusive).")
+            str | None,
+            QueryParameter(max_length=40, description="From this instant (inclusive), RFC 3339 with a zone."),
         ] = None,
-        until: Annotated[datetime | None, QueryParameter(description="Before this instant.")] = None,
+        until: Annotated[
+            str | None,
+            QueryParameter(max_length=40, description="Before this instant, RFC 3339 with a zone."),
+        ] = None,
         action: Text = None,
         resource_type: Text = None,
         resource_id: Text = None,
@@ -51,8 +54,8 @@ class AuditController(Controller):
             db,
             principal.org_id,
             service.AuditFilter(
-                since=since,
-                until=until,
+                since=rfc3339("since", since),
+                until=rfc3339("until", until),
                 action=action,
                 resource_type=resource_type,
                 resource_id=resource_id,

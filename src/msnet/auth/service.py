@@ -14,7 +14,7 @@ from uuid import UUID
 from authlib.oauth2.rfc6749 import OAuth2Request
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, ExpiredTokenError, InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import KeySet
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -249,6 +249,11 @@ def new_client_secret() -> str:
 
 
 def _validate_jwks(jwks: dict[str, Any]) -> None:
+    short = [str(k.get("kid") or n) for n, k in enumerate(_rsa_keys(jwks)) if _rsa_bits(k) < MIN_RSA_BITS]
+    if short:  # before joserfc reads them: it takes a short key with a mere warning
+        raise InvalidInput.field(
+            "jwks", f"RSA keys need at least {MIN_RSA_BITS} bits; too short: {', '.join(short)}"
+        )
     try:
         key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except Exception:
@@ -257,19 +262,24 @@ def _validate_jwks(jwks: dict[str, Any]) -> None:
         raise InvalidInput.field("jwks", "must hold public keys only")
     if not algorithms_for(key_set):
         raise InvalidInput.field("jwks", "needs an RSA, EC (P-256/384/521) or Ed25519 key")
-    short = [
-        k.kid or str(n)
-        for n, k in enumerate(key_set.keys)
-        if isinstance(k, RSAKey) and _bits(k) < MIN_RSA_BITS
-    ]
-    if short:
-        raise InvalidInput.field(
-            "jwks", f"RSA keys need at least {MIN_RSA_BITS} bits; too short: {', '.join(short)}"
-        )
 
 
-def _bits(key: RSAKey) -> int:
-    return key.public_key.key_size  # type: ignore[no-any-return]
+def _rsa_keys(jwks: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = jwks.get("keys")
+    return (
+        [k for k in keys if isinstance(k, dict) and k.get("kty") == "RSA"] if isinstance(keys, list) else []
+    )
+
+
+def _rsa_bits(key: dict[str, Any]) -> int:
+    """The size of an RSA JWK's modulus (its ``n``, base64url); 0 if it has none that decodes."""
+    n = key.get("n")
+    if not isinstance(n, str):
+        return 0
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))).bit_length()
+    except ValueError:
+        return 0
 
 
 def to_schema(row: OAuthClient, org_slug: str) -> schemas.Client:

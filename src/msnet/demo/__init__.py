@@ -8,6 +8,9 @@ Records are keyed by name or title within an organisation: a second run creates 
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -33,10 +36,10 @@ AVAILABLE_FOR_TRANSHUMANCE = {
 SHOWN = "un"  # whose credentials the demo prints
 
 
-async def _ensure_clients(session: AsyncSession, settings: Settings) -> auth_schemas.ClientCreated:
-    """One client with every scope per organisation; the shown one gets a fresh secret each run
-    (secrets are stored only as hashes, so this is the only way to print a working one)."""
-    shown = None
+async def _ensure_clients(session: AsyncSession, settings: Settings) -> dict[str, auth_schemas.ClientCreated]:
+    """One client with every scope per organisation, each with a fresh secret each run (secrets are
+    stored only as hashes, so this is the only way to hand out working ones)."""
+    clients = {}
     for slug in sorted(o.slug for o in specs.organisations()):
         org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
@@ -55,11 +58,62 @@ async def _ensure_clients(session: AsyncSession, settings: Settings) -> auth_sch
             )
             client_id = created.client_id
             await base.audit(session, org.id, "client.create", "client", client_id)
-        if slug == SHOWN:
-            shown = await auth.rotate_secret(session, org, client_id, secret_key=settings.secret_key)  # type: ignore[arg-type]
-            await base.audit(session, org.id, "client.rotate_secret", "client", client_id)
-    assert shown is not None
-    return shown
+        clients[slug] = await auth.rotate_secret(session, org, client_id, secret_key=settings.secret_key)  # type: ignore[arg-type]
+        await base.audit(session, org.id, "client.rotate_secret", "client", client_id)
+    return clients
+
+
+def write_credentials(path: Path, clients: dict[str, auth_schemas.ClientCreated], issuer: str) -> None:
+    """Every demo client's id and secret, by organisation, in a file only its owner may read (mode
+    600, set before anything is written to it, also when it existed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(
+            {
+                slug: {
+                    "client_id": c.client_id,
+                    "client_secret": c.client_secret,
+                    "token_endpoint": f"{issuer}/oauth/token",
+                }
+                for slug, c in clients.items()
+            },
+            out,
+            indent=2,
+        )
+        out.write("\n")
+
+
+def walkthrough(base_url: str, credentials: Path) -> list[str]:
+    """Shell lines that take a request and an overlap case across two organisations (AU and IGAD,
+    who both asked for support on Sudan) and the UN's inbox, with the credentials file."""
+    read = (
+        "python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[sys.argv[2]]; "
+        'print(c["client_id"] + ":" + c["client_secret"])\' "$CREDS" "$1"'
+    )
+    field = 'python3 -c \'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])\''
+    json_tool = "python3 -m json.tool"
+    post = "-H 'Content-Type: application/json'"
+    message = '{"body": "Could our teams speak this week to divide the work?"}'
+    resolution = (
+        '{"kind": "complementary", "note": "IGAD: ceasefire arrangements; AU: civilian consultations"}'
+    )
+    return [
+        f"CREDS={credentials}; NODE={base_url}",
+        f'token() {{ curl -s -u "$({read})" -d grant_type=client_credentials "$NODE/oauth/token" '
+        "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'; }",
+        "AU=$(token au); IGAD=$(token igad); UN=$(token un); OAS=$(token oas)",
+        f'curl -s -H "Authorization: Bearer $UN" "$NODE/v1/inbox" | {json_tool}   # what AU and IGAD asked the UN',
+        f'curl -s -H "Authorization: Bearer $AU" "$NODE/v1/overlaps" | {json_tool}   # AU and IGAD both on Sudan',
+        f'CASE=$(curl -s -H "Authorization: Bearer $AU" "$NODE/v1/overlaps?status=open" | {field})',
+        f'curl -s -H "Authorization: Bearer $AU" {post} -d \'{message}\' "$NODE/v1/overlaps/$CASE/messages" '
+        f"| {json_tool}",
+        f'curl -s -H "Authorization: Bearer $IGAD" "$NODE/v1/overlaps/$CASE/messages" | {json_tool}   # IGAD reads it',
+        f"curl -s -H \"Authorization: Bearer $IGAD\" {post} -d '{resolution}' "
+        f'"$NODE/v1/overlaps/$CASE/resolution" | {json_tool}   # AU agrees with {{"agree": <proposal id>}}',
+        f'curl -s -H "Authorization: Bearer $OAS" "$NODE/v1/overlaps/$CASE" | {json_tool}   # 404: not a party',
+    ]
 
 
 async def _ensure_records(session: AsyncSession, settings: Settings) -> base.Counts:
@@ -74,8 +128,9 @@ async def _ensure_records(session: AsyncSession, settings: Settings) -> base.Cou
     return counts
 
 
-async def load(settings: Settings) -> str:
-    """Create what is missing; return what to try next."""
+async def load(settings: Settings, credentials_file: Path | None = None) -> str:
+    """Create what is missing, give every demo client a new secret (written to ``credentials_file``
+    if one is named); return what to try next."""
     async with base.session_of(settings) as session:
         existing = set(await session.scalars(select(Organisation.slug)))
         created = 0
@@ -84,7 +139,10 @@ async def load(settings: Settings) -> str:
                 await organisations.create_organisation(session, org, origin=settings.issuer)
                 created += 1
     async with base.session_of(settings) as session:
-        client = await _ensure_clients(session, settings)
+        clients = await _ensure_clients(session, settings)
+    if credentials_file is not None:
+        write_credentials(credentials_file, clients, settings.issuer)
+    client = clients[SHOWN]
     async with base.session_of(settings) as session:
         counts = await _ensure_records(session, settings)
     async with base.session_of(settings) as session:
@@ -128,5 +186,15 @@ async def load(settings: Settings) -> str:
             f"  curl -s {base_url}/v1/trainings.ics   # a calendar of the public trainings",
             f"  curl -s {auth_header} {base_url}/v1/audit | python3 -m json.tool",
             f"  open {base_url}/schema for the API documentation",
+            *(
+                [
+                    "",
+                    f"Every organisation's demo client is in {credentials_file} (mode 600). A request and an "
+                    "overlap across two organisations, in a shell:",
+                    *(f"  {line}" for line in walkthrough(base_url, credentials_file)),
+                ]
+                if credentials_file is not None
+                else []
+            ),
         ]
     )

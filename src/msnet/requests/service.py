@@ -261,11 +261,7 @@ async def inbox(
     total = await session.scalar(select(func.count()).select_from(SupportRequest).where(*conditions))
     query = select(SupportRequest).where(*conditions)
     if cursor:
-        at, after = decode_cursor(cursor, str, str)
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            raise InvalidInput.field("cursor", "is not a cursor this API gave out") from None
+        when, after = decode_cursor(cursor, datetime, str)
         query = query.where(
             tuple_(SupportRequest.submitted_at, SupportRequest.id) < tuple_(when, _uuid(after))
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -25,8 +26,10 @@ from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.outbox import service as outbox
 from msnet.settings import Settings
 from tests.faults.processes import Process, Server, until
-from tests.helpers import add_client, bearer, run_cli, token_for
+from tests.helpers import Caller, add_client, bearer, cli_env, run_cli, token_for
 from tests.outbox.conftest import Receiver, acting
+from tests.training.conftest import make_training
+from tests.training.test_digests import last_week
 
 BURST_LIMIT = 5
 ENV = {
@@ -79,6 +82,7 @@ async def test_three_servers_and_two_workers_on_one_database(
     await one_idempotency_key_sent_to_every_process_at_once_creates_one_record(cluster)
     await the_burst_limit_counts_attempts_at_every_process(cluster)
     await two_workers_deliver_each_message_once(cluster, sessionmaker)
+    await digests_sent_by_several_processes_at_once_go_out_once(cluster)
     await a_rotated_key_reaches_every_process(cluster)
     await a_rolling_restart_under_load_loses_no_request(cluster)
     for worker in cluster.workers:
@@ -170,6 +174,42 @@ async def two_workers_deliver_each_message_once(cluster: Cluster, sessionmaker: 
     ids = [r.headers["webhook-id"] for r in receiver.received]
     assert sorted(ids) == sorted(r["id"] for r in rows)  # each delivered once
     assert {r["attempts"] for r in rows} == {1}
+
+
+async def digests_sent_by_several_processes_at_once_go_out_once(cluster: Cluster) -> None:
+    """Two `msnet digest send` at once, beside the two workers, which send digests too: each
+    subscription's digest of last week is queued once."""
+    headers = await caller(cluster, "sadc", ["training:read", "training:write"])
+    async with httpx.AsyncClient(base_url=cluster.servers[1].base, timeout=30) as http:
+        subscriber = Caller("sadc", headers)
+        await make_training(http, subscriber)  # type: ignore[arg-type]
+        for address in ("one@sadc.example.org", "two@sadc.example.org"):
+            response = await http.post("/v1/subscriptions", json={"email": address}, headers=headers)
+            assert response.status_code == 201, response.text
+    conn = await asyncpg.connect(cluster.admin_url)
+    try:
+        await last_week(conn)
+        sending = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "msnet",
+                "digest",
+                "send",
+                "--period",
+                "weekly",
+                env=cli_env(cluster.settings),
+            )
+            for _ in range(2)
+        ]
+        assert [await p.wait() for p in sending] == [0, 0]
+        queued = await conn.fetch(
+            "SELECT payload->>'to' AS to FROM outbox_messages WHERE kind = 'email' "
+            "AND organisation_id = (SELECT id FROM organisations WHERE slug = 'sadc')"
+        )
+    finally:
+        await conn.close()
+    assert sorted(r["to"] for r in queued) == ["one@sadc.example.org", "two@sadc.example.org"]
 
 
 def kid(token: str) -> str:

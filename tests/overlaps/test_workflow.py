@@ -36,7 +36,7 @@ async def test_a_resolution_needs_every_party(
     case, _, _ = await _case(client, world)
     url = f"/v1/overlaps/{case['id']}/resolution"
     lead = world.network.au_office["id"]
-    proposed = await post(client, world.au, url, {"kind": "coordinate", "lead_office_id": lead}, status=200)
+    proposed = await post(client, world.au, url, {"kind": "coordinate", "lead_office_id": lead})  # 201: made
     proposal = proposed["proposal"]
     assert proposed["status"] == "open"
     assert proposal["agreed_by"] == ["au"]
@@ -71,11 +71,9 @@ async def test_a_newer_proposal_supersedes_and_withdraw_cancels_the_named_reques
 ) -> None:
     case, a, _ = await _case(client, world)
     url = f"/v1/overlaps/{case['id']}/resolution"
-    first = (await post(client, world.igad, url, {"kind": "merge"}, status=200))["proposal"]
+    first = (await post(client, world.igad, url, {"kind": "merge"}))["proposal"]
     au_member = next(m["position"] for m in case["members"] if m["organisation"] == "au")
-    second = (await post(client, world.au, url, {"kind": "withdraw", "member": au_member}, status=200))[
-        "proposal"
-    ]
+    second = (await post(client, world.au, url, {"kind": "withdraw", "member": au_member}))["proposal"]
     stale = await client.post(url, json={"agree": first["id"]}, headers=world.eu.headers)
     assert stale.status_code == 409
     await post(client, world.au, url, {"agree": second["id"]}, status=200)  # agreeing twice changes nothing
@@ -92,7 +90,7 @@ async def test_a_newer_proposal_supersedes_and_withdraw_cancels_the_named_reques
 async def test_not_an_overlap_is_remembered(client: AsyncTestClient, world: World) -> None:
     case, _, b = await _case(client, world)
     url = f"/v1/overlaps/{case['id']}/resolution"
-    proposal = (await post(client, world.au, url, {"kind": "not_an_overlap"}, status=200))["proposal"]
+    proposal = (await post(client, world.au, url, {"kind": "not_an_overlap"}))["proposal"]
     for caller in (world.eu, world.igad):
         await post(client, caller, url, {"agree": proposal["id"]}, status=200)
     current = await get(client, world.igad, f"/v1/requests/{b['id']}")

@@ -176,6 +176,7 @@ async def test_route_to_the_best_matches_addresses_them_at_submit_with_the_reaso
         "office_id": matched["office_id"],
         "score": matched["score"],
         "reasons": matched["reasons"],
+        "own_organisation": False,
     }
     assert [r["dimension"] for r in routed["reasons"]] == OFFICE_DIMENSIONS
     inbox = await get(client, eu, "/v1/inbox")

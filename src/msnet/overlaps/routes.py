@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,10 @@ from msnet.problems import problem_responses
 
 READ = problem_responses(401, 403, 404)
 WRITE = problem_responses(401, 403, 404, 409, 413, 415)
+AGREED = ResponseSpec(
+    data_container=schemas.OverlapCase,
+    description="An agreement to the open proposal (nothing created): the case, resolved if it was the last",
+)
 StatusFilter = Annotated[
     schemas.Status | None, QueryParameter(name="status", description="Only cases in this status.")
 ]
@@ -113,8 +118,9 @@ class OverlapController(Controller):
         "/{case_id:uuid}/resolution",
         summary="Propose a resolution (kind …) or agree to the open one (agree: its id)",
         guards=[requires("requests:write")],
-        responses=WRITE,
-        status_code=200,
+        responses={**WRITE, 200: AGREED},
+        status_code=201,
+        response_description="A proposal, created: the case, with it as its open proposal",
     )
     async def resolve_overlap_case(
         self,
@@ -122,8 +128,9 @@ class OverlapController(Controller):
         principal: NamedDependency[Principal],
         case_id: FromPath[UUID],
         data: JSONBody[schemas.Resolution],
-    ) -> schemas.OverlapCase:
+    ) -> Response[schemas.OverlapCase]:
         """Propose a resolution (`kind`: coordinate, complementary, merge, withdraw, not_an_overlap) or
         agree to the open one (`agree`: its id); the case is resolved when every party agreed. Scope
         `requests:write`; 409 when the case is resolved or the proposal superseded."""
-        return await service.resolve(db, principal, case_id, data)
+        case = await service.resolve(db, principal, case_id, data)
+        return Response(case, status_code=201 if data.agree is None else 200)  # a proposal is created

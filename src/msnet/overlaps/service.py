@@ -60,6 +60,28 @@ async def detect(session: AsyncSession, principal: Principal, request_id: UUID) 
     return case_id
 
 
+async def cases_of(
+    session: AsyncSession, principal: Principal, request_ids: list[UUID]
+) -> dict[UUID, list[UUID]]:
+    """The cases each of the caller's own ``request_ids`` is in, oldest first: ids only, which tell
+    the requester that its request overlaps and nothing of who else is in the case."""
+    if not request_ids:
+        return {}
+    found: dict[UUID, list[UUID]] = {}
+    for request_id, case_id in await session.execute(
+        select(OverlapMember.request_id, OverlapMember.case_id)
+        .join(OverlapCase, OverlapCase.id == OverlapMember.case_id)
+        .where(
+            OverlapMember.request_id.in_(request_ids),
+            OverlapMember.organisation_id == principal.org_id,
+            _party(principal),
+        )
+        .order_by(OverlapMember.joined_at, OverlapCase.id)
+    ):
+        found.setdefault(request_id, []).append(case_id)
+    return found
+
+
 def _disclosed(case: OverlapCase, slugs: dict[UUID, str]) -> dict[str, Any]:
     """What a webhook may say of a case: only what every party may learn."""
     return {

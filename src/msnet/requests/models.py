@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Computed, Date, DateTime, ForeignKey, String, Text, Uuid, func
+from sqlalchemy import Boolean, Computed, Date, DateTime, ForeignKey, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import ARRAY, DATERANGE, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,6 +35,7 @@ class SupportRequest(SharedColumns, SharedRecord, Base):
     mandate_type: Mapped[str] = mapped_column(String(40))
     mandate_reference: Mapped[str] = mapped_column(String(300), default="")
     route: Mapped[str] = mapped_column(String(12))  # named | best_matches
+    exclude_own_organisation: Mapped[bool] = mapped_column(Boolean, default=False)  # from routing
     addressee_offices: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
     addressee_orgs: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
     declined_offices: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)

@@ -53,6 +53,7 @@ class Wanted:
     end: date
     urgency: str
     conflict_parties: tuple[str, ...]
+    exclude_own_organisation: bool  # the requester's own offices and experts are left out
 
 
 def _wanted(request: SupportRequest, process: Process | None) -> Wanted:
@@ -69,6 +70,7 @@ def _wanted(request: SupportRequest, process: Process | None) -> Wanted:
         end=request.period_end,
         urgency=request.urgency,
         conflict_parties=tuple(process.conflict_parties if process else ()),
+        exclude_own_organisation=request.exclude_own_organisation,
     )
 
 
@@ -228,6 +230,7 @@ def _statements() -> _Statements:
     """The ranking statements, built once with bind parameters (see :func:`_parameters`): building
     them afresh for every request cost more than the database took to run them."""
     org = bindparam("org", type_=Uuid)
+    excluded_org = bindparam("excluded_org", type_=Uuid)  # NULL: none
     services, themes, countries, regions, languages = (
         bindparam(name, type_=ARRAY(Text))
         for name in ("services", "themes", "countries", "regions", "languages")
@@ -254,6 +257,7 @@ def _statements() -> _Statements:
             visible_to(Capacity, org),
             or_(offers, Capacity.themes.overlap(themes)),
             Capacity.office_id != all_(bindparam("exclude", type_=ARRAY(Uuid))),
+            Capacity.organisation_id.is_distinct_from(excluded_org),
         )
         .subquery()
     )
@@ -284,7 +288,12 @@ def _statements() -> _Statements:
     def best(*where: Any) -> Select[Any]:
         return (
             select(Expert.id, expert_coarse)
-            .where(visible_to(Expert, org), Expert.deleted_at.is_(None), *where)
+            .where(
+                visible_to(Expert, org),
+                Expert.organisation_id.is_distinct_from(excluded_org),
+                Expert.deleted_at.is_(None),
+                *where,
+            )
             .order_by(expert_coarse.desc(), Expert.id)
             .limit(TOP * 2)
         )
@@ -313,6 +322,7 @@ def _statements() -> _Statements:
 def _parameters(principal: Principal, wanted: Wanted, exclude: set[UUID]) -> dict[str, Any]:
     return {
         "org": principal.org_id,
+        "excluded_org": principal.org_id if wanted.exclude_own_organisation else None,
         "services": sorted(wanted.service_types),
         "themes": sorted(wanted.themes),
         "countries": sorted(wanted.countries),
@@ -353,6 +363,7 @@ async def match_offices(
             capacity_id=c.id,
             score=score,
             reasons=reasons,
+            own_organisation=c.organisation_id == principal.org_id,
         )
         for score, c, name, reasons in ranked
     ]

@@ -41,6 +41,17 @@ Terms = Annotated[list[TermId], Meta(max_length=20)]
 Languages = Annotated[list[LanguageCode], Meta(max_length=10)]
 Addressees = Annotated[list[UUID], Meta(max_length=20, description="Office ids the request goes to.")]
 Note = Annotated[str, Meta(max_length=2000)]
+OwnOrganisation = Annotated[
+    bool,
+    Meta(description="The office is of the requesting organisation (routing may propose its own offices)."),
+]
+ExcludeOwn = Annotated[
+    bool,
+    Meta(
+        description="Routing (the matches, and `route: best_matches`) leaves out the requesting "
+        "organisation's own offices and roster experts. Named addressees are not affected."
+    ),
+]
 
 
 class Mandate(Struct):
@@ -68,6 +79,7 @@ class RequestCreate(Struct):
     urgency: Urgency = "routine"
     languages: Annotated[Languages, Meta(examples=[["fr"]])] = []
     route: Route = "named"
+    exclude_own_organisation: ExcludeOwn = False
     addressees: Annotated[Addressees, Meta(examples=[["0193f0c1-2d4e-7a10-8b3c-5f6e7d8c9b01"]])] = []
     sharing: RequestSharing = "private"
     share_with: ShareWith = []
@@ -87,6 +99,7 @@ class RequestUpdate(Struct):
     languages: Languages | UnsetType = UNSET
     mandate: Mandate | UnsetType = UNSET
     route: Route | UnsetType = UNSET
+    exclude_own_organisation: ExcludeOwn | UnsetType = UNSET
     addressees: Addressees | UnsetType = UNSET
     sharing: RequestSharing | UnsetType = UNSET
     share_with: ShareWith | UnsetType = UNSET
@@ -129,11 +142,13 @@ class Reason(Struct):
 
 
 class Routed(Struct):
-    """An office a request was routed to by `best_matches`, with its score and the reasons."""
+    """An office a request was routed to by `best_matches`, with its score and the reasons. The
+    requester sees every office routed to; an addressed organisation its own offices only."""
 
     office_id: UUID
     score: Annotated[float, Meta(examples=[82.5])]
     reasons: list[Reason]
+    own_organisation: OwnOrganisation
 
 
 class Transition(Struct):
@@ -167,8 +182,23 @@ class SupportRequest(Struct):
     languages: Annotated[list[str], Meta(examples=[["fr"]])]
     mandate: Mandate
     route: Route
-    addressees: list[Addressee]
+    exclude_own_organisation: ExcludeOwn
+    addressees: Annotated[
+        list[Addressee],
+        Meta(
+            description="The offices the request went to: all of them for the requester, an addressed "
+            "organisation's own for it (never who else was asked)."
+        ),
+    ]
     routing: list[Routed]
+    overlap_cases: Annotated[
+        list[UUID] | None,
+        Meta(
+            description="The overlap cases this request is in, opened or joined when it was submitted "
+            "or changed (ids: `GET /v1/overlaps/{id}` says what overlaps). Shown to the requesting "
+            "organisation only: null for anyone else."
+        ),
+    ]
     state: Annotated[State, Meta(examples=["submitted"])]
     allowed_transitions: Annotated[list[State], Meta(examples=[["on-hold", "cancelled"]])]
     outcome: Outcome | None
@@ -242,6 +272,7 @@ class OfficeMatch(Struct):
     capacity_id: UUID
     score: Annotated[float, Meta(examples=[82.5])]
     reasons: list[Reason]
+    own_organisation: OwnOrganisation
 
 
 class ExpertMatch(Struct):

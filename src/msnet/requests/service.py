@@ -121,11 +121,16 @@ async def _schemas(
             )
         ).all()
     )
+    in_cases = await overlaps.cases_of(
+        session, principal, [r.id for r in rows if r.organisation_id == principal.org_id]
+    )
     items = []
     for r in rows:
-        addressees = [
+        mine = r.organisation_id == principal.org_id
+        addressees = [  # an addressed organisation learns of its own offices only, not who else was asked
             schemas.Addressee(office_id=o, organisation=slugs[g], office=offices.get(o))
             for o, g in zip(r.addressee_offices, r.addressee_orgs, strict=True)
+            if mine or g == principal.org_id
         ]
         items.append(
             schemas.SupportRequest(
@@ -142,8 +147,10 @@ async def _schemas(
                 languages=list(r.languages),
                 mandate=schemas.Mandate(type=r.mandate_type, reference=r.mandate_reference),  # type: ignore[arg-type]
                 route=r.route,  # type: ignore[arg-type]
+                exclude_own_organisation=r.exclude_own_organisation,
                 addressees=addressees,
-                routing=msgspec.convert(r.routing, list[schemas.Routed]),
+                routing=_routing(principal, r),
+                overlap_cases=in_cases.get(r.id, []) if mine else None,
                 state=r.state,  # type: ignore[arg-type]
                 allowed_transitions=allowed_transitions(r),  # type: ignore[arg-type]
                 outcome=msgspec.convert(r.outcome, schemas.Outcome) if r.outcome else None,
@@ -158,6 +165,21 @@ async def _schemas(
             )
         )
     return items
+
+
+def _routing(principal: Principal, request: SupportRequest) -> list[schemas.Routed]:
+    """Why each office was routed to: the requester sees every one, an addressed organisation only
+    its own offices' (not the others' offices, scores or load)."""
+    org_of = {str(o): g for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)}
+    mine = request.organisation_id == principal.org_id
+    return [
+        msgspec.convert(
+            {**routed, "own_organisation": org_of.get(routed["office_id"]) == request.organisation_id},
+            schemas.Routed,
+        )
+        for routed in request.routing
+        if mine or org_of.get(routed["office_id"]) == principal.org_id
+    ]
 
 
 async def request_detail(
@@ -504,7 +526,7 @@ async def submit_request(
             session, principal, [m.office_id for m in chosen], request.office_id
         )
         request.routing = [
-            msgspec.to_builtins(schemas.Routed(office_id=m.office_id, score=m.score, reasons=m.reasons))
+            msgspec.to_builtins({"office_id": m.office_id, "score": m.score, "reasons": m.reasons})
             for m in chosen
         ]
     if request.state == "draft" and not request.addressee_offices:

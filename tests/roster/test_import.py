@@ -113,6 +113,11 @@ async def test_upsert_creates_then_updates_by_external_id_and_a_second_import_ch
     assert actions.count("expert.update") == 1  # one entry per expert changed, none for those left alone
     assert actions.count("roster.import") == 3
 
+    widened = await imported(client, au, "external_id,name,sharing\nAU-3,Nadia Haddad,network\n")
+    assert [e["changed"] for e in widened["updated"]] == [["sharing"]]
+    nadia = (await roster(client, au))["Nadia Haddad"]
+    assert (nadia["sharing"], nadia["share_with"]) == ("network", [])  # no longer restricted to anyone
+
 
 async def test_the_export_imported_back_changes_nothing(
     client: AsyncTestClient, au: Caller, eu: Caller, igad: Caller

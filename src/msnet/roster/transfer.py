@@ -423,8 +423,10 @@ async def _plan_update(
         for name in fields
         if name != "share_with" and _differs(name, changes[name], getattr(expert, name))
     ]
-    if sorted(str(known[s]) for s in share_with) != sorted(map(str, expert.share_with)):
-        plan.changed.append("share_with")
+    if "share_with" in fields and sorted(str(known[s]) for s in share_with) != sorted(
+        map(str, expert.share_with)
+    ):
+        plan.changed.append("share_with")  # without the column, a change of sharing brings its own
     touches_contact = bool(set(CONTACT) & set(header))
     if touches_contact or {"sharing", "consent"} & set(plan.changed):
         stored = await session.get(ExpertContact, expert.id)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from msnet import tracing
 from msnet.app import create_app
 from msnet.db.engine import make_engine, make_sessionmaker
-from msnet.errors import StartupError
+from msnet.errors import SettingsError, StartupError
 from msnet.middleware import Metrics
 from msnet.outbox import service
 from msnet.outbox.worker import Worker
@@ -230,3 +230,9 @@ def test_tracing_off_loads_nothing_of_opentelemetry() -> None:
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["collector:4318", "grpc://127.0.0.1:4317", "http://"])
+def test_an_endpoint_that_is_no_http_url_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^MSNET_OTLP_ENDPOINT: must be an http"):
+        Settings.from_env({"MSNET_OTLP_ENDPOINT": value})

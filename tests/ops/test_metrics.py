@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+import sqlalchemy.exc
 from litestar.testing import AsyncTestClient
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
+from msnet.db.engine import Timeouts, make_engine
+from msnet.middleware import Metrics
 from msnet.settings import Settings
 from tests.helpers import add_organisation, org_ids
 
@@ -107,3 +110,47 @@ async def test_the_outbox_backlog_is_every_organisations(
     assert 600 <= samples[("msnet_outbox_oldest_pending_age_seconds", email)] < 900
     assert samples[("msnet_outbox_failed", email)] == 1
     assert samples[("msnet_outbox_backlog", (("kind", "webhook"),))] == 0
+
+
+async def test_the_pool_gauges_follow_checkouts_overflow_and_timeouts(settings: Settings) -> None:
+    metrics = Metrics()
+    engine = make_engine(
+        settings.database_url,  # type: ignore[arg-type]
+        pool_size=1,
+        timeouts=Timeouts(pool=1),
+        metrics=metrics,
+        name="small",
+    )
+
+    def gauges() -> dict[str, float | None]:
+        return {
+            name: metrics.registry.get_sample_value(f"msnet_db_pool_{name}", {"pool": "small"})
+            for name in ("size", "max_overflow", "connections", "checked_out", "overflow", "timeouts_total")
+        }
+
+    try:
+        async with engine.connect(), engine.connect():  # the pool's one connection, and one beyond it
+            assert gauges() == {
+                "size": 1,
+                "max_overflow": 1,
+                "connections": 2,
+                "checked_out": 2,
+                "overflow": 1,
+                "timeouts_total": None,
+            }
+            with pytest.raises(sqlalchemy.exc.TimeoutError):
+                async with engine.connect():
+                    pass
+        # the connection beyond the pool's size is closed when given back; the other waits in the pool
+        assert gauges() == {
+            "size": 1,
+            "max_overflow": 1,
+            "connections": 1,
+            "checked_out": 0,
+            "overflow": 0,
+            "timeouts_total": 1,
+        }
+        assert metrics.registry.get_sample_value("msnet_db_pool_wait_seconds_count", {"pool": "small"}) == 3
+        assert metrics.registry.get_sample_value("msnet_db_pool_wait_seconds_sum", {"pool": "small"}) >= 1
+    finally:
+        await engine.dispose()

@@ -41,6 +41,10 @@ async def test_an_addressee_sees_its_own_routing_only_and_the_requester_everythi
         o["office_id"] for o in (await get(client, au, f"/v1/requests/{draft['id']}/matches"))["offices"]
     }
     assert {eu_office, igad_office} <= matched
+    decline = {"office_id": igad_office, "kind": "decline", "reason": "no one free"}
+    await post(client, igad, f"/v1/requests/{draft['id']}/responses", decline)  # IGAD answers first
+    history = (await get(client, au, f"/v1/requests/{draft['id']}"))["history"]
+    assert (history[-1]["to_state"], history[-1]["organisation"]) == ("received", "igad")
 
     for caller, own, other, other_slug in (
         (eu, eu_office, igad_office, "igad"),
@@ -53,6 +57,7 @@ async def test_an_addressee_sees_its_own_routing_only_and_the_requester_everythi
         ]
         for seen in views:
             assert seen["routing"] == [routed[own]], caller.slug
+            assert seen["state"] == "received"
             assert [a["office_id"] for a in seen["addressees"]] == [own]
             said = json.dumps(seen)
             assert other not in said  # neither the other office, nor its score, nor its load
@@ -60,6 +65,8 @@ async def test_an_addressee_sees_its_own_routing_only_and_the_requester_everythi
         assert (
             await client.get(f"/v1/requests/{draft['id']}/matches", headers=caller.headers)
         ).status_code == 403
+    received = (await get(client, eu, f"/v1/requests/{draft['id']}"))["history"][-1]
+    assert (received["to_state"], received["organisation"]) == ("received", None)  # not who answered
 
 
 async def test_the_requesters_own_offices_are_flagged_and_can_be_left_out(

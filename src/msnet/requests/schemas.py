@@ -156,7 +156,13 @@ class Transition(Struct):
 
     from_state: State | None
     to_state: State
-    organisation: str
+    organisation: Annotated[
+        str | None,
+        Meta(
+            description="Who made it; null, for an addressed organisation, when another addressed "
+            "organisation did (it is not told who else was asked)."
+        ),
+    ]
     at: datetime
     note: Annotated[str, Meta(examples=["submitted to the addressees"])]
 

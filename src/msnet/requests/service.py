@@ -194,11 +194,14 @@ async def request_detail(
         )
     )
     slugs = await slugs_of(session, list({e.organisation_id for e in events}))
+    told = {request.organisation_id, principal.org_id}
     history = [
         schemas.Transition(
             from_state=e.from_state,  # type: ignore[arg-type]
             to_state=e.to_state,  # type: ignore[arg-type]
-            organisation=slugs[e.organisation_id],
+            organisation=slugs[e.organisation_id]
+            if request.organisation_id == principal.org_id or e.organisation_id in told
+            else None,
             at=e.at,
             note=e.note,
         )

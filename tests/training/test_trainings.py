@@ -98,7 +98,7 @@ async def test_a_hidden_training_is_404_everywhere_and_untouched(
     training = await make_training(client, au, title="Hidden retreat", kind="envoy_retreat", **sharing)
     url = f"/v1/trainings/{training['id']}"
     assert (await client.get(url, headers=eu.headers)).status_code == 404
-    for headers in (eu.headers, {**eu.headers, "If-Match": '"1"'}):
+    for headers in ({**eu.headers, "If-Match": '"1"'}, {**eu.headers, "If-Match": '"9"'}):
         patched = await client.patch(url, json={"title": "Taken over"}, headers=headers)
         assert patched.status_code == 404, patched.text
         assert patched.headers["content-type"] == PROBLEM
@@ -188,8 +188,9 @@ async def test_only_the_owner_changes_a_network_training(
 ) -> None:
     training = await make_training(client, au)
     url = f"/v1/trainings/{training['id']}"
-    assert (await client.patch(url, json={"seats": 1}, headers=eu.headers)).status_code == 403
-    assert (await client.delete(url, headers=eu.headers)).status_code == 403
+    eu_if_match = {**eu.headers, "If-Match": '"1"'}
+    assert (await client.patch(url, json={"seats": 1}, headers=eu_if_match)).status_code == 403
+    assert (await client.delete(url, headers=eu_if_match)).status_code == 403
     assert (await client.get(url, headers=au.headers)).json() == training
 
 
@@ -289,10 +290,11 @@ async def test_a_bad_patch_is_422_naming_the_field_and_changes_nothing(
 async def test_a_patch_is_checked_against_the_fields_it_leaves(client: AsyncTestClient, au: Caller) -> None:
     training = await make_training(client, au)
     url = f"/v1/trainings/{training['id']}"
-    late_start = await client.patch(url, json={"start": "2027-03-20T09:00:00+03:00"}, headers=au.headers)
+    if_match = {**au.headers, "If-Match": '"1"'}
+    late_start = await client.patch(url, json={"start": "2027-03-20T09:00:00+03:00"}, headers=if_match)
     assert late_start.status_code == 422
     assert field_errors(late_start) == ["end"]
-    early_start = await client.patch(url, json={"start": "2027-01-15T09:00:00+03:00"}, headers=au.headers)
+    early_start = await client.patch(url, json={"start": "2027-01-15T09:00:00+03:00"}, headers=if_match)
     assert field_errors(early_start) == ["application_deadline"]
     assert (await client.get(url, headers=au.headers)).json() == training
 
@@ -311,7 +313,7 @@ async def test_malformed_json_is_400_and_another_media_type_415(
     broken = b'{"title": "Mediation course", "kind": '
     for response in (
         await client.post("/v1/trainings", content=broken, headers=json_headers),
-        await client.patch(url, content=broken, headers=json_headers),
+        await client.patch(url, content=broken, headers={**json_headers, "If-Match": '"1"'}),
     ):
         assert response.status_code == 400, response.text
         assert response.headers["content-type"] == PROBLEM

@@ -73,7 +73,7 @@ async def test_a_hidden_expert_is_404_on_every_endpoint_and_untouched(
 
     assert (await client.get(url, headers=eu.headers)).status_code == 404
     assert (await client.get(f"{url}/contact", headers=eu.headers)).status_code == 404
-    for headers in (eu.headers, {**eu.headers, "If-Match": '"1"'}):
+    for headers in ({**eu.headers, "If-Match": '"1"'}, {**eu.headers, "If-Match": '"9"'}):
         patched = await client.patch(url, json={"name": "Taken Over"}, headers=headers)
         assert patched.status_code == 404, patched.text
         assert patched.headers["content-type"] == PROBLEM
@@ -163,8 +163,9 @@ async def test_restricted_sharing_is_visible_to_the_named_organisations_only(
     contact = await client.get(f"{url}/contact", headers=igad.headers)
     assert contact.status_code == 200
     assert contact.json()["email"] == "amina@example.org"
-    assert (await client.patch(url, json={"name": "Taken Over"}, headers=igad.headers)).status_code == 403
-    assert (await client.delete(url, headers=igad.headers)).status_code == 403
+    igad_if_match = {**igad.headers, "If-Match": '"1"'}
+    assert (await client.patch(url, json={"name": "Taken Over"}, headers=igad_if_match)).status_code == 403
+    assert (await client.delete(url, headers=igad_if_match)).status_code == 403
     assert (await client.get(url, headers=eu.headers)).status_code == 404
     assert (await client.get(url)).status_code == 404
     assert await ids(client, eu) == set()
@@ -184,7 +185,7 @@ async def test_a_network_expert_is_readable_by_others_but_only_its_owner_changes
         assert read.json() == {k: v for k, v in expert.items() if k != "external_id"}  # the owner's own
         assert "contact" not in read.json()
         assert await ids(client, other) == {expert["id"]}
-        for headers in (other.headers, {**other.headers, "If-Match": '"1"'}):
+        for headers in ({**other.headers, "If-Match": '"1"'}, {**other.headers, "If-Match": '"9"'}):
             changed = await client.patch(url, json={"name": "Taken Over", "contact": None}, headers=headers)
             assert changed.status_code == 403, changed.text
             assert changed.headers["content-type"] == PROBLEM
@@ -285,12 +286,12 @@ async def test_changing_sharing_takes_effect_for_others(
     expert = await make_expert(client, au)
     url = f"/v1/experts/{expert['id']}"
     restricted = await client.patch(
-        url, json={"sharing": "restricted", "share_with": ["igad"]}, headers=au.headers
+        url, json={"sharing": "restricted", "share_with": ["igad"]}, headers={**au.headers, "If-Match": '"1"'}
     )
     assert restricted.status_code == 200, restricted.text
     assert (await client.get(url, headers=eu.headers)).status_code == 404
     assert (await client.get(url, headers=igad.headers)).status_code == 200
-    private = await client.patch(url, json={"sharing": "private"}, headers=au.headers)
+    private = await client.patch(url, json={"sharing": "private"}, headers={**au.headers, "If-Match": '"2"'})
     assert private.status_code == 200, private.text
     assert private.json()["share_with"] == []
     assert (await client.get(url, headers=igad.headers)).status_code == 404
@@ -470,7 +471,7 @@ async def test_malformed_json_is_400_and_another_media_type_415(
     broken = b'{"name": "Amina Traor\xc3\xa9", "bio": '
     for response in (
         await client.post("/v1/experts", content=broken, headers=json_headers),
-        await client.patch(url, content=broken, headers=json_headers),
+        await client.patch(url, content=broken, headers={**json_headers, "If-Match": '"1"'}),
     ):
         assert response.status_code == 400, response.text
         assert response.headers["content-type"] == PROBLEM
@@ -479,7 +480,7 @@ async def test_malformed_json_is_400_and_another_media_type_415(
     for response in (
         await client.post("/v1/experts", content=valid, headers=text_headers),
         await client.post("/v1/experts", data={"name": "Other Person"}, headers=au.headers),
-        await client.patch(url, content=b'{"name": "Renamed"}', headers=text_headers),
+        await client.patch(url, content=b'{"name": "Renamed"}', headers={**text_headers, "If-Match": '"1"'}),
     ):
         assert response.status_code == 415, response.text
         assert response.headers["content-type"] == PROBLEM
@@ -612,7 +613,7 @@ async def test_patch_updates_what_search_uses(client: AsyncTestClient, au: Calle
             "availability": [{"start": "2028-01-01", "end": "2028-03-31"}],
             "bio": "Pastoralist dialogue facilitator.",
         },
-        headers=au.headers,
+        headers={**au.headers, "If-Match": '"1"'},
     )
     assert changed.status_code == 200, changed.text
     body = changed.json()
@@ -643,19 +644,26 @@ async def test_patch_of_contact_replaces_it(
         body = (await client.get(f"{url}/contact", headers=au.headers)).json()
         return body["email"], body["phone"]
 
-    assert (await client.patch(url, json={"name": "Amina T. Traoré"}, headers=au.headers)).status_code == 200
+    renamed = await client.patch(
+        url, json={"name": "Amina T. Traoré"}, headers={**au.headers, "If-Match": '"1"'}
+    )
+    assert renamed.status_code == 200
     assert await contact() == ("amina@example.org", "+223 20 00 00 00")
     replaced = await client.patch(
-        url, json={"contact": {"email": "a.traore@example.org"}}, headers=au.headers
+        url, json={"contact": {"email": "a.traore@example.org"}}, headers={**au.headers, "If-Match": '"2"'}
     )
     assert replaced.status_code == 200, replaced.text
     assert "contact" not in replaced.json()
     assert await contact() == ("a.traore@example.org", None)
     assert (
-        await client.patch(url, json={"contact": {"phone": "+254 700 000 000"}}, headers=au.headers)
+        await client.patch(
+            url, json={"contact": {"phone": "+254 700 000 000"}}, headers={**au.headers, "If-Match": '"3"'}
+        )
     ).status_code == 200
     assert await contact() == (None, "+254 700 000 000")
-    assert (await client.patch(url, json={"contact": None}, headers=au.headers)).status_code == 200
+    assert (
+        await client.patch(url, json={"contact": None}, headers={**au.headers, "If-Match": '"4"'})
+    ).status_code == 200
     assert await contact() == (None, None)
     assert (
         await as_owner(owner_conn, "SELECT * FROM expert_contacts WHERE expert_id = $1", expert["id"]) == []
@@ -663,7 +671,9 @@ async def test_patch_of_contact_replaces_it(
 
     bare = await make_expert(client, au, name="No Contact Yet", contact=None)
     added = await client.patch(
-        f"/v1/experts/{bare['id']}", json={"contact": {"email": "new@example.org"}}, headers=au.headers
+        f"/v1/experts/{bare['id']}",
+        json={"contact": {"email": "new@example.org"}},
+        headers={**au.headers, "If-Match": '"1"'},
     )
     assert added.status_code == 200, added.text
     rows = await as_owner(
@@ -766,8 +776,9 @@ async def test_erase_removes_the_personal_data_and_keeps_a_tombstone(
     for caller in (au, eu, igad):
         assert (await client.get(url, headers=caller.headers)).status_code == 404
         assert (await client.get(f"{url}/contact", headers=caller.headers)).status_code == 404
-    assert (await client.patch(url, json={"name": "Back Again"}, headers=au.headers)).status_code == 404
-    assert (await client.delete(url, headers=au.headers)).status_code == 404
+    au_if_match = {**au.headers, "If-Match": '"2"'}
+    assert (await client.patch(url, json={"name": "Back Again"}, headers=au_if_match)).status_code == 404
+    assert (await client.delete(url, headers=au_if_match)).status_code == 404
     for caller in (au, eu):
         body = await search(client, caller)
         assert [e["id"] for e in body["items"]] == [kept["id"]]
@@ -976,7 +987,9 @@ async def test_theme_language_and_region_together_match_them_on_the_same_expert(
     }
 
     changed = await client.patch(
-        f"/v1/experts/{made['gender-fr-europe']['id']}", json={"experience": ["KE"]}, headers=au.headers
+        f"/v1/experts/{made['gender-fr-europe']['id']}",
+        json={"experience": ["KE"]},
+        headers={**au.headers, "If-Match": '"1"'},
     )
     assert changed.status_code == 200, changed.text
     assert await ids(client, eu, theme="gender_inclusion", region="europe") == set()

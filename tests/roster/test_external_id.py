@@ -48,7 +48,7 @@ async def test_the_external_id_is_set_changed_and_shown_to_its_own_organisation_
     )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["external_id"], changed.json()["version"]) == ("AU-HR 0043", 2)
-    cleared = await client.patch(url, json={"external_id": None}, headers=au.headers)
+    cleared = await client.patch(url, json={"external_id": None}, headers={**au.headers, "If-Match": '"2"'})
     assert cleared.json()["external_id"] is None
     assert "external_id" in cleared.json()  # the owner sees that there is none
     assert (await make_expert(client, au, name="No Reference"))["external_id"] is None
@@ -69,7 +69,9 @@ async def test_an_external_id_is_unique_within_its_organisation_and_only_there(
 
     second = await make_expert(client, au, name="Second Person", external_id="HR-2")
     url = f"/v1/experts/{second['id']}"
-    refused = await client.patch(url, json={"external_id": "HR-1", "bio": "moved"}, headers=au.headers)
+    refused = await client.patch(
+        url, json={"external_id": "HR-1", "bio": "moved"}, headers={**au.headers, "If-Match": '"1"'}
+    )
     assert refused.status_code == 409
     assert errors(refused) == ["external_id"]
     assert (await client.get(url, headers=au.headers)).json() == second
@@ -77,9 +79,9 @@ async def test_an_external_id_is_unique_within_its_organisation_and_only_there(
     elsewhere = await make_expert(client, eu, name="Another Organisation's", external_id="HR-1")
     assert elsewhere["external_id"] == "HR-1"  # another organisation's reference never clashes
 
-    erased = await client.delete(f"/v1/experts/{first['id']}", headers=au.headers)
+    erased = await client.delete(f"/v1/experts/{first['id']}", headers={**au.headers, "If-Match": '"1"'})
     assert erased.status_code == 204
-    moved = await client.patch(url, json={"external_id": "HR-1"}, headers=au.headers)
+    moved = await client.patch(url, json={"external_id": "HR-1"}, headers={**au.headers, "If-Match": '"1"'})
     assert moved.status_code == 200, moved.text  # erasure let the reference go with the rest
     [tombstone] = await as_owner(
         owner_conn, "SELECT external_id FROM experts WHERE id = $1", UUID(first["id"])
@@ -134,9 +136,9 @@ async def test_a_patch_leaving_contact_details_shared_widely_without_consent_is_
 ) -> None:
     expert = await make_expert(client, au, **made)
     url = f"/v1/experts/{expert['id']}"
-    response = await client.patch(url, json=patch, headers=au.headers)
+    response = await client.patch(url, json=patch, headers={**au.headers, "If-Match": '"1"'})
     assert response.status_code == 422, response.text
     assert errors(response) == ["consent"]
     assert (await client.get(url, headers=au.headers)).json() == expert
-    unrelated = await client.patch(url, json={"bio": "Changed."}, headers=au.headers)
+    unrelated = await client.patch(url, json={"bio": "Changed."}, headers={**au.headers, "If-Match": '"1"'})
     assert unrelated.status_code == 200  # a change that leaves sharing, consent and contact alone

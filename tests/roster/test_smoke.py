@@ -63,7 +63,9 @@ async def test_roster_round_trip(client: AsyncTestClient, settings: Settings) ->
     audit = (await client.get("/v1/audit", params={"action": "expert.contact.read"}, headers=au)).json()
     assert [e["resource_id"] for e in audit["items"]] == [expert["id"]]
 
-    assert (await client.delete(f"/v1/experts/{expert['id']}", headers=au)).status_code == 204
+    assert (
+        await client.delete(f"/v1/experts/{expert['id']}", headers={**au, "If-Match": '"1"'})
+    ).status_code == 204
     assert (await client.get(f"/v1/experts/{expert['id']}", headers=au)).status_code == 404
     assert (await client.get("/v1/experts", headers=eu)).json()["total"] == 0
 

@@ -168,7 +168,7 @@ async def test_bad_input_is_a_problem_naming_the_field_and_writes_nothing(
         assert response.status_code == 422, (case, response.text)
         assert field in field_errors(response), (case, response.text)
     broken = await client.patch(
-        url, content=b"{name", headers={**au.headers, "content-type": "application/json"}
+        url, content=b"{name", headers={**au.headers, "content-type": "application/json", "If-Match": '"1"'}
     )
     assert broken.status_code == 400
     assert broken.headers["content-type"] == PROBLEM
@@ -198,7 +198,9 @@ async def test_a_hidden_process_is_404_everywhere_and_absent_from_lists(
         for process in hidden:
             url = f"{PROCESSES}/{process['id']}"
             assert (await client.get(url, headers=caller.headers)).status_code == 404
-            changed = await client.patch(url, json={"name": "Taken over"}, headers=caller.headers)
+            changed = await client.patch(
+                url, json={"name": "Taken over"}, headers={**caller.headers, "If-Match": '"1"'}
+            )
             assert changed.status_code == 404, changed.text
             merged = await client.post(f"{url}/merge", json={"into": network["id"]}, headers=caller.headers)
             assert merged.status_code == 404, merged.text
@@ -219,7 +221,9 @@ async def test_a_hidden_process_is_404_everywhere_and_absent_from_lists(
 
     # a visible process of another organisation cannot be changed or merged by it
     url = f"{PROCESSES}/{restricted['id']}"
-    assert (await client.patch(url, json={"name": "Taken over"}, headers=eu.headers)).status_code == 403
+    assert (
+        await client.patch(url, json={"name": "Taken over"}, headers={**eu.headers, "If-Match": '"1"'})
+    ).status_code == 403
     merge = await client.post(f"{url}/merge", json={"into": network["id"]}, headers=eu.headers)
     assert merge.status_code == 403
     for process in (private, restricted, public, network):
@@ -288,7 +292,9 @@ async def test_merge_keeps_the_alias_and_requests_follow(
     assert later["process"]["id"] == survivor["id"]
 
     # the alias is no longer changed or merged; the merge is audited
-    stale = await client.patch(f"{PROCESSES}/{duplicate['id']}", json={"name": "Again"}, headers=au.headers)
+    stale = await client.patch(
+        f"{PROCESSES}/{duplicate['id']}", json={"name": "Again"}, headers={**au.headers, "If-Match": '"2"'}
+    )
     assert stale.status_code == 409, stale.text
     again = await client.post(
         f"{PROCESSES}/{duplicate['id']}/merge", json={"into": survivor["id"]}, headers=au.headers

@@ -121,6 +121,10 @@ async def get(client: AsyncTestClient, caller: Caller, path: str, status: int = 
 async def patch(
     client: AsyncTestClient, caller: Caller, path: str, body: Any, status: int = 200, **headers: str
 ) -> dict:
+    """PATCH ``path`` as ``caller``; with If-Match the ETag ``caller`` reads now, unless ``headers``
+    give one."""
+    if "If-Match" not in headers:
+        headers["If-Match"] = (await client.get(path, headers=caller.headers)).headers["etag"]
     response = await client.patch(path, json=body, headers={**caller.headers, **headers})
     assert response.status_code == status, response.text
     return response.json()

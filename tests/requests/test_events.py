@@ -192,8 +192,10 @@ async def test_a_refused_step_tells_no_one_and_a_withdrawn_draft_only_the_reques
     assert again.status_code == 409
     refused = await client.post(f"/v1/requests/{sent['id']}/submit", headers=au.headers)
     assert refused.status_code == 409
+    url = f"/v1/requests/{sent['id']}"
+    etag = (await client.get(url, headers=au.headers)).headers["etag"]
     held = await client.patch(
-        f"/v1/requests/{sent['id']}", json={"title": "Renamed", "state": "completed"}, headers=au.headers
+        url, json={"title": "Renamed", "state": "completed"}, headers={**au.headers, "If-Match": etag}
     )
     assert held.status_code == 409
     assert await outbox.new() == Counter()

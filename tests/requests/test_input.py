@@ -115,21 +115,20 @@ async def test_a_bad_patch_is_a_problem_naming_the_field_and_changes_nothing(
         made = await make_request(client, au, network, submit=submit)
         url = f"/v1/requests/{made['id']}"
         before = await get(client, au, url)
+        if_match = {**au.headers, "If-Match": f'"{before["version"]}"'}
         for changes, field in bad_request_fields(network, others):
-            response = await client.patch(url, json=changes, headers=au.headers)
+            response = await client.patch(url, json=changes, headers=if_match)
             assert response.status_code == 422, (changes, response.text)
             assert field in field_errors(response), (changes, response.text)
         # the requesting office is not changed by PATCH
-        response = await client.patch(url, json={"office_id": network.au_office["id"]}, headers=au.headers)
+        response = await client.patch(url, json={"office_id": network.au_office["id"]}, headers=if_match)
         assert response.status_code == 422
         assert "office_id" in field_errors(response)
         # a PATCH that also asks for an illegal state changes none of its fields
-        response = await client.patch(
-            url, json={"title": "Renamed", "state": "completed"}, headers=au.headers
-        )
+        response = await client.patch(url, json={"title": "Renamed", "state": "completed"}, headers=if_match)
         assert response.status_code == 409, response.text
         assert response.headers["content-type"] == PROBLEM
-        broken = await client.patch(url, content=b'{"title": ', headers={**au.headers, **JSON})
+        broken = await client.patch(url, content=b'{"title": ', headers={**if_match, **JSON})
         assert broken.status_code == 400
         assert broken.headers["content-type"] == PROBLEM
         assert await get(client, au, url) == before

@@ -30,11 +30,12 @@ async def attempts(
     """Every endpoint of one request, tried by ``caller``: the status of each."""
     url = f"/v1/requests/{request_id}"
     headers = caller.headers
+    if_match = {**headers, "If-Match": '"1"'}  # any: the record is not the caller's to change
     office = network.eu_office["id"] if caller.slug == "eu" else network.igad_office["id"]
     return {
         "get": (await client.get(url, headers=headers)).status_code,
-        "patch": (await client.patch(url, json={"title": "Taken over"}, headers=headers)).status_code,
-        "hold": (await client.patch(url, json={"state": "on-hold"}, headers=headers)).status_code,
+        "patch": (await client.patch(url, json={"title": "Taken over"}, headers=if_match)).status_code,
+        "hold": (await client.patch(url, json={"state": "on-hold"}, headers=if_match)).status_code,
         "submit": (await client.post(f"{url}/submit", headers=headers)).status_code,
         "withdraw": (await client.post(f"{url}/withdraw", headers=headers)).status_code,
         "close": (await client.post(f"{url}/close", json=OUTCOME, headers=headers)).status_code,

@@ -40,8 +40,9 @@ async def test_draft_submit_respond_accept_close(
         client, au, f"/v1/requests/{draft['id']}/responses/{offer['id']}/accept", status=200
     )
     assert accepted["status"] == "accepted"
+    etag = (await client.get(f"/v1/requests/{draft['id']}", headers=au.headers)).headers["etag"]
     response = await client.patch(
-        f"/v1/requests/{draft['id']}", json={"state": "in-progress"}, headers=au.headers
+        f"/v1/requests/{draft['id']}", json={"state": "in-progress"}, headers={**au.headers, "If-Match": etag}
     )
     assert response.status_code == 200, response.text
     closed = await post(
@@ -74,7 +75,9 @@ async def test_illegal_transition_names_the_allowed_ones(
         client, au, "/v1/requests", request_body(network.process["id"], network.au_office["id"])
     )
     response = await client.patch(
-        f"/v1/requests/{draft['id']}", json={"state": "in-progress"}, headers=au.headers
+        f"/v1/requests/{draft['id']}",
+        json={"state": "in-progress"},
+        headers={**au.headers, "If-Match": '"1"'},
     )
     assert response.status_code == 409
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -35,7 +35,9 @@ async def test_hold_and_resume_return_to_the_state_held_from(
         f"{url}/responses", json={"office_id": network.eu_office["id"], "kind": "offer"}, headers=eu.headers
     )
     assert offered.status_code == 409, offered.text
-    wrong = await client.patch(url, json={"state": "received"}, headers=au.headers)
+    wrong = await client.patch(
+        url, json={"state": "received"}, headers={**au.headers, "If-Match": f'"{held["version"]}"'}
+    )
     assert wrong.status_code == 409, wrong.text
     assert wrong.json()["allowed"] == ["submitted", "cancelled"]
     closing = await client.post(
@@ -50,7 +52,9 @@ async def test_hold_and_resume_return_to_the_state_held_from(
     await respond(client, eu, made, network.eu_office)
     held = await patch(client, au, url, {"state": "on-hold"})
     assert held["allowed_transitions"] == ["received", "cancelled"]
-    wrong = await client.patch(url, json={"state": "submitted"}, headers=au.headers)
+    wrong = await client.patch(
+        url, json={"state": "submitted"}, headers={**au.headers, "If-Match": f'"{held["version"]}"'}
+    )
     assert wrong.status_code == 409
     assert wrong.json()["allowed"] == ["received", "cancelled"]
     back = await patch(client, au, url, {"state": "received"})
@@ -65,7 +69,8 @@ async def test_hold_and_resume_return_to_the_state_held_from(
         ("on-hold", "received"),
     ]
     # an addressee cannot hold it
-    assert (await client.patch(url, json={"state": "on-hold"}, headers=eu.headers)).status_code == 403
+    eu_if_match = {**eu.headers, "If-Match": f'"{back["version"]}"'}
+    assert (await client.patch(url, json={"state": "on-hold"}, headers=eu_if_match)).status_code == 403
 
 
 async def test_states_set_only_by_their_own_calls_are_refused_by_patch(
@@ -74,8 +79,9 @@ async def test_states_set_only_by_their_own_calls_are_refused_by_patch(
     made = await make_request(client, au, network)
     url = f"/v1/requests/{made['id']}"
     assert made["allowed_transitions"] == ["on-hold", "received", "cancelled"]
+    if_match = {**au.headers, "If-Match": f'"{made["version"]}"'}
     for state in ("draft", "received", "accepted", "rejected", "completed", "cancelled", "in-progress"):
-        response = await client.patch(url, json={"state": state}, headers=au.headers)
+        response = await client.patch(url, json={"state": state}, headers=if_match)
         assert response.status_code == 409, (state, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         allowed = response.json()["allowed"]
@@ -83,7 +89,7 @@ async def test_states_set_only_by_their_own_calls_are_refused_by_patch(
         assert "on-hold" in allowed, (state, allowed)
         assert set(allowed) <= set(made["allowed_transitions"]), (state, allowed)
         assert state not in allowed, (state, allowed)
-    unknown = await client.patch(url, json={"state": "paused"}, headers=au.headers)
+    unknown = await client.patch(url, json={"state": "paused"}, headers=if_match)
     assert unknown.status_code == 422
     assert (await get(client, au, url))["version"] == made["version"]
 
@@ -130,7 +136,9 @@ async def test_withdraw_from_every_open_state_and_not_after(
     (seen,) = (await get(client, eu, f"/v1/requests/{made['id']}/responses"))["items"]
     assert (seen["id"], seen["status"]) == (offer["id"], "not_selected")
     # a cancelled request takes no response and no change
-    late = await client.patch(f"/v1/requests/{made['id']}", json={"title": "Again"}, headers=au.headers)
+    url = f"/v1/requests/{made['id']}"
+    etag = (await client.get(url, headers=au.headers)).headers["etag"]
+    late = await client.patch(url, json={"title": "Again"}, headers={**au.headers, "If-Match": etag})
     assert late.status_code == 409
 
 

@@ -187,7 +187,8 @@ async def test_cascaded_deletes_are_logged(
     office = await _office(client, au)
     capacities = [await _capacity(client, au, office["id"]) for _ in range(2)]
     since = await _last_seq(owner_conn)
-    assert (await client.delete(f"/v1/offices/{office['id']}", headers=au.headers)).status_code == 204
+    deleted = await client.delete(f"/v1/offices/{office['id']}", headers={**au.headers, "If-Match": '"1"'})
+    assert deleted.status_code == 204
     gone = {("office", uuid.UUID(office["id"]))} | {("capacity", uuid.UUID(c["id"])) for c in capacities}
     logged = await _logged(owner_conn, since)
     assert sorted((row[0], row[1], row[3], row[4]) for row in logged) == sorted(
@@ -252,7 +253,10 @@ async def test_the_service_role_reads_as_sharing_allows_and_cannot_write(
         await _post(client, au, "/v1/offices", {"name": "AU private unit", "sharing": "private"}),
     )
     for office in (shared, private):
-        assert (await client.delete(f"/v1/offices/{office['id']}", headers=au.headers)).status_code == 204
+        deleted = await client.delete(
+            f"/v1/offices/{office['id']}", headers={**au.headers, "If-Match": '"1"'}
+        )
+        assert deleted.status_code == 204
     log = "SELECT DISTINCT kind, record_id FROM change_log"
     everyone = {("organisation", orgs["au"]), ("organisation", orgs["eu"])}
     offices = {("office", uuid.UUID(o["id"])) for o in (shared, private)}

@@ -35,6 +35,7 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
                 return
         key = FailureKey(RequestOrigin.of(request.scope).source, "revoked", principal.org_id, principal.actor)
         verdict = note_failure(request.scope, key)
-        async with session.begin():
-            await record_first(session, request.scope, key, verdict)
+        if verdict.first:
+            async with session.begin():
+                await record_first(session, request.scope, key, verdict)
         raise refused("the access token was revoked or its client deleted", verdict)

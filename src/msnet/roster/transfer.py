@@ -402,11 +402,15 @@ def _check_sharing(row: _Row, sharing: str, share_with: list[str], known: dict[s
             row.error("share_with", f"no organisation '{slug}'")
 
 
-async def _plan_update(
-    session: AsyncSession, plan: _Plan, header: list[str], cells: dict[str, str], known: dict[str, UUID]
+def _plan_update(
+    plan: _Plan,
+    header: list[str],
+    cells: dict[str, str],
+    known: dict[str, UUID],
+    contacts: dict[UUID, ExpertContact],
 ) -> None:
     """What a row would change of its expert (the fields that differ); the rules a change must keep
-    checked on the expert as it would be."""
+    checked on the expert as it would be (``contacts``: the stored contact details by expert)."""
     row, expert = plan.row, plan.expert
     assert expert is not None
     fields = row.fields
@@ -429,7 +433,7 @@ async def _plan_update(
         plan.changed.append("share_with")  # without the column, a change of sharing brings its own
     touches_contact = bool(set(CONTACT) & set(header))
     if touches_contact or {"sharing", "consent"} & set(plan.changed):
-        stored = await session.get(ExpertContact, expert.id)
+        stored = contacts.get(expert.id)
         contact = schemas.Contact(email=stored.email, phone=stored.phone) if stored else schemas.Contact()
         if touches_contact:
             wanted = schemas.Contact(
@@ -484,13 +488,18 @@ async def import_roster(
     rows = [_parse(number, cells, header) for number, cells in table.rows]
     cells_of = dict(table.rows)
     by_id, by_external = await _existing(session, principal, rows, lock=not dry_run)
+    matched = [e.id for e in by_id.values()] + [e.id for e in by_external.values()]
+    contacts = {
+        c.expert_id: c
+        for c in await session.scalars(select(ExpertContact).where(ExpertContact.expert_id.in_(matched)))
+    }
     plans = [_Plan(row, _match(row, chosen, principal, by_id, by_external)) for row in rows]
     _check_duplicates(plans)
     for plan in plans:  # rows with mistakes too: what they have right is checked further
         if plan.expert is None:
             _plan_create(plan, header, cells_of[plan.row.number], known)
         else:
-            await _plan_update(session, plan, header, cells_of[plan.row.number], known)
+            _plan_update(plan, header, cells_of[plan.row.number], known, contacts)
     if progress:
         progress(f"checked {len(rows)} rows")
     errors = [e for row in rows for e in row.errors]

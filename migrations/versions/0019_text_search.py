@@ -15,8 +15,8 @@ matched the exact word ('ceasefire' missed 'ceasefires', 'mediator' found no off
   word one lexeme (a stemmer accepts every word, so a chain of two never reaches the second):
   English and French need a configuration each.
 - ``msnet_document(text)``: the English and the French lexemes of the text, in one tsvector.
-  Immutable (as a generated column needs: ``unaccent()`` the function is only stable, the
-  dictionary inside ``to_tsvector(regconfig, text)`` is not a concern).
+  Declared immutable, as a generated column needs (``to_tsvector`` with a named configuration is;
+  the ``unaccent()`` function, used before, is only stable, hence the wrapper it needed).
 - ``msnet_query(text)``: the words of a ``websearch_to_tsquery`` search as either configuration
   reads them, each distinct reading once (the two often agree, and an index scans a term as often
   as the query names it); NULL, matching nothing, when neither finds a word to search.

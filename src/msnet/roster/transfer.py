@@ -381,7 +381,7 @@ def _check_duplicates(plans: list[_Plan]) -> None:
         for column, key in (
             ("external_id", ("x", row.fields.get("external_id"))),
             ("id", ("i", row.id)),
-            ("id", ("e", plan.expert.id if plan.expert else None)),
+            ("id" if row.id else "external_id", ("e", plan.expert.id if plan.expert else None)),
         ):
             if key[1] is None:
                 continue

@@ -86,7 +86,9 @@ class Server(Process):
         """Start and wait until it answers ``/health/live``."""
         self.start()
         async with httpx.AsyncClient(base_url=self.base, timeout=5) as http:
-            await until(lambda: _live(http, self), within, f"msnet serve did not start:\n{self.output()}")
+            await until(
+                lambda: _live(http, self), within, lambda: f"msnet serve did not start:\n{self.output()}"
+            )
 
 
 async def _live(http: httpx.AsyncClient, server: Server) -> bool:
@@ -99,10 +101,13 @@ async def _live(http: httpx.AsyncClient, server: Server) -> bool:
         return False
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float, failure: str) -> None:
-    """Poll ``check`` until it holds, failing with ``failure`` after ``within`` seconds."""
+async def until(
+    check: Callable[[], Awaitable[bool]], within: float, failure: str | Callable[[], str]
+) -> None:
+    """Poll ``check`` until it holds, failing with ``failure`` (or what it returns, then: the logs of
+    the processes at that moment, say) after ``within`` seconds."""
     deadline = time.monotonic() + within
     while not await check():
         if time.monotonic() > deadline:
-            raise AssertionError(failure)
+            raise AssertionError(failure if isinstance(failure, str) else failure())
         await asyncio.sleep(0.1)

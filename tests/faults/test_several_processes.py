@@ -34,7 +34,7 @@ from tests.training.test_digests import last_week
 BURST_LIMIT = 5
 ENV = {
     "MSNET_WORKER": "off",  # the two `msnet worker` processes deliver
-    "MSNET_DB_POOL_SIZE": "3",
+    "MSNET_DB_POOL_SIZE": "2",  # five processes share the test server with the rest of the run
     "MSNET_REQUEST_BURST_LIMIT": str(BURST_LIMIT),
     "MSNET_WORKER_POLL_INTERVAL": "1",
 }
@@ -163,7 +163,14 @@ async def two_workers_deliver_each_message_once(cluster: Cluster, sessionmaker: 
                 )
                 return pending == 0
 
-            await until(delivered, 60, "the workers did not deliver every message")
+            await until(
+                delivered,
+                60,
+                lambda: (
+                    "the workers did not deliver every message:\n"
+                    + "\n".join(w.output() for w in cluster.workers)
+                ),
+            )
             rows = await conn.fetch(
                 "SELECT id::text, attempts FROM outbox_messages WHERE organisation_id = $1", org_id
             )

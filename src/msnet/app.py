@@ -32,6 +32,7 @@ from msnet.ops.routes import OpsController
 from msnet.organisations.routes import OrganisationController
 from msnet.outbox.routes import WebhookController
 from msnet.overlaps.routes import OverlapController
+from msnet.preconditions import require_if_match
 from msnet.problems import EXCEPTION_HANDLERS, database_unavailable
 from msnet.processes.routes import ProcessController
 from msnet.requests.routes import InboxController, RequestController
@@ -70,11 +71,13 @@ ROUTES = [
 
 async def _check_request(request: Request) -> None:
     """Refuse early what no handler can take: NUL characters, which PostgreSQL cannot store (422),
-    a body in another media type than its handler declares (JSON unless it says otherwise; 415),
-    and JSON nested deeper than the decoder goes (400)."""
+    a change of a versioned record without If-Match (428), a body in another media type than its
+    handler declares (JSON unless it says otherwise; 415), and JSON nested deeper than the decoder
+    goes (400)."""
     for name, value in (*request.path_params.items(), *request.query_params.items()):
         if isinstance(value, str) and "\x00" in value:
             raise InvalidInput.field(name, "may not contain NUL characters")
+    require_if_match(request)
     if request.method not in ("POST", "PUT", "PATCH"):
         return
     data = request.route_handler.parsed_fn_signature.parameters.get("data")

@@ -86,6 +86,14 @@ class PreconditionFailed(MsnetError):
     type_slug = "precondition-failed"
 
 
+class PreconditionRequired(MsnetError):
+    """A write that must be conditional (``If-Match``) came without its condition."""
+
+    status = 428
+    title = "Precondition required"
+    type_slug = "precondition-required"
+
+
 class TooManyRequests(MsnetError):
     status = 429
     title = "Too many requests"

@@ -65,7 +65,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
 
 #: The problem responses of reads (searches, lists) and of writes to a shared record.
 READ_RESPONSES = problem_responses(401, 403)
-WRITE_RESPONSES = problem_responses(401, 403, 404, 409, 412, 413, 415)
+WRITE_RESPONSES = problem_responses(401, 403, 404, 409, 412, 413, 415, 428)
 
 
 def _response(request: Request, problem: Problem, headers: dict[str, str] | None = None) -> Response:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
-from msnet.preconditions import IfMatch, etag
+from msnet.preconditions import IfMatch, OptionalIfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.processes import schemas, service
 
@@ -122,7 +122,7 @@ class ProcessController(Controller):
         principal: NamedDependency[Principal],
         process_id: FromPath[UUID],
         data: JSONBody[schemas.ProcessMerge],
-        if_match: IfMatch = None,
+        if_match: OptionalIfMatch = None,
     ) -> Response[schemas.Process]:
         """Merge your duplicate process into another (`into`): its id stays as an alias and the requests on
         it follow. Scope `requests:write`; 422 for an unknown target or the process itself."""

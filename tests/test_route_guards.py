@@ -44,7 +44,6 @@ PUBLIC = {
     ("GET", "/schema/swagger"): "the OpenAPI document and its viewers",
     ("GET", "/schema/oauth2-redirect.html"): "the OpenAPI document and its viewers",
     ("GET", "/schema/{path}"): "the OpenAPI document and its viewers",
-    ("GET", "/schema/redoc"): "the OpenAPI document and its viewers",
     ("GET", "/schema/assets/{file_path}"): "the viewers' own scripts and styles",
     ("HEAD", "/schema/assets/{file_path}"): "the viewers' own scripts and styles",
 }

@@ -14,7 +14,7 @@ import msgspec
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Example,
@@ -86,8 +86,8 @@ def operation_id(handler: HTTPRouteHandler, *_: Any) -> str:
 
 
 def openapi_config(version: str) -> OpenAPIConfig:
-    """Swagger UI at ``/schema`` (and ``/schema/swagger``), Redoc at ``/schema/redoc``, from msnet's
-    own files; the document at ``/schema/openapi.json``."""
+    """Swagger UI at ``/schema`` (and ``/schema/swagger``), from msnet's own files; the document at
+    ``/schema/openapi.json``."""
     flow = OAuthFlow(token_url=TOKEN_URL, scopes={scope: SCOPE_DESCRIPTIONS[scope] for scope in SCOPES})
     return OpenAPIConfig(
         title="msnet",
@@ -117,12 +117,6 @@ def openapi_config(version: str) -> OpenAPIConfig:
                 css_url=f"{ASSETS}/swagger-ui/swagger-ui.css",
                 standalone_preset_js_url=f"{ASSETS}/swagger-ui/swagger-ui-standalone-preset.js",
                 path="/swagger",
-                favicon=FAVICON,
-            ),
-            RedocRenderPlugin(
-                js_url=f"{ASSETS}/redoc/redoc.standalone.js",
-                google_fonts=False,
-                path="/redoc",
                 favicon=FAVICON,
             ),
         ],

@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet import search
@@ -28,7 +29,7 @@ from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office
-from msnet.errors import NotFound
+from msnet.errors import Conflict, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.sharing import (
@@ -40,6 +41,8 @@ from msnet.sharing import (
     visible_to_caller,
 )
 from msnet.taxonomy import service as taxonomy
+
+FOREIGN_KEY_VIOLATION = "23503"
 
 STALE_AFTER = timedelta(days=180)
 
@@ -329,7 +332,17 @@ async def delete_office(
     office = await _owned_office(session, principal, office_id)
     check_version(if_match, office.version)
     await session.delete(office)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != FOREIGN_KEY_VIOLATION:
+            raise
+        # The rows naming it may be other organisations' (a response, an overlap case's lead office):
+        # row-level security hides them from a look beforehand, not from the constraint.
+        raise Conflict(
+            "the office is named by support requests, responses or overlap cases and stays their record; "
+            "change its name or description instead"
+        ) from None
     await record_action(session, principal, "office.delete", "office", office_id)
 
 

@@ -1,5 +1,6 @@
 """A cursor the API did not give out is a 400 or 422 problem naming it, on every list (issue #17, point
-10), never a 500 nor a page; and an instant in a query is RFC 3339 with a zone, nothing else."""
+10), never a 500 nor a page; and an instant, in a query or a body, is RFC 3339 with a zone, nothing
+else."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from litestar.testing import AsyncTestClient
 from msnet.api import encode_cursor
 from msnet.auth.principal import SCOPES
 from tests.helpers import MakeCaller
+from tests.training.conftest import training_body
 
 
 def _b64(raw: bytes) -> str:
@@ -88,3 +90,17 @@ async def test_an_instant_in_a_query_is_rfc3339_with_a_zone(
         headers=caller.headers,
     )  # fmt: skip
     assert fine.status_code == 200, fine.text
+
+
+@pytest.mark.parametrize(
+    "value", ["2027-03-08", "2027-03-08T09:00:00", "08/03/2027", "2027-03-08T09:00:00+25:00"]
+)
+async def test_an_instant_in_a_body_is_rfc3339_with_a_zone(
+    client: AsyncTestClient, make_caller: MakeCaller, value: object
+) -> None:
+    caller = await make_caller("au", ["training:write", "training:read"])
+    response = await client.post("/v1/trainings", json=training_body(start=value), headers=caller.headers)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["start"]
+    listed = await client.get("/v1/trainings", headers=caller.headers)
+    assert listed.json()["total"] == 0  # nothing written

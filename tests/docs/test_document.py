@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from msnet.auth.principal import SCOPES
@@ -140,3 +141,17 @@ def test_every_guarded_operation_requires_its_scope_and_only_guarded_ones_do(app
         assert {"oauth2": sorted(scopes)} in security, endpoint
         token_optional = any(getattr(g, "token_optional", False) for g in endpoint.handler.resolve_guards())
         assert ({} in security) == token_optional, endpoint
+
+
+async def test_the_documentation_page_loads_only_files_msnet_serves(client: AsyncTestClient) -> None:
+    """No CDN: every script, style sheet and icon of /schema comes from /schema/assets/ (the browser
+    test proves the page then runs offline)."""
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)""", page.text)
+    assert len(urls) == 4
+    assert [u for u in urls if not u.startswith("/schema/assets/swagger-ui/")] == []
+    for url in urls:
+        asset = await client.get(url)
+        assert asset.status_code == 200, url
+        assert int(asset.headers["content-length"]) > 500, url

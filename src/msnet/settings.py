@@ -274,7 +274,6 @@ class Settings:
         },
     )
 
-
     webhook_private_addresses: bool = field(
         default=False,
         metadata={

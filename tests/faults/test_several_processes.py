@@ -328,3 +328,4 @@ async def a_rolling_restart_under_load_loses_no_request(cluster: Cluster) -> Non
         await conn.close()
     assert sorted(r["id"] for r in offices) == sorted(acknowledged.values())
     assert sorted(r["name"] for r in offices) == sorted(f"Office {key}" for key in acknowledged)
+    assert "ConnectError" in retried, "no write met a process while it was down"

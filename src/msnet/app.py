@@ -22,6 +22,7 @@ from msnet.auth.service import TokenVerifier
 from msnet.auth.transaction import provide_session
 from msnet.db.engine import Timeouts, make_engine, make_sessionmaker, searches_use_indexes
 from msnet.db.migrate import head_revision
+from msnet.db.replica import make_replica
 from msnet.directory.routes import CapacityController, OfficeController
 from msnet.docs import routes as docs
 from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_config
@@ -121,6 +122,7 @@ async def database(app: Litestar) -> AsyncIterator[None]:
     )
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.replica = replica = make_replica(settings, app.state.metrics, traced)
 
     async def reload_key_ring() -> None:
         app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings)
@@ -143,6 +145,8 @@ async def database(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await engine.dispose()
+        if replica is not None:
+            await replica.engine.dispose()
         if traced:
             traced.flush()
 

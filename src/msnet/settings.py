@@ -118,6 +118,21 @@ class Settings:
         "URL with the schema owner role, used only to run migrations. Unset with MSNET_DATABASE_URL: "
         "`msnet serve` does not migrate and refuses to start on a schema that is not at head.",
     )
+    database_replica_url: str | None = _spec(
+        "MSNET_DATABASE_REPLICA_URL",
+        _postgres_url,
+        "URL of a streaming replica (hot standby) of MSNET_DATABASE_URL's database, as the service role: "
+        "searches and lists read from it when it is fresh enough. Unset: every read is from the primary.",
+    )
+    database_replica_max_lag: int = field(
+        default=5,
+        metadata={
+            "env": "MSNET_DATABASE_REPLICA_MAX_LAG",
+            "parse": _int(0, 3600),
+            "doc": "Seconds the replica may lag behind the primary and still serve searches and lists; "
+            "0: only a replica that has replayed everything does.",
+        },
+    )
     data_dir: Path = field(
         default_factory=_default_data_dir,
         metadata={
@@ -366,6 +381,10 @@ class Settings:
         if values.get("database_admin_url") and not values.get("database_url"):
             raise SettingsError(
                 "MSNET_DATABASE_ADMIN_URL: set MSNET_DATABASE_URL too (the service role's URL)"
+            )
+        if values.get("database_replica_url") and not values.get("database_url"):
+            raise SettingsError(
+                "MSNET_DATABASE_REPLICA_URL: set MSNET_DATABASE_URL too (the embedded server has no replica)"
             )
         if values.get("smtp_host") and not values.get("mail_from"):
             raise SettingsError("MSNET_MAIL_FROM: set it too when MSNET_SMTP_HOST is set")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.auth.transaction import FROM_REPLICA
 from msnet.directory import schemas, service
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
@@ -26,7 +27,13 @@ class OfficeController(Controller):
     tags = ["directory"]
     dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
 
-    @get("/", summary="Search offices", guards=[reads("directory:read")], responses=READ_RESPONSES)
+    @get(
+        "/",
+        summary="Search offices",
+        guards=[reads("directory:read")],
+        responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
+    )
     async def search_offices(
         self,
         db: NamedDependency[AsyncSession],
@@ -130,6 +137,7 @@ class OfficeController(Controller):
         summary="An office's capacities",
         guards=[reads("directory:read")],
         responses=problem_responses(401, 403, 404),
+        opt=FROM_REPLICA,
     )
     async def list_office_capacities(
         self,
@@ -186,6 +194,7 @@ class CapacityController(Controller):
         summary="Search capacities (stale ones ranked lower)",
         guards=[reads("directory:read")],
         responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
     )
     async def search_capacities(
         self,

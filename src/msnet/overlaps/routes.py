@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.auth.principal import Principal, provide_principal, requires
+from msnet.auth.transaction import FROM_REPLICA
 from msnet.overlaps import schemas, service
 from msnet.problems import problem_responses
 
@@ -37,6 +38,7 @@ class OverlapController(Controller):
         summary="Overlap cases the caller is a party to",
         guards=[requires("requests:read")],
         responses=READ,
+        opt=FROM_REPLICA,
     )
     async def list_overlap_cases(
         self,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.auth.transaction import FROM_REPLICA
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, OptionalIfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
@@ -26,7 +27,13 @@ class ProcessController(Controller):
     tags = ["processes"]
     dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
 
-    @get("/", summary="Find peace processes", guards=[reads("requests:read")], responses=READ_RESPONSES)
+    @get(
+        "/",
+        summary="Find peace processes",
+        guards=[reads("requests:read")],
+        responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
+    )
     async def search_processes(
         self,
         db: NamedDependency[AsyncSession],

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Cursor, Limit
 from msnet.auth.principal import Principal, provide_principal, requires
+from msnet.auth.transaction import FROM_REPLICA
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import WRITE_RESPONSES, problem_responses
@@ -40,6 +41,7 @@ class RequestController(Controller):
         summary="Requests the caller made or received",
         guards=[requires("requests:read")],
         responses=READ,
+        opt=FROM_REPLICA,
     )
     async def list_requests(
         self,
@@ -261,6 +263,7 @@ class InboxController(Controller):
         summary="Requests addressed to the caller's offices, newest first",
         guards=[requires("requests:read")],
         responses=READ,
+        opt=FROM_REPLICA,
     )
     async def list_inbox(
         self,

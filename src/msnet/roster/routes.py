@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.auth.transaction import FROM_REPLICA
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
@@ -67,7 +68,13 @@ class ExpertController(Controller):
     tags = ["roster"]
     dependencies = {"viewer": Provide(provide_optional_principal), "principal": Provide(provide_principal)}
 
-    @get("/", summary="Search the roster", guards=[reads("roster:read")], responses=READ_RESPONSES)
+    @get(
+        "/",
+        summary="Search the roster",
+        guards=[reads("roster:read")],
+        responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
+    )
     async def search_experts(
         self,
         db: NamedDependency[AsyncSession],
@@ -107,6 +114,7 @@ class ExpertController(Controller):
         summary="Export what the caller may see of the roster, as CSV or JSON (no contact details)",
         guards=[reads("roster:read")],
         responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
         media_type="text/csv",
         operation_class=CsvOrJsonOperation,
     )

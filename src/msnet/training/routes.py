@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
+from msnet.auth.transaction import FROM_REPLICA
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
 from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
@@ -78,6 +79,7 @@ class TrainingController(Controller):
         summary="Search trainings (soonest first; by relevance with q)",
         guards=[reads("training:read")],
         responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
     )
     async def search_trainings(
         self,
@@ -178,6 +180,7 @@ class TrainingFeedController(Controller):
         guards=[reads("training:read")],
         responses=READ_RESPONSES,
         media_type="text/calendar",
+        opt=FROM_REPLICA,
     )
     async def get_training_calendar(
         self,
@@ -202,6 +205,7 @@ class TrainingFeedController(Controller):
         guards=[reads("training:read")],
         responses=READ_RESPONSES,
         media_type="application/atom+xml",
+        opt=FROM_REPLICA,
     )
     async def get_training_feed(
         self,
@@ -228,6 +232,7 @@ class PublicationController(Controller):
         summary="Search publications (newest first; by relevance with q)",
         guards=[reads("training:read")],
         responses=READ_RESPONSES,
+        opt=FROM_REPLICA,
     )
     async def search_publications(
         self,

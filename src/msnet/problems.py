@@ -183,12 +183,16 @@ RETRY_AFTER = 5
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) says the database cannot answer now."""
+    """Whether ``exc`` (or what caused it, or one exception of a group: Litestar raises one when the
+    request's transaction cannot even be rolled back on a connection the server dropped) says the
+    database cannot answer now."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, _UNAVAILABLE):
             return True
         if isinstance(seen, sqlalchemy.exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, BaseExceptionGroup) and any(database_unavailable(e) for e in seen.exceptions):
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
@@ -223,5 +227,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     asyncpg.exceptions.PostgresError: handle_database_error,
     asyncpg.exceptions.InterfaceError: handle_database_error,
     OSError: handle_database_error,
+    ExceptionGroup: handle_database_error,
     Exception: handle_unexpected,
 }

@@ -75,8 +75,12 @@ async def test_upsert_creates_then_updates_by_external_id_and_a_second_import_ch
     assert {r["id"] for r in first["created"]} == {e["id"] for e in made.values()}
     assert made["Nadia Haddad"]["share_with"] == ["igad"]
     amina = made["Amina Traoré"]
-    contact = await client.get(f"/v1/experts/{amina['id']}/contact", headers=au.headers)
-    assert contact.json()["email"] == "amina@example.org"
+    for name, email in (("Amina Traoré", "amina@example.org"), ("Nadia Haddad", "nadia@example.org")):
+        contact = await client.get(f"/v1/experts/{made[name]['id']}/contact", headers=au.headers)
+        assert contact.json()["email"] == email  # written together, each expert's own
+    assert (await client.get(f"/v1/experts/{made['José Pérez']['id']}/contact", headers=au.headers)).json()[
+        "email"
+    ] is None
 
     again = await imported(client, au, text)
     assert tally(again) == (0, 0, 3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import pairwise
@@ -169,15 +170,20 @@ async def _check_external_id(
         raise external_id_taken(external_id, holder)
 
 
-async def _flush(session: AsyncSession, external_id: str | None) -> None:
-    """Flush; a concurrent writer that took the same external_id first is a 409, as it would have
-    been had it committed before this write looked."""
+async def _flush(session: AsyncSession, external_ids: Sequence[str | None]) -> None:
+    """Flush the writes of experts with ``external_ids``; a concurrent writer that took one of them
+    first is a 409, as it would have been had it committed before this write looked."""
     try:
         await session.flush()
     except IntegrityError as exc:
-        if external_id is None or "uq_experts_external_id" not in str(exc.orig):
+        named = [e for e in external_ids if e is not None]
+        if not named or "uq_experts_external_id" not in str(exc.orig):
             raise
-        message = f"'{external_id}' was just given to another expert"
+        message = (
+            f"'{named[0]}' was just given to another expert"
+            if len(named) == 1
+            else "one of the external_ids was just given to another expert"
+        )
         raise Conflict(
             f"external_id: {message}", errors=[{"field": "external_id", "message": message}]
         ) from None
@@ -400,29 +406,44 @@ async def _create_expert(
 ) -> schemas.Expert:
     changes = validated_changes(data)
     check_consent(data.sharing, data.consent, has_contact(data.contact))
-    return await add_expert(session, principal, data, changes, origin)
-
-
-async def add_expert(
-    session: AsyncSession,
-    principal: Principal,
-    data: schemas.ExpertCreate,
-    changes: dict[str, Any],
-    origin: str,
-) -> schemas.Expert:
-    """Write a new expert from ``data`` and its :func:`validated_changes`, checked."""
-    contact = changes.pop("contact", None)
     changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     await _check_external_id(session, principal, data.external_id, None)
-    expert = Expert(organisation_id=principal.org_id, origin=origin, **changes)
-    expert.available = changes.get("available", [])
-    session.add(expert)
-    await _flush(session, data.external_id)
-    await _set_contact(session, expert, contact)
-    await session.flush()
+    (expert,) = await add_experts(session, principal, [(data, changes)], origin)
     await session.refresh(expert)
-    await record_action(session, principal, "expert.create", "expert", expert.id, data)
     return await expert_schema(session, expert, principal)
+
+
+async def add_experts(
+    session: AsyncSession,
+    principal: Principal,
+    new: Sequence[tuple[schemas.ExpertCreate, dict[str, Any]]],
+    origin: str,
+) -> list[Expert]:
+    """Write new experts, each from ``data`` and its :func:`validated_changes` with ``share_with``
+    resolved to organisation ids, all checked and their external_ids free: one batched INSERT for
+    the experts and one for their contact details, however many, then an audit entry each."""
+    experts, contacts = [], []
+    for _, changes in new:
+        contacts.append(changes.pop("contact", None))
+        expert = Expert(organisation_id=principal.org_id, origin=origin, **changes)
+        expert.available = changes.get("available", [])
+        experts.append(expert)
+    session.add_all(experts)
+    await _flush(session, [data.external_id for data, _ in new])
+    session.add_all(
+        ExpertContact(
+            expert_id=expert.id,
+            organisation_id=expert.organisation_id,
+            email=contact.email,
+            phone=contact.phone,
+        )
+        for expert, contact in zip(experts, contacts, strict=True)
+        if contact is not None and has_contact(contact)
+    )
+    await session.flush()
+    for expert, (data, _) in zip(experts, new, strict=True):
+        await record_action(session, principal, "expert.create", "expert", expert.id, data)
+    return experts
 
 
 async def update_expert(
@@ -456,7 +477,7 @@ async def change_expert(
     if "external_id" in changes:
         await _check_external_id(session, principal, changes["external_id"], expert.id)
         expert.external_id = changes.pop("external_id")
-        await _flush(session, expert.external_id)
+        await _flush(session, [expert.external_id])
     if "contact" in changes:
         await _set_contact(session, expert, changes.pop("contact"))
     await apply_changes(session, expert, changes, None)  # If-Match was checked before the contact changed

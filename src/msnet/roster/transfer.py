@@ -509,10 +509,16 @@ async def import_roster(
             errors=[{"field": f"row {e.row}, {e.column}", "message": e.message} for e in errors],
         )
     report = schemas.ImportReport(mode=chosen, dry_run=dry_run, created=[], updated=[], unchanged=[])
-    for done, plan in enumerate(plans, start=1):
-        await _carry_out(session, principal, plan, report, dry_run=dry_run, origin=origin)
-        if progress and (done % 100 == 0 or done == len(plans)):
-            progress(f"{'planned' if dry_run else 'imported'} {done}/{len(plans)} rows")
+    await _create(session, principal, [p for p in plans if p.expert is None], known, report, dry_run, origin)
+    if progress and report.created:
+        progress(f"{'planned' if dry_run else 'created'} {len(report.created)} experts")
+    changes = [p for p in plans if p.expert is not None]
+    for done, plan in enumerate(changes, start=1):
+        await _update(session, principal, plan, report, dry_run=dry_run)
+        if progress and (done % 100 == 0 or done == len(changes)):
+            progress(
+                f"{'planned' if dry_run else 'imported'} {done}/{len(changes)} rows of experts on the roster"
+            )
     if not dry_run:
         await record_action(
             session,
@@ -525,29 +531,41 @@ async def import_roster(
     return report
 
 
-async def _carry_out(
+async def _create(
+    session: AsyncSession,
+    principal: Principal,
+    plans: list[_Plan],
+    known: dict[str, UUID],
+    report: schemas.ImportReport,
+    dry_run: bool,
+    origin: str,
+) -> None:
+    """The rows' new experts, written together (a round trip or two for the lot, an audit entry
+    each)."""
+    data = [schemas.ExpertCreate(**{**plan.row.fields, "contact": plan.contact}) for plan in plans]
+    new = [
+        (d, service.validated_changes(d) | {"share_with": [known[s] for s in dict.fromkeys(d.share_with)]})
+        for d in data
+    ]
+    made = [None] * len(plans) if dry_run else await service.add_experts(session, principal, new, origin)
+    report.created.extend(
+        schemas.ImportedExpert(
+            row=plan.row.number, id=expert.id if expert else None, external_id=d.external_id, name=d.name
+        )
+        for plan, d, expert in zip(plans, data, made, strict=True)
+    )
+
+
+async def _update(
     session: AsyncSession,
     principal: Principal,
     plan: _Plan,
     report: schemas.ImportReport,
     *,
     dry_run: bool,
-    origin: str,
 ) -> None:
     row, expert = plan.row, plan.expert
-    if expert is None:
-        data = schemas.ExpertCreate(**{**row.fields, "contact": plan.contact})
-        made = (
-            None
-            if dry_run
-            else await service.add_expert(session, principal, data, service.validated_changes(data), origin)
-        )
-        report.created.append(
-            schemas.ImportedExpert(
-                row=row.number, id=made.id if made else None, external_id=data.external_id, name=data.name
-            )
-        )
-        return
+    assert expert is not None
     entry = schemas.ImportedExpert(
         row=row.number,
         id=expert.id,

@@ -41,7 +41,7 @@ database was back are the outage's, reported apart: each should be a 503 with Re
 that, none.
 
 ``--flood``: a second process sends, from 127.0.0.2, bearer tokens that do not verify and wrong
-client secrets to /oauth/token, as fast as it can, in alternate periods of ``--flood-period``
+client secrets to /oauth/token, ``--flood-concurrency`` at a time (default 16) as fast as it can, in alternate periods of ``--flood-period``
 seconds (off, on, off, on …), so that the legitimate p95 with and without the flood come from the
 same run. The audit log's auth.failed entries are counted at the end: msnet writes at most two a
 key (source, reason, organisation, actor) an interval of MSNET_AUTH_FAILURE_WINDOW seconds, and their
@@ -370,6 +370,7 @@ class Run:
         self.ended = self.t0
         self.audit_growth = 0
         self.unresolved = 0
+        self.cpu: dict[str, float] = {}
 
     async def call(
         self, org: Org, route: str, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any
@@ -835,6 +836,8 @@ async def drive(
     await prepare(run, tasks)
     memory: list[dict[str, float]] = []
     audit_before = await audit_size(database.superuser)
+    serving, driving = psutil.Process(serve_pid), psutil.Process()
+    cpu_before = sum(serving.cpu_times()[:2]), sum(driving.cpu_times()[:2])
     run.t0 = time.monotonic()
     run.deadline = run.t0 + args.duration
     background = [asyncio.create_task(sample_memory(run, serve_pid, args.rss_interval, memory))]
@@ -850,6 +853,10 @@ async def drive(
             await job
     flood_on.clear()
     run.ended = time.monotonic()
+    run.cpu = {  # cores used over the run: the server's, and this load generator's
+        "serve": (sum(serving.cpu_times()[:2]) - cpu_before[0]) / (run.ended - run.t0),
+        "bench": (sum(driving.cpu_times()[:2]) - cpu_before[1]) / (run.ended - run.t0),
+    }
     run.audit_growth = await audit_size(database.superuser) - audit_before
     for org in orgs:
         await org.http.aclose()
@@ -919,6 +926,7 @@ def summarise(run: Run, memory: list[dict[str, float]], args: argparse.Namespace
             "flat_within_10_percent": bool(rss) and max(rss) <= 1.1 * rss[0] and rss[-1] <= 1.1 * rss[0],
             "samples": len(rss),
         },
+        "cpu_cores_used": run.cpu,
         "load_average_1min": {
             "min": min(m["load1"] for m in memory) if memory else math.nan,
             "mean": sum(m["load1"] for m in memory) / len(memory) if memory else math.nan,
@@ -1000,7 +1008,11 @@ def print_summary(s: dict[str, Any]) -> None:
     for route, r in s["routes"].items():
         print(f"{route:48} {r['count']:7d} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['p99_ms']:8.1f}")
     print(
-        f"\nthroughput: {s['throughput_rps']:.1f} req/s ({s['measured_requests']} answered 2xx after the warm-up)"
+        f"\nCPU used (cores): msnet serve {s['cpu_cores_used']['serve']:.2f}, "
+        f"this load generator {s['cpu_cores_used']['bench']:.2f} (PostgreSQL and the other work not shown)"
+    )
+    print(
+        f"throughput: {s['throughput_rps']:.1f} req/s ({s['measured_requests']} answered 2xx after the warm-up)"
     )
     print(f"errors: {sum(s['errors'].values())} {dict(s['errors']) or ''}")
     for route, n in s["error_routes"].items():

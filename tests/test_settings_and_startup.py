@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import socket
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from msnet.auth.keys import new_secret_key
-from msnet.errors import SettingsError
+from msnet.db.embedded import check_data_dir
+from msnet.errors import SettingsError, StartupError
 from msnet.settings import Settings
 from tests.conftest import free_port
 from tests.helpers import run_cli
@@ -147,3 +149,15 @@ def test_cli_unusable_data_dir(tmp_path: Path, command: list[str], kind: str) ->
     data_dir, said = _unusable_data_dir(tmp_path, kind)
     env = _env(MSNET_DATA_DIR=str(data_dir), MSNET_PORT=str(free_port()))
     _one_line_failure(run_cli(None, *command, env=env), 1, said)
+
+
+def test_a_data_dir_that_cannot_even_be_looked_at_is_one_line(tmp_path: Path) -> None:
+    """Looking at the path fails before anything is made (here a name too long; for an operator who
+    is not root, a parent they may not enter): a StartupError, which msnet prints as one line."""
+    data_dir = tmp_path / ("x" * 300) / "data"
+    with pytest.raises(StartupError) as raised:
+        check_data_dir(data_dir)
+    assert raised.value.detail == (
+        f"MSNET_DATA_DIR {data_dir} is not a writable directory: {os.strerror(errno.ENAMETOOLONG)}"
+    )
+    assert list(tmp_path.iterdir()) == []  # nothing made

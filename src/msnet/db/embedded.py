@@ -93,10 +93,10 @@ def check_data_dir(data_dir: Path) -> None:
     """Make the data directory if it is missing; a StartupError (one line) if it is, or lies below,
     something other than a directory, or cannot be made or written."""
     problem = f"MSNET_DATA_DIR {data_dir} is not a writable directory"
-    blocking = next((p for p in (data_dir, *data_dir.parents) if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise StartupError(f"{problem}: {blocking} is not a directory")
-    try:
+    try:  # looking may fail too: a parent the user cannot enter, a name too long
+        blocking = next((p for p in (data_dir, *data_dir.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise StartupError(f"{problem}: {blocking} is not a directory")
         data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=data_dir):
             pass

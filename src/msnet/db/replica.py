@@ -110,6 +110,9 @@ class Replica:
             await session.close()
             self._skip("unreachable or failing", error)
             return None
+        except BaseException:  # cancelled (the request timed out): the connection goes back all the same
+            await session.close()
+            raise
         if not standby:
             await session.close()
             self._skip("not a standby (it is not in recovery)")

@@ -113,6 +113,19 @@ def _capacity_conditions(names: frozenset[str], include_stale: bool) -> list[Col
     return conditions
 
 
+async def office_names(
+    session: AsyncSession, principal: Principal | None, office_ids: set[UUID]
+) -> dict[UUID, str]:
+    """The names of the offices among ``office_ids`` that the caller may see (the others are left
+    out: a record naming an office does not make the office visible), in one query."""
+    if not office_ids:
+        return {}
+    found = await session.execute(
+        select(Office.id, Office.name).where(Office.id.in_(office_ids), visible(Office, principal))
+    )
+    return dict(found.all())
+
+
 async def _office_schemas(session: AsyncSession, offices: list[Office]) -> list[schemas.Office]:
     slugs = await slugs_of(
         session, list({o.organisation_id for o in offices} | {i for o in offices for i in o.share_with})
@@ -143,20 +156,7 @@ async def _capacity_schemas(
     slugs = await slugs_of(
         session, list({c.organisation_id for c in rows} | {i for c in rows for i in c.share_with})
     )
-    office_ids = {c.office_id for c in rows}
-    offices: dict[UUID, str] = (
-        dict(
-            (
-                await session.execute(
-                    select(Office.id, Office.name).where(
-                        Office.id.in_(office_ids), visible(Office, principal)
-                    )
-                )
-            ).all()
-        )
-        if office_ids
-        else {}
-    )
+    offices = await office_names(session, principal, {c.office_id for c in rows})
     stale_before = datetime.now(UTC) - STALE_AFTER
     return [
         schemas.Capacity(

@@ -16,6 +16,7 @@ from msnet import search
 from msnet.api import decode_cursor, encode_cursor, set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
+from msnet.directory import service as directory
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
@@ -97,20 +98,7 @@ async def _schemas(
         i for r in rows for i in (*r.share_with, *r.addressee_orgs)
     }
     slugs = await slugs_of(session, list(org_ids))
-    office_ids = {o for r in rows for o in r.addressee_offices}
-    offices = (
-        dict(
-            (
-                await session.execute(
-                    select(Office.id, Office.name).where(
-                        Office.id.in_(office_ids), visible(Office, principal)
-                    )
-                )
-            ).all()
-        )
-        if office_ids
-        else {}
-    )
+    offices = await directory.office_names(session, principal, {o for r in rows for o in r.addressee_offices})
     process_ids = {r.process_id for r in rows}
     names = dict(
         (

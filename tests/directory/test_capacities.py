@@ -80,7 +80,6 @@ async def test_update_with_if_match_and_isolation(client: AsyncTestClient, au: C
     assert ok.status_code == 200
     assert ok.json()["themes"] == ["transhumance"]
     eu_if_match = {**eu.headers, "If-Match": '"2"'}
-    eu_if_match = {**eu.headers, "If-Match": '"2"'}
     assert (
         await client.patch(
             f"/v1/capacities/{capacity['id']}", json={"notes": "x"}, headers={**au.headers, "If-Match": '"1"'}

@@ -15,6 +15,7 @@ import pytest
 from alembic import command
 from litestar.testing import AsyncTestClient
 
+from msnet.auth.principal import SCOPES
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls
 from tests.helpers import Caller, MakeCaller
@@ -22,16 +23,6 @@ from tests.processes.test_registry import process_body
 from tests.roster.conftest import expert_body
 from tests.training.conftest import publication_body, training_body
 
-SCOPES = [
-    "directory:read",
-    "directory:write",
-    "roster:read",
-    "roster:write",
-    "requests:read",
-    "requests:write",
-    "training:read",
-    "training:write",
-]
 ENGLISH = "Ceasefire monitoring and mediation in elections"
 FRENCH = "Négociations et sécurité des femmes"
 

@@ -97,3 +97,18 @@ async def test_metrics_count_requests_by_route_and_status(client: AsyncTestClien
     assert samples[("msnet_http_requests_total", "/v1/organisations/{slug}", "404")] == 2
     assert samples[("msnet_http_requests_total", "/v1/organisations", "200")] == 1
     assert samples[("msnet_http_request_duration_seconds_count", "/v1/organisations/{slug}", "404")] == 2
+
+
+@pytest.mark.undocumented("methods no operation has, answered 405")
+async def test_a_method_no_http_standard_defines_is_counted_as_other(client: AsyncTestClient) -> None:
+    """A client chooses the method it sends: one label for all it may invent, so it cannot add series."""
+    for method in ("BREW", "PROPFIND", "X-1"):
+        assert (await client.request(method, "/v1/organisations")).status_code == 405
+    response = await client.get("/metrics")
+    methods = {
+        s.labels["method"]
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+        if s.name == "msnet_http_requests_total" and s.labels["method"] != "GET"
+    }
+    assert methods == {"_OTHER"}

@@ -28,6 +28,9 @@ log = get_logger("msnet.access")
 
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: The methods HTTP defines (RFC 9110, and PATCH): any other a client sends is labelled ``_OTHER``
+#: (OpenTelemetry's name for it), so a client cannot add series, or span names, at will.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 _WAIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -187,11 +190,12 @@ class RequestContext:
             finally:
                 elapsed = time.perf_counter() - started
                 route = scope.get("path_template") or "unmatched"
-                labels = (scope["method"], route, str(status))
+                method = scope["method"] if scope["method"] in HTTP_METHODS else "_OTHER"
+                labels = (method, route, str(status))
                 self.metrics.requests.labels(*labels).inc()
                 self.metrics.latency.labels(*labels).observe(elapsed)
                 if self.tracing and span:
-                    self.tracing.answered(span, scope["method"], route, status)
+                    self.tracing.answered(span, method, route, status)
                 log.info(
                     "request",
                     method=scope["method"],

@@ -55,8 +55,8 @@ def require_if_match(request: Request) -> None:
     handler reads anything."""
     if IF_MATCH not in request.headers and requires_if_match(request.route_handler):
         raise PreconditionRequired(
-            "send If-Match with the ETag of the record as you read it: GET it, then send its ETag header "
-            'back, e.g. If-Match: "3"'
+            "send If-Match with the ETag of the record as you read it (the ETag header of its GET, or its "
+            'version in quotes: a capacity has no GET of its own), e.g. If-Match: "3"'
         )
 
 

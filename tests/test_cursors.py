@@ -93,7 +93,15 @@ async def test_an_instant_in_a_query_is_rfc3339_with_a_zone(
 
 
 @pytest.mark.parametrize(
-    "value", ["2027-03-08", "2027-03-08T09:00:00", "08/03/2027", "2027-03-08T09:00:00+25:00"]
+    "value",
+    [
+        "2027-03-08",
+        "2027-03-08T09:00:00",
+        "08/03/2027",
+        "2027-03-08T09:00:00+25:00",
+        1804140000,
+        1804140000.5,
+    ],
 )
 async def test_an_instant_in_a_body_is_rfc3339_with_a_zone(
     client: AsyncTestClient, make_caller: MakeCaller, value: object

@@ -156,13 +156,17 @@ def _item_type(tp: Any) -> Any:
     return get_args(lists[0])[0] if len(lists) == 1 and get_args(lists[0]) else None
 
 
-def value_errors(value: Any, tp: Any, path: list[str], dec_hook: Callable[[Any, Any], Any]) -> FieldErrors:
+def value_errors(
+    value: Any, tp: Any, path: list[str], dec_hook: Callable[[Any, Any], Any], *, strict: bool = False
+) -> FieldErrors:
     """Every error of ``value`` (decoded JSON or a query string's text) as ``tp``, converted as
     Litestar converts a request's values: each field of a struct and each item of a list is
     checked on its own, so a missing field does not hide a bad one beside it. A struct's own check
-    (``__post_init__``) is reported when its fields are all good; a list's length beside its items."""
+    (``__post_init__``) is reported when its fields are all good; a list's length beside its items.
+    ``strict`` for JSON, whose values have types of their own (lax, for text, a number would be
+    taken as an instant)."""
     try:
-        msgspec.convert(value, tp, strict=False, str_keys=True, dec_hook=dec_hook)
+        msgspec.convert(value, tp, strict=strict, str_keys=True, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         where, message = _split(exc)
     else:
@@ -170,22 +174,32 @@ def value_errors(value: Any, tp: Any, path: list[str], dec_hook: Callable[[Any, 
     first = [(field_name([*path, *where], message), message)]
     struct = _struct_in(tp) if isinstance(value, dict) else None
     if struct is not None:
-        return _struct_errors(value, struct, path, dec_hook) or first
+        return _struct_errors(value, struct, path, dec_hook, strict) or first
     item = _item_type(tp) if isinstance(value, list) else None
     if item is None:
         return first
-    items = [e for i, v in enumerate(value) for e in value_errors(v, item, [*path, str(i)], dec_hook)]
+    items = [
+        e
+        for i, v in enumerate(value)
+        for e in value_errors(v, item, [*path, str(i)], dec_hook, strict=strict)
+    ]
     return items if where else first + items
 
 
 def _struct_errors(
-    value: dict[str, Any], struct: type[msgspec.Struct], path: list[str], dec_hook: Callable[[Any, Any], Any]
+    value: dict[str, Any],
+    struct: type[msgspec.Struct],
+    path: list[str],
+    dec_hook: Callable[[Any, Any], Any],
+    strict: bool,
 ) -> FieldErrors:
     errors: FieldErrors = []
     fields = msgspec.structs.fields(struct)
     for field in fields:
         if field.encode_name in value:
-            errors += value_errors(value[field.encode_name], field.type, [*path, field.encode_name], dec_hook)
+            errors += value_errors(
+                value[field.encode_name], field.type, [*path, field.encode_name], dec_hook, strict=strict
+            )
         elif field.required:
             errors.append(
                 (
@@ -240,7 +254,17 @@ def request_errors(request: Request) -> FieldErrors:
 
     visit(handler.parsed_fn_signature, handler.signature_model)
     body = ScopeState.from_scope(request.scope).json
-    if "data" in handler.parsed_fn_signature.parameters and body is not Empty:
-        data_type = {f.name: f.type for f in msgspec.structs.fields(handler.signature_model)}["data"]
-        errors.extend(value_errors(body, data_type, [], dec_hook))
+    if body is not Empty:
+        errors.extend(body_errors(request, body))
     return errors
+
+
+def body_errors(request: Request, body: Any) -> FieldErrors:
+    """Every error of ``body`` (decoded JSON) as ``request``'s handler takes it, converted strictly:
+    Litestar converts a body as laxly as the query string's text, and would take a number for an
+    instant (a Unix timestamp); the API takes RFC 3339 strings only."""
+    handler = request.route_handler
+    if "data" not in handler.parsed_fn_signature.parameters:
+        return []
+    data_type = {f.name: f.type for f in msgspec.structs.fields(handler.signature_model)}["data"]
+    return value_errors(body, data_type, [], handler.default_deserializer, strict=True)

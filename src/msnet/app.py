@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Request
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, SerializationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.params import BodyKwarg
 
 import msnet
 from msnet import jobs, tracing
+from msnet.api import body_errors
 from msnet.audit.routes import AuditController
 from msnet.auth import failures
 from msnet.auth.keys import KeyRing, load_key_ring
@@ -74,7 +75,8 @@ async def _check_request(request: Request) -> None:
     """Refuse early what no handler can take: NUL characters, which PostgreSQL cannot store (422),
     a change of a versioned record without If-Match (428), a body in another media type than its
     handler declares (JSON unless it says otherwise; 415), and JSON nested deeper than the decoder
-    goes (400)."""
+    goes (400), and a JSON body whose values have the wrong JSON types (422: Litestar's own conversion
+    would take a number for an instant)."""
     for name, value in (*request.path_params.items(), *request.query_params.items()):
         if isinstance(value, str) and "\x00" in value:
             raise InvalidInput.field(name, "may not contain NUL characters")
@@ -94,11 +96,13 @@ async def _check_request(request: Request) -> None:
         raise InvalidInput.field("body", "may not contain NUL characters")
     if declared == "application/json":
         try:
-            await request.json()  # kept: the handler reads the same decoded value
+            body = await request.json()  # kept: the handler reads the same decoded value
         except RecursionError:
             raise BadRequest("the body is nested too deeply") from None
         except SerializationException:
-            pass  # malformed JSON: the handler's own decoding reports it
+            return  # malformed JSON: the handler's own decoding reports it
+        if body_errors(request, body):
+            raise ValidationException  # the problem names every error (problems.request_errors)
 
 
 @asynccontextmanager

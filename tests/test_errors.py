@@ -114,7 +114,9 @@ def boom(data: JSONBody[Echo]) -> Echo:
 
 @pytest.fixture
 async def body_client(settings: Settings) -> AsyncTestClient:
-    """The app with two extra handlers that take a JSON body (no business endpoint takes one yet)."""
+    """The app with two extra handlers that take a JSON body: /echo, whose body has every shape an
+    error's path names in one struct (a nested struct with its own check, a list of them with a
+    length limit), and /boom, which fails as no endpoint of msnet may."""
     app: Litestar = create_app(settings)
     app.register(echo)
     app.register(boom)

@@ -942,7 +942,7 @@ def summarise(run: Run, memory: list[dict[str, float]], args: argparse.Namespace
             "recovered_after_start_s": recovered - restart["started"] if recovered is not None else None,
             "outage_errors": dict(outage_errors),
             "outage_errors_all_503_with_retry_after": set(outage_errors) <= {"503 with Retry-After"},
-            "errors_after_recovery": sum(errors.values()),
+            "errors_outside_the_outage": sum(errors.values()),
         }
     if args.flood:
 
@@ -1038,7 +1038,7 @@ def print_summary(s: dict[str, Any]) -> None:
             f"database restart at {r['at_s']:.0f} s: down {r['down_s']:.1f} s, first success "
             f"{r['recovered_after_start_s']:.1f} s after it was back; outage errors {r['outage_errors']} "
             f"({'all 503 with Retry-After' if r['outage_errors_all_503_with_retry_after'] else 'NOT all 503 with Retry-After'}); "
-            f"errors after recovery: {r['errors_after_recovery']}"
+            f"errors outside the outage: {r['errors_outside_the_outage']}"
         )
     if "flood" in s:
         f = s["flood"]
@@ -1049,6 +1049,7 @@ def print_summary(s: dict[str, Any]) -> None:
         print(
             f"  legitimate p95 {f['legitimate_p95_ms_without']:.1f} ms without, {f['legitimate_p95_ms_with']:.1f} ms with "
             f"({f['ratio']:.2f}x; target <= 1.2x); {f['legitimate_rps_without']:.0f} and {f['legitimate_rps_with']:.0f} req/s"
+            f"; the flooding process used {f['flood_client_cores_while_on']:.2f} cores while on"
         )
         print(
             f"  audit: {f['auth_failed_entries_from_flood_source']} auth.failed entries from {FLOOD_SOURCE} "
@@ -1120,6 +1121,7 @@ def main() -> None:
             )
             flooder.start()
         run, memory = asyncio.run(drive(base, credentials, database, serve.pid, args, flood_on))
+        flood_cpu = sum(psutil.Process(flooder.pid).cpu_times()[:2]) if flooder is not None else 0.0
         flood_stop.set()
         if flooder is not None:
             flooder.join(timeout=60)
@@ -1132,6 +1134,10 @@ def main() -> None:
         run.unresolved = run.checker.settle(records, requests, offers)
         summary = summarise(run, memory, args)
         report_flood(summary, list(counts), asyncio.run(audit_failures(database.superuser)), 60)
+        if "flood" in summary:  # the flooding process shares the machine's cores with the server
+            summary["flood"]["flood_client_cores_while_on"] = flood_cpu / max(
+                summary["flood"]["seconds_on"], 1e-9
+            )
         logged = [line for line in log.read_text(errors="replace").splitlines() if line.startswith("{")]
         summary["serve_log"] = {
             "lines": len(logged),

@@ -4,6 +4,7 @@ answers something other than 500 (a 4xx problem naming what was wrong, or what i
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -110,3 +111,24 @@ async def test_no_hostile_credential_is_a_500(client: AsyncTestClient, authoriza
             headers={"Authorization": authorization},
         )
         assert response.status_code < 500, f"{method} {path}: {response.status_code}"
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize(
+    ("form", "basic"),
+    [
+        ({"grant_type": "client_credentials", "client_id": "a\x00b"}, None),
+        ({"grant_type": "client_credentials", "token": "x\x00y"}, None),
+        ({"grant_type": "client_credentials"}, "a\x00b:secret"),
+    ],
+    ids=["client_id", "token", "basic"],
+)
+async def test_a_nul_in_an_oauth_request_is_an_invalid_request(
+    client: AsyncTestClient, endpoint: str, form: dict[str, str], basic: str | None
+) -> None:
+    """PostgreSQL can neither store nor compare a NUL character: the OAuth endpoints refuse it before
+    they look anything up."""
+    headers = {"Authorization": "Basic " + base64.b64encode(basic.encode()).decode()} if basic else {}
+    response = await client.post(endpoint, data=form, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_request"

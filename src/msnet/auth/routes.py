@@ -55,12 +55,15 @@ async def _exchange(request: Request, endpoint: str) -> Response:
         {k: v for k, v in form.items() if isinstance(v, str)},
         request.headers,
     )
+    claimed = service.claimed_client_id(oauth_request)
+    if any("\x00" in value for value in (*oauth_request.form.values(), claimed or "")):
+        # PostgreSQL cannot store or compare it: refused before anything is looked up or recorded
+        body = _error("invalid_request", "a value may not contain NUL characters")
+        return Response(body, status_code=400, headers=NO_STORE, media_type="application/json")
     server = state.oauth
     async with state.sessionmaker() as session, session.begin():
         session.info[REQUEST_KEY] = RequestOrigin.of(request.scope)
-        client = await service.load_client(
-            session, service.claimed_client_id(oauth_request), state.settings.secret_key
-        )
+        client = await service.load_client(session, claimed, state.settings.secret_key)
         if state.key_ring.stale():
             await state.reload_key_ring()
         exchange = Exchange(client=client, key_ring=state.key_ring)

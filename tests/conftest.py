@@ -69,6 +69,35 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(partial(shutil.rmtree, config.option.basetemp, ignore_errors=True))
 
 
+#: Tests that take longest (processes, servers, browsers) are dealt first, so that the workers finish
+#: together rather than one waiting on a long test dealt last.
+RUN_FIRST = (
+    "tests/faults/",
+    "tests/test_embedded.py",
+    "tests/test_contract.py",
+    "tests/docs/",
+    "tests/replica/",
+    "tests/deploy/",
+    "tests/ops/test_serve_processes.py",
+    "tests/test_cli_identity.py",
+)
+#: Modules whose tests share a server of their own (a module-scoped fixture) run on one worker each
+#: (``--dist loadgroup``), which starts that server once.
+ONE_WORKER = ("tests/faults/", "tests/replica/", "tests/deploy/test_kubernetes.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(ONE_WORKER):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    items.sort(
+        key=lambda item: next(
+            (n for n, p in enumerate(RUN_FIRST) if item.nodeid.startswith(p)), len(RUN_FIRST)
+        )
+    )
+
+
 # Settings that trade durability for speed on a server that lives as long as the run.
 EPHEMERAL = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 

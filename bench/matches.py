@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 import httpx
-from search import add_capacities, load, serve_env, wait_ready, wrk
 
 from msnet.db import migrate
 from msnet.db.embedded import EmbeddedServer
+from search import add_capacities, load, serve_env, wait_ready, wrk
 
 
 def draft_request(base: str, token: str) -> str:

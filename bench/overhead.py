@@ -57,11 +57,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from search import free_port, node_env, wait_ready
 
 from msnet.audit.service import verify
 from msnet.db.embedded import EmbeddedServer
 from msnet.db.engine import plain_url
+from search import free_port, node_env, wait_ready
 
 BENCH = Path(__file__).resolve().parent
 MSNET = [sys.executable, "-m", "msnet"]

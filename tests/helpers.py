@@ -139,3 +139,16 @@ async def waiting_on_locks(conn: Any) -> int:
         "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid IN "
         "(SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
     )
+
+
+async def assert_every_case(cases: Iterable[tuple[Any, ...]], check: Callable[..., Awaitable[None]]) -> None:
+    """Run ``check(*case)`` for every case of a table whose rows begin with the case's name, all on
+    one database and one caller (a parametrized case would cost a database and a token, while its
+    request takes milliseconds); then fail naming every case that failed, each with its assertion."""
+    failures = []
+    for name, *args in cases:
+        try:
+            await check(*args)
+        except AssertionError as error:
+            failures.append(f"{name}: {error}")
+    assert failures == [], "\n\n".join(failures)

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -20,7 +19,7 @@ from msnet.roster import service as roster_service
 from msnet.roster.service import ExpertFilter
 from msnet.search import faceted as search_sql
 from msnet.settings import Settings
-from tests.helpers import add_client, bearer, org_ids, token_for, waiting_on_locks
+from tests.helpers import add_client, assert_every_case, bearer, org_ids, token_for, waiting_on_locks
 from tests.roster.conftest import SCOPES, Caller, as_owner, counts, expert_body, make_expert
 
 PROBLEM = "application/problem+json"
@@ -55,19 +54,6 @@ def field_errors(response: Any) -> list[str]:
 
 def cursor_of(*values: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
-
-
-async def assert_every_case(cases: Iterable[tuple[Any, ...]], check: Callable[..., Awaitable[None]]) -> None:
-    """Run ``check(*case)`` for every case of a table whose rows begin with the case's name, all on
-    one database and one caller (a parametrized case would cost a database and a token, while its
-    request takes milliseconds); then fail naming every case that failed, each with its assertion."""
-    failures = []
-    for name, *args in cases:
-        try:
-            await check(*args)
-        except AssertionError as error:
-            failures.append(f"{name}: {error}")
-    assert failures == [], "\n\n".join(failures)
 
 
 # --- sharing, on every endpoint ------------------------------------------------------------

@@ -23,9 +23,9 @@ BURST_WINDOW = timedelta(seconds=60)  # the window MSNET_REQUEST_BURST_LIMIT cou
 async def burst_wait(session: AsyncSession, principal: Principal, action: str, limit: int) -> int | None:
     """Count this attempt of the actor's; past ``limit`` in ``BURST_WINDOW`` it is refused and the
     seconds to wait are returned (the attempt is not counted)."""
-    now = datetime.now(UTC)
     key = f"msnet.burst.{principal.org_id}.{principal.actor}"
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    now = datetime.now(UTC)  # once the lock is held: an attempt counted while this one waited is earlier
     mine = (RequestBurst.organisation_id == principal.org_id, RequestBurst.actor == principal.actor)
     await session.execute(delete(RequestBurst).where(*mine, RequestBurst.at <= now - BURST_WINDOW))
     recent = list(await session.scalars(select(RequestBurst.at).where(*mine).order_by(RequestBurst.at)))

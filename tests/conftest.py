@@ -35,12 +35,14 @@ import pytest
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from msnet import demo, logs
 from msnet.app import create_app
 from msnet.auth.keys import create_signing_key, new_secret_key
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres, with_user_and_db
+from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.db.runtime import cli_session
 from msnet.middleware import Metrics
 from msnet.settings import Settings
@@ -301,6 +303,17 @@ def make_caller(client: AsyncTestClient, settings: Settings) -> MakeCaller:
     """``await make_caller(slug, scopes)``: a new client of organisation ``slug`` (made if missing)
     holding ``scopes``, with an access token from the real token endpoint."""
     return partial(new_caller, client, settings)
+
+
+@pytest.fixture
+async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
+    """Sessions on the test's database as the service role, for what runs outside a request (the
+    outbox worker, digests, jobs), from a small pool of their own."""
+    engine = make_engine(settings.database_url, pool_size=5)  # type: ignore[arg-type]
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,7 +21,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
-from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.outbox import service
 from msnet.settings import Settings
 from tests.conftest import free_port
@@ -29,15 +28,6 @@ from tests.faults.processes import Process, until
 from tests.outbox.conftest import Org, Received, Receiver, acting, make_due, make_org, messages, register
 
 WORKER_ENV = {"MSNET_WORKER_POLL_INTERVAL": "1"}
-
-
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
-    engine = make_engine(settings.database_url, pool_size=2)  # type: ignore[arg-type]
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from msnet.db.embedded import DatabaseUrls
-from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.outbox import service as outbox
 from msnet.settings import Settings
 from tests.faults.processes import Process, Server, until
@@ -65,15 +64,6 @@ async def cluster(settings: Settings, db_urls: DatabaseUrls, tmp_path: Path) -> 
     finally:
         for process in (*servers, *workers):
             process.close()
-
-
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
-    engine = make_engine(settings.database_url, pool_size=2)  # type: ignore[arg-type]
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_three_servers_and_two_workers_on_one_database(

@@ -10,7 +10,7 @@ import gzip
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from msnet import tracing
 from msnet.app import create_app
-from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.errors import SettingsError, StartupError
 from msnet.middleware import Metrics
 from msnet.outbox import service
@@ -162,15 +161,6 @@ async def test_a_request_without_traceparent_starts_a_trace(
     one, other = servers[first.headers["x-request-id"]], servers[second.headers["x-request-id"]]
     assert one.parent_id == other.parent_id == ""
     assert one.trace_id != other.trace_id
-
-
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
-    engine = make_engine(settings.database_url, pool_size=2)  # type: ignore[arg-type]
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

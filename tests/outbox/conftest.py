@@ -16,7 +16,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from msnet.db.engine import ORG_KEY, make_engine, make_sessionmaker
+from msnet.db.engine import ORG_KEY
 from msnet.middleware import Metrics
 from msnet.outbox.worker import Worker
 from msnet.settings import Settings
@@ -88,15 +88,6 @@ def serving(receiver: Receiver) -> Iterator[Receiver]:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     yield from serving(Receiver())
-
-
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
-    engine = make_engine(settings.database_url, pool_size=5)  # type: ignore[arg-type]
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import email
 import email.policy
 import threading
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -67,15 +66,6 @@ def mailing(settings: Settings, mailbox: Any) -> Settings:
         mail_from="msnet@mediation.example.org",
         worker_poll_interval=1,
     )
-
-
-@pytest.fixture
-async def sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker]:
-    engine = make_engine(settings.database_url, pool_size=4)  # type: ignore[arg-type]
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def deliver(sessionmaker: async_sessionmaker, settings: Settings) -> int:

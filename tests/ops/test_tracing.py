@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -33,6 +34,7 @@ from msnet.outbox import service
 from msnet.outbox.worker import Worker
 from msnet.settings import Settings
 from tests.conftest import TEST_ISSUER, TEST_SECRET_KEY, free_port
+from tests.faults.processes import Process, until
 from tests.outbox.conftest import Receiver, acting, make_org, register, serving
 
 CALLER_TRACE = "0af7651916cd43dd8448eb211c80319c"
@@ -226,3 +228,36 @@ def test_tracing_off_loads_nothing_of_opentelemetry() -> None:
 def test_an_endpoint_that_is_no_http_url_is_refused(value: str) -> None:
     with pytest.raises(SettingsError, match=r"^MSNET_OTLP_ENDPOINT: must be an http"):
         Settings.from_env({"MSNET_OTLP_ENDPOINT": value})
+
+
+async def test_msnet_worker_alone_traces_its_deliveries(
+    client: AsyncTestClient,
+    settings: Settings,
+    otlp: Collector,
+    owner_conn: asyncpg.Connection,
+    sessionmaker: async_sessionmaker,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """`msnet worker` on its own, as an operator runs it beside `msnet serve`: its delivery is a client
+    span whose trace the webhook carries, and it reaches the collector before the worker exits."""
+    au = await make_org(client, settings, owner_conn, "au")
+    await register(client, au, receiver.url)
+    async with acting(sessionmaker, au.id) as session:
+        await service.emit(session, organisation_id=au.id, event_type="request.received", data={})
+    worker = Process(
+        settings, "worker", tmp_path / "logs", MSNET_WORKER_POLL_INTERVAL="1", MSNET_OTLP_ENDPOINT=otlp.url
+    )
+    worker.start()
+    try:
+
+        async def delivered() -> bool:
+            return bool(receiver.received)
+
+        await until(delivered, 30, "the worker did not deliver the webhook")
+    finally:
+        assert worker.stop() == 0, worker.output()
+    (received,) = receiver.received
+    _, trace_id, span_id, _ = received.headers["traceparent"].split("-")
+    (delivery,) = [s for s in otlp.spans if s.name == "deliver webhook"]
+    assert (delivery.trace_id, delivery.span_id) == (trace_id, span_id)

@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet.db.embedded import DatabaseUrls
-from tests.helpers import MakeCaller, org_ids
+from tests.helpers import MakeCaller, assert_every_case, org_ids
 from tests.training.conftest import Caller, counts, make_training, training_body
 
 PROBLEM = "application/problem+json"
@@ -363,12 +363,12 @@ FILTER_CASES = [
 
 
 async def test_a_bad_filter_is_422_naming_the_parameter(client: AsyncTestClient, au: Caller) -> None:
-    failures: list[str] = []
-    for path, params, field in FILTER_CASES:
-        response = await client.get(path, params=params, headers=au.headers)
-        if why := not_naming(response, field):
-            failures.append(f"{path} {params}: {why}")
-    assert failures == [], "\n".join(failures)
+    async def check(path: str, params: dict, field: str) -> None:
+        why = not_naming(await client.get(path, params=params, headers=au.headers), field)
+        assert why is None, why
+
+    cases = [(f"{path} {params}", path, params, field) for path, params, field in FILTER_CASES]
+    await assert_every_case(cases, check)
 
 
 # --- If-Match and Idempotency-Key ----------------------------------------------------------

@@ -5,6 +5,7 @@ from msnet.auth import models as auth
 from msnet.db import changes
 from msnet.db.base import Base
 from msnet.directory import models as directory
+from msnet.federation import models as federation
 from msnet.idempotency import models as idempotency
 from msnet.organisations import models as organisations
 from msnet.outbox import models as outbox
@@ -21,6 +22,7 @@ __all__ = [
     "auth",
     "changes",
     "directory",
+    "federation",
     "idempotency",
     "metadata",
     "organisations",

@@ -57,6 +57,6 @@ class UsedAssertion(Base):
 
     __tablename__ = "used_assertions"
 
-    client_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(300), primary_key=True)
     jti: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

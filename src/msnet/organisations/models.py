@@ -18,3 +18,5 @@ class Organisation(SharedRecord, Base):
     kind: Mapped[str] = mapped_column(String(20))
     identifiers: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     home_node: Mapped[str | None] = mapped_column(String(300))
+    #: NULL when it is homed on this node, else the issuer of its home peer (msnet.federation)
+    home: Mapped[str | None] = mapped_column(Text)

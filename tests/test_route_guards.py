@@ -36,6 +36,7 @@ PUBLIC = {
     ("POST", "/oauth/revoke"): "the client authenticates with its own credentials",
     ("GET", "/.well-known/jwks.json"): "the keys that verify this node's tokens",
     ("GET", "/.well-known/oauth-authorization-server"): "the authorization server's metadata",
+    ("GET", "/.well-known/msnet-node"): "this node's signed node document, read by its peers",
     ("GET", "/v1/taxonomy"): "the controlled vocabularies",
     ("GET", "/v1/subscriptions/unsubscribe"): "the digest's link: its signed token is the credential",
     ("POST", "/v1/subscriptions/unsubscribe"): "the digest's link: its signed token is the credential",

@@ -28,6 +28,8 @@ from msnet.directory.routes import CapacityController, OfficeController
 from msnet.docs import routes as docs
 from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_config
 from msnet.errors import BadRequest, InvalidInput, StartupError
+from msnet.federation import service as federation
+from msnet.federation.routes import NodeDocumentController
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
 from msnet.ops.routes import OpsController
@@ -67,6 +69,7 @@ ROUTES = [
     TrainingFeedController,
     PublicationController,
     SubscriptionController,
+    NodeDocumentController,
     docs.assets,
 ]
 
@@ -176,6 +179,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.schema_head = head_revision()
     app.state.verifier = verifier
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
+    app.state.node_clients = federation.load_node_client  # peers get tokens from /oauth/token
     document_operations(app)
     app.asgi_handler = RequestContext(
         app.asgi_handler, metrics, settings.request_timeout, tracing.of(settings.otlp_endpoint)

@@ -121,6 +121,35 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_parser("rotate", help="make a new signing key; the old one verifies until its tokens expire")
     keys.add_parser("secret", help="print a new value for MSNET_SECRET_KEY")
 
+    node = commands.add_parser("node", help="this node's identity").add_subparsers(
+        dest="node_command", required=True, metavar="ACTION"
+    )
+    node.add_parser(
+        "fingerprint", help="print the fingerprint of this node's key, to hand to a peer's operator"
+    )
+
+    peer = commands.add_parser("peer", help="the nodes this one exchanges with").add_subparsers(
+        dest="peer_command", required=True, metavar="ACTION"
+    )
+    peer_add = peer.add_parser(
+        "add",
+        help="peer with a node: read its signed node document, check its key against the fingerprint "
+        "its operator gave you, record it (again with a new fingerprint: confirm its new key)",
+    )
+    peer_add.add_argument("url", help="the node's base URL (its MSNET_PUBLIC_URL)")
+    peer_add.add_argument(
+        "--fingerprint", required=True, help="SHA256:… as `msnet node fingerprint` prints it"
+    )
+    peer.add_parser("list", help="the peers: issuer, state, organisations")
+    peer_status = peer.add_parser(
+        "status", help="each peer's state, last successful sync, lag, failures and last error"
+    )
+    peer_status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    peer_remove = peer.add_parser(
+        "remove", help="stop exchanging with a peer and drop the records it replicated here (tombstones)"
+    )
+    peer_remove.add_argument("url", help="the peer's base URL")
+
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION"
     )
@@ -480,6 +509,80 @@ def _keys_rotate(settings: Settings) -> None:
     print(f"new signing key {kid}; the previous key verifies until its tokens expire")
 
 
+def _node_fingerprint(settings: Settings) -> None:
+    from msnet.auth.keys import load_key_ring
+    from msnet.db.engine import make_engine, make_sessionmaker
+    from msnet.db.runtime import database
+    from msnet.federation.node import fingerprint
+
+    async def run(ready: Settings) -> str:
+        engine = make_engine(ready.database_url, pool_size=1)  # type: ignore[arg-type]
+        try:
+            key_ring = await load_key_ring(make_sessionmaker(engine), ready)
+        finally:
+            await engine.dispose()
+        return fingerprint(key_ring.signing.as_dict(private=False))
+
+    with database(settings) as ready:
+        print(asyncio.run(run(ready)))
+
+
+def _peer(settings: Settings, args: argparse.Namespace) -> None:
+    import msgspec
+
+    from msnet.db.runtime import cli_session, database
+    from msnet.federation import service
+
+    async def run(url: str) -> Any:
+        async with cli_session(url) as session:
+            if args.peer_command == "add":
+                return await service.add_peer(session, args.url, args.fingerprint, settings.issuer)
+            if args.peer_command == "remove":
+                return await service.remove_peer(session, args.url, settings.access_token_ttl)
+            return await service.peer_statuses(session)
+
+    with database(settings) as ready:
+        assert ready.database_url
+        result = asyncio.run(run(ready.database_url))
+    if args.peer_command == "add":
+        print(
+            f"peered with {result.peer.issuer} ({result.peer.state}): organisations {', '.join(result.organisations) or '(none)'}"
+        )
+        if result.refused:
+            print(f"refused (homed on another node): {', '.join(result.refused)}", file=sys.stderr)
+    elif args.peer_command == "remove":
+        print(f"removed {service.normalise(args.url)}: {result} replicated records dropped (tombstones left)")
+    elif getattr(args, "json", False):
+        print(msgspec.json.encode(result).decode())
+    elif args.peer_command == "list":
+        for status in result:
+            print(f"{status.issuer}  {status.state}  {', '.join(status.organisations) or '-'}")
+    else:
+        print(_peer_table(result))
+
+
+def _peer_table(statuses: list[Any]) -> str:
+    """``msnet peer status`` as a table: one line a peer."""
+    header = ("ISSUER", "STATE", "LAST SYNC", "LAG", "FAILURES", "LAST ERROR")
+    rows = [header]
+    for s in statuses:
+        last_error = s.refused_reason or s.last_error or "-"
+        rows.append(
+            (
+                s.issuer,
+                s.state,
+                s.last_sync_at.isoformat(timespec="seconds") if s.last_sync_at else "never",
+                f"{s.lag_seconds:.0f}s" if s.lag_seconds is not None else "-",
+                str(s.failures),
+                last_error,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]]) for row in rows
+    )
+
+
 def _audit_verify(settings: Settings) -> None:
     from msnet.audit.service import verify
     from msnet.db.runtime import database
@@ -550,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         logs.configure(settings.log_level, settings.log_format)
         if args.command in ("serve", "demo") and not getattr(args, "no_serve", False):
             _check_port_free(settings.host, settings.port)  # before anything is written
-        if args.command in ("serve", "demo", "worker", "client", "digest") or (
+        if args.command in ("serve", "demo", "worker", "client", "digest", "node") or (
             args.command == "keys" and args.keys_command == "rotate"
         ):
             if settings.embedded:
@@ -586,6 +689,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             _keys_rotate(settings)
         elif args.command == "keys":
             print(new_secret_key())
+        elif args.command == "node":
+            _node_fingerprint(settings)
+        elif args.command == "peer":
+            _peer(settings, args)
         elif args.command == "audit":
             _audit_verify(settings)
         elif args.command == "digest":

@@ -26,6 +26,9 @@ SCOPES = (
     "audit:read",
     "org:admin",
 )
+#: The scope of a peer node's tokens (msnet.federation): only the federation endpoints take it, and
+#: no organisation's client may hold it.
+NODE_SCOPE = "federation"
 
 
 PrincipalKind = Literal["client", "person", "node", "operator"]

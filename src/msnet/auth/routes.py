@@ -63,7 +63,13 @@ async def _exchange(request: Request, endpoint: str) -> Response:
     server = state.oauth
     async with state.sessionmaker() as session, session.begin():
         session.info[REQUEST_KEY] = RequestOrigin.of(request.scope)
-        client = await service.load_client(session, claimed, state.settings.secret_key)
+        client = await service.load_client(
+            session,
+            claimed,
+            state.settings.secret_key,
+            state.get("node_clients"),
+            service.assertion_key_id(oauth_request),
+        )
         if state.key_ring.stale():
             await state.reload_key_ring()
         exchange = Exchange(client=client, key_ring=state.key_ring)

@@ -28,7 +28,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 
 from msnet.auth.keys import ALG, KeyRing, hash_client_secret
-from msnet.auth.principal import SCOPES, Principal
+from msnet.auth.principal import NODE_SCOPE, SCOPES, Principal
 
 AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 #: What a client that does not exist is checked against: its secret is hashed and compared like a real
@@ -257,7 +257,7 @@ class _IssuedToken:
 
 class NodeAuthorizationServer(AuthorizationServer):
     def __init__(self, issuer: str, token_ttl: int, verify: Any) -> None:
-        super().__init__(scopes_supported=list(SCOPES))
+        super().__init__(scopes_supported=[*SCOPES, NODE_SCOPE])
         self.issuer = issuer
         self.token_ttl = token_ttl
         self._verify = verify

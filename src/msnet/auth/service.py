@@ -6,6 +6,7 @@ import base64
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -97,6 +98,7 @@ class TokenVerifier:
                 scopes=frozenset(str(claims.get("scope", "")).split()),
                 credential=str(claims["jti"]),
                 expires_at=int(claims["exp"]),
+                kind="node" if is_node(str(claims["client_id"])) else "client",
             )
         except (ValueError, TypeError) as exc:
             raise TokenRejected("invalid_claims") from exc
@@ -147,10 +149,43 @@ def auth_methods_used(request: OAuth2Request) -> list[str]:
     return used
 
 
-async def load_client(session: AsyncSession, client_id: str | None, secret_key: str) -> LoadedClient:
+def is_node(client_id: str) -> bool:
+    """Whether a client id is a peer node's issuer URL (an organisation's client id is ``slug.…``)."""
+    return "://" in client_id
+
+
+def assertion_key_id(request: OAuth2Request) -> str | None:
+    """The ``kid`` in the header of a request's ``client_assertion``, read before anything is verified."""
+    assertion = request.form.get("client_assertion") or ""
+    try:
+        header = jwt.json.loads(base64.urlsafe_b64decode(assertion.split(".")[0] + "==="))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+#: ``(session, client_id, secret_key, assertion key id)``: the OAuth client a peer node is of this
+#: node (``msnet.federation.service.load_node_client``), or None
+NodeClients = Callable[[AsyncSession, str, str, str | None], Awaitable[LoadedClient | None]]
+
+
+async def load_client(
+    session: AsyncSession,
+    client_id: str | None,
+    secret_key: str,
+    nodes: NodeClients | None = None,
+    key_id: str | None = None,
+) -> LoadedClient:
     """The client, read under its own organisation (its id starts with the organisation's slug). An
     id that names no client gets a stand-in that fails every check: the same statements run either
-    way, and a secret is hashed either way, so an unknown client answers like a wrong secret."""
+    way, and a secret is hashed either way, so an unknown client answers like a wrong secret. A peer
+    node's issuer is loaded by ``nodes`` (its assertion's ``key_id`` may make it refetch the peer's keys)."""
+    if client_id and is_node(client_id) and nodes is not None:
+        claimed = client_id[:300]
+        await session.execute(select(func.set_config("msnet.org", "", True)))
+        loaded = await nodes(session, claimed, secret_key, key_id)
+        return loaded if loaded is not None else LoadedClient.absent(claimed, secret_key)
     claimed = (client_id or "")[:80]
     org = await session.scalar(select(Organisation).where(Organisation.slug == claimed.partition(".")[0]))
     if org is not None:

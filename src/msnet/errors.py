@@ -6,7 +6,13 @@ RFC 9457 problem details in one place.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class MsnetError(Exception):
@@ -49,6 +55,70 @@ class InvalidInput(MsnetError):
     @classmethod
     def field(cls, name: str, message: str) -> InvalidInput:
         return cls(f"{name}: {message}", errors=[{"field": name, "message": message}])
+
+    @classmethod
+    def every(cls, errors: list[dict[str, str]]) -> InvalidInput:
+        """One error naming every one of ``errors``; the first is the detail, as for a body's
+        structural errors (``msnet.problems``)."""
+        first = f"{errors[0]['field']}: {errors[0]['message']}"
+        more = f" (and {len(errors) - 1} more, in errors)" if len(errors) > 1 else ""
+        return cls(first + more, errors=errors)
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        return self.extra["errors"] or [{"field": "body", "message": self.detail}]
+
+
+class Errors:
+    """Every error of one body, query or CSV row, collected so that they are reported together.
+
+    A validation runs each check in :meth:`collect` (or through :meth:`check`) and notes its own
+    findings with :meth:`add`; :meth:`raise_if_any` then raises one :class:`InvalidInput` naming
+    them all, before anything is written. Used as a context manager (``with Errors() as errors:``)
+    it raises them when the block ends, with an ``InvalidInput`` the block itself raised merged in.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[dict[str, str]] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append({"field": field, "message": message})
+
+    def about(self, *fields: str) -> bool:
+        """Whether an error names one of ``fields`` or a part of one (``period.end`` is of
+        ``period``): a rule between fields is not checked on a value already found wrong."""
+        return any(e["field"] == f or e["field"].startswith(f + ".") for e in self.errors for f in fields)
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Run a check: an ``InvalidInput`` it raises is noted, and the validation goes on."""
+        try:
+            yield
+        except InvalidInput as exc:
+            self.errors.extend(exc.errors)
+
+    def check(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """``check(*args, **kwargs)``, or None (its errors noted) when it raises ``InvalidInput``."""
+        with self.collect():
+            return check(*args, **kwargs)
+        return None
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise InvalidInput.every(self.errors)
+
+    def __enter__(self) -> Errors:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if isinstance(exc, InvalidInput):
+            self.errors.extend(exc.errors)
+        elif exc is not None:
+            return False
+        self.raise_if_any()
+        return False
 
 
 class Unauthenticated(MsnetError):

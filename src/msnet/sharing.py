@@ -12,7 +12,7 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.errors import Forbidden, InvalidInput, NotFound
+from msnet.errors import Errors, Forbidden, InvalidInput, NotFound
 from msnet.organisations.models import Organisation
 from msnet.preconditions import check_version
 
@@ -48,7 +48,8 @@ def visible_to_caller(model: Any, anonymous: bool) -> ColumnElement[bool]:
 
 
 async def resolve_share_with(session: AsyncSession, sharing: str, slugs: Sequence[str]) -> list[UUID]:
-    """Organisation ids for ``share_with``; it must be empty unless the record is restricted."""
+    """Organisation ids for ``share_with``; it must be empty unless the record is restricted. Every
+    slug that names no organisation is reported, each under ``share_with.position``."""
     if sharing != "restricted":
         if slugs:
             raise InvalidInput.field("share_with", "is only for sharing 'restricted'")
@@ -62,10 +63,28 @@ async def resolve_share_with(session: AsyncSession, sharing: str, slugs: Sequenc
             )
         ).all()
     )
-    for i, slug in enumerate(slugs):
-        if slug not in rows:
-            raise InvalidInput.field(f"share_with.{i}", f"no organisation '{slug}'")
+    with Errors() as errors:
+        for i, slug in enumerate(slugs):
+            if slug not in rows:
+                errors.add(f"share_with.{i}", f"no organisation '{slug}'")
     return [rows[s] for s in dict.fromkeys(slugs)]
+
+
+async def resolve_sharing(session: AsyncSession, record: Any, changes: dict[str, Any]) -> None:
+    """Resolve, in ``changes`` to ``record``, a change of sharing: ``share_with``'s slugs (or the
+    record's own organisations, when only ``sharing`` changes) become organisation ids, checked as
+    :func:`resolve_share_with` checks them. Ids already resolved stay as they are, so a service may
+    check the sharing beside its other fields (and report every error together) before
+    :func:`apply_changes`, which resolves what is not yet."""
+    if "sharing" not in changes and "share_with" not in changes:
+        return
+    sharing = changes.get("sharing", record.sharing)
+    slugs = changes.get("share_with")
+    if slugs and all(isinstance(s, UUID) for s in slugs):
+        return
+    if slugs is None:
+        slugs = list((await slugs_of(session, record.share_with)).values()) if sharing == "restricted" else []
+    changes["share_with"] = await resolve_share_with(session, sharing, slugs)
 
 
 #: Organisation slugs by id, as read so far: a slug never changes (its clients' ids begin with it)
@@ -103,14 +122,7 @@ async def apply_changes(
 ) -> None:
     """Apply an update to a shared record (locked by the caller): If-Match, sharing, a new version."""
     check_version(if_match, record.version)
-    if "sharing" in changes or "share_with" in changes:
-        sharing = changes.get("sharing", record.sharing)
-        slugs = changes.get("share_with")
-        if slugs is None:
-            slugs = (
-                list((await slugs_of(session, record.share_with)).values()) if sharing == "restricted" else []
-            )
-        changes["share_with"] = await resolve_share_with(session, sharing, slugs)
+    await resolve_sharing(session, record, changes)
     for field, value in changes.items():
         setattr(record, field, value)
     record.version += 1

@@ -29,13 +29,14 @@ from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory import schemas
 from msnet.directory.models import Capacity, Office
-from msnet.errors import Conflict, NotFound
+from msnet.errors import Conflict, Errors, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.sharing import (
     apply_changes,
     lock_for_owner,
     resolve_share_with,
+    resolve_sharing,
     slugs_of,
     visible,
     visible_to_caller,
@@ -64,23 +65,26 @@ class DirectoryFilter:
 
 async def _values(session: AsyncSession, filters: DirectoryFilter) -> dict[str, Any]:
     """The filters' values, checked and normalised (an unknown term is a 422 naming its filter), by
-    the name of their bind parameter in :func:`_capacity_conditions` and the search builders."""
+    the name of their bind parameter in :func:`_capacity_conditions` and the search builders; a 422
+    names every filter with a mistake."""
     values: dict[str, Any] = {}
-    if filters.service_type:
-        service_type = search.term("service_type", "service_type", filters.service_type)
-        values["service_types"] = [service_type, *taxonomy.children_of(service_type)]
-    if filters.theme:
-        values["theme"] = [search.term("theme", "theme", filters.theme)]
-    if filters.country:
-        country = search.term("country", "country", filters.country)
-        values["country"] = [country]
-        values["country_regions"] = list(taxonomy.regions_of(country))
-    if filters.region:
-        values["region"] = [search.term("region", "region", filters.region)]
-    if filters.language:
-        values["language"] = [search.term("language", "language", filters.language)]
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
+    with Errors() as errors:
+        if filters.service_type and (
+            service_type := errors.check(search.term, "service_type", "service_type", filters.service_type)
+        ):
+            values["service_types"] = [service_type, *taxonomy.children_of(service_type)]
+        if filters.theme:
+            values["theme"] = [errors.check(search.term, "theme", "theme", filters.theme)]
+        if filters.country and (country := errors.check(search.term, "country", "country", filters.country)):
+            values["country"] = [country]
+            values["country_regions"] = list(taxonomy.regions_of(country))
+        if filters.region:
+            values["region"] = [errors.check(search.term, "region", "region", filters.region)]
+        if filters.language:
+            values["language"] = [errors.check(search.term, "language", "language", filters.language)]
+        with errors.collect():
+            if org_id := await search.organisation_id(session, filters.organisation):
+                values["organisation_id"] = org_id
     if filters.office_id:
         values["office_id"] = filters.office_id
     if filters.q:
@@ -346,18 +350,32 @@ async def delete_office(
     await record_action(session, principal, "office.delete", "office", office_id)
 
 
-def _validated_capacity(data: Any) -> dict[str, Any]:
+async def _validated_capacity(
+    session: AsyncSession, data: schemas.CapacityCreate | schemas.CapacityUpdate, capacity: Capacity | None
+) -> dict[str, Any]:
+    """The columns a create (``capacity`` None) or an update of ``capacity`` writes, with its sharing
+    resolved; a 422 names every mistake."""
     changes = set_fields(data)
-    for field, kind in (
-        ("themes", "theme"),
-        ("countries", "country"),
-        ("regions", "region"),
-        ("languages", "language"),
-    ):
-        if field in changes:
-            changes[field] = sorted(set(taxonomy.check(field, kind, changes[field])))  # type: ignore[arg-type]
-    if "service_type" in changes:
-        changes["service_type"] = search.term("service_type", "service_type", changes["service_type"])
+    with Errors() as errors:
+        for field, kind in (
+            ("themes", "theme"),
+            ("countries", "country"),
+            ("regions", "region"),
+            ("languages", "language"),
+        ):
+            if field in changes:
+                changes[field] = sorted(errors.check(taxonomy.check, field, kind, changes[field]) or [])  # type: ignore[arg-type]
+        if "service_type" in changes:
+            changes["service_type"] = errors.check(
+                search.term, "service_type", "service_type", changes["service_type"]
+            )
+        with errors.collect():
+            if capacity is None:
+                changes["share_with"] = await resolve_share_with(
+                    session, changes["sharing"], changes["share_with"]
+                )
+            else:
+                await resolve_sharing(session, capacity, changes)
     return changes
 
 
@@ -448,8 +466,7 @@ async def _create_capacity(
     session: AsyncSession, principal: Principal, office_id: UUID, data: schemas.CapacityCreate, origin: str
 ) -> schemas.Capacity:
     office = await _owned_office(session, principal, office_id)
-    changes = _validated_capacity(data)
-    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    changes = await _validated_capacity(session, data, None)
     capacity = Capacity(organisation_id=principal.org_id, office_id=office.id, origin=origin, **changes)
     session.add(capacity)
     await session.flush()
@@ -466,7 +483,7 @@ async def update_capacity(
     if_match: str | None,
 ) -> schemas.Capacity:
     capacity = await _owned_capacity(session, principal, capacity_id)
-    await apply_changes(session, capacity, _validated_capacity(data), if_match)
+    await apply_changes(session, capacity, await _validated_capacity(session, data, capacity), if_match)
     await record_action(session, principal, "capacity.update", "capacity", capacity_id, data)
     return (await _capacity_schemas(session, principal, [capacity]))[0]
 

@@ -29,7 +29,7 @@ from msnet.audit.service import record_action
 from msnet.auth.keys import secret_box
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
-from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.outbox import schemas
 from msnet.outbox.models import OutboxMessage, WebhookEndpoint
@@ -133,23 +133,25 @@ def is_public(address: str) -> bool:
 
 
 def check_url(url: str, *, private_addresses: bool) -> str:
+    """``url`` if events may be POSTed to it; a 422 naming every reason it may not."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput.field("url", "must be an http:// or https:// URL with a host")
-    if parts.username is not None or parts.password is not None:
-        raise InvalidInput.field("url", "must not carry credentials; verify the signature instead")
-    if parts.fragment or any(c.isspace() for c in url):
-        raise InvalidInput.field("url", "must not contain a fragment or white space")
-    try:
-        parts.port  # noqa: B018 (a malformed port raises here)
-    except ValueError:
-        raise InvalidInput.field("url", "has a malformed port") from None
-    if not private_addresses and not _may_be_public(parts.hostname):
-        raise InvalidInput.field(
-            "url",
-            "points at a loopback, private or reserved address: only public endpoints receive events "
-            "(MSNET_WEBHOOK_PRIVATE_ADDRESSES=on allows such addresses, for development only)",
-        )
+    with Errors() as errors:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.add("url", "must be an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            errors.add("url", "must not carry credentials; verify the signature instead")
+        if parts.fragment or any(c.isspace() for c in url):
+            errors.add("url", "must not contain a fragment or white space")
+        try:
+            parts.port  # noqa: B018 (a malformed port raises here)
+        except ValueError:
+            errors.add("url", "has a malformed port")
+        if parts.hostname and not private_addresses and not _may_be_public(parts.hostname):
+            errors.add(
+                "url",
+                "points at a loopback, private or reserved address: only public endpoints receive events "
+                "(MSNET_WEBHOOK_PRIVATE_ADDRESSES=on allows such addresses, for development only)",
+            )
     return url
 
 

@@ -15,7 +15,7 @@ from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.directory.models import Office
-from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, InvalidInput, NotFound
 from msnet.fields import Period
 from msnet.outbox.service import tell
 from msnet.overlaps import schemas
@@ -392,14 +392,17 @@ async def resolve(
 async def _agree(
     session: AsyncSession, principal: Principal, case: OverlapCase, data: schemas.Resolution
 ) -> OverlapProposal:
-    for name in ("kind", "lead_office_id", "member", "note"):
-        if getattr(data, name) not in (None, "", schemas.UNSET):
-            raise InvalidInput.field(name, "an agreement names only the proposal it agrees to")
-    proposal = await session.scalar(
-        select(OverlapProposal).where(OverlapProposal.id == data.agree, OverlapProposal.case_id == case.id)
-    )
-    if proposal is None:
-        raise InvalidInput.field("agree", f"no proposal {data.agree} in this case")
+    with Errors() as errors:
+        for name in ("kind", "lead_office_id", "member", "note"):
+            if getattr(data, name) not in (None, "", schemas.UNSET):
+                errors.add(name, "an agreement names only the proposal it agrees to")
+        proposal = await session.scalar(
+            select(OverlapProposal).where(
+                OverlapProposal.id == data.agree, OverlapProposal.case_id == case.id
+            )
+        )
+        if proposal is None:
+            errors.add("agree", f"no proposal {data.agree} in this case")
     if proposal.status != "open":
         raise Conflict(f"proposal {proposal.id} is {proposal.status}; agree to the open one")
     if principal.org_id not in proposal.agreed_by:
@@ -412,29 +415,34 @@ async def _propose(
 ) -> OverlapProposal:
     if data.kind is schemas.UNSET:
         raise InvalidInput.field("kind", "propose a resolution (kind), or agree to one (agree)")
-    if data.kind != "coordinate" and data.lead_office_id is not None:
-        raise InvalidInput.field("lead_office_id", "is named only when the parties coordinate")
-    if data.kind != "withdraw" and data.member is not None:
-        raise InvalidInput.field("member", "is named only when a request is withdrawn")
-    if data.kind == "coordinate":
-        if data.lead_office_id is None:
-            raise InvalidInput.field("lead_office_id", "name the office that leads")
-        owner = await session.scalar(
-            select(Office.organisation_id).where(Office.id == data.lead_office_id, visible(Office, principal))
-        )
-        if owner not in case.parties:
-            raise InvalidInput.field("lead_office_id", "is not an office of a party to this case")
-    if data.kind == "complementary" and not data.note.strip():
-        raise InvalidInput.field("note", "say each one's scope")
-    if data.kind == "withdraw":
-        if data.member is None:
-            raise InvalidInput.field("member", "name the member (its position) to withdraw")
-        if not await session.scalar(
-            select(OverlapMember.position).where(
-                OverlapMember.case_id == case.id, OverlapMember.position == data.member
-            )
-        ):
-            raise InvalidInput.field("member", f"the case has no member {data.member}")
+    with Errors() as errors:
+        if data.kind != "coordinate" and data.lead_office_id is not None:
+            errors.add("lead_office_id", "is named only when the parties coordinate")
+        if data.kind != "withdraw" and data.member is not None:
+            errors.add("member", "is named only when a request is withdrawn")
+        if data.kind == "coordinate":
+            if data.lead_office_id is None:
+                errors.add("lead_office_id", "name the office that leads")
+            elif (
+                await session.scalar(
+                    select(Office.organisation_id).where(
+                        Office.id == data.lead_office_id, visible(Office, principal)
+                    )
+                )
+                not in case.parties
+            ):
+                errors.add("lead_office_id", "is not an office of a party to this case")
+        if data.kind == "complementary" and not data.note.strip():
+            errors.add("note", "say each one's scope")
+        if data.kind == "withdraw":
+            if data.member is None:
+                errors.add("member", "name the member (its position) to withdraw")
+            elif not await session.scalar(
+                select(OverlapMember.position).where(
+                    OverlapMember.case_id == case.id, OverlapMember.position == data.member
+                )
+            ):
+                errors.add("member", f"the case has no member {data.member}")
     now = datetime.now(UTC)
     for earlier in await session.scalars(
         select(OverlapProposal).where(OverlapProposal.case_id == case.id, OverlapProposal.status == "open")

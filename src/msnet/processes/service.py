@@ -14,13 +14,20 @@ from msnet import search
 from msnet.api import set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
-from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.organisations.models import Organisation
 from msnet.preconditions import check_version
 from msnet.processes import schemas
 from msnet.processes.models import Process
-from msnet.sharing import apply_changes, lock_for_owner, resolve_share_with, slugs_of, visible
+from msnet.sharing import (
+    apply_changes,
+    lock_for_owner,
+    resolve_share_with,
+    resolve_sharing,
+    slugs_of,
+    visible,
+)
 from msnet.taxonomy import service as taxonomy
 
 MAX_ALIAS_HOPS = 20
@@ -45,30 +52,43 @@ async def _mediator_ids(session: AsyncSession, slugs: list[str]) -> list[UUID]:
             )
         ).all()
     )
-    for i, slug in enumerate(slugs):
-        if slug not in found:
-            raise InvalidInput.field(f"lead_mediators.{i}", f"no organisation '{slug}'")
+    with Errors() as errors:
+        for i, slug in enumerate(slugs):
+            if slug not in found:
+                errors.add(f"lead_mediators.{i}", f"no organisation '{slug}'")
     return [found[s] for s in dict.fromkeys(slugs)]
 
 
 async def _validated(
     session: AsyncSession, changes: dict[str, Any], record: Process | None
 ) -> dict[str, Any]:
-    """Check countries, region and mediators; derive the regions a process covers."""
-    if "countries" in changes:
-        changes["countries"] = sorted(set(taxonomy.check("countries", "country", changes["countries"])))
-    if changes.get("region"):
-        changes["region"] = search.term("region", "region", changes["region"])
-    countries = changes.get("countries", record.countries if record else [])
-    region = changes.get("region", record.region if record else None)
-    if not countries and not region:
-        raise InvalidInput.field("countries", "name at least one country, or a region")
-    if "countries" in changes or "region" in changes:
-        changes["regions"] = sorted(
-            {r for c in countries for r in taxonomy.regions_of(c)} | ({region} if region else set())
-        )
-    if "lead_mediators" in changes:
-        changes["lead_mediators"] = await _mediator_ids(session, changes["lead_mediators"])
+    """Check countries, region, mediators and sharing (a 422 names every mistake); derive the
+    regions a process covers, and resolve the sharing (of a new process, ``record`` None)."""
+    with Errors() as errors:
+        if "countries" in changes:
+            changes["countries"] = sorted(
+                errors.check(taxonomy.check, "countries", "country", changes["countries"]) or []
+            )
+        if changes.get("region"):
+            changes["region"] = errors.check(search.term, "region", "region", changes["region"])
+        countries = changes.get("countries", record.countries if record else [])
+        region = changes.get("region", record.region if record else None)
+        if not errors.about("countries", "region") and not countries and not region:
+            errors.add("countries", "name at least one country, or a region")
+        if "countries" in changes or "region" in changes:
+            changes["regions"] = sorted(
+                {r for c in countries for r in taxonomy.regions_of(c)} | ({region} if region else set())
+            )
+        if "lead_mediators" in changes:
+            with errors.collect():
+                changes["lead_mediators"] = await _mediator_ids(session, changes["lead_mediators"])
+        with errors.collect():
+            if record is None:
+                changes["share_with"] = await resolve_share_with(
+                    session, changes["sharing"], changes["share_with"]
+                )
+            else:
+                await resolve_sharing(session, record, changes)
     if "references" in changes:
         references = changes.pop("references")
         changes["ucdp_conflict_id"] = references.ucdp_conflict_id
@@ -144,12 +164,19 @@ async def resolve(session: AsyncSession, principal: Principal | None, process_id
     raise Conflict(f"process {process_id} is merged too many times over")
 
 
-def _conditions(filters: ProcessFilter) -> list[ColumnElement[bool]]:
+async def _conditions(session: AsyncSession, filters: ProcessFilter) -> list[ColumnElement[bool]]:
+    """What a search keeps; a 422 names every filter with a mistake."""
     conditions: list[ColumnElement[bool]] = [Process.merged_into.is_(None)]
-    if filters.country:
-        conditions.append(Process.countries.contains([search.term("country", "country", filters.country)]))
-    if filters.region:
-        conditions.append(Process.regions.contains([search.term("region", "region", filters.region)]))
+    with Errors() as errors:
+        if filters.country:
+            country = errors.check(search.term, "country", "country", filters.country)
+            conditions.append(Process.countries.contains([country]))
+        if filters.region:
+            region = errors.check(search.term, "region", "region", filters.region)
+            conditions.append(Process.regions.contains([region]))
+        with errors.collect():
+            if org_id := await search.organisation_id(session, filters.organisation):
+                conditions.append(Process.organisation_id == org_id)
     for column, value in (
         (Process.level, filters.level),
         (Process.track, filters.track),
@@ -168,9 +195,7 @@ async def search_processes(
     limit: int,
     cursor: str | None,
 ) -> schemas.ProcessPage:
-    conditions = [visible(Process, principal), *_conditions(filters)]
-    if org_id := await search.organisation_id(session, filters.organisation):
-        conditions.append(Process.organisation_id == org_id)
+    conditions = [visible(Process, principal), *await _conditions(session, filters)]
     rank = None
     if filters.q:
         query_text = search.text_query(filters.q)
@@ -212,7 +237,6 @@ async def _create_process(
     session: AsyncSession, principal: Principal, data: schemas.ProcessCreate, origin: str
 ) -> schemas.Process:
     changes = await _validated(session, set_fields(data), None)
-    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     process = Process(organisation_id=principal.org_id, origin=origin, **changes)
     session.add(process)
     await session.flush()

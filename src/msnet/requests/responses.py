@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet import search
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
-from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, Forbidden, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.outbox.service import tell
 from msnet.requests import schemas, service
@@ -89,10 +89,29 @@ async def _respond(
         for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
         if g == principal.org_id
     }
-    if data.office_id not in mine:
-        raise InvalidInput.field(
-            "office_id", "is not one of the caller's offices this request is addressed to"
-        )
+    with Errors() as errors:
+        if data.office_id not in mine:
+            errors.add("office_id", "is not one of the caller's offices this request is addressed to")
+        if data.kind == "decline":
+            if not data.reason.strip():
+                errors.add("reason", "say why the office declines")
+            if data.experts or data.period:
+                errors.add("experts", "a decline proposes no experts or dates")
+        if data.period and data.period.end < data.period.start:
+            errors.add("period.end", "is before the start")
+        if data.experts:
+            own = set(
+                await session.scalars(
+                    select(Expert.id).where(
+                        Expert.id.in_(data.experts),
+                        Expert.organisation_id == principal.org_id,
+                        Expert.deleted_at.is_(None),
+                    )
+                )
+            )
+            for i, expert_id in enumerate(data.experts):
+                if expert_id not in own:
+                    errors.add(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
     if request.state not in ("submitted", "received"):
         raise Conflict(
             f"a request in state '{request.state}' takes no responses",
@@ -104,26 +123,6 @@ async def _respond(
         )
     ):
         raise Conflict("this office has already responded to the request")
-    if data.kind == "decline":
-        if not data.reason.strip():
-            raise InvalidInput.field("reason", "say why the office declines")
-        if data.experts or data.period:
-            raise InvalidInput.field("experts", "a decline proposes no experts or dates")
-    if data.period and data.period.end < data.period.start:
-        raise InvalidInput.field("period.end", "is before the start")
-    if data.experts:
-        own = set(
-            await session.scalars(
-                select(Expert.id).where(
-                    Expert.id.in_(data.experts),
-                    Expert.organisation_id == principal.org_id,
-                    Expert.deleted_at.is_(None),
-                )
-            )
-        )
-        for i, expert_id in enumerate(data.experts):
-            if expert_id not in own:
-                raise InvalidInput.field(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
     response = RequestResponse(
         request_id=request.id,
         organisation_id=principal.org_id,

@@ -18,7 +18,7 @@ from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory import service as directory
 from msnet.directory.models import Office
-from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, Forbidden, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.outbox.service import tell
 from msnet.overlaps import service as overlaps
@@ -27,7 +27,7 @@ from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests import routing, schemas
 from msnet.requests.models import RequestEvent, RequestResponse, SupportRequest
-from msnet.sharing import apply_changes, resolve_share_with, slugs_of, visible
+from msnet.sharing import apply_changes, resolve_share_with, resolve_sharing, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
 # The lifecycle, in the manner of FHIR's Task: from each state, the states it may go to. A request
@@ -309,13 +309,12 @@ async def _addressees(
             )
         ).all()
     )
-    for i, office_id in enumerate(office_ids):
-        if office_id not in offices:
-            raise InvalidInput.field(f"addressees.{i}", f"no office {office_id}")
-        if office_id == requesting_office:
-            raise InvalidInput.field(
-                f"addressees.{i}", "a request cannot be addressed to the office that makes it"
-            )
+    with Errors() as errors:
+        for i, office_id in enumerate(office_ids):
+            if office_id not in offices:
+                errors.add(f"addressees.{i}", f"no office {office_id}")
+            elif office_id == requesting_office:
+                errors.add(f"addressees.{i}", "a request cannot be addressed to the office that makes it")
     unique = list(dict.fromkeys(office_ids))
     return unique, [offices[o] for o in unique]
 
@@ -323,42 +322,52 @@ async def _addressees(
 async def _validated(
     session: AsyncSession, principal: Principal, changes: dict[str, Any], request: SupportRequest | None
 ) -> dict[str, Any]:
-    if "process_id" in changes:
-        try:
-            changes["process_id"] = (await processes.resolve(session, principal, changes["process_id"])).id
-        except NotFound:
-            raise InvalidInput.field("process_id", f"no process {changes['process_id']}") from None
-    if "office_id" in changes:
-        office = await session.scalar(
-            select(Office).where(
-                Office.id == changes["office_id"], Office.organisation_id == principal.org_id
+    """The columns a create (``request`` None) or an update writes, the sharing resolved; a 422
+    names every mistake."""
+    with Errors() as errors:
+        if "process_id" in changes:
+            try:
+                changes["process_id"] = (
+                    await processes.resolve(session, principal, changes["process_id"])
+                ).id
+            except NotFound:
+                errors.add("process_id", f"no process {changes['process_id']}")
+        if "office_id" in changes:
+            office = await session.scalar(
+                select(Office).where(
+                    Office.id == changes["office_id"], Office.organisation_id == principal.org_id
+                )
             )
-        )
-        if office is None:
-            raise InvalidInput.field("office_id", "is not an office of the caller's organisation")
-    if "service_types" in changes:
-        changes["service_types"] = list(
-            dict.fromkeys(taxonomy.check("service_types", "service_type", changes["service_types"]))
-        )
-    if "themes" in changes:
-        changes["themes"] = list(dict.fromkeys(taxonomy.check("themes", "theme", changes["themes"])))
-    if "languages" in changes:
-        changes["languages"] = list(
-            dict.fromkeys(taxonomy.check("languages", "language", changes["languages"]))
-        )
-    if "period" in changes:
-        period = changes.pop("period")
-        if period.end < period.start:
-            raise InvalidInput.field("period.end", "is before the start")
-        changes["period_start"], changes["period_end"] = period.start, period.end
-    if "mandate" in changes:
-        mandate = changes.pop("mandate")
-        changes["mandate_type"], changes["mandate_reference"] = mandate.type, mandate.reference
-    if "addressees" in changes:
-        office = changes.get("office_id", request.office_id if request else None)
-        changes["addressee_offices"], changes["addressee_orgs"] = await _addressees(
-            session, principal, changes.pop("addressees"), office
-        )
+            if office is None:
+                errors.add("office_id", "is not an office of the caller's organisation")
+        for field, kind in (
+            ("service_types", "service_type"),
+            ("themes", "theme"),
+            ("languages", "language"),
+        ):
+            if field in changes:
+                changes[field] = errors.check(taxonomy.check, field, kind, changes[field])  # type: ignore[arg-type]
+        if "period" in changes:
+            period = changes.pop("period")
+            if period.end < period.start:
+                errors.add("period.end", "is before the start")
+            changes["period_start"], changes["period_end"] = period.start, period.end
+        if "mandate" in changes:
+            mandate = changes.pop("mandate")
+            changes["mandate_type"], changes["mandate_reference"] = mandate.type, mandate.reference
+        if "addressees" in changes:
+            office_id = changes.get("office_id", request.office_id if request else None)
+            with errors.collect():
+                changes["addressee_offices"], changes["addressee_orgs"] = await _addressees(
+                    session, principal, changes.pop("addressees"), office_id
+                )
+        with errors.collect():
+            if request is None:
+                changes["share_with"] = await resolve_share_with(
+                    session, changes["sharing"], changes["share_with"]
+                )
+            else:
+                await resolve_sharing(session, request, changes)
     return changes
 
 
@@ -442,7 +451,6 @@ async def _create_request(
     session: AsyncSession, principal: Principal, data: schemas.RequestCreate, origin: str
 ) -> schemas.RequestDetail:
     changes = await _validated(session, principal, set_fields(data), None)
-    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     request = SupportRequest(organisation_id=principal.org_id, origin=origin, state="draft", **changes)
     session.add(request)
     await session.flush()

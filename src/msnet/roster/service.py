@@ -31,7 +31,7 @@ from msnet import search
 from msnet.api import set_fields
 from msnet.audit.service import AuditEvent, record, record_action
 from msnet.auth.principal import Principal
-from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.roster import schemas
@@ -40,6 +40,7 @@ from msnet.sharing import (
     apply_changes,
     lock_for_owner,
     resolve_share_with,
+    resolve_sharing,
     slugs_of,
     visible,
     visible_to_caller,
@@ -69,31 +70,36 @@ class ExpertFilter:
 # --- validation ----------------------------------------------------------------------------
 
 
-def _windows(windows: list[schemas.Window]) -> list[schemas.Window]:
-    """Sorted; each ends on or after its start, and none overlaps another."""
+def _windows(windows: list[schemas.Window], errors: Errors) -> list[schemas.Window]:
+    """Sorted; each ends on or after its start, and none overlaps another (every mistake noted in
+    ``errors``; overlaps only between windows that are right themselves)."""
     for i, window in enumerate(windows):
         if window.end < window.start:
-            raise InvalidInput.field(f"availability.{i}.end", "is before its start")
+            errors.add(f"availability.{i}.end", "is before its start")
         if not (window.remote or window.in_person):
-            raise InvalidInput.field(f"availability.{i}", "must allow remote or in-person work")
-    ordered = sorted(enumerate(windows), key=lambda pair: pair[1].start)
+            errors.add(f"availability.{i}", "must allow remote or in-person work")
+    ordered = sorted(
+        ((i, w) for i, w in enumerate(windows) if w.start <= w.end), key=lambda pair: pair[1].start
+    )
     for (_, before), (j, after) in pairwise(ordered):
         if after.start <= before.end:
-            raise InvalidInput.field(f"availability.{j}", "overlaps another window")
+            errors.add(f"availability.{j}", "overlaps another window")
     return [w for _, w in ordered]
 
 
-def _validated(changes: dict[str, Any]) -> dict[str, Any]:
-    """Check taxonomy terms and windows; derive the columns search uses."""
+def _validated(changes: dict[str, Any], errors: Errors) -> dict[str, Any]:
+    """Check taxonomy terms and windows (every mistake noted in ``errors``); derive the columns
+    search uses."""
     if "expertise" in changes:
         for i, item in enumerate(changes["expertise"]):
-            search.term(f"expertise.{i}.term", item.kind, item.term)
+            errors.check(search.term, f"expertise.{i}.term", item.kind, item.term)
         changes["themes"] = sorted({e.term for e in changes["expertise"] if e.kind == "theme"})
         changes["service_types"] = sorted({e.term for e in changes["expertise"] if e.kind == "service_type"})
         changes["expertise"] = msgspec.to_builtins(changes["expertise"])
     if "languages" in changes:
         codes = [
-            search.term(f"languages.{i}.code", "language", s.code) for i, s in enumerate(changes["languages"])
+            errors.check(search.term, f"languages.{i}.code", "language", s.code) or s.code
+            for i, s in enumerate(changes["languages"])
         ]
         changes["language_codes"] = sorted(set(codes))
         changes["languages"] = [
@@ -101,19 +107,22 @@ def _validated(changes: dict[str, Any]) -> dict[str, Any]:
             for skill, code in zip(changes["languages"], codes, strict=True)
         ]
     if "nationalities" in changes:
-        changes["nationalities"] = taxonomy.check("nationalities", "country", changes["nationalities"])
+        changes["nationalities"] = errors.check(
+            taxonomy.check, "nationalities", "country", changes["nationalities"]
+        )
     if "experience" in changes:
-        places: list[str] = []
-        for i, place in enumerate(changes["experience"]):
-            kind = "country" if len(place) == 2 else "region"
-            places.append(search.term(f"experience.{i}", kind, place))
+        places = [
+            errors.check(search.term, f"experience.{i}", "country" if len(place) == 2 else "region", place)
+            for i, place in enumerate(changes["experience"])
+        ]
+        known = [p for p in places if p is not None]
         changes["experience"] = places
         changes["regions"] = sorted(
-            {r for p in places for r in ((p,) if len(p) != 2 else taxonomy.regions_of(p))}
-            | {r for p in places if len(p) != 2 for r in _ancestors(p)}
+            {r for p in known for r in ((p,) if len(p) != 2 else taxonomy.regions_of(p))}
+            | {r for p in known if len(p) != 2 for r in _ancestors(p)}
         )
     if "availability" in changes:
-        windows = _windows(changes["availability"])
+        windows = _windows(changes["availability"], errors)
         changes["availability"] = msgspec.to_builtins(windows)
         changes["available"] = [Range(w.start, w.end, upper_inc=True) for w in windows]
     if "consent" in changes:
@@ -132,9 +141,15 @@ def _ancestors(region: str) -> tuple[str, ...]:
     return tuple(sorted(common - {region}))
 
 
-def validated_changes(data: schemas.ExpertCreate | schemas.ExpertUpdate) -> dict[str, Any]:
-    """The columns a create or update writes, after every check that needs no database."""
-    return _validated(set_fields(data))
+def validated_changes(
+    data: schemas.ExpertCreate | schemas.ExpertUpdate, errors: Errors | None = None
+) -> dict[str, Any]:
+    """The columns a create or update writes, after every check that needs no database: each
+    mistake noted in ``errors``, or without it a 422 naming every one."""
+    if errors is not None:
+        return _validated(set_fields(data), errors)
+    with Errors() as errors:
+        return _validated(set_fields(data), errors)
 
 
 def has_contact(contact: schemas.Contact | None) -> bool:
@@ -232,27 +247,29 @@ async def expert_schema(session: AsyncSession, expert: Expert, viewer: Principal
 
 def _values(filters: ExpertFilter) -> dict[str, Any]:
     """The filters' values, checked and normalised, by the name of their bind parameter in
-    :func:`_hits` (an unknown term is a 422 naming its filter). Two or three of theme, language and
-    region become the pairs that stand for them (:func:`term_pairs`)."""
+    :func:`_hits` (a 422 names every filter with an unknown term). Two or three of theme, language and region become the pairs that stand for
+    them (:func:`term_pairs`)."""
     values: dict[str, Any] = {}
-    if filters.theme:
-        values["theme"] = [search.term("theme", "theme", filters.theme)]
-    if filters.service_type:
-        term = search.term("service_type", "service_type", filters.service_type)
-        values["service_types"] = [term, *taxonomy.children_of(term)]
-    if filters.language:
-        values["language"] = [search.term("language", "language", filters.language)]
-    if filters.country:
-        values["country"] = [search.term("country", "country", filters.country)]
-    if filters.region:
-        values["region"] = [search.term("region", "region", filters.region)]
-    if filters.seniority:
-        values["seniority"] = filters.seniority
-    if filters.available_from or filters.available_to:
-        values["available_from"] = filters.available_from or filters.available_to
-        values["available_to"] = filters.available_to or filters.available_from
-        if values["available_to"] < values["available_from"]:
-            raise InvalidInput.field("available_to", "is before available_from")
+    with Errors() as errors:
+        if filters.theme:
+            values["theme"] = [errors.check(search.term, "theme", "theme", filters.theme)]
+        if filters.service_type and (
+            term := errors.check(search.term, "service_type", "service_type", filters.service_type)
+        ):
+            values["service_types"] = [term, *taxonomy.children_of(term)]
+        if filters.language:
+            values["language"] = [errors.check(search.term, "language", "language", filters.language)]
+        if filters.country:
+            values["country"] = [errors.check(search.term, "country", "country", filters.country)]
+        if filters.region:
+            values["region"] = [errors.check(search.term, "region", "region", filters.region)]
+        if filters.seniority:
+            values["seniority"] = filters.seniority
+        if filters.available_from or filters.available_to:
+            values["available_from"] = filters.available_from or filters.available_to
+            values["available_to"] = filters.available_to or filters.available_from
+            if values["available_to"] < values["available_from"]:
+                errors.add("available_to", "is before available_from")
     if filters.q:
         values["q"] = filters.q
     theme, language, region = (values.get(name, [None])[0] for name in ("theme", "language", "region"))
@@ -337,9 +354,11 @@ async def search_experts(
     limit: int,
     cursor: str | None,
 ) -> schemas.ExpertPage:
-    values = _values(filters)
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
+    with Errors() as errors:
+        values = errors.check(_values, filters) or {}
+        with errors.collect():
+            if org_id := await search.organisation_id(session, filters.organisation):
+                values["organisation_id"] = org_id
     found = await search.find(
         session, principal, _hits, shape="experts", values=values, cursor=cursor, limit=limit
     )
@@ -404,9 +423,12 @@ async def create_expert(
 async def _create_expert(
     session: AsyncSession, principal: Principal, data: schemas.ExpertCreate, origin: str
 ) -> schemas.Expert:
-    changes = validated_changes(data)
-    check_consent(data.sharing, data.consent, has_contact(data.contact))
-    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    with Errors() as errors:
+        changes = validated_changes(data, errors)
+        with errors.collect():
+            check_consent(data.sharing, data.consent, has_contact(data.contact))
+        with errors.collect():
+            changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     await _check_external_id(session, principal, data.external_id, None)
     (expert,) = await add_experts(session, principal, [(data, changes)], origin)
     await session.refresh(expert)
@@ -455,14 +477,20 @@ async def update_expert(
 ) -> schemas.Expert:
     expert = await _owned(session, principal, expert_id)
     check_version(if_match, expert.version)
-    changes = validated_changes(data)
-    if {"sharing", "consent", "contact"} & changes.keys():
-        contact = (
-            has_contact(changes["contact"])
-            if "contact" in changes
-            else await session.get(ExpertContact, expert.id) is not None
-        )
-        check_consent(changes.get("sharing", expert.sharing), changes.get("consent", expert.consent), contact)
+    with Errors() as errors:
+        changes = validated_changes(data, errors)
+        if {"sharing", "consent", "contact"} & changes.keys():
+            contact = (
+                has_contact(changes["contact"])
+                if "contact" in changes
+                else await session.get(ExpertContact, expert.id) is not None
+            )
+            with errors.collect():
+                check_consent(
+                    changes.get("sharing", expert.sharing), changes.get("consent", expert.consent), contact
+                )
+        with errors.collect():
+            await resolve_sharing(session, expert, changes)
     return await change_expert(session, principal, expert, data, changes)
 
 

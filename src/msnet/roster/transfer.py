@@ -235,7 +235,7 @@ def _checked(row: _Row, column: str, name: str, value: Any) -> Any:
             row.error(column, _message(exc)[0])
             return _BAD
         return converted
-    good: list[Any] = []
+    good: list[tuple[int, Any]] = []  # (position in the cell, item)
     for i, item in enumerate(value):
         where = f"item {i + 1} ('{_label(item)}')"
         try:
@@ -247,20 +247,20 @@ def _checked(row: _Row, column: str, name: str, value: Any) -> Any:
             row.error(column, f"{where}{' ' + inner if inner else ''}: {message}")
             continue
         except InvalidInput as exc:
-            for e in exc.extra["errors"]:
+            for e in exc.errors:
                 row.error(column, f"{where}: {e['message']}")
             continue
-        good.extend(converted)
-    if len(good) < len(value):
-        return _BAD
+        good.append((i, converted[0]))
     if name == "availability" and len(good) > 1:  # each window may be right and overlap another
         try:
-            service.validated_changes(schemas.ExpertUpdate(availability=good))
+            service.validated_changes(schemas.ExpertUpdate(availability=[w for _, w in good]))
         except InvalidInput as exc:
-            for e in exc.extra["errors"]:
-                row.error(column, f"item {int(e['field'].split('.')[1]) + 1}: {e['message']}")
+            for e in exc.errors:
+                row.error(column, f"item {good[int(e['field'].split('.')[1])][0] + 1}: {e['message']}")
             return _BAD
-    return good
+    if len(good) < len(value):
+        return _BAD
+    return [item for _, item in good]
 
 
 def _parse(number: int, cells: dict[str, str], header: list[str]) -> _Row:

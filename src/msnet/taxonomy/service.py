@@ -263,7 +263,7 @@ def check(field: str, kind: TermKind, values: Iterable[str]) -> list[str]:
         elif term not in result:
             result.append(term)
     if errors:
-        raise InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
+        raise InvalidInput.every(errors)
     return result
 
 

@@ -34,7 +34,7 @@ from msnet.auth.keys import derive_key
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
 from msnet.db.engine import ORG_KEY, set_organisation
-from msnet.errors import Conflict, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.organisations.models import Organisation
 from msnet.outbox.service import enqueue_email
@@ -49,8 +49,9 @@ MAX_ITEMS = 50  # of each kind in one digest; the rest are counted
 # --- subscriptions -------------------------------------------------------------------------
 
 
-def _checked_filters(filters: schemas.DigestFilters) -> schemas.DigestFilters:
-    """Saved filters must be ones the searches accept: taxonomy terms, codes (normalised)."""
+async def _checked_filters(session: AsyncSession, filters: schemas.DigestFilters) -> schemas.DigestFilters:
+    """Saved filters must be ones the searches accept: taxonomy terms, codes (normalised), an
+    organisation that exists; a 422 names every one that is not."""
 
     def term(field: str, kind: str, value: str | None) -> str | None:
         if value is None:
@@ -58,14 +59,23 @@ def _checked_filters(filters: schemas.DigestFilters) -> schemas.DigestFilters:
         try:
             return search.term(field, kind, value)
         except InvalidInput:
-            raise InvalidInput.field(f"filters.{field}", f"'{value}' is not in the taxonomy") from None
+            errors.add(f"filters.{field}", f"'{value}' is not in the taxonomy")
+            return None
 
-    return msgspec.structs.replace(
-        filters,
-        theme=term("theme", "theme", filters.theme),
-        country=term("country", "country", filters.country),
-        language=term("language", "language", filters.language),
-    )
+    with Errors() as errors:
+        checked = msgspec.structs.replace(
+            filters,
+            theme=term("theme", "theme", filters.theme),
+            country=term("country", "country", filters.country),
+            language=term("language", "language", filters.language),
+        )
+        if (
+            filters.organisation
+            and await session.scalar(select(Organisation.id).where(Organisation.slug == filters.organisation))
+            is None
+        ):
+            errors.add("filters.organisation", f"no organisation '{filters.organisation}'")
+    return checked
 
 
 def _to_schema(row: Subscription, slug: str) -> schemas.Subscription:
@@ -99,13 +109,7 @@ async def create_subscription(
 async def _create_subscription(
     session: AsyncSession, principal: Principal, data: schemas.SubscriptionCreate
 ) -> schemas.Subscription:
-    filters = _checked_filters(data.filters)
-    if (
-        filters.organisation
-        and await session.scalar(select(Organisation.id).where(Organisation.slug == filters.organisation))
-        is None
-    ):
-        raise InvalidInput.field("filters.organisation", f"no organisation '{filters.organisation}'")
+    filters = await _checked_filters(session, data.filters)
     subscription_id = await session.scalar(
         insert(Subscription)
         .values(

@@ -29,13 +29,14 @@ from msnet import search
 from msnet.api import instant, set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
-from msnet.errors import InvalidInput, NotFound
+from msnet.errors import Errors, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.sharing import (
     apply_changes,
     lock_for_owner,
     resolve_share_with,
+    resolve_sharing,
     slugs_of,
     visible,
     visible_to_caller,
@@ -107,45 +108,58 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def _training_changes(data: schemas.TrainingCreate | schemas.TrainingUpdate) -> dict[str, Any]:
+def _training_changes(
+    data: schemas.TrainingCreate | schemas.TrainingUpdate, errors: Errors
+) -> dict[str, Any]:
     """The columns a create or update writes, after every check that needs neither the database nor
-    the record's other fields."""
+    the record's other fields (each mistake noted in ``errors``)."""
     changes = {_COLUMNS.get(k, k): v for k, v in set_fields(data).items()}
     for field, kind in (("themes", "theme"), ("languages", "language")):
         if field in changes:
-            changes[field] = taxonomy.check(field, kind, changes[field])  # type: ignore[arg-type]
+            changes[field] = errors.check(taxonomy.check, field, kind, changes[field])  # type: ignore[arg-type]
     if changes.get("country"):
-        changes["country"] = search.term("country", "country", changes["country"])
+        changes["country"] = errors.check(search.term, "country", "country", changes["country"])
     if "country" in changes:
         changes["regions"] = list(taxonomy.regions_of(changes["country"])) if changes["country"] else []
     if "time_zone" in changes:
-        changes["time_zone"] = time_zone(changes["time_zone"])
+        changes["time_zone"] = errors.check(time_zone, changes["time_zone"])
     for api, column in (("start", "starts_at"), ("end", "ends_at"), ("application_deadline",) * 2):
         if changes.get(column) is not None:
-            changes[column] = instant(api, changes[column])
+            changes[column] = errors.check(instant, api, changes[column])
     if "audience" in changes:
         changes["audience"] = sorted(set(changes["audience"]))
     return changes
 
 
-def _check_training(record: dict[str, Any]) -> None:
-    """The rules between fields, on the record as it will be."""
-    if record["ends_at"] < record["starts_at"]:
-        raise InvalidInput.field("end", "is before the start")
+def _check_training(record: dict[str, Any], errors: Errors) -> None:
+    """The rules between fields, on the record as it will be (a rule on a field already found wrong
+    is not checked)."""
+    if not errors.about("start", "end") and record["ends_at"] < record["starts_at"]:
+        errors.add("end", "is before the start")
     deadline = record.get("application_deadline")
-    if deadline is not None and deadline > record["starts_at"]:
-        raise InvalidInput.field("application_deadline", "is after the start")
-    if record["format"] in ("in_person", "hybrid") and not record.get("country"):
-        raise InvalidInput.field("country", "is needed for an in-person or hybrid training")
+    if (
+        not errors.about("start", "application_deadline")
+        and deadline is not None
+        and deadline > record["starts_at"]
+    ):
+        errors.add("application_deadline", "is after the start")
+    if (
+        not errors.about("country")
+        and record["format"] in ("in_person", "hybrid")
+        and not record.get("country")
+    ):
+        errors.add("country", "is needed for an in-person or hybrid training")
     if not (record.get("apply_url") or record.get("apply_email")):
-        raise InvalidInput.field("apply_url", "say how to apply: apply_url, apply_email or both")
+        errors.add("apply_url", "say how to apply: apply_url, apply_email or both")
 
 
-def _publication_changes(data: schemas.PublicationCreate | schemas.PublicationUpdate) -> dict[str, Any]:
+def _publication_changes(
+    data: schemas.PublicationCreate | schemas.PublicationUpdate, errors: Errors
+) -> dict[str, Any]:
     changes = set_fields(data)
     for field, kind in (("themes", "theme"), ("languages", "language")):
         if field in changes:
-            changes[field] = taxonomy.check(field, kind, changes[field])  # type: ignore[arg-type]
+            changes[field] = errors.check(taxonomy.check, field, kind, changes[field])  # type: ignore[arg-type]
     return changes
 
 
@@ -227,16 +241,17 @@ def _created(model: Any, names: frozenset[str]) -> list[ColumnElement[bool]]:
 
 
 async def _common_values(
-    session: AsyncSession, filters: TrainingFilter | PublicationFilter
+    session: AsyncSession, filters: TrainingFilter | PublicationFilter, errors: Errors
 ) -> dict[str, Any]:
-    """The values of the filters trainings and publications share."""
+    """The values of the filters trainings and publications share (each mistake noted in ``errors``)."""
     values: dict[str, Any] = {}
-    if org_id := await search.organisation_id(session, filters.organisation):
-        values["organisation_id"] = org_id
+    with errors.collect():
+        if org_id := await search.organisation_id(session, filters.organisation):
+            values["organisation_id"] = org_id
     if filters.theme:
-        values["theme"] = [search.term("theme", "theme", filters.theme)]
+        values["theme"] = [errors.check(search.term, "theme", "theme", filters.theme)]
     if filters.language:
-        values["language"] = [search.term("language", "language", filters.language)]
+        values["language"] = [errors.check(search.term, "language", "language", filters.language)]
     if filters.created_from is not None:
         values["created_from"] = filters.created_from
     if filters.created_before is not None:
@@ -248,20 +263,21 @@ async def _common_values(
 
 async def training_values(session: AsyncSession, filters: TrainingFilter) -> dict[str, Any]:
     """The training filters' values, checked and normalised, by the name of their bind parameter in
-    :func:`training_conditions` (an unknown term is a 422 naming its filter)."""
-    values = await _common_values(session, filters)
-    if filters.kind:
-        values["kind"] = filters.kind
-    if filters.format:
-        values["format"] = filters.format
-    if filters.country:
-        values["country"] = search.term("country", "country", filters.country)
-    if filters.region:
-        values["region"] = [search.term("region", "region", filters.region)]
-    if filters.audience:
-        values["audience"] = [filters.audience]
-    if filters.start_from and filters.start_to and filters.start_to < filters.start_from:
-        raise InvalidInput.field("start_to", "is before start_from")
+    :func:`training_conditions` (a 422 naming every filter with an unknown term)."""
+    with Errors() as errors:
+        values = await _common_values(session, filters, errors)
+        if filters.kind:
+            values["kind"] = filters.kind
+        if filters.format:
+            values["format"] = filters.format
+        if filters.country:
+            values["country"] = errors.check(search.term, "country", "country", filters.country)
+        if filters.region:
+            values["region"] = [errors.check(search.term, "region", "region", filters.region)]
+        if filters.audience:
+            values["audience"] = [filters.audience]
+        if filters.start_from and filters.start_to and filters.start_to < filters.start_from:
+            errors.add("start_to", "is before start_from")
     if filters.start_from:
         values["start_from"] = _day_start(filters.start_from)
     if filters.start_to:
@@ -375,10 +391,11 @@ async def training_schema(session: AsyncSession, training: Training) -> schemas.
 
 async def publication_values(session: AsyncSession, filters: PublicationFilter) -> dict[str, Any]:
     """The publication filters' values by the name of their bind parameter in
-    :func:`publication_conditions`."""
-    values = await _common_values(session, filters)
-    if filters.published_from and filters.published_to and filters.published_to < filters.published_from:
-        raise InvalidInput.field("published_to", "is before published_from")
+    :func:`publication_conditions` (a 422 naming every filter with a mistake)."""
+    with Errors() as errors:
+        values = await _common_values(session, filters, errors)
+        if filters.published_from and filters.published_to and filters.published_to < filters.published_from:
+            errors.add("published_to", "is before published_from")
     if filters.published_from:
         values["published_from"] = filters.published_from
     if filters.published_to:
@@ -482,9 +499,11 @@ async def create_training(
 async def _create_training(
     session: AsyncSession, principal: Principal, data: schemas.TrainingCreate, origin: str
 ) -> schemas.Training:
-    changes = _training_changes(data)
-    _check_training(changes)
-    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    with Errors() as errors:
+        changes = _training_changes(data, errors)
+        _check_training(changes, errors)
+        with errors.collect():
+            changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     training = Training(organisation_id=principal.org_id, origin=origin, **changes)
     session.add(training)
     await session.flush()
@@ -502,14 +521,21 @@ async def update_training(
 ) -> schemas.Training:
     training = await get_training(session, principal, training_id)
     await lock_for_owner(session, principal, training, "training")
-    changes = _training_changes(data)
-    _check_training(
-        {
-            **{c: getattr(training, c) for c in ("starts_at", "ends_at", "application_deadline", "format")},
-            **{c: getattr(training, c) for c in ("country", "apply_url", "apply_email")},
-            **changes,
-        }
-    )
+    with Errors() as errors:
+        changes = _training_changes(data, errors)
+        _check_training(
+            {
+                **{
+                    c: getattr(training, c)
+                    for c in ("starts_at", "ends_at", "application_deadline", "format")
+                },
+                **{c: getattr(training, c) for c in ("country", "apply_url", "apply_email")},
+                **changes,
+            },
+            errors,
+        )
+        with errors.collect():
+            await resolve_sharing(session, training, changes)
     await apply_changes(session, training, changes, if_match)
     await record_action(session, principal, "training.update", "training", training_id, data)
     return await training_schema(session, training)
@@ -547,8 +573,10 @@ async def create_publication(
 async def _create_publication(
     session: AsyncSession, principal: Principal, data: schemas.PublicationCreate, origin: str
 ) -> schemas.Publication:
-    changes = _publication_changes(data)
-    changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
+    with Errors() as errors:
+        changes = _publication_changes(data, errors)
+        with errors.collect():
+            changes["share_with"] = await resolve_share_with(session, data.sharing, data.share_with)
     publication = Publication(organisation_id=principal.org_id, origin=origin, **changes)
     session.add(publication)
     await session.flush()
@@ -566,7 +594,11 @@ async def update_publication(
 ) -> schemas.Publication:
     publication = await get_publication(session, principal, publication_id)
     await lock_for_owner(session, principal, publication, "publication")
-    await apply_changes(session, publication, _publication_changes(data), if_match)
+    with Errors() as errors:
+        changes = _publication_changes(data, errors)
+        with errors.collect():
+            await resolve_sharing(session, publication, changes)
+    await apply_changes(session, publication, changes, if_match)
     await record_action(session, principal, "publication.update", "publication", publication_id, data)
     return await publication_schema(session, publication)
 

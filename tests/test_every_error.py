@@ -8,9 +8,12 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 
+from msnet.errors import Errors, InvalidInput
 from msnet.settings import Settings
+from msnet.taxonomy import service as taxonomy
 from tests.helpers import Caller, MakeCaller, add_organisation, assert_every_case
 
 PROBLEM = "application/problem+json"
@@ -28,6 +31,31 @@ SCOPES = [
 #: Restricted to two organisations that do not exist, around one that does (``eu``).
 UNKNOWN_SHARE_WITH = {"sharing": "restricted", "share_with": ["atlantis", "eu", "narnia"]}
 NAMES_UNKNOWN_SHARE_WITH = ["share_with.0", "share_with.2"]
+
+
+def _three_checks_and_a_raise() -> None:
+    with Errors() as errors:
+        errors.add("title", "is empty")
+        assert errors.check(taxonomy.check, "themes", "theme", ["nope", "land", "astrology"]) is None
+        assert not errors.about("period")
+        raise InvalidInput.field("period.end", "is before the start")
+
+
+def _a_check_and_a_bug() -> None:
+    with Errors() as errors:
+        errors.add("title", "is empty")
+        _ = 1 / 0
+
+
+def test_the_collector_raises_every_error_together_and_lets_other_failures_through() -> None:
+    with Errors() as errors:
+        assert errors.check(taxonomy.check, "themes", "theme", ["gender_inclusion"]) == ["gender_inclusion"]
+    with pytest.raises(InvalidInput) as raised:
+        _three_checks_and_a_raise()
+    assert [e["field"] for e in raised.value.errors] == ["title", "themes.0", "themes.2", "period.end"]
+    assert raised.value.detail == "title: is empty (and 3 more, in errors)"
+    with pytest.raises(ZeroDivisionError):
+        _a_check_and_a_bug()
 
 
 async def caller(make_caller: MakeCaller, settings: Settings) -> Caller:

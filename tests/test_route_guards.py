@@ -68,11 +68,14 @@ class Endpoint:
 
 
 def endpoints(app: Litestar) -> Iterator[Endpoint]:
-    """Every HTTP handler of the app, one per method (Litestar's implicit OPTIONS left out)."""
+    """Every HTTP handler of the app, one per method (Litestar's implicit OPTIONS left out), but the
+    staff pages (a session, not a token: tests/web/test_security.py checks their guards)."""
     for route in app.routes:
         assert isinstance(route, HTTPRoute), route
         path = re.sub(r"{(\w+):\w+}", r"{\1}", route.path)
         for handler in route.route_handlers:
+            if handler.opt.get("page"):
+                continue
             for method in sorted(handler.http_methods - {"OPTIONS"}):
                 yield Endpoint(method, path, handler)
 

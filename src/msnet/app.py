@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException, SerializationException, Validatio
 from litestar.params import BodyKwarg
 
 import msnet
-from msnet import jobs, tracing
+from msnet import jobs, tracing, web
 from msnet.api import body_errors
 from msnet.audit.routes import AuditController
 from msnet.auth import failures
@@ -162,7 +162,8 @@ def create_app(settings: Settings) -> Litestar:
     metrics = Metrics()
     verifier = TokenVerifier(settings.issuer)
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, web.router(), web.assets],
+        template_config=web.template_config(),
         dependencies={"db": Provide(provide_session)},
         exception_handlers=EXCEPTION_HANDLERS,
         before_request=_check_request,
@@ -178,6 +179,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.metrics = metrics
     app.state.schema_head = head_revision()
     app.state.verifier = verifier
+    app.state.identity_providers = web.Providers()  # their discovery documents and keys, kept
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
     app.state.node_clients = federation.load_node_client  # peers get tokens from /oauth/token
     document_operations(app)

@@ -14,6 +14,7 @@ from msnet.processes import models as processes
 from msnet.requests import models as requests
 from msnet.roster import models as roster
 from msnet.training import models as training
+from msnet.web import models as web
 
 metadata = Base.metadata
 
@@ -32,4 +33,5 @@ __all__ = [
     "requests",
     "roster",
     "training",
+    "web",
 ]

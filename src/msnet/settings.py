@@ -299,6 +299,32 @@ class Settings:
             "delivery, so an organisation cannot make the node call into the network it runs in.",
         },
     )
+    session_idle_minutes: int = field(
+        default=120,
+        metadata={
+            "env": "MSNET_SESSION_IDLE_MINUTES",
+            "parse": _int(1, 10_080),
+            "doc": "Minutes without a request after which a person's browser session ends (the staff pages).",
+        },
+    )
+    session_max_hours: int = field(
+        default=12,
+        metadata={
+            "env": "MSNET_SESSION_MAX_HOURS",
+            "parse": _int(1, 720),
+            "doc": "Hours after sign-in at which a person's browser session ends, however active.",
+        },
+    )
+    identity_provider_private_addresses: bool = field(
+        default=False,
+        metadata={
+            "env": "MSNET_IDENTITY_PROVIDER_PRIVATE_ADDRESSES",
+            "parse": _switch,
+            "doc": "on: an organisation's identity provider may be on a loopback, private or other "
+            "non-public address (development, tests, `msnet demo`); off: such an issuer is refused, so "
+            "an organisation cannot make the node call into the network it runs in.",
+        },
+    )
     worker: bool = field(
         default=True,
         metadata={

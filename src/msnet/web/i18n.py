@@ -1,0 +1,152 @@
+"""English and French: the catalogue of the request's language, and Babel's formats in it.
+
+The French catalogues are ``translations/fr/LC_MESSAGES/*.po`` (``messages.po``, and one per area of
+the pages that keeps its own, e.g. ``roster.po``), compiled in memory and merged when this module is
+first imported (no compiled file to keep in step). Templates call ``_()`` / ``ngettext()``
+(Jinja's i18n extension) and the formatting functions below; Python code calls :func:`gettext`.
+The language of a request is bound for its handling (:func:`use`): the session's, else a cookie
+set by the language switch, else the best match of ``Accept-Language``, else English.
+
+To add or change strings: ``pybabel extract -F src/msnet/web/babel.cfg -o messages.pot src/msnet/web``,
+then add the new entries to the French catalogue of their area and translate them
+(``tests/web/test_i18n.py`` fails on any string of the pages left untranslated).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime
+from pathlib import Path
+
+from babel import Locale, dates, numbers
+from babel.messages import mofile, pofile
+from babel.support import NullTranslations, Translations
+
+LANGUAGES = ("en", "fr")
+DEFAULT = "en"
+CATALOGUES = Path(__file__).parent / "translations"
+#: the cookie the language switch sets for a visitor who has not signed in
+COOKIE = "msnet_language"
+
+
+def _compile(language: str) -> NullTranslations:
+    """Every catalogue of ``language`` (``messages.po``, and one per area of the pages besides),
+    compiled and merged."""
+    merged: NullTranslations = NullTranslations()
+    for path in sorted((CATALOGUES / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po:
+            catalog = pofile.read_po(po, locale=language)
+        compiled = io.BytesIO()
+        mofile.write_mo(compiled, catalog)
+        compiled.seek(0)
+        translations = Translations(compiled)
+        if isinstance(merged, Translations):
+            merged.merge(translations)
+        else:
+            merged = translations
+    return merged
+
+
+_TRANSLATIONS = {language: _compile(language) for language in LANGUAGES}
+_current: ContextVar[str] = ContextVar("msnet_language", default=DEFAULT)
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The best of :data:`LANGUAGES` for an ``Accept-Language`` header (quality values honoured)."""
+    if not accept_language:
+        return DEFAULT
+    ranked = []
+    for position, item in enumerate(accept_language.split(",")):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().split("-")[0].lower()
+        if primary in LANGUAGES and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT
+
+
+def chosen(value: str | None) -> str | None:
+    """``value`` if it is one of :data:`LANGUAGES`, else ``None``."""
+    return value if value in LANGUAGES else None
+
+
+@contextmanager
+def use(language: str) -> Iterator[None]:
+    """Translate and format in ``language`` for the block (a request's handling)."""
+    token = _current.set(language)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current() -> str:
+    return _current.get()
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogue where it is defined; it is translated where it is shown."""
+    return message
+
+
+def translate(message: str) -> str:
+    """``message`` in the current language (what Jinja's ``_()`` formats)."""
+    return _TRANSLATIONS[_current.get()].ugettext(message)
+
+
+def translate_plural(singular: str, plural: str, n: int) -> str:
+    return _TRANSLATIONS[_current.get()].ungettext(singular, plural, n)
+
+
+def gettext(message: str, **variables: object) -> str:
+    """``message`` in the current language, with ``%(name)s`` placeholders filled from ``variables``."""
+    translated = translate(message)
+    return translated % variables if variables else translated
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
+    """The form for ``n``, with ``%(num)d`` and the ``variables`` filled."""
+    return translate_plural(singular, plural, n) % {"num": n, **variables}
+
+
+def format_date(value: date | datetime, format: str = "medium") -> str:
+    return dates.format_date(value, format=format, locale=_current.get())
+
+
+def format_datetime(value: datetime, format: str = "medium") -> str:
+    return dates.format_datetime(value, format=format, locale=_current.get())
+
+
+def format_number(value: float) -> str:
+    return numbers.format_decimal(value, locale=_current.get())
+
+
+def country_name(code: str) -> str:
+    """A country's name by its ISO 3166 alpha-2 code, in the current language (the code if unknown)."""
+    return Locale.parse(_current.get()).territories.get(code.upper(), code)
+
+
+def language_name(code: str) -> str:
+    """A language's name by its ISO 639-1 code, in the current language (the code if unknown)."""
+    return Locale.parse(_current.get()).languages.get(code.lower(), code)
+
+
+def jinja_globals() -> dict[str, object]:
+    """What every template may call besides ``_``/``gettext``/``ngettext``."""
+    return {
+        "current_language": current,
+        "languages": LANGUAGES,
+        "format_date": format_date,
+        "format_datetime": format_datetime,
+        "format_number": format_number,
+        "country_name": country_name,
+        "language_name": language_name,
+    }

@@ -1,0 +1,231 @@
+"""What every page shares: the template engine, the person's session and language bound to the
+request, the guards, and errors shown as pages rather than problem documents.
+
+A page controller takes ``principal: Principal`` (the signed-in person acting for their
+organisation, the same principal the services take from an access token) and ``db`` (the request's
+transaction under that organisation), renders with :func:`page`, and is guarded by
+:func:`signed_in` or :func:`needs` (which also mean: not signed in, go to ``/login``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Receive, Scope, Send
+from markupsafe import Markup, escape
+
+from msnet.auth.principal import Principal, requires
+from msnet.errors import MsnetError
+from msnet.logs import get_logger
+from msnet.problems import EXCEPTION_HANDLERS
+from msnet.settings import Settings
+from msnet.web import csrf, i18n, sessions
+from msnet.web.i18n import N_
+from msnet.web.people import ROLE_LABELS
+from msnet.web.sessions import SignedIn
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+log = get_logger("msnet.web")
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.translate, i18n.translate_plural, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(i18n.jinja_globals())
+    return env
+
+
+@pass_context
+def _current_person(context: Any) -> SignedIn | None:
+    """The signed-in person (``None`` before sign-in)."""
+    return context["request"].scope.get("state", {}).get("signed_in")
+
+
+@pass_context
+def _csrf_token(context: Any) -> str:
+    """The CSRF token of the person's session, for a form field or htmx's header."""
+    request: Request = context["request"]
+    signed_in: SignedIn | None = request.scope.get("state", {}).get("signed_in")
+    return csrf.token_for(request.app.state.settings, signed_in.token_hash) if signed_in else ""
+
+
+@pass_context
+def _csrf_field(context: Any) -> Markup:
+    """The hidden field every POST form carries."""
+    return Markup('<input type="hidden" name="{}" value="{}">').format(
+        csrf.FIELD, escape(_csrf_token(context))
+    )
+
+
+@pass_context
+def _here(context: Any) -> str:
+    """This page's path and query: where the language switch comes back to."""
+    url = context["request"].url
+    return url.path + (f"?{url.query}" if url.query else "")
+
+
+def _role_label(role: str) -> str:
+    return i18n.translate(ROLE_LABELS.get(role, role))
+
+
+def template_config() -> TemplateConfig:
+    """Jinja2 with the i18n extension, autoescaping, strict undefined names, and these globals besides
+    :func:`msnet.web.i18n.jinja_globals`: ``current_person()``, ``csrf_token()``, ``csrf_field()``,
+    ``here()``, ``role_label(role)``."""
+    engine = JinjaTemplateEngine.from_environment(_environment())
+    engine.engine.globals.update(
+        current_person=_current_person,
+        csrf_token=_csrf_token,
+        csrf_field=_csrf_field,
+        here=_here,
+        role_label=_role_label,
+    )
+    return TemplateConfig(instance=engine)
+
+
+def page(template: str, status_code: int = 200, **context: Any) -> Template:
+    """A page, rendered in the request's language; ``Vary`` names what changes it (htmx fragments vary
+    on ``HX-Request``)."""
+    return Template(
+        template_name=template,
+        context=context,
+        status_code=status_code,
+        headers={
+            "Vary": "Cookie, Accept-Language, HX-Request, HX-History-Restore-Request",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def signed_in_person(request: Request) -> SignedIn | None:
+    return request.scope.get("state", {}).get("signed_in")
+
+
+class PersonSession:
+    """Resolve the session cookie to the signed-in person (``scope["auth"]``: their principal;
+    ``scope["state"]["signed_in"]``) and bind the request's language for its handling."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        settings: Settings = state.settings
+        connection = ASGIConnection(scope, receive)
+        token = connection.cookies.get(sessions.cookie_name(settings))
+        signed_in = await sessions.resume(state.sessionmaker, settings, token) if token else None
+        scope["auth"] = signed_in.principal if signed_in else None
+        scope.setdefault("state", {})["signed_in"] = signed_in
+        language = (
+            (signed_in and i18n.chosen(signed_in.language))
+            or i18n.chosen(connection.cookies.get(i18n.COOKIE))
+            or i18n.negotiate(connection.headers.get("accept-language"))
+        )
+        with i18n.use(language):
+            await self.app(scope, receive, send)
+
+
+class SignInRequired(Exception):
+    """Not signed in (or the session ended): the page sends the browser to ``/login``."""
+
+
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A guard: a signed-in person."""
+    if connection.scope.get("state", {}).get("signed_in") is None:
+        raise SignInRequired
+
+
+def needs(*scopes: str) -> Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]:
+    """A guard: a signed-in person whose roles give every one of ``scopes`` (403, audited, otherwise)."""
+    scoped = requires(*scopes)
+
+    async def guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+        await signed_in(connection, handler)
+        await scoped(connection, handler)
+
+    return guard
+
+
+async def provide_principal(request: Request) -> Principal:
+    principal = request.scope.get("auth")
+    if not isinstance(principal, Principal):
+        raise SignInRequired
+    return principal
+
+
+def local_path(value: str | None) -> str:
+    """``value`` if it is a path of this site (never another site: ``//host``, ``/\\host``), else ``/``."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(c in value for c in "\r\n\t"):
+        return "/"
+    return value
+
+
+def _to_login(request: Request, _: SignInRequired) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = "/login?next=" + quote(local_path(target), safe="/")
+    if request.headers.get("hx-request"):
+        return Response(content=b"", status_code=401, headers={"HX-Redirect": location})
+    return Redirect(location, status_code=303)
+
+
+_MESSAGES = {
+    400: N_("The request could not be understood."),
+    401: N_("Sign in to see this page."),
+    403: N_("You are not allowed to do this."),
+    404: N_("This page does not exist, or you may not see it."),
+    405: N_("This page cannot be used that way."),
+    409: N_("This was changed meanwhile: reload the page and try again."),
+    413: N_("What you sent is too large."),
+    415: N_("The request could not be understood."),
+    422: N_("Some of what you entered is not valid."),
+    428: N_("This was changed meanwhile: reload the page and try again."),
+    429: N_("Too many attempts: wait a moment and try again."),
+    503: N_("The service is unavailable for a moment: try again shortly."),
+}
+_FAILED = N_("Something went wrong on our side.")
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    """The API's answer to the exception (its status and headers, e.g. Retry-After), as a page."""
+    handler = next(h for kind, h in EXCEPTION_HANDLERS.items() if isinstance(exc, kind))
+    answer: Response = handler(request, exc)
+    status = answer.status_code
+    message = _MESSAGES.get(status, _FAILED if status >= 500 else _MESSAGES[400])
+    response = page("error.html", status_code=status, status=status, message=message)
+    for name in ("retry-after", "allow"):
+        if name in answer.headers:
+            response.headers[name] = answer.headers[name]
+    return response  # type: ignore[return-value]
+
+
+EXCEPTION_PAGES: dict[Any, Any] = {
+    SignInRequired: _to_login,
+    MsnetError: _error_page,
+    HTTPException: _error_page,
+    Exception: _error_page,
+}

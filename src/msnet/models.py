@@ -6,6 +6,7 @@ from msnet.db import changes
 from msnet.db.base import Base
 from msnet.directory import models as directory
 from msnet.federation import models as federation
+from msnet.federation import replicas as federation_replicas
 from msnet.idempotency import models as idempotency
 from msnet.organisations import models as organisations
 from msnet.outbox import models as outbox
@@ -14,7 +15,6 @@ from msnet.processes import models as processes
 from msnet.requests import models as requests
 from msnet.roster import models as roster
 from msnet.training import models as training
-from msnet.web import models as web
 
 metadata = Base.metadata
 
@@ -24,6 +24,7 @@ __all__ = [
     "changes",
     "directory",
     "federation",
+    "federation_replicas",
     "idempotency",
     "metadata",
     "organisations",
@@ -33,5 +34,4 @@ __all__ = [
     "requests",
     "roster",
     "training",
-    "web",
 ]

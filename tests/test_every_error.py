@@ -239,7 +239,8 @@ async def test_a_response_names_every_mistake_and_is_not_written(
     client: AsyncTestClient, make_caller: MakeCaller, settings: Settings
 ) -> None:
     """An addressee's answer: an office that is not its own, a decline without a reason that still
-    proposes experts (none of them on its roster) and dates out of order."""
+    proposes experts (none of them on its roster) and dates out of order; and a change of the
+    submitted request that drops an addressee."""
     au = await caller(make_caller, settings)
     eu = await make_caller("eu", SCOPES)
     office = await created(client, au, "/v1/offices", {"name": "AU Mediation Support Unit"})
@@ -271,6 +272,15 @@ async def test_a_response_names_every_mistake_and_is_not_written(
     await writes(client, eu, path)(
         "POST", path, body, ["office_id", "reason", "experts", "period.end", "experts.0"]
     )
+    # the requester, changing the submitted request: an office dropped, its own added, a theme unknown
+    url = f"/v1/requests/{request['id']}"
+    before = (await client.get(url, headers=au.headers)).json()
+    change = {"addressees": [office["id"]], "themes": ["nope"]}
+    response = await client.patch(
+        url, json=change, headers={**au.headers, "If-Match": f'"{before["version"]}"'}
+    )
+    rejected(response, ["addressees", "addressees.0", "themes.0"])
+    assert (await client.get(url, headers=au.headers)).json() == before
 
 
 async def test_a_process_names_every_unknown_place_and_organisation(

@@ -357,10 +357,18 @@ async def _validated(
             changes["mandate_type"], changes["mandate_reference"] = mandate.type, mandate.reference
         if "addressees" in changes:
             office_id = changes.get("office_id", request.office_id if request else None)
+            addressees = changes.pop("addressees")
             with errors.collect():
                 changes["addressee_offices"], changes["addressee_orgs"] = await _addressees(
-                    session, principal, changes.pop("addressees"), office_id
+                    session, principal, addressees, office_id
                 )
+            if request is not None and request.state != "draft":
+                dropped = [o for o in request.addressee_offices if o not in addressees]
+                if dropped:
+                    errors.add(
+                        "addressees",
+                        f"office {dropped[0]} was sent the request: once submitted, offices are only added",
+                    )
         with errors.collect():
             if request is None:
                 changes["share_with"] = await resolve_share_with(
@@ -481,13 +489,6 @@ async def update_request(
         raise Conflict(f"a {request.state} request cannot change", allowed=[])
     before = list(request.addressee_offices)
     changes = await _validated(session, principal, changes, request)
-    if request.state != "draft" and "addressee_offices" in changes:
-        dropped = [o for o in before if o not in changes["addressee_offices"]]
-        if dropped:
-            raise InvalidInput.field(
-                "addressees",
-                f"office {dropped[0]} was sent the request: once submitted, offices are only added",
-            )
     if changes:
         await apply_changes(session, request, changes, None)  # If-Match was checked above
     if state is not None and state != request.state:

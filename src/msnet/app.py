@@ -39,6 +39,7 @@ from msnet.overlaps.routes import OverlapController
 from msnet.preconditions import require_if_match
 from msnet.problems import EXCEPTION_HANDLERS, database_unavailable
 from msnet.processes.routes import ProcessController
+from msnet.reports.routes import LessonController, ReportController
 from msnet.requests.routes import InboxController, RequestController
 from msnet.roster.routes import ExpertController
 from msnet.settings import Settings
@@ -69,6 +70,8 @@ ROUTES = [
     TrainingFeedController,
     PublicationController,
     SubscriptionController,
+    ReportController,
+    LessonController,
     NodeDocumentController,
     docs.assets,
 ]

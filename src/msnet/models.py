@@ -12,6 +12,7 @@ from msnet.organisations import models as organisations
 from msnet.outbox import models as outbox
 from msnet.overlaps import models as overlaps
 from msnet.processes import models as processes
+from msnet.reports import models as reports
 from msnet.requests import models as requests
 from msnet.roster import models as roster
 from msnet.training import models as training
@@ -31,6 +32,7 @@ __all__ = [
     "outbox",
     "overlaps",
     "processes",
+    "reports",
     "requests",
     "roster",
     "training",

@@ -374,6 +374,24 @@ class Settings:
     mail_from: str | None = _spec(
         "MSNET_MAIL_FROM", _email, "The From address of e-mails msnet sends; required with MSNET_SMTP_HOST."
     )
+    reports_min_count: int = field(
+        default=5,
+        metadata={
+            "env": "MSNET_REPORTS_MIN_COUNT",
+            "parse": _int(2, 1000),
+            "doc": "The network report shows a cell only when at least this many of its requests come from "
+            "organisations other than the one that asked most in it; otherwise the cell is suppressed.",
+        },
+    )
+    reports_refresh_seconds: int = field(
+        default=30,
+        metadata={
+            "env": "MSNET_REPORTS_REFRESH_SECONDS",
+            "parse": _int(1, 60),
+            "doc": "Seconds between two refreshes of the reports' figures (the reports.refresh job): a "
+            "change to a request shows in the reports within this time and the refresh's own.",
+        },
+    )
     otlp_endpoint: str | None = _spec(
         "MSNET_OTLP_ENDPOINT",
         _http_url,

@@ -12,6 +12,10 @@ organisation: it is the node's, outside row-level security, read and written by 
 
 ``organisations.home``: NULL for an organisation homed on this node, else the issuer of its home peer.
 
+The service role may delete experts and processes, as it may the other shared records: the copies
+of a peer's records go when their tombstone arrives or the peer is removed (a local expert is still
+erased, not deleted, by the roster service).
+
 ``used_assertions.client_id`` is widened to 300 characters: a peer node authenticates with its issuer
 URL as its client id.
 """
@@ -22,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from msnet.db.tenancy import grant
+from msnet.db.tenancy import app_role, grant
 
 revision = "0021"
 down_revision = "0020"
@@ -55,10 +59,14 @@ def upgrade() -> None:
     )
     grant("peers", "SELECT, INSERT, UPDATE, DELETE")
     op.add_column("organisations", sa.Column("home", sa.Text()))
+    grant("experts", "DELETE")
+    grant("processes", "DELETE")
     op.alter_column("used_assertions", "client_id", type_=sa.String(300), existing_nullable=False)
 
 
 def downgrade() -> None:
     op.alter_column("used_assertions", "client_id", type_=sa.String(80), existing_nullable=False)
+    op.execute(f'REVOKE DELETE ON TABLE processes FROM "{app_role()}"')
+    op.execute(f'REVOKE DELETE ON TABLE experts FROM "{app_role()}"')
     op.drop_column("organisations", "home")
     op.drop_table("peers")

@@ -23,7 +23,7 @@ import pytest
 from litestar import Litestar
 
 from msnet.app import create_app
-from msnet.auth.keys import load_key_ring, new_secret_key
+from msnet.auth.keys import KeyRing, load_key_ring, new_secret_key
 from msnet.db.embedded import with_user_and_db
 from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.db.runtime import cli_session
@@ -55,14 +55,17 @@ class Node:
         assert self.settings.database_url
         return cli_session(self.settings.database_url)
 
-    async def fingerprint(self) -> str:
-        """This node's key fingerprint, as ``msnet node fingerprint`` prints it."""
+    async def key_ring(self) -> KeyRing:
+        """This node's keys as they are in its database now."""
         engine = make_engine(self.settings.database_url, pool_size=1)  # type: ignore[arg-type]
         try:
-            ring = await load_key_ring(make_sessionmaker(engine), self.settings)
+            return await load_key_ring(make_sessionmaker(engine), self.settings)
         finally:
             await engine.dispose()
-        return fingerprint(ring.signing.as_dict(private=False))
+
+    async def fingerprint(self) -> str:
+        """This node's key fingerprint, as ``msnet node fingerprint`` prints it."""
+        return fingerprint((await self.key_ring()).signing.as_dict(private=False))
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """``msnet ARGS`` run against this node by its operator, in a process of its own."""

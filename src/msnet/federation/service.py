@@ -4,6 +4,7 @@ and removing a peer with the records it replicated here."""
 
 from __future__ import annotations
 
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,8 @@ import httpx
 import msgspec
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.audit.service import AuditEvent, record
@@ -29,6 +31,7 @@ from msnet.directory.models import Capacity, Office
 from msnet.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from msnet.federation import node, schemas
 from msnet.federation.models import Peer
+from msnet.federation.replicas import Replica
 from msnet.logs import get_logger
 from msnet.organisations.models import Organisation
 from msnet.processes.models import Process
@@ -42,8 +45,9 @@ log = get_logger("msnet.federation")
 REPLICATED = (Capacity, Office, Expert, Process, Training, Publication)
 FETCH_TIMEOUT = 10.0
 #: a token request signed by a key this node does not know yet refetches the peer's node document,
-#: at most this often
-REFETCH_INTERVAL = timedelta(seconds=5)
+#: at most this often (seconds, per peer and process)
+REFETCH_INTERVAL = 5.0
+_refetched: dict[str, float] = {}
 
 
 def normalise(url: str) -> str:
@@ -197,8 +201,10 @@ async def refresh_all(session: AsyncSession, http: httpx.AsyncClient | None = No
 
 async def remove_peer(session: AsyncSession, url: str, token_ttl: int) -> int:
     """Stop exchanging with a peer (``msnet peer remove``): its tokens stop working here, and every
-    record it replicated here is deleted, leaving tombstones. Its organisations stay in the registry
-    (audit entries may name them), homed on it. Returns how many records were dropped."""
+    record it replicated here is deleted, leaving a tombstone (one that a local record still refers
+    to, an office a request was sent to say, stays, private to its organisation, as when its own
+    tombstone arrives). Its organisations stay in the registry (audit entries may name them), homed
+    on it. Returns how many records were dropped."""
     issuer = normalise(url)
     peer = await session.scalar(select(Peer).where(Peer.issuer == issuer))
     if peer is None:
@@ -207,10 +213,19 @@ async def remove_peer(session: AsyncSession, url: str, token_ttl: int) -> int:
     for org_id in await homed_org_ids(session, issuer):
         await set_organisation(session, org_id)
         for model in REPLICATED:
-            result = await session.execute(
-                delete(model).where(model.organisation_id == org_id, model.origin == issuer)
+            ids = await session.scalars(
+                select(model.id).where(model.organisation_id == org_id, model.origin == issuer)
             )
-            dropped += result.rowcount  # type: ignore[attr-defined]
+            for record_id in list(ids):
+                try:
+                    async with session.begin_nested():
+                        await session.execute(delete(model).where(model.id == record_id))
+                    dropped += 1
+                except IntegrityError:
+                    await session.execute(
+                        update(model).where(model.id == record_id).values(sharing="private", share_with=[])
+                    )
+    await session.execute(delete(Replica).where(Replica.origin == issuer))
     await auth.deny(session, f"node:{issuer}", datetime.now(UTC) + timedelta(seconds=token_ttl + 60))
     await session.delete(peer)
     await _audit(session, "peer.remove", issuer, {"dropped": dropped})
@@ -291,13 +306,11 @@ async def load_node_client(
     if peer is None:
         return None
     known = {str(key.get("kid")) for key in peer.jwks.get("keys", [])}
-    checked = peer.document_checked_at
-    if (
-        key_id is not None
-        and key_id not in known
-        and (checked is None or datetime.now(UTC) - checked > REFETCH_INTERVAL)
-    ):
-        await refresh_peer(session, peer)
+    if key_id is not None and key_id not in known:
+        now = time.monotonic()
+        if now - _refetched.get(client_id, -REFETCH_INTERVAL) >= REFETCH_INTERVAL:
+            _refetched[client_id] = now
+            await refresh_peer(session, peer)
     if peer.state != "active":
         return None
     org = await session.scalar(
@@ -318,9 +331,10 @@ async def load_node_client(
 
 
 async def peer_node(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """A guard for the federation endpoints: a peer node's access token with the scope
-    ``federation`` (401 without a valid token, 403, audited, for any other principal). Sets the
-    request's principal (the bearer middleware authenticates /v1 only)."""
+    """A guard for the federation endpoints: an access token of an active peer node with the scope
+    ``federation`` (401 without a valid token, or from a peer removed or refused since; 403, audited,
+    for any other principal). Sets the request's principal (the bearer middleware authenticates /v1
+    only)."""
     principal = connection.scope.get("auth")
     if principal is None:
         header = connection.headers.get("authorization")
@@ -336,3 +350,11 @@ async def peer_node(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if principal.kind != "node" or NODE_SCOPE not in principal.scopes:
         await audit_denial(connection.scope, principal, "not a peer node")
         raise Forbidden("only a peer node may call the federation endpoints")
+    async with connection.app.state.sessionmaker() as session, session.begin():
+        state = await session.scalar(select(Peer.state).where(Peer.issuer == principal.subject))
+        denied = await auth.is_denied(session, principal)
+    if state != "active" or denied:
+        raise Unauthenticated(
+            "this node does not peer with yours (removed, or refused until its operator confirms your key)",
+            headers=bearer_challenge("invalid_token"),
+        )

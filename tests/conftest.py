@@ -293,7 +293,8 @@ def app(settings: Settings) -> Litestar:
         app = _APPS[key] = create_app(settings)
     else:
         app.state.settings = settings
-        app.state.metrics = app.asgi_handler.metrics = Metrics()  # type: ignore[attr-defined]
+        # the request context's (inside the refusal gate: msnet.app)
+        app.state.metrics = app.asgi_handler.app.metrics = Metrics()  # type: ignore[attr-defined]
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +17,7 @@ from msnet.api import body_errors
 from msnet.audit.routes import AuditController
 from msnet.auth import failures
 from msnet.auth.keys import KeyRing, load_key_ring
-from msnet.auth.middleware import BearerAuthentication
+from msnet.auth.middleware import BearerAuthentication, RefusalGate
 from msnet.auth.routes import ClientController, OAuthController
 from msnet.auth.server import NodeAuthorizationServer
 from msnet.auth.service import TokenVerifier
@@ -134,8 +135,14 @@ async def database(app: Litestar) -> AsyncIterator[None]:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.replica = replica = make_replica(settings, app.state.metrics, traced)
 
+    reloading = asyncio.Lock()
+
     async def reload_key_ring() -> None:
-        app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings)
+        """One reload at a time: who asks while one runs gets its ring, without another."""
+        asked = getattr(app.state, "key_ring", None)
+        async with reloading:
+            if getattr(app.state, "key_ring", None) is asked:
+                app.state.key_ring = await load_key_ring(app.state.sessionmaker, settings, asked)
 
     app.state.reload_key_ring = reload_key_ring
     try:
@@ -186,7 +193,9 @@ def create_app(settings: Settings) -> Litestar:
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
     app.state.node_clients = federation.load_node_client  # peers get tokens from /oauth/token
     document_operations(app)
-    app.asgi_handler = RequestContext(
-        app.asgi_handler, metrics, settings.request_timeout, tracing.of(settings.otlp_endpoint)
+    app.asgi_handler = RefusalGate(  # a refused address's failing attempts go no further
+        RequestContext(
+            app.asgi_handler, metrics, settings.request_timeout, tracing.of(settings.otlp_endpoint)
+        )
     )
     return app

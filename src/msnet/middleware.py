@@ -71,8 +71,20 @@ class Metrics:
         )
         self.auth_refusals = Counter(
             "msnet_auth_refusals",
-            "Failing attempts answered 429: their address failed too often in the interval.",
+            "Failing attempts answered 429: their address failed too often in the interval (reason "
+            "unchecked: a token-endpoint request of such an address refused unchecked, the hold full).",
             ("reason",),
+            registry=self.registry,
+        )
+        self.auth_refusals_held = Gauge(
+            "msnet_auth_refusals_held",
+            "Refused answers held now (MSNET_AUTH_REFUSAL_DELAY), summed over the serving processes alive.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.auth_refusals_unheld = Counter(
+            "msnet_auth_refusals_unheld",
+            "Refused answers sent at once: MSNET_AUTH_REFUSAL_HOLD_LIMIT answers were held already.",
             registry=self.registry,
         )
         self.pool_size = self._pool_gauge(
@@ -125,7 +137,7 @@ class Metrics:
         return encode(registry), content_type
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
+def incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER:
             return value.decode() if _VALID_REQUEST_ID.match(value) else None
@@ -152,7 +164,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         responded = False  # the handler has started its response

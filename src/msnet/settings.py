@@ -288,6 +288,26 @@ class Settings:
             "failing attempts get 429 with Retry-After until the interval ends (valid ones still pass).",
         },
     )
+    auth_refusal_delay: int = field(
+        default=2,
+        metadata={
+            "env": "MSNET_AUTH_REFUSAL_DELAY",
+            "parse": _int(0, 60),
+            "doc": "Seconds a refused address's 429 is held before it is sent (0: sent at once), and its "
+            "token-endpoint requests wait before they are checked: a client that tries again when "
+            "answered then makes at most one attempt a connection in that time.",
+        },
+    )
+    auth_refusal_hold_limit: int = field(
+        default=256,
+        metadata={
+            "env": "MSNET_AUTH_REFUSAL_HOLD_LIMIT",
+            "parse": _int(1, 100_000),
+            "doc": "Refused answers a process holds at once (MSNET_AUTH_REFUSAL_DELAY); beyond it, a "
+            "refused address's failing token is answered 429 at once, and its token-endpoint request "
+            "429 unchecked, so memory and database work stay bounded.",
+        },
+    )
 
     webhook_private_addresses: bool = field(
         default=False,

@@ -4,8 +4,8 @@ failing refused.
 Every failure (a bearer token that does not verify, a revoked token, an OAuth endpoint's error) is
 counted by its key: source address, reason, and the organisation and actor when they are known. Time
 is cut into fixed intervals of MSNET_AUTH_FAILURE_WINDOW seconds. The first failure of a key in an
-interval is recorded at once (an ``auth.failed`` entry counting 1, with its request's id); the others
-are counted in memory and recorded as one entry with their count when the interval closes, or when
+interval is recorded at once (an ``auth.failed`` entry counting 1, with its request's id) unless its
+source is refused already; the others are counted in memory and recorded as one entry with their count when the interval closes, or when
 the process stops. So a flood writes at most two entries a key an interval a process, whatever its
 rate, and the counts of a key's entries add up to its failures exactly (each process records its
 own). A failure's entry reads ``resource_type = "auth_failures"``, ``resource_id = "count=N
@@ -16,6 +16,12 @@ counts its own) has its next failing attempts answered 429 with ``Retry-After`` 
 interval's end) instead of 401, until the interval ends. Only failing attempts are refused: a valid
 token or valid client credentials from that source are served as ever, so clients behind the same
 address (a NAT, a proxy) are not locked out by one that keeps failing.
+
+A refused source costs little: ``msnet.auth.middleware.RefusalGate``, the outermost layer, checks its
+bearer tokens in memory and answers the failing ones itself, touching neither the database nor the
+rest of the stack; and the ``Tarpit`` holds each such answer MSNET_AUTH_REFUSAL_DELAY seconds (at most
+MSNET_AUTH_REFUSAL_HOLD_LIMIT at once), so a client that tries again when answered makes one attempt
+a connection in that time, whatever its speed.
 """
 
 from __future__ import annotations
@@ -100,13 +106,21 @@ class FailureLedger:
         first = False
         if key in self._unrecorded:
             self._unrecorded[key] += 1
-        elif len(self._unrecorded) < self.max_keys:
-            self._unrecorded[key] = 0
-            first = True
+        elif len(self._unrecorded) < self.max_keys:  # a refused attempt waits for the interval's tally
+            first = retry_after is None
+            self._unrecorded[key] = 0 if first else 1
         else:
             overflow = FailureKey(None, key.reason)
             self._unrecorded[overflow] = self._unrecorded.get(overflow, 0) + 1
         return Verdict(first, retry_after, self._index * self.window)
+
+    def refusal(self, source: str | None, now: float | None = None) -> int | None:
+        """Seconds until ``source`` is no longer refused (None: it is not refused)."""
+        now = time.time() if now is None else now
+        self._roll(now)
+        if self._by_source.get(source, 0) < self.limit:
+            return None
+        return max(1, math.ceil((self._index + 1) * self.window - now))
 
     def take(self, now: float | None = None, *, everything: bool = False) -> list[Tally]:
         """The tallies of the intervals that have closed (with ``everything``, the current one's
@@ -136,6 +150,52 @@ class FailureLedger:
         self._closed.extend(Tally(k, n, start) for k, n in self._unrecorded.items() if n)
         self._unrecorded = {}
         self._by_source = {}
+
+
+class Tarpit:
+    """Refused answers held ``delay`` seconds before they are sent: the wait costs no CPU, and a client
+    that sends its next attempt when answered makes at most one a connection in that time. At most
+    ``limit`` are held at once, so memory stays bounded; all are let go when the app stops, and none
+    is held after (nor with a ``delay`` of 0). ``metrics`` shows how many are held, and how many
+    were not for want of room."""
+
+    def __init__(self, delay: float, limit: int, metrics: Any) -> None:
+        self.delay = delay
+        self.limit = limit
+        self.metrics = metrics
+        self._held: set[asyncio.Future[None]] = set()
+        self._stopped = False
+
+    async def hold(self) -> bool:
+        """Wait ``delay`` seconds (or not at all, when there is nothing to wait for): True; False at
+        once when ``limit`` answers are held already, to answer without waiting."""
+        if self.delay <= 0 or self._stopped:
+            return True
+        if len(self._held) >= self.limit:
+            self.metrics.auth_refusals_unheld.inc()
+            return False
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        timer = loop.call_later(self.delay, _let_go, waiter)
+        self._held.add(waiter)
+        self.metrics.auth_refusals_held.inc()
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._held.discard(waiter)
+            self.metrics.auth_refusals_held.dec()
+        return True
+
+    def stop(self) -> None:
+        self._stopped = True
+        for waiter in self._held:
+            _let_go(waiter)
+
+
+def _let_go(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def failure_event(
@@ -231,16 +291,19 @@ async def _recorder(app: Litestar, ledger: FailureLedger, stop: asyncio.Event) -
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
-    """This process's ledger, and a task recording each interval's tallies when it closes; the open
-    interval's are recorded when the app stops."""
+    """This process's ledger and tarpit, and a task recording each interval's tallies when it closes;
+    the open interval's are recorded when the app stops."""
     settings = app.state.settings
     ledger = FailureLedger(settings.auth_failure_window, settings.auth_failure_limit)
     app.state.auth_failures = ledger
+    tarpit = Tarpit(settings.auth_refusal_delay, settings.auth_refusal_hold_limit, app.state.metrics)
+    app.state.auth_tarpit = tarpit
     stop = asyncio.Event()
     task = asyncio.create_task(_recorder(app, ledger, stop))
     try:
         yield
     finally:
+        tarpit.stop()
         stop.set()
         await task
         await _record_closed(app, ledger, everything=True)

@@ -2,7 +2,8 @@
 throughput, errors, rows that cross organisations, and the serving process's memory (issue 17).
 
     .venv/bin/python bench/load.py [--duration 600] [--concurrency 16] [--experts 10000] [--warmup 30]
-                                   [--restart-db-at SECONDS] [--flood] [--flood-period 60] [--json FILE]
+                                   [--restart-db-at SECONDS] [--flood] [--flood-period 60]
+                                   [--flood-concurrency 16] [--refusal-delay SECONDS] [--json FILE]
 
 Builds a fresh embedded PostgreSQL in a temporary directory (this script starts and stops it, so it
 can restart it), loads the demo network (`msnet demo --no-serve`: ten organisations, each with a
@@ -45,7 +46,9 @@ client secrets to /oauth/token, ``--flood-concurrency`` at a time (default 16) a
 seconds (off, on, off, on …), so that the legitimate p95 with and without the flood come from the
 same run. The audit log's auth.failed entries are counted at the end: msnet writes at most two a
 key (source, reason, organisation, actor) an interval of MSNET_AUTH_FAILURE_WINDOW seconds, and their
-counts add up to the failures.
+counts add up to the failures. Once 127.0.0.2 is refused, its answers are held
+MSNET_AUTH_REFUSAL_DELAY seconds (the tarpit): ``--refusal-delay S`` serves the node with that delay
+(0: no tarpit, refused answers sent at once) instead of its default.
 
 ``--json FILE`` writes the summary as JSON too.
 """
@@ -1044,7 +1047,8 @@ def print_summary(s: dict[str, Any]) -> None:
         f = s["flood"]
         print(
             f"flood from {FLOOD_SOURCE} ({f['periods_on']} periods, {f['seconds_on']:.0f} s on): "
-            f"{f['attempts']} attempts, answers {f['answers']}"
+            f"{f['attempts']} attempts ({f['attempts'] / max(f['seconds_on'], 1e-9):.0f} a second), "
+            f"answers {f['answers']}"
         )
         print(
             f"  legitimate p95 {f['legitimate_p95_ms_without']:.1f} ms without, {f['legitimate_p95_ms_with']:.1f} ms with "
@@ -1073,6 +1077,9 @@ def main() -> None:
     )
     parser.add_argument("--flood-period", type=float, default=60.0, help="seconds of each flood period")
     parser.add_argument("--flood-concurrency", type=int, default=16, help="concurrent flood requests")
+    parser.add_argument(
+        "--refusal-delay", type=int, help="MSNET_AUTH_REFUSAL_DELAY of the node (default: its default)"
+    )
     parser.add_argument("--json", type=Path, help="write the summary there")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)")
@@ -1091,6 +1098,7 @@ def main() -> None:
             MSNET_DATA_DIR=str(root / "msnet"),
             MSNET_ACCESS_TOKEN_TTL=str(TOKEN_TTL),
             MSNET_REQUEST_BURST_LIMIT="10000",
+            **({} if args.refusal_delay is None else {"MSNET_AUTH_REFUSAL_DELAY": str(args.refusal_delay)}),
         )
         print("loading the demo network …", flush=True)
         demo = subprocess.run([*MSNET, "demo", "--no-serve"], env=env, capture_output=True, text=True)

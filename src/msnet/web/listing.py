@@ -1,0 +1,171 @@
+"""What the directory's and the trainings' search pages share: a search as its URL says it (kept in
+the address so it can be bookmarked and shared), the facets beside the results, the mistakes of a
+search by filter, and the names of taxonomy terms and organisations in the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.errors import InvalidInput
+from msnet.organisations.models import Organisation
+from msnet.taxonomy import service as taxonomy
+from msnet.web import i18n
+
+#: The most terms a facet lists (the most frequent first; a chosen one always).
+FACET_TERMS = 12
+#: The longest cursor a page gives out.
+CURSOR_LENGTH = 512
+LIST_KINDS = {
+    "theme": "themes",
+    "service_type": "service_types",
+    "language": "languages",
+    "region": "regions",
+    "country": "countries",
+}
+
+
+@dataclass
+class Query:
+    """A search as its URL says it: the filters set, the page's cursor, and the mistakes in them."""
+
+    path: str
+    values: dict[str, str] = field(default_factory=dict)
+    cursor: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        path: str,
+        params: Mapping[str, str],
+        longest: Mapping[str, int],
+        *,
+        choices: Mapping[str, tuple[str, ...]] = {},
+        dates: tuple[str, ...] = (),
+    ) -> Query:
+        """The filters named in ``longest`` (each at most that long), those of ``choices`` among
+        their values, those of ``dates`` ISO dates."""
+        query = cls(path)
+        for name, most in longest.items():
+            value = (params.get(name) or "").strip()
+            if not value:
+                continue
+            if len(value) > most:
+                query.errors[name] = i18n.gettext("is longer than %(n)s characters", n=most)
+            elif name in choices and value not in choices[name]:
+                query.errors[name] = i18n.gettext("is not one of the choices")
+            elif name in dates and not _is_date(value):
+                query.errors[name] = i18n.gettext("is not a date (YYYY-MM-DD)")
+            else:
+                query.values[name] = value
+        cursor = (params.get("cursor") or "").strip()
+        if len(cursor) > CURSOR_LENGTH:
+            query.errors["cursor"] = i18n.gettext("is not a page of this search")
+        query.cursor = cursor or None
+        return query
+
+    def url(self, path: str | None = None, /, **changes: str | None) -> str:
+        """The address of this search with ``changes`` (a value of None drops the filter); a change
+        of filter goes back to the first page."""
+        params: dict[str, str | None] = {**self.values}
+        params.update(changes)
+        if "cursor" not in changes:
+            params.pop("cursor", None)
+        kept = {k: v for k, v in params.items() if v}
+        return (path or self.path) + (("?" + urlencode(kept)) if kept else "")
+
+    def errors_from(self, exc: InvalidInput) -> None:
+        """The service's mistakes of the search, by filter."""
+        for error in exc.extra.get("errors") or [{"field": "q", "message": exc.detail}]:
+            self.errors.setdefault(error["field"].split(".", 1)[0], error["message"])
+
+
+def _is_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def facet_views(
+    query: Query,
+    facets: Mapping[str, Mapping[str, int]],
+    titles: Mapping[str, str],
+    named: Callable[[str, str], str],
+) -> list[dict[str, Any]]:
+    """The facets beside the results, in the order of ``titles`` (msgids): each term's name
+    (``named(facet, term)``), count, and the search narrowed to it (for the chosen one, widened)."""
+    views = []
+    for name, title in titles.items():
+        counts = facets.get(name, {})
+        chosen = query.values.get(name)
+        top = sorted(counts, key=lambda t, f=name: (-counts[t], named(f, t).casefold()))[:FACET_TERMS]
+        if chosen and chosen not in top:
+            top.append(chosen)
+        views.append(
+            {
+                "name": name,
+                "title": i18n.translate(title),
+                "clear_url": query.url(**{name: None}) if chosen else None,
+                "terms": [
+                    {
+                        "id": term,
+                        "label": named(name, term),
+                        "count_text": i18n.format_number(counts.get(term, 0)),
+                        "selected": term == chosen,
+                        "url": query.url(**{name: None if term == chosen else term}),
+                    }
+                    for term in top
+                ],
+            }
+        )
+    return views
+
+
+def htmx_fragment(request: Request, target: str) -> bool:
+    """Whether htmx asks for the search's part ``target`` alone (not on restoring history: a whole
+    page)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-target") == target
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
+
+
+@cache
+def _labels(kind: str, language: str) -> dict[str, str]:
+    terms = getattr(taxonomy.taxonomy(), LIST_KINDS[kind])
+    return {t.id: getattr(t.label, language) for t in terms}
+
+
+def label(kind: str, term: str) -> str:
+    """A taxonomy term's name (a theme, service type, region, country or language) in the request's
+    language (its id if the taxonomy lacks it)."""
+    return _labels(kind, i18n.current()).get(term, term)
+
+
+@cache
+def _choices(kind: str, language: str) -> list[tuple[str, str]]:
+    return sorted(_labels(kind, language).items(), key=lambda item: item[1].casefold())
+
+
+def choices(kind: str) -> list[tuple[str, str]]:
+    """A taxonomy list as (id, name) pairs in the request's language, by name."""
+    return _choices(kind, i18n.current())
+
+
+async def organisation_names(db: AsyncSession) -> dict[str, str]:
+    """Every organisation's name by its slug."""
+    return {
+        slug: name for slug, name in (await db.execute(select(Organisation.slug, Organisation.name))).all()
+    }

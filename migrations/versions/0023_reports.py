@@ -4,15 +4,19 @@ Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-07
 
-A trigger on ``requests`` and ``request_responses`` (and on ``processes``, whose regions, countries
-and merges the figures use) marks the request in ``report_dirty``, in the transaction of the change.
+A trigger on ``requests`` and ``request_responses`` (and on ``processes``, whose names, sharing,
+regions, countries and merges the figures use) marks the request in ``report_dirty``, in the
+transaction of the change; one on ``trainings`` marks the training's id (no request: it only makes
+the next refresh start a new generation, as the track record counts trainings).
 ``msnet_report_refresh(batch)`` (the ``reports.refresh`` job, every MSNET_REPORTS_REFRESH_SECONDS)
 takes the marked requests, computes their rows of ``report_facts`` again, and then the cells of
 ``report_cells`` of every quarter whose facts changed. Both functions are ``SECURITY DEFINER`` of
 the schema owner (search path pinned, tables schema-qualified): the refresh reads every
 organisation's requests, responses and events, which the service role cannot. The service role
 reads its own organisation's facts (row-level security) and the cells (no organisation in them:
-the service applies the disclosure rule before any leaves the node); it writes neither.
+the service applies the disclosure rule before any leaves the node); it writes neither. Each
+refresh that took anything gives ``report_state`` a new random ``generation``: an answer computed
+under one generation stays exact until the next (msnet.reports keeps such answers).
 """
 
 from __future__ import annotations
@@ -40,8 +44,12 @@ BEGIN
         INSERT INTO public.report_dirty (request_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
     ELSIF TG_TABLE_NAME = 'request_responses' THEN
         INSERT INTO public.report_dirty (request_id) VALUES (NEW.request_id) ON CONFLICT DO NOTHING;
+    ELSIF TG_TABLE_NAME = 'trainings' THEN  -- not a request: it only starts a new generation
+        INSERT INTO public.report_dirty (request_id)
+        VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END) ON CONFLICT DO NOTHING;
     ELSIF NEW.merged_into IS DISTINCT FROM OLD.merged_into OR NEW.regions IS DISTINCT FROM OLD.regions
-          OR NEW.countries IS DISTINCT FROM OLD.countries THEN
+          OR NEW.countries IS DISTINCT FROM OLD.countries OR NEW.name IS DISTINCT FROM OLD.name
+          OR NEW.sharing IS DISTINCT FROM OLD.sharing OR NEW.share_with IS DISTINCT FROM OLD.share_with THEN
         INSERT INTO public.report_dirty (request_id)
         SELECT r.id FROM public.requests r WHERE r.process_id = NEW.id OR r.process_id IN (
             SELECT p.id FROM public.processes p WHERE p.merged_into = NEW.id)
@@ -163,6 +171,7 @@ BEGIN
         DELETE FROM public.report_cells WHERE quarter = ANY(v_quarters);
         {CELLS};
     END IF;
+    UPDATE public.report_state SET generation = gen_random_uuid();
     RETURN cardinality(v_ids);
 END
 $$
@@ -232,6 +241,9 @@ def upgrade() -> None:
         ),
     )
     grant("report_cells", "SELECT")
+    op.create_table("report_state", sa.Column("generation", sa.Uuid(), primary_key=True))
+    op.execute("INSERT INTO report_state (generation) VALUES (gen_random_uuid())")
+    grant("report_state", "SELECT")
     # the refresh reads every organisation's events (requests, responses and processes have such a
     # policy for the owner already: migrations 0006 and 0009)
     op.execute(
@@ -250,6 +262,10 @@ def upgrade() -> None:
         "CREATE TRIGGER processes_report_mark AFTER UPDATE ON processes "
         "FOR EACH ROW EXECUTE FUNCTION msnet_report_mark()"
     )
+    op.execute(
+        "CREATE TRIGGER trainings_report_mark AFTER INSERT OR UPDATE OR DELETE ON trainings "
+        "FOR EACH ROW EXECUTE FUNCTION msnet_report_mark()"
+    )
     op.execute(REFRESH)
     op.execute("REVOKE ALL ON FUNCTION msnet_report_refresh(integer) FROM PUBLIC")
     op.execute(f'GRANT EXECUTE ON FUNCTION msnet_report_refresh(integer) TO "{app_role()}"')
@@ -257,12 +273,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER trainings_report_mark ON trainings")
     op.execute("DROP TRIGGER processes_report_mark ON processes")
     op.execute("DROP TRIGGER request_responses_report_mark ON request_responses")
     op.execute("DROP TRIGGER requests_report_mark ON requests")
     op.execute("DROP FUNCTION msnet_report_refresh(integer)")
     op.execute("DROP FUNCTION msnet_report_mark()")
     op.execute("DROP POLICY request_events_reports ON request_events")
+    op.drop_table("report_state")
     op.drop_table("report_cells")
     op.drop_table("report_facts")
     op.drop_table("report_dirty")

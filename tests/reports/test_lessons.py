@@ -132,6 +132,8 @@ async def test_lessons_follow_the_requests_sharing_and_the_figures_follow_the_li
 
     # the lifecycle's triggers marked the requests; one run of the job brings them into the figures
     assert await owner_conn.fetchval("SELECT count(*) FROM report_dirty") == 3
+    before = (await client.get("/v1/reports/track-record", headers=au.headers)).json()["total"]["asked"]
+    assert before["requests"] == 0  # answered (and kept) before the refresh
     stop = asyncio.Event()
     job = asyncio.create_task(reports.Refresh().run(runner.Context(sessionmaker, settings, Metrics()), stop))
     for _ in range(200):

@@ -136,7 +136,7 @@ async def test_figures_by_quarter_theme_and_outcome_as_worked_out_by_hand(
     client: AsyncTestClient, builder: Builder, callers: dict[str, Caller], sessionmaker: async_sessionmaker
 ) -> None:
     ids = await build(builder)
-    assert await refresh(sessionmaker) == 7  # every submitted request, and the draft
+    assert await refresh(sessionmaker) == 10  # the seven requests (the draft too) and three trainings
     au, eu, igad = callers["au"], callers["eu"], callers["igad"]
 
     by_quarter = await track_record(client, au, **YEAR)
@@ -225,6 +225,12 @@ async def test_figures_by_quarter_theme_and_outcome_as_worked_out_by_hand(
     igad_total = (await track_record(client, igad, **YEAR))["total"]
     assert (igad_total["asked"]["requests"], igad_total["asked"]["declines"]) == (1, 1)
     assert igad_total["received"]["declines"] == 1  # its own decline of R1
+
+    # an answer is kept only while the figures stand: a new training shows after the next refresh
+    await builder.training("au", at("2027-06-01T08:00:00"), [], ["western_africa"], "SN")
+    assert (await track_record(client, au, **YEAR))["total"]["trainings"] == 2
+    assert await refresh(sessionmaker) == 1
+    assert (await track_record(client, au, **YEAR))["total"]["trainings"] == 3
 
 
 async def test_the_csv_is_exactly_what_the_json_shows(

@@ -75,3 +75,11 @@ class ReportCell(Base):
     first_response_p90: Mapped[float | None] = mapped_column(Float)
     acceptance_median: Mapped[float | None] = mapped_column(Float)
     acceptance_p90: Mapped[float | None] = mapped_column(Float)
+
+
+class ReportState(Base):
+    """One row: the generation of the figures, new (random) at each refresh that changed anything."""
+
+    __tablename__ = "report_state"
+
+    generation: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)

@@ -135,17 +135,18 @@ class ReportController(Controller):
             format=format,
         )
         parameters = await service.parse_track_record(db, principal, query)
-        record = await service.track_record(db, principal, parameters)
-        if parameters.format == "csv" or (
+        as_csv = parameters.format == "csv" or (
             parameters.format is None
             and request.accept.best_match(["application/json", CSV], "application/json") == CSV
-        ):
+        )
+        body = await service.track_record_answer(db, principal, parameters, as_csv)
+        if as_csv:
             return Response(
-                service.track_record_csv(record).encode(),  # type: ignore[arg-type]
+                body,  # type: ignore[arg-type]
                 media_type=CSV,  # Litestar adds the charset of a text type itself
                 headers={"Content-Disposition": 'attachment; filename="track-record.csv"'},
             )
-        return Response(record)
+        return Response(body, media_type="application/json")  # type: ignore[arg-type]
 
     @get(
         "/network",
@@ -161,7 +162,7 @@ class ReportController(Controller):
         dimension: Dimension = None,
         from_: FromQuarter = None,
         to: ToQuarter = None,
-    ) -> schemas.NetworkReport:
+    ) -> Response[schemas.NetworkReport]:
         """Every member organisation's requests together, by whole quarters that have ended and one
         fixed dimension (`theme`, `region`, `service_type`): the same figures as a track record, naming
         no organisation. A cell is shown only when at least MSNET_REPORTS_MIN_COUNT of its requests come
@@ -169,7 +170,8 @@ class ReportController(Controller):
         `suppressed` is true (and, in a quarter where only one cell would be, the smallest other one
         too). Scope `requests:read`; one 422 names every bad parameter."""
         parameters = service.parse_network(dimension, from_, to)
-        return await service.network_report(db, parameters, request.app.state.settings.reports_min_count)
+        body = await service.network_answer(db, parameters, request.app.state.settings.reports_min_count)
+        return Response(body, media_type="application/json")  # type: ignore[arg-type]
 
 
 class LessonController(Controller):

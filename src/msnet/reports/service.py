@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from sqlalchemy import TextClause, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +30,7 @@ from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.processes.schemas import ProcessRef
 from msnet.reports import schemas
-from msnet.reports.models import ReportCell
+from msnet.reports.models import ReportCell, ReportState
 from msnet.requests.models import SupportRequest
 from msnet.requests.service import readable
 from msnet.sharing import slugs_of, visible
@@ -47,6 +49,42 @@ async def refresh(session: AsyncSession, batch: int = 1_000_000) -> int:
     """Recompute the facts of the requests changed since the last refresh, and the network's cells of
     their quarters; the number of requests recomputed."""
     return await session.scalar(text("SELECT msnet_report_refresh(:batch)"), {"batch": batch}) or 0
+
+
+# --- answers kept ----------------------------------------------------------------------------
+
+
+class Answers:
+    """Answers already computed in this process, by what they answer and the figures' generation
+    (``report_state``, new at every refresh that changed anything, random so that no two databases
+    share one): exact while that generation stands. The least recently used go first beyond
+    ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.kept: OrderedDict[Hashable, bytes] = OrderedDict()
+
+    def get(self, key: Hashable) -> bytes | None:
+        body = self.kept.get(key)
+        if body is not None:
+            self.kept.move_to_end(key)
+        return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes or key in self.kept:
+            return
+        self.kept[key] = body
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            self.size -= len(self.kept.popitem(last=False)[1])
+
+
+ANSWERS = Answers(64 * 1024 * 1024)
+
+
+async def generation(session: AsyncSession) -> UUID:
+    return await session.scalar(select(ReportState.generation))  # type: ignore[return-value]
 
 
 # --- parameters ----------------------------------------------------------------------------
@@ -482,6 +520,19 @@ def track_record_csv(record: schemas.TrackRecord) -> str:
     return out.getvalue()
 
 
+async def track_record_answer(
+    session: AsyncSession, principal: Principal, p: TrackRecordParameters, as_csv: bool
+) -> bytes:
+    """The track record as the body of an answer (JSON, or CSV), kept for the figures' generation."""
+    key = ("track-record", principal.org_id, p, as_csv, await generation(session))
+    body = ANSWERS.get(key)
+    if body is None:
+        record = await track_record(session, principal, p)
+        body = track_record_csv(record).encode() if as_csv else msgspec.json.encode(record)
+        ANSWERS.put(key, body)
+    return body
+
+
 # --- the network's picture -----------------------------------------------------------------
 
 
@@ -643,6 +694,16 @@ async def network_report(
         min_count=min_count,
         quarters=quarters,
     )
+
+
+async def network_answer(session: AsyncSession, p: NetworkParameters, min_count: int) -> bytes:
+    """The network report as a JSON body, kept for the figures' generation."""
+    key = ("network", p, min_count, await generation(session))
+    body = ANSWERS.get(key)
+    if body is None:
+        body = msgspec.json.encode(await network_report(session, p, min_count))
+        ANSWERS.put(key, body)
+    return body
 
 
 # --- lessons -------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from litestar import Litestar
 
 from msnet.app import create_app
@@ -32,7 +35,7 @@ from msnet.federation.node import fingerprint
 from msnet.organisations import schemas as org_schemas
 from msnet.organisations import service as organisations
 from msnet.settings import Settings
-from tests.conftest import APP, OWNER, Clones, free_port, serving
+from tests.conftest import APP, OWNER, Clones, free_port
 from tests.helpers import cli_env
 
 #: the organisations homed on each node made by ``running_nodes``, by the node's name
@@ -135,9 +138,36 @@ def running_nodes(
                 orgs=[name, f"{name}-2"],
             )
             asyncio.run(_prepare(node))
-            stack.enter_context(serving(node.app, port))
             nodes.append(node)
-        yield nodes
+        with serving_all(nodes):
+            yield nodes
+
+
+@contextmanager
+def serving_all(nodes: list[Node]) -> Iterator[None]:
+    """Each node served over real HTTP by uvicorn, in a thread, as ``tests.conftest.serving`` does;
+    told to stop all at once at the end, so their shutdowns wait together."""
+    servers = []
+    try:
+        for node in nodes:
+            port = node.settings.port
+            server = uvicorn.Server(
+                uvicorn.Config(node.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+            )
+            thread = threading.Thread(target=server.run, daemon=True)
+            thread.start()
+            servers.append((server, thread))
+            deadline = time.monotonic() + 30
+            while not server.started:
+                if time.monotonic() > deadline or not thread.is_alive():
+                    raise RuntimeError(f"node {node.name} did not start")
+                time.sleep(0.02)
+        yield
+    finally:
+        for server, _ in servers:
+            server.should_exit = True
+        for _, thread in servers:
+            thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from msnet.db.engine import set_organisation
 from msnet.directory.models import Office
+from msnet.errors import Conflict, NotFound
 from msnet.federation import service
 from msnet.federation.client import PeerClient, PeerError
 from msnet.federation.models import Peer
@@ -74,17 +75,14 @@ def test_the_node_document_is_public_and_signed_by_the_key_the_operator_hands_ov
     assert len(document["signatures"]) == 1
 
 
-def test_two_nodes_peer_as_their_operators_would(nodes: list[Node]) -> None:
+async def test_two_nodes_peer_as_their_operators_would(nodes: list[Node]) -> None:
     un, au = nodes[0], nodes[1]
-    au_print = au.cli("node", "fingerprint").stdout.strip()
-    un_print = un.cli("node", "fingerprint").stdout.strip()
+    au_print = au.cli("node", "fingerprint").stdout.strip()  # handed over out of band
     added = un.cli("peer", "add", au.issuer + "/", "--fingerprint", au_print)
     assert added.returncode == 0, added.stderr
-    assert au.issuer in added.stdout
-    assert "au, au-2" in added.stdout
-    assert au.cli("peer", "add", un.issuer, "--fingerprint", un_print).returncode == 0
+    assert f"peered with {au.issuer} (active): organisations au, au-2" in added.stdout
+    await peer(au, un)  # au's operator does the same with un's fingerprint
     listed = un.cli("peer", "list")
-    assert listed.returncode == 0
     assert f"{au.issuer}  active  au, au-2" in listed.stdout.splitlines()
     status = un.cli("peer", "status", "--json")
     assert status.returncode == 0, status.stderr
@@ -95,36 +93,30 @@ def test_two_nodes_peer_as_their_operators_would(nodes: list[Node]) -> None:
     assert row["last_sync_at"] is None
     assert row["lag_seconds"] is None
     assert row["failures"] == 0
-    table = un.cli("peer", "status")
-    assert table.stdout.splitlines()[0].split() == [
-        "ISSUER",
-        "STATE",
-        "LAST",
-        "SYNC",
-        "LAG",
-        "FAILURES",
-        "LAST",
-        "ERROR",
-    ]
-    assert any(line.startswith(au.issuer) and " never " in line for line in table.stdout.splitlines())
+    table = un.cli("peer", "status").stdout.splitlines()
+    assert table[0].split() == ["ISSUER", "STATE", "LAST", "SYNC", "LAG", "FAILURES", "LAST", "ERROR"]
+    (line,) = [line for line in table if line.startswith(au.issuer)]
+    assert line.split() == [au.issuer, "active", "never", "-", "0", "-"]
     # the organisations homed on au are in un's registry, with the same ids, homed on au
-    au_orgs = {o["slug"]: o for o in httpx.get(au.issuer + "/v1/organisations").json()["items"]}
-    un_orgs = {o["slug"]: o for o in httpx.get(un.issuer + "/v1/organisations").json()["items"]}
+    au_orgs, un_orgs = await registry(au), await registry(un)
     assert {s: un_orgs[s]["id"] for s in ("au", "au-2")} == {s: au_orgs[s]["id"] for s in ("au", "au-2")}
     assert un_orgs["au"]["origin"] == au.issuer
 
 
-def test_a_wrong_fingerprint_is_refused_and_nothing_is_recorded(nodes: list[Node]) -> None:
+async def test_a_wrong_fingerprint_is_refused_and_nothing_is_recorded(nodes: list[Node]) -> None:
     un, au, eu = nodes
-    wrong = au.cli("node", "fingerprint").stdout.strip()  # a real fingerprint, of another node
+    wrong = await au.fingerprint()  # a real fingerprint, of another node
     refused = eu.cli("peer", "add", un.issuer, "--fingerprint", wrong)
     assert refused.returncode != 0
     assert f"not by {wrong}" in refused.stderr
     assert "check the fingerprint" in refused.stderr
-    refused = un.cli("peer", "add", eu.issuer, "--fingerprint", "SHA256:" + "A" * 43)
-    assert refused.returncode != 0
-    listed = un.cli("peer", "list").stdout
-    assert eu.issuer not in listed
+    assert await stored_peer(eu, un.issuer) is None
+    before = await stored_peer(un, eu.issuer)
+    with pytest.raises(Conflict):
+        async with un.session() as session:
+            await service.add_peer(session, eu.issuer, "SHA256:" + "A" * 43, un.issuer)
+    after = await stored_peer(un, eu.issuer)
+    assert (after.trusted_thumbprints if after else None) == (before.trusted_thumbprints if before else None)
 
 
 async def owner_rows(node: Node, org_id: Any, query: str, *params: Any) -> list[Any]:
@@ -233,10 +225,10 @@ async def test_a_slug_claimed_by_two_nodes_is_refused_and_reported(nodes: list[N
     added = un.cli("peer", "add", eu.issuer, "--fingerprint", await eu.fingerprint())
     assert added.returncode == 0, added.stderr
     assert "refused (homed on another node): au-2" in added.stderr
-    status = json.loads(un.cli("peer", "status", "--json").stdout)
-    (row,) = [s for s in status if s["issuer"] == eu.issuer]
-    assert row["organisations"] == ["eu", "eu-2"]
-    assert row["refused_organisations"] == ["au-2"]
+    async with un.session() as session:
+        (row,) = [s for s in await service.peer_statuses(session) if s.issuer == eu.issuer]
+    assert row.organisations == ["eu", "eu-2"]
+    assert row.refused_organisations == ["au-2"]
     au_2 = (await registry(un))["au-2"]
     assert (au_2["origin"], au_2["name"]) == (au.issuer, "Organisation AU-2")
 
@@ -340,11 +332,13 @@ async def test_peer_remove_drops_the_peers_records_and_its_access(nodes: list[No
     assert await owner_rows(au, org_id, "SELECT id FROM offices WHERE id = $1", office_id) == []
     tombstones = await owner_rows(au, org_id, "SELECT origin FROM tombstones WHERE record_id = $1", office_id)
     assert [t["origin"] for t in tombstones] == [un.issuer]
-    assert un.issuer not in au.cli("peer", "list").stdout
+    assert await stored_peer(au, un.issuer) is None
     async with httpx.AsyncClient(base_url=au.issuer) as http:
         denied = await http.get("/federation/v1/probe", headers=bearer(token))  # issued before
         assert denied.status_code == 401, denied.text
     async with PeerClient(un.settings, await un.key_ring(), au.issuer) as calls:
         with pytest.raises(PeerError):
             await calls.token()
-    assert au.cli("peer", "remove", un.issuer).returncode != 0  # no such peer any more
+    with pytest.raises(NotFound):  # no such peer any more
+        async with au.session() as session:
+            await service.remove_peer(session, un.issuer, 600)

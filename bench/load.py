@@ -310,7 +310,7 @@ class Org:
     client_id: str
     secret: str
     http: httpx.AsyncClient
-    token_at: float = 0.0
+    token_at: float = -math.inf  # none yet (time.monotonic() may be small: the machine just started)
     offices: list[str] = field(default_factory=list)  # its own
     addressable: list[str] = field(default_factory=list)  # its own that others may see
     experts: list[str] = field(default_factory=list)  # its own, to offer

@@ -18,12 +18,15 @@ import pytest
 from litestar import Request, get
 from sqlalchemy import select
 
-from msnet.db.engine import set_organisation
+from msnet.db.engine import make_engine, make_sessionmaker, set_organisation
 from msnet.directory.models import Office
 from msnet.errors import Conflict, NotFound
 from msnet.federation import service
 from msnet.federation.client import PeerClient, PeerError
 from msnet.federation.models import Peer
+from msnet.jobs import peering
+from msnet.jobs.runner import Context
+from msnet.middleware import Metrics
 from msnet.organisations import service as organisations
 from msnet.organisations.models import Organisation
 from msnet.organisations.schemas import OrganisationCreate
@@ -265,10 +268,11 @@ async def test_a_key_rotated_with_an_overlap_keeps_the_peering_working(nodes: li
         "UPDATE signing_keys SET retired_at = now() - interval '1 day' WHERE retired_at IS NOT NULL"
     )
     assert await wait_for_keys(au, 1) == {new}
-    async with un.session() as session:
-        peer_row = await session.scalar(select(Peer).where(Peer.issuer == au.issuer))
-        assert peer_row is not None
-        assert await service.refresh_peer(session, peer_row) is True
+    engine = make_engine(un.settings.database_url, pool_size=2)  # type: ignore[arg-type]
+    try:  # un's job federation.documents, one tick
+        await peering.DOCUMENTS.tick(Context(make_sessionmaker(engine), un.settings, Metrics()))
+    finally:
+        await engine.dispose()
     last = await stored_peer(un, au.issuer)
     assert last is not None
     assert (last.state, last.trusted_thumbprints) == ("active", [new])

@@ -17,7 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from msnet.audit.service import AuditEvent, record
 from msnet.auth import failures
@@ -193,10 +193,18 @@ async def refresh_peer(session: AsyncSession, peer: Peer, http: httpx.AsyncClien
     return True
 
 
-async def refresh_all(session: AsyncSession, http: httpx.AsyncClient | None = None) -> None:
-    """Refresh every peer's node document (the key rotation job)."""
-    for peer in list(await session.scalars(select(Peer).order_by(Peer.issuer))):
-        await refresh_peer(session, peer, http)
+async def refresh_all(sessionmaker: async_sessionmaker) -> None:
+    """Fetch every peer's node document again, each in a transaction of its own (the job
+    ``federation.documents``): a peer's rotated key is learnt while its old key still signs beside
+    it, whether or not the peer calls this node or publishes anything meanwhile."""
+    async with sessionmaker() as session, session.begin():
+        issuers = list(await session.scalars(select(Peer.issuer).order_by(Peer.issuer)))
+    async with httpx.AsyncClient(timeout=FETCH_TIMEOUT) as http:
+        for issuer in issuers:
+            async with sessionmaker() as session, session.begin():
+                peer = await session.scalar(select(Peer).where(Peer.issuer == issuer).with_for_update())
+                if peer is not None:
+                    await refresh_peer(session, peer, http)
 
 
 async def remove_peer(session: AsyncSession, url: str, token_ttl: int) -> int:

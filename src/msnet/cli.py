@@ -1,4 +1,4 @@
-"""msnet: serve | demo | worker | migrate | backup | restore | org … | client … | roster import | keys … | audit verify | digest send | openapi."""
+"""msnet: serve | demo | worker | migrate | backup | restore | org … | user … | client … | roster import | keys … | audit verify | digest send | openapi."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,40 @@ def _parser() -> argparse.ArgumentParser:
         "--identifier", action="append", default=[], help="org-id.guide identifier (repeatable)"
     )
     create.add_argument("--home-node", help="URL of the node that holds its data, if not this one")
+    idp = org.add_parser(
+        "idp", help="the identity provider the organisation's staff sign in with"
+    ).add_subparsers(dest="idp_command", required=True, metavar="ACTION")
+    idp_set = idp.add_parser(
+        "set", help="register or change the organisation's OpenID Connect provider; prints JSON"
+    )
+    idp_set.add_argument("slug", help="the organisation's slug")
+    idp_set.add_argument("--issuer", required=True, help="the provider's issuer URL (https)")
+    idp_set.add_argument("--client-id", required=True, help="msnet's client id at the provider")
+    idp_set.add_argument(
+        "--client-secret-file", required=True, type=Path, help="a file holding the client secret"
+    )
+    idp_set.add_argument(
+        "--email-domain",
+        action="append",
+        default=[],
+        help="only people with an e-mail at this domain sign in (repeatable; none: anyone the provider signs in)",
+    )
+    idp_set.add_argument(
+        "--role-claim",
+        help="an ID token claim listing the person's roles (staff, roster_manager, org_admin); "
+        "without it roles are granted in msnet",
+    )
+
+    user = commands.add_parser("user", help="the people who sign in to the staff pages").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    for action, verb in (("grant", "give"), ("revoke", "take away")):
+        change = user.add_parser(action, help=f"{verb} a person roles (they must have signed in once)")
+        change.add_argument("--org", required=True, help="the person's organisation's slug")
+        who = change.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email", help="the person's e-mail")
+        who.add_argument("--subject", help="the person's subject at the provider")
+        change.add_argument("roles", nargs="+", metavar="ROLE", help="staff, roster_manager or org_admin")
 
     client = commands.add_parser("client", help="OAuth clients").add_subparsers(
         dest="client_command", required=True, metavar="ACTION"
@@ -204,10 +238,18 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
     from msnet.db.runtime import database
     from msnet.taxonomy import service as taxonomy
 
-    with _refusing_schema_ahead(settings), database(settings, unreachable_ok=not demo) as ready:
+    with (
+        _refusing_schema_ahead(settings),
+        database(settings, unreachable_ok=not demo) as ready,
+        _demo_provider(demo and not load_only) as issuer,
+    ):
         if demo:
             credentials = ready.data_dir / "demo-credentials.json"
             print(asyncio.run(demo_data.load(ready, credentials_file=credentials)), flush=True)
+        if issuer:
+            from msnet.demo import staff
+
+            print(asyncio.run(staff.register(ready, issuer)), flush=True)
         if load_only:
             return
         app = create_app(ready)
@@ -234,6 +276,24 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
                 _serve_forked(config, settings.processes)
         except (KeyboardInterrupt, Shutdown):
             logs.get_logger("msnet").info("stopped")
+
+
+@contextmanager
+def _demo_provider(wanted: bool) -> Iterator[str | None]:
+    """``msnet demo``'s OpenID Connect provider for the demo staff, on a free loopback port, while it
+    serves (never for ``msnet serve``); its issuer, or None (not wanted, or the demo extra missing)."""
+    if not wanted:
+        yield None
+        return
+    from msnet.demo import provider, staff
+
+    with ExitStack() as stack:
+        try:
+            issuer = stack.enter_context(provider.running(staff.users()))
+        except StartupError as exc:
+            print(f"msnet demo: no sign-in for the demo staff: {exc.detail}", file=sys.stderr, flush=True)
+            issuer = None
+        yield issuer
 
 
 @contextmanager
@@ -392,6 +452,87 @@ def _org_create(settings: Settings, args: argparse.Namespace) -> None:
         assert ready.database_url
         org = asyncio.run(run(ready.database_url))
     print(msgspec.json.encode(org).decode())
+
+
+def _org_idp_set(settings: Settings, args: argparse.Namespace) -> None:
+    from msnet.auth.principal import Principal
+    from msnet.db.engine import set_organisation
+    from msnet.db.runtime import cli_session, database
+    from msnet.organisations import service as organisations
+    from msnet.web import identity, signin
+
+    try:
+        secret = args.client_secret_file.read_text().strip()
+    except OSError as exc:
+        raise InvalidInput(
+            f"--client-secret-file: cannot read {args.client_secret_file}: {exc.strerror}"
+        ) from None
+    data = identity.ProviderSettings(
+        issuer=args.issuer,
+        client_id=args.client_id,
+        client_secret=secret,
+        email_domains=args.email_domain,
+        role_claim=args.role_claim,
+    )
+
+    async def run(url: str) -> dict[str, object]:
+        async with cli_session(url) as session:
+            org = await organisations.get_by_slug(session, args.slug)
+            await set_organisation(session, org.id)
+            provider = await identity.set_provider(
+                session,
+                Principal.operator(org.id, org.slug, "msnet org idp set"),
+                data,
+                secret_key=settings.secret_key or "",
+                private_addresses=settings.identity_provider_private_addresses,
+            )
+            return {
+                "organisation": org.slug,
+                "issuer": provider.issuer,
+                "client_id": provider.client_id,
+                "email_domains": provider.email_domains,
+                "role_claim": provider.role_claim,
+                "redirect_uri": signin.redirect_uri(settings, org.slug),
+            }
+
+    with database(settings) as ready:
+        assert ready.database_url
+        print(json.dumps(asyncio.run(run(ready.database_url))))
+
+
+def _user_roles(settings: Settings, args: argparse.Namespace) -> None:
+    from msnet.auth.principal import Principal
+    from msnet.db.engine import set_organisation
+    from msnet.db.runtime import cli_session, database
+    from msnet.organisations import service as organisations
+    from msnet.web import people
+
+    people.check_roles(args.roles, "ROLE")
+
+    async def run(url: str) -> dict[str, object]:
+        async with cli_session(url) as session:
+            org = await organisations.get_by_slug(session, args.org)
+            await set_organisation(session, org.id)
+            person = await people.find(session, org.id, email=args.email, subject=args.subject)
+            held = set(person.roles)
+            roles = held | set(args.roles) if args.user_command == "grant" else held - set(args.roles)
+            await people.set_roles(
+                session,
+                Principal.operator(org.id, org.slug, f"msnet user {args.user_command}"),
+                person,
+                list(roles),
+            )
+            return {
+                "organisation": org.slug,
+                "issuer": person.issuer,
+                "subject": person.subject,
+                "email": person.email,
+                "roles": person.roles,
+            }
+
+    with database(settings) as ready:
+        assert ready.database_url
+        print(json.dumps(asyncio.run(run(ready.database_url))))
 
 
 def _client_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -653,8 +794,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         logs.configure(settings.log_level, settings.log_format)
         if args.command in ("serve", "demo") and not getattr(args, "no_serve", False):
             _check_port_free(settings.host, settings.port)  # before anything is written
-        if args.command in ("serve", "demo", "worker", "client", "digest", "node") or (
-            args.command == "keys" and args.keys_command == "rotate"
+        if (
+            args.command in ("serve", "demo", "worker", "client", "digest", "node")
+            or (args.command == "keys" and args.keys_command == "rotate")
+            or (args.command == "org" and args.org_command == "idp")
         ):
             if settings.embedded:
                 from msnet.db.embedded import check_data_dir
@@ -679,8 +822,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             _backup(settings, args.file)
         elif args.command == "restore":
             _restore(settings, args.file, args.force)
+        elif args.command == "org" and args.org_command == "idp":
+            _org_idp_set(settings, args)
         elif args.command == "org":
             _org_create(settings, args)
+        elif args.command == "user":
+            _user_roles(settings, args)
         elif args.command == "roster":
             _roster_import(settings, args)
         elif args.command == "client":

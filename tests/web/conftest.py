@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -67,6 +68,8 @@ class WebNode:
     settings: Settings
     #: the issuer of each provider, by name
     issuers: dict[str, str]
+    #: a superuser's URL of the node's database (row-level security does not hide rows from it)
+    superuser_url: str
     _provider_of: dict[str, str] = field(default_factory=dict)
 
     async def organisation(
@@ -101,6 +104,14 @@ class WebNode:
             )
         self._provider_of[slug] = provider
         return slug
+
+    async def sql(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """Run ``query`` as a superuser, behind the node's back."""
+        conn = await asyncpg.connect(self.superuser_url)
+        try:
+            return await conn.fetch(query, *args)
+        finally:
+            await conn.close()
 
     async def person(
         self,
@@ -179,7 +190,8 @@ def _node(superuser_url: str, name: str, data_dir: Path) -> Iterator[WebNode]:
     port = free_port()
     settings = _settings_for(superuser_url, name, data_dir, port)
     with running() as issuer_a, running() as issuer_b, serving(create_app(settings), port):
-        yield WebNode(settings.issuer, settings, {"a": issuer_a, "b": issuer_b})
+        database = urlsplit(superuser_url)._replace(path=f"/{name}").geturl()
+        yield WebNode(settings.issuer, settings, {"a": issuer_a, "b": issuer_b}, database)
 
 
 @pytest.fixture(scope="module")

@@ -93,7 +93,7 @@ async def set_provider(
     if data.role_claim is not None and not _CLAIM.match(data.role_claim):
         add("role_claim", "must be a claim name: letters, digits and _ : . / -, at most 100")
     if errors:
-        raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
+        raise InvalidInput("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
     provider = current or IdentityProvider(organisation_id=principal.org_id)
     if current is None:
         session.add(provider)

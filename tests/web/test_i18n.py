@@ -1,0 +1,115 @@
+"""English and French: every string of the pages has a French translation, the language follows the
+person's choice or their browser, and dates, numbers, countries and languages are in it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from msnet.web import i18n
+from tests.web.conftest import WebNode, sign_in
+
+WEB = Path(i18n.__file__).parent
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def extracted() -> dict[str | tuple[str, ...], str]:
+    """Every message of the pages' code and templates, by id, with where it is."""
+    return {
+        message: f"{filename}:{line}"
+        for filename, line, message, _, _ in extract_from_dir(str(WEB), METHODS, keywords=KEYWORDS)
+    }
+
+
+def french() -> dict[str, object]:
+    catalogue: dict[str, object] = {}
+    for path in sorted((i18n.CATALOGUES / "fr" / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po:
+            for message in read_po(po, locale="fr"):
+                if message.id and not message.fuzzy:
+                    key = message.id[0] if isinstance(message.id, tuple) else message.id
+                    catalogue[key] = message.string
+    return catalogue
+
+
+def test_every_string_of_the_pages_has_a_french_translation() -> None:
+    messages = extracted()
+    assert len(messages) > 40  # the extraction found the pages' strings
+    catalogue = french()
+    untranslated = []
+    for message, where in messages.items():
+        key = message[0] if isinstance(message, tuple) else message
+        translation = catalogue.get(key)
+        forms = translation if isinstance(translation, tuple) else (translation,)
+        if not all(forms):
+            untranslated.append(f"{where}: {key!r}")
+    assert untranslated == []
+
+
+def test_every_translation_keeps_the_placeholders_of_its_message() -> None:
+    wrong = []
+    for key, translation in french().items():
+        forms = translation if isinstance(translation, tuple) else (translation,)
+        for form in forms:
+            if form and set(PLACEHOLDER.findall(form)) - {"num"} != set(PLACEHOLDER.findall(key)) - {"num"}:
+                wrong.append((key, form))
+    assert wrong == []
+
+
+def test_the_french_plural_forms_and_formats() -> None:
+    with i18n.use("fr"):
+        assert i18n.ngettext("%(num)d field is not valid: see the message beside it.", "x", 0).startswith(
+            "0 champ "
+        )
+        assert i18n.ngettext("%(num)d field is not valid: see the message beside it.", "x", 2).startswith(
+            "2 champs "
+        )
+        assert i18n.format_date(date(2027, 5, 1), "long") == "1 mai 2027"
+        assert i18n.format_number(1234567.5) == "1\u202f234\u202f567,5"
+        assert i18n.country_name("DE") == "Allemagne"
+        assert i18n.language_name("ar") == "arabe"
+    with i18n.use("en"):
+        assert i18n.format_date(date(2027, 5, 1), "long") == "May 1, 2027"
+        assert i18n.country_name("DE") == "Germany"
+        assert i18n.gettext("Sign in") == "Sign in"
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "en"),
+        ("fr-CH, fr;q=0.9, en;q=0.8", "fr"),
+        ("de-DE, en;q=0.5, fr;q=0.7", "fr"),
+        ("de, es", "en"),
+        ("en-GB, fr;q=0", "en"),
+        ("fr;q=bad, en", "en"),
+    ],
+)
+def test_the_language_of_the_browser(header: str | None, expected: str) -> None:
+    assert i18n.negotiate(header) == expected
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_language_follows_the_browser_then_the_switch_then_the_session(web_node: WebNode) -> None:
+    slug = await web_node.organisation()
+    someone = await web_node.person(slug, name="Léa Martin")
+    async with httpx.AsyncClient(headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as http:
+        login = await http.get(f"{web_node.base}/login")
+        assert '<html lang="fr">' in login.text
+        assert "<h1>Se connecter</h1>" in login.text
+        await http.get(f"{web_node.base}/language/en")  # the switch, before sign-in: a cookie
+        assert "<h1>Sign in</h1>" in (await http.get(f"{web_node.base}/login")).text
+        await sign_in(http, web_node, someone)  # the session starts in the language chosen
+        assert "Welcome, Léa Martin" in (await http.get(f"{web_node.base}/")).text
+        await http.get(f"{web_node.base}/language/fr")
+        http.cookies.delete(i18n.COOKIE)  # the session keeps it, cookie or not
+        http.headers["Accept-Language"] = "en"
+        assert "Bienvenue, Léa Martin" in (await http.get(f"{web_node.base}/")).text

@@ -14,18 +14,20 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from msnet.web import csrf
+from msnet.web.directory import DirectoryPages
 from msnet.web.oidc import Providers
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
 from msnet.web.roster import RosterPages
 from msnet.web.routes import AdminPages, HomePage, SignInPages
 from msnet.web.security import SecurityHeaders
+from msnet.web.trainings import TrainingPages
 
 __all__ = ["Providers", "assets", "router", "template_config"]
 
 #: ``opt`` of every page and static file: signed in with a session, not a token (tests/web/ checks
 #: their guards; tests/test_route_guards.py the API's)
 PAGE = {"page": True}
-PAGES = [SignInPages, HomePage, AdminPages, RosterPages]
+PAGES = [SignInPages, HomePage, AdminPages, RosterPages, DirectoryPages, TrainingPages]
 
 
 def router() -> Router:

@@ -503,6 +503,7 @@ async def test_in_a_browser_a_manager_searches_filters_pages_reveals_edits_and_i
     await expect(page.locator("#announcer")).to_have_text(found)
     await expect(page).to_have_url(re.compile(r"theme=ddr"))
     await expect(page.locator("#f-theme-ddr")).to_be_focused()
+    await expect(page.locator("#f-theme-ddr")).to_be_in_viewport()  # no jump to the footer
 
     await page.goto(f"{web_node.base}/roster?organisation={roster.a}&sort=name")
     first_names = await page.locator("tbody th").all_inner_texts()

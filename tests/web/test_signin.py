@@ -167,9 +167,6 @@ async def test_an_administrator_grants_roles_from_the_command_line(web_node: Web
     bad = run_cli(web_node.settings, "user", "grant", "--org", slug, "--email", newcomer.email, "king")
     assert bad.returncode != 0
     assert "unknown role king" in bad.stderr
-    nobody = run_cli(web_node.settings, "user", "grant", "--org", slug, "--email", "no@one.example", "staff")
-    assert nobody.returncode != 0
-    assert "no person" in nobody.stderr
     rows = await web_node.sql(
         "SELECT a.actor FROM audit_log a JOIN organisations o ON o.id = a.organisation_id "
         "WHERE o.slug = $1 AND a.action = 'person.roles' ORDER BY a.seq",
@@ -206,22 +203,16 @@ async def test_an_administrator_registers_the_provider_from_the_command_line(
         slug,
     )
     assert "s3cret" not in row["client_secret_encrypted"]
-    bad = run_cli(
+    bad = run_cli(  # without MSNET_IDENTITY_PROVIDER_PRIVATE_ADDRESSES: a loopback issuer is refused
         None,
-        *("org", "idp", "set", slug, "--issuer", "http://login.example.org", "--client-id", " x"),
+        *("org", "idp", "set", slug, "--issuer", web_node.issuers["a"], "--client-id", " x"),
         *("--client-secret-file", str(secret), "--email-domain", "not a domain"),
-        env=env,
-    )
-    assert bad.returncode != 0
-    for field in ("issuer", "client_id", "email_domains"):
-        assert field in bad.stderr
-    private = run_cli(
-        None,
-        *("org", "idp", "set", slug, "--issuer", web_node.issuers["a"], "--client-id", "x"),
-        *("--client-secret-file", str(secret)),
         env=cli_env(web_node.settings),
     )
-    assert "loopback" in private.stderr
+    assert bad.returncode != 0
+    assert "issuer: points at a loopback" in bad.stderr
+    assert "client_id: must be" in bad.stderr
+    assert "email_domains: 'not a domain' is not a domain name" in bad.stderr
 
 
 async def test_the_admin_page_shows_every_mistake_beside_its_field_and_writes_nothing(

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from msnet.db.engine import make_engine, make_sessionmaker, set_organisation
 from msnet.directory.models import Office
-from msnet.errors import Conflict, NotFound
+from msnet.errors import Conflict, InvalidInput, NotFound
 from msnet.federation import service
 from msnet.federation.client import PeerClient, PeerError
 from msnet.federation.models import Peer
@@ -120,6 +120,11 @@ async def test_a_wrong_fingerprint_is_refused_and_nothing_is_recorded(nodes: lis
             await service.add_peer(session, eu.issuer, "SHA256:" + "A" * 43, un.issuer)
     after = await stored_peer(un, eu.issuer)
     assert (after.trusted_thumbprints if after else None) == (before.trusted_thumbprints if before else None)
+    for url in ("ftp://127.0.0.1", "127.0.0.1:8000", un.issuer):  # not a URL of a node; un itself
+        with pytest.raises(InvalidInput) as refused_url:
+            async with un.session() as session:
+                await service.add_peer(session, url, wrong, un.issuer)
+        assert [e["field"] for e in refused_url.value.extra["errors"]] == ["url"]
 
 
 async def owner_rows(node: Node, org_id: Any, query: str, *params: Any) -> list[Any]:

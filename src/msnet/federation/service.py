@@ -53,7 +53,7 @@ _refetched: dict[str, float] = {}
 def normalise(url: str) -> str:
     """A node's issuer as typed by an operator: without a trailing slash."""
     url = url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")) or "://" not in url[:8] or len(url) > 300:
+    if not url.startswith(("http://", "https://")) or len(url) > 300:
         raise InvalidInput.field("url", "must be a node's http(s) base URL, as its MSNET_PUBLIC_URL")
     return url
 

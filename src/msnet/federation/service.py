@@ -5,6 +5,7 @@ and removing a peer with the records it replicated here."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -338,31 +339,41 @@ async def load_node_client(
     )
 
 
-async def peer_node(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """A guard for the federation endpoints: an access token of an active peer node with the scope
-    ``federation`` (401 without a valid token, or from a peer removed or refused since; 403, audited,
-    for any other principal). Sets the request's principal (the bearer middleware authenticates /v1
-    only)."""
-    principal = connection.scope.get("auth")
-    if principal is None:
-        header = connection.headers.get("authorization")
-        scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("a peer node's access token is required", headers=bearer_challenge())
-        try:
-            principal, _claims = await verify_with_reload(connection.app.state, token.strip())
-        except auth.TokenRejected as exc:
-            key = failures.FailureKey(failures.source_of(connection.scope), exc.reason)
-            raise auth.refused(exc.description, await failures.account(connection.scope, key)) from None
-        connection.scope["auth"] = principal
-    if principal.kind != "node" or NODE_SCOPE not in principal.scopes:
-        await audit_denial(connection.scope, principal, "not a peer node")
-        raise Forbidden("only a peer node may call the federation endpoints")
-    async with connection.app.state.sessionmaker() as session, session.begin():
-        state = await session.scalar(select(Peer.state).where(Peer.issuer == principal.subject))
-        denied = await auth.is_denied(session, principal)
-    if state != "active" or denied:
-        raise Unauthenticated(
-            "this node does not peer with yours (removed, or refused until its operator confirms your key)",
-            headers=bearer_challenge("invalid_token"),
-        )
+def _peer_node() -> Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]:
+    needed = frozenset((NODE_SCOPE,))
+
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        """A guard for the federation endpoints: an access token of an active peer node with the scope
+        ``federation`` (401 without a valid token, or from a peer removed or refused since; 403, audited,
+        for any other principal). Sets the request's principal (the bearer middleware authenticates /v1
+        only)."""
+        principal = connection.scope.get("auth")
+        if principal is None:
+            header = connection.headers.get("authorization")
+            scheme, _, token = (header or "").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthenticated("a peer node's access token is required", headers=bearer_challenge())
+            try:
+                principal, _claims = await verify_with_reload(connection.app.state, token.strip())
+            except auth.TokenRejected as exc:
+                key = failures.FailureKey(failures.source_of(connection.scope), exc.reason)
+                raise auth.refused(exc.description, await failures.account(connection.scope, key)) from None
+            connection.scope["auth"] = principal
+        if principal.kind != "node" or not needed <= principal.scopes:
+            await audit_denial(connection.scope, principal, "not a peer node")
+            raise Forbidden("only a peer node may call the federation endpoints")
+        async with connection.app.state.sessionmaker() as session, session.begin():
+            state = await session.scalar(select(Peer.state).where(Peer.issuer == principal.subject))
+            denied = await auth.is_denied(session, principal)
+        if state != "active" or denied:
+            raise Unauthenticated(
+                "this node does not peer with yours (removed, or refused until its operator confirms your key)",
+                headers=bearer_challenge("invalid_token"),
+            )
+
+    guard.scopes = needed  # type: ignore[attr-defined]  # what the OpenAPI document says it needs
+    return guard
+
+
+#: the guard of the federation endpoints
+peer_node = _peer_node()

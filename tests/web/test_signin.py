@@ -12,6 +12,8 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, expect
 
+from msnet.demo import specs, staff
+from msnet.demo.provider import running
 from tests.helpers import cli_env, run_cli
 from tests.web.conftest import SignedInPage, Someone, WebNode, authorize_at_provider, sign_in
 
@@ -291,3 +293,24 @@ async def test_the_sign_in_pages_pass_axe_in_english_and_french(
         await axe_clean(anonymous, "a refused sign-in")
     finally:
         await context.close()
+
+
+async def test_the_demo_staff_sign_in_through_the_demo_s_provider(demo_web_node: WebNode) -> None:
+    """What `msnet demo` sets up: its provider, every demo organisation's, with three people each."""
+    with running(staff.users()) as issuer:
+        printed = await staff.register(demo_web_node.settings, issuer)
+        assert f"open {demo_web_node.base}/login" in printed
+        async with httpx.AsyncClient() as http:
+            login = await http.get(f"{demo_web_node.base}/login")
+            assert login.text.count('href="/login/') == len(specs.organisations())
+            begun = await http.get(f"{demo_web_node.base}/login/un")
+            assert begun.headers["location"].startswith(f"{issuer}/oauth2/authorize?")
+            await http.get(await authorize_at_provider(http, begun.headers["location"], "un-roster"))
+            home = await http.get(f"{demo_web_node.base}/")
+            assert "Welcome, UN roster manager" in home.text
+            assert "Roster manager" in home.text
+            assert "Organisation administrator" not in home.text
+        async with httpx.AsyncClient() as http:  # the AU's staff are not the UN's
+            begun = await http.get(f"{demo_web_node.base}/login/un")
+            refused = await http.get(await authorize_at_provider(http, begun.headers["location"], "au-staff"))
+            assert refused.status_code == 400

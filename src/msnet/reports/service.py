@@ -7,11 +7,12 @@ The figures are read from ``report_facts`` and ``report_cells`` (migration 0023)
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -58,12 +59,28 @@ class Answers:
     """Answers already computed in this process, by what they answer and the figures' generation
     (``report_state``, new at every refresh that changed anything, random so that no two databases
     share one): exact while that generation stands. The least recently used go first beyond
-    ``max_bytes``."""
+    ``max_bytes``. Callers asking for the same answer while it is computed wait for it rather than
+    compute it again (after a refresh, a report's first readers arrive together)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
         self.kept: OrderedDict[Hashable, bytes] = OrderedDict()
+        self.computing: dict[Hashable, asyncio.Lock] = {}
+
+    async def answer(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        body = self.get(key)
+        if body is not None:
+            return body
+        async with self.computing.setdefault(key, asyncio.Lock()):
+            try:
+                body = self.get(key)
+                if body is None:
+                    body = await compute()
+                    self.put(key, body)
+            finally:
+                self.computing.pop(key, None)  # whoever waits holds the lock; later callers find the answer
+        return body
 
     def get(self, key: Hashable) -> bytes | None:
         body = self.kept.get(key)
@@ -524,13 +541,14 @@ async def track_record_answer(
     session: AsyncSession, principal: Principal, p: TrackRecordParameters, as_csv: bool
 ) -> bytes:
     """The track record as the body of an answer (JSON, or CSV), kept for the figures' generation."""
-    key = ("track-record", principal.org_id, p, as_csv, await generation(session))
-    body = ANSWERS.get(key)
-    if body is None:
+
+    async def compute() -> bytes:
         record = await track_record(session, principal, p)
-        body = track_record_csv(record).encode() if as_csv else msgspec.json.encode(record)
-        ANSWERS.put(key, body)
-    return body
+        return track_record_csv(record).encode() if as_csv else msgspec.json.encode(record)
+
+    return await ANSWERS.answer(
+        ("track-record", principal.org_id, p, as_csv, await generation(session)), compute
+    )
 
 
 # --- the network's picture -----------------------------------------------------------------
@@ -698,12 +716,11 @@ async def network_report(
 
 async def network_answer(session: AsyncSession, p: NetworkParameters, min_count: int) -> bytes:
     """The network report as a JSON body, kept for the figures' generation."""
-    key = ("network", p, min_count, await generation(session))
-    body = ANSWERS.get(key)
-    if body is None:
-        body = msgspec.json.encode(await network_report(session, p, min_count))
-        ANSWERS.put(key, body)
-    return body
+
+    async def compute() -> bytes:
+        return msgspec.json.encode(await network_report(session, p, min_count))
+
+    return await ANSWERS.answer(("network", p, min_count, await generation(session)), compute)
 
 
 # --- lessons -------------------------------------------------------------------------------

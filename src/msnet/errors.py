@@ -150,6 +150,17 @@ class Conflict(MsnetError):
     type_slug = "conflict"
 
 
+class HeldElsewhere(Conflict):
+    """A write to a copy of a record homed on a peer node, which alone changes it: ``home_node``
+    names that node's issuer."""
+
+    title = "Record held from another node"
+    type_slug = "held-elsewhere"
+
+    def __init__(self, detail: str, *, home_node: str) -> None:
+        super().__init__(detail, home_node=home_node)
+
+
 class PreconditionFailed(MsnetError):
     status = 412
     title = "Precondition failed"

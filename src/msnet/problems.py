@@ -44,6 +44,10 @@ class Problem(Struct, omit_defaults=True):
         Meta(examples=[[{"field": "period.end", "message": "must not be before period.start"}]]),
     ] = None
     allowed: list[str] | None = None
+    home_node: Annotated[
+        str | None,
+        Meta(description="The node (its issuer URL) where a read-only copy's record is homed and changed."),
+    ] = None
 
 
 def problem_type(slug: str) -> str:
@@ -153,6 +157,7 @@ def handle_msnet_error(request: Request, exc: MsnetError) -> Response:
         detail=exc.detail if exc.status < 500 or isinstance(exc, ServiceUnavailable) else None,
         errors=[FieldError(**e) for e in errors] if errors else None,
         allowed=exc.extra.get("allowed"),
+        home_node=exc.extra.get("home_node"),
     )
     return _response(request, problem, exc.extra.get("headers"))
 

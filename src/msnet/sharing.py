@@ -12,7 +12,7 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.errors import Errors, Forbidden, InvalidInput, NotFound
+from msnet.errors import Errors, Forbidden, HeldElsewhere, InvalidInput, NotFound
 from msnet.organisations.models import Organisation
 from msnet.preconditions import check_version
 
@@ -104,10 +104,28 @@ async def slugs_of(session: AsyncSession, ids: Sequence[UUID]) -> dict[UUID, str
     return {i: _SLUGS[i] for i in ids if i in _SLUGS}
 
 
+async def home_node(session: AsyncSession, record: Any) -> str | None:
+    """The issuer of the peer node ``record`` is homed on (this node holds a read-only copy of it), or
+    None for a record homed here: its organisation's ``home``, which a copy's ``origin`` always equals
+    (``msnet.federation.apply`` takes a record only from its organisation's home)."""
+    return await session.scalar(select(Organisation.home).where(Organisation.id == record.organisation_id))
+
+
+async def refuse_copy(session: AsyncSession, record: Any, what: str) -> None:
+    """A copy of a peer's record is read-only here: :class:`HeldElsewhere` (409) naming its home."""
+    if (home := await home_node(session, record)) is not None:
+        raise HeldElsewhere(
+            f"{what} {record.id} is a read-only copy of a record homed on {home}: only that node changes it",
+            home_node=home,
+        )
+
+
 async def lock_for_owner(session: AsyncSession, principal: Principal, record: Any, what: str) -> None:
-    """Only the owner changes a shared record it can see (403 otherwise); the row is then locked so
-    concurrent writers wait and If-Match holds. Not on the visibility query itself: FOR UPDATE there
+    """Only the owner changes a shared record it can see (403 otherwise), and only on its home node
+    (409 naming that node for a copy held from a peer, before any other check); the row is then locked
+    so concurrent writers wait and If-Match holds. Not on the visibility query itself: FOR UPDATE there
     would apply the UPDATE policies and turn another organisation's 403 into a 404."""
+    await refuse_copy(session, record, what)
     if record.organisation_id != principal.org_id:
         raise Forbidden(f"only the {what}'s own organisation may change it")
     record_id = record.id  # read before: a record whose row is gone cannot be read from

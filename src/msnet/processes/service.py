@@ -251,9 +251,9 @@ async def _owned(session: AsyncSession, principal: Principal, process_id: UUID) 
     )
     if process is None:
         raise NotFound(f"no process {process_id}")
+    await lock_for_owner(session, principal, process, "process")
     if process.merged_into is not None:
         raise Conflict(f"process {process_id} was merged into {process.merged_into}: change that one")
-    await lock_for_owner(session, principal, process, "process")
     return process
 
 

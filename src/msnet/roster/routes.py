@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
 from msnet.auth.transaction import FROM_REPLICA
+from msnet.errors import HeldElsewhere
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
-from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
+from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, handle_msnet_error, problem_responses
 from msnet.roster import schemas, service, transfer
 
 EXPORT_LIMIT = 10_000
@@ -262,15 +263,21 @@ class ExpertController(Controller):
         "/{expert_id:uuid}/contact",
         summary="An expert's contact details (audited)",
         guards=[requires("roster:contact")],
-        responses=problem_responses(401, 403, 404),
+        responses=problem_responses(401, 403, 404, 409),
     )
     async def get_expert_contact(
         self,
+        request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         expert_id: FromPath[UUID],
     ) -> schemas.ExpertContact:
         """An expert's e-mail and phone. Scope `roster:contact`; every read is audit-logged for the reader
         and, for another organisation's expert, disclosed in the owner's log. 404 for an expert you may
-        not see."""
-        return await service.read_contact(db, principal, expert_id)
+        not see. An expert held from a peer node (its `origin` is another node) has no contact details
+        here, which never leave its home node: 409, whose `home_node` names the node to ask (the
+        referral is audit-logged for the reader)."""
+        try:
+            return await service.read_contact(db, principal, expert_id)
+        except HeldElsewhere as exc:  # answered, not raised: the referral's audit entry is committed
+            return handle_msnet_error(request, exc)  # type: ignore[return-value]

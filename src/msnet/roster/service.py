@@ -31,13 +31,14 @@ from msnet import search
 from msnet.api import set_fields
 from msnet.audit.service import AuditEvent, record, record_action
 from msnet.auth.principal import Principal
-from msnet.errors import Conflict, Errors, InvalidInput, NotFound
+from msnet.errors import Conflict, Errors, HeldElsewhere, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.roster import schemas
 from msnet.roster.models import Expert, ExpertContact
 from msnet.sharing import (
     apply_changes,
+    home_node,
     lock_for_owner,
     resolve_share_with,
     resolve_sharing,
@@ -550,8 +551,21 @@ async def erase_expert(
 async def read_contact(session: AsyncSession, principal: Principal, expert_id: UUID) -> schemas.ExpertContact:
     """An expert's contact details; the read is recorded (personal data) in the reader's log and, for
     another organisation's expert, in the owner's as a disclosure: who read, when, which expert (the
-    scope it takes is ``roster:contact``), and nothing else of the reader's request."""
+    scope it takes is ``roster:contact``), and nothing else of the reader's request.
+
+    An expert held from a peer node has no contact details here (they never leave its home): the
+    reader is referred to that node (:class:`HeldElsewhere`, 409, naming it), and the referral is
+    recorded in the reader's log (``expert.contact.referred``) before the error is raised; the caller
+    answers it without rolling that entry back."""
     expert = await get_expert(session, principal, expert_id)
+    if (home := await home_node(session, expert)) is not None:
+        await record_action(
+            session, principal, "expert.contact.referred", "expert", expert_id, {"home_node": home}
+        )
+        raise HeldElsewhere(
+            f"the contact details of expert {expert_id} stay on its home node, {home}: ask that node",
+            home_node=home,
+        )
     contact = await session.get(ExpertContact, expert.id)
     await record_action(session, principal, "expert.contact.read", "expert", expert_id)
     if expert.organisation_id != principal.org_id:

@@ -135,6 +135,10 @@ def atom(trainings: Sequence[schemas.Training], *, self_url: str, issuer: str) -
         entry.updated(training.updated_at)
         entry.author({"name": training.organisation.upper()})
         entry.content(details(training), type="text")
+        if training.origin != issuer:  # a copy held from a peer node: its home node's feed is the source
+            entry.source(
+                url=f"{training.origin}/v1/trainings.atom", title=f"msnet trainings at {training.origin}"
+            )
         if training.apply_url:
             entry.link(href=training.apply_url, rel="alternate")
         for term in (training.kind, *training.themes):

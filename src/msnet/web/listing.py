@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -162,6 +163,24 @@ def _choices(kind: str, language: str) -> list[tuple[str, str]]:
 def choices(kind: str) -> list[tuple[str, str]]:
     """A taxonomy list as (id, name) pairs in the request's language, by name."""
     return _choices(kind, i18n.current())
+
+
+@lru_cache(maxsize=2048)
+def _options(kind: str, language: str, chosen: str) -> Markup:
+    return Markup("").join(
+        Markup('<option value="{}"{}>{}</option>').format(
+            term, Markup(" selected") if term == chosen else "", name
+        )
+        for term, name in _choices(kind, language)
+    )
+
+
+def options(kind: str, chosen: str | None) -> Markup:
+    """The ``<option>`` elements of a taxonomy list in the request's language, ``chosen`` selected:
+    rendered once a language and choice (a list of countries is a few hundred of them, most of a
+    page's rendering otherwise)."""
+    language = i18n.current()
+    return _options(kind, language, chosen if chosen in _labels(kind, language) else "")
 
 
 async def organisation_names(db: AsyncSession) -> dict[str, str]:

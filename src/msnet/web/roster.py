@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 from urllib.parse import urlencode
 from uuid import UUID
@@ -24,6 +25,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +43,8 @@ from msnet.web.i18n import N_
 from msnet.web.pages import needs, page
 
 PAGE_SIZE = 20
+#: Seconds the organisations' names are kept (:func:`organisation_names`).
+NAMES_FOR = 60.0
 #: The most records an export of a search holds (stated beside its link).
 EXPORT_LIMIT = 1_000
 Sort = Literal["relevance", "name"]
@@ -146,13 +150,33 @@ def _choices(kind: str, language: str) -> list[tuple[str, str]]:
     return sorted(labels(kind, language).items(), key=lambda item: sort_key(item[1]))
 
 
-def choices(kind: str) -> list[tuple[str, str]]:
-    """A taxonomy list as (id, name) pairs in the request's language, by name."""
-    return _choices(kind, i18n.current())
+@dataclass
+class _Names:
+    by_slug: dict[str, str] = field(default_factory=dict)
+    read_at: float = -NAMES_FOR
 
 
-async def organisation_names(db: AsyncSession) -> dict[str, str]:
-    return dict((await db.execute(select(Organisation.slug, Organisation.name))).all())
+#: The organisations' names by slug as last read: every page names some, they are few and rarely
+#: renamed, and reading them took a tenth of the page's time.
+_names = _Names()
+
+
+async def organisation_names(db: AsyncSession, needed: Iterable[str]) -> dict[str, str]:
+    """The organisations' names by slug, read again when one of ``needed`` is unknown or they were
+    read more than :data:`NAMES_FOR` seconds ago (a renaming shows within that time)."""
+    if time.monotonic() - _names.read_at > NAMES_FOR or not set(needed) <= _names.by_slug.keys():
+        _names.by_slug = dict((await db.execute(select(Organisation.slug, Organisation.name))).all())
+        _names.read_at = time.monotonic()
+    return _names.by_slug
+
+
+def slugs_in(experts: list[schemas.Expert], facets: dict[str, dict[str, int]]) -> set[str]:
+    """The organisations a page names: the experts', those they are shared with, the facet's."""
+    return (
+        {e.organisation for e in experts}
+        | {s for e in experts for s in e.share_with}
+        | set(facets.get("organisation", {}))
+    )
 
 
 # --- searching -----------------------------------------------------------------------------
@@ -264,8 +288,43 @@ async def _by_name(
     )
 
 
+@lru_cache(maxsize=4096)
+def _date_text(day: date, language: str) -> str:
+    with i18n.use(language):
+        return i18n.format_date(day)
+
+
+def date_text(day: date) -> str:
+    """A date in the request's language (Babel's format, kept: a page shows the same few dates)."""
+    return _date_text(day, i18n.current())
+
+
+def count_text(n: int) -> str:
+    """A count in the request's language (below a thousand, English and French write the digits)."""
+    return str(n) if 0 <= n < 1000 else i18n.format_number(n)
+
+
 def period(start: date, end: date) -> str:
-    return i18n.gettext("%(start)s to %(end)s", start=i18n.format_date(start), end=i18n.format_date(end))
+    return i18n.gettext("%(start)s to %(end)s", start=date_text(start), end=date_text(end))
+
+
+@cache
+def _options(kind: str, language: str) -> tuple[tuple[str, Markup], ...]:
+    return tuple(
+        (term, Markup('<option value="{}">{}</option>').format(term, name))
+        for term, name in _choices(kind, language)
+    )
+
+
+def options(kind: str, chosen: str | None) -> Markup:
+    """A taxonomy list's ``<option>`` elements, by name, ``chosen`` selected (built once a language:
+    the country list alone is 249 of them)."""
+    return Markup("").join(
+        Markup('<option value="{}" selected>{}</option>').format(term, label(kind, term))
+        if term == chosen
+        else html
+        for term, html in _options(kind, i18n.current())
+    )
 
 
 def next_window(expert: schemas.Expert, today: date) -> schemas.Window | None:
@@ -436,9 +495,7 @@ def decoded_upload(data: bytes) -> str | Preview:
 
 
 def found_message(total: int) -> str:
-    return i18n.ngettext(
-        "%(count)s expert found", "%(count)s experts found", total, count=i18n.format_number(total)
-    )
+    return i18n.ngettext("%(count)s expert found", "%(count)s experts found", total, count=count_text(total))
 
 
 def facet_views(
@@ -466,7 +523,7 @@ def facet_views(
                     {
                         "id": term,
                         "label": named(term),
-                        "count_text": i18n.format_number(counts.get(term, 0)),
+                        "count_text": count_text(counts.get(term, 0)),
                         "selected": term == chosen,
                         "url": query.url(**{name: None if term == chosen else term}),
                     }
@@ -629,7 +686,7 @@ class RosterPages(Controller):
                 found = await run_search(db, principal, query, PAGE_SIZE)
             except InvalidInput as exc:
                 errors = {e["field"]: e["message"] for e in exc.extra["errors"]}
-        orgs = await organisation_names(db)
+        orgs = await organisation_names(db, slugs_in(found.items, found.facets) if found else ())
         today = date.today()
         total = found.total if found else 0
         context: dict[str, Any] = {
@@ -639,7 +696,7 @@ class RosterPages(Controller):
             "page": found,
             "found_message": found_message(total),
             "facets": facet_views(query, found.facets if found else {}, orgs),
-            "countries": choices("country"),
+            "country_options": options("country", query.values.get("country")),
             "seniorities": [(k, i18n.translate(v)) for k, v in SENIORITY_LABELS.items()],
             "columns": result_columns(),
             "rows": list(zip(found.items, result_rows(found.items, orgs, today), strict=True))
@@ -680,7 +737,12 @@ class RosterPages(Controller):
                 errors=[{"field": k, "message": v} for k, v in query.errors.items()],
             )
         found = await run_search(db, principal, query, EXPORT_LIMIT, first_page=True)
-        text = export_rows(found.items, result_columns(), await organisation_names(db), date.today())
+        text = export_rows(
+            found.items,
+            result_columns(),
+            await organisation_names(db, slugs_in(found.items, {})),
+            date.today(),
+        )
         return Response(
             text.encode(),
             media_type="text/csv; charset=utf-8",
@@ -778,7 +840,7 @@ class RosterPages(Controller):
         expert = await service.expert_schema(
             db, await service.get_expert(db, principal, expert_id), principal
         )
-        orgs = await organisation_names(db)
+        orgs = await organisation_names(db, slugs_in([expert], {}))
         t = i18n.translate
         return page(
             "roster/expert.html",

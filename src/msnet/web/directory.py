@@ -23,7 +23,7 @@ from msnet.directory import schemas, service
 from msnet.errors import InvalidInput
 from msnet.web import i18n
 from msnet.web.i18n import N_
-from msnet.web.listing import Query, choices, facet_views, htmx_fragment, label, organisation_names
+from msnet.web.listing import Query, facet_views, htmx_fragment, label, options, organisation_names
 from msnet.web.pages import needs, page, signed_in
 
 PAGE_SIZE = 20
@@ -198,7 +198,7 @@ class DirectoryPages(Controller):
                 for name, text in VIEW_LABELS.items()
             ],
             "facets": facet_views(query, facets, FACET_TITLES, lambda f, t: named(f, t, orgs)),
-            "countries": choices("country"),
+            "countries": options("country", query.values.get("country")),
             "found_message": found_message(view, total),
             "offices": [
                 {

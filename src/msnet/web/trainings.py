@@ -32,7 +32,7 @@ from msnet.errors import Conflict, InvalidInput
 from msnet.training import digest, schemas, service
 from msnet.web import i18n
 from msnet.web.i18n import N_
-from msnet.web.listing import Query, choices, facet_views, htmx_fragment, label, organisation_names
+from msnet.web.listing import Query, choices, facet_views, htmx_fragment, label, options, organisation_names
 from msnet.web.pages import needs, page
 
 PAGE_SIZE = 20
@@ -431,7 +431,7 @@ def form_page(
         audiences=_options(AUDIENCE_LABELS),
         sharings=_options(SHARING_LABELS),
         themes=choices("theme"),
-        countries=choices("country"),
+        countries=options("country", str(values.get("country") or "")),
     )
 
 
@@ -505,7 +505,7 @@ class TrainingPages(Controller):
             "facets": facet_views(
                 query, found.facets if found else {}, FACET_TITLES, lambda f, t: named(f, t, orgs)
             ),
-            "countries": choices("country"),
+            "countries": options("country", query.values.get("country")),
             "kinds": _options(KIND_LABELS),
             "formats": _options(FORMAT_LABELS),
             "found_message": found_message(total),

@@ -42,8 +42,6 @@ TARGET = "trainings-search"
 KINDS: tuple[str, ...] = get_args(schemas.TrainingKind)
 FORMATS: tuple[str, ...] = get_args(schemas.Format)
 AUDIENCES: tuple[str, ...] = get_args(schemas.Audience)
-PERIODS: tuple[str, ...] = get_args(schemas.Period)
-SHARINGS = ("private", "restricted", "network", "public")
 VIEWS = ("list", "month")
 #: The filters of a search, as the URL names them, and the longest value each takes (the API's).
 FILTERS = {

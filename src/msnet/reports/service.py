@@ -26,7 +26,7 @@ from msnet import search
 from msnet.api import decode_cursor, encode_cursor
 from msnet.auth.principal import Principal
 from msnet.directory.models import Office
-from msnet.errors import InvalidInput, NotFound
+from msnet.errors import Errors, InvalidInput, NotFound
 from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.processes.schemas import ProcessRef
@@ -107,39 +107,6 @@ async def generation(session: AsyncSession) -> UUID:
 # --- parameters ----------------------------------------------------------------------------
 
 
-class Errors:
-    """The parameters' errors, gathered so that one 422 names them all (a ``with`` block raises it
-    when it ends)."""
-
-    def __init__(self) -> None:
-        self.errors: list[dict[str, str]] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.errors.append({"field": field, "message": message})
-
-    def about(self, *fields: str) -> bool:
-        return any(e["field"] in fields for e in self.errors)
-
-    def term(self, field: str, kind: str, raw: str | None) -> str | None:
-        """A taxonomy term (None if not given, or unknown: its error noted)."""
-        if raw is None:
-            return None
-        try:
-            return search.term(field, kind, raw)
-        except InvalidInput as exc:
-            self.errors.extend(exc.extra["errors"])
-            return None
-
-    def __enter__(self) -> Errors:
-        return self
-
-    def __exit__(self, kind: object, exc: object, tb: object) -> None:
-        if exc is None and self.errors:
-            first = f"{self.errors[0]['field']}: {self.errors[0]['message']}"
-            more = f" (and {len(self.errors) - 1} more, in errors)" if len(self.errors) > 1 else ""
-            raise InvalidInput(first + more, errors=self.errors)
-
-
 def _day(errors: Errors, field: str, raw: str | None) -> date | None:
     if raw is None:
         return None
@@ -150,6 +117,11 @@ def _day(errors: Errors, field: str, raw: str | None) -> date | None:
         pass
     errors.add(field, "must be a date, YYYY-MM-DD")
     return None
+
+
+def _term(errors: Errors, kind: str, raw: str | None) -> str | None:
+    """A taxonomy term of ``kind`` (the parameter's name too); None if not given or unknown."""
+    return errors.check(search.term, kind, kind, raw) if raw else None
 
 
 def _uuid(errors: Errors, field: str, raw: str | None) -> UUID | None:
@@ -213,10 +185,10 @@ async def parse_track_record(
             _choice(errors, "format", raw.format, ("json", "csv"), "json")
         office_id = _uuid(errors, "office_id", raw.office_id)
         process_id = _uuid(errors, "process_id", raw.process_id)
-        theme = errors.term("theme", "theme", raw.theme)
-        service_type = errors.term("service_type", "service_type", raw.service_type)
-        region = errors.term("region", "region", raw.region)
-        country = errors.term("country", "country", raw.country)
+        theme = _term(errors, "theme", raw.theme)
+        service_type = _term(errors, "service_type", raw.service_type)
+        region = _term(errors, "region", raw.region)
+        country = _term(errors, "country", raw.country)
         if not errors.about("from", "to"):
             end = end or today
             start = start or date(end.year, 1, 1)
@@ -750,9 +722,9 @@ async def lessons(
     conditions = [readable(principal), SupportRequest.state == "completed", func.coalesce(note, "") != ""]
     with Errors() as errors:
         if filters.theme:
-            conditions.append(SupportRequest.themes.contains([errors.term("theme", "theme", filters.theme)]))
+            conditions.append(SupportRequest.themes.contains([_term(errors, "theme", filters.theme)]))
         if filters.region:
-            conditions.append(Process.regions.contains([errors.term("region", "region", filters.region)]))
+            conditions.append(Process.regions.contains([_term(errors, "region", filters.region)]))
         if filters.process_id:
             try:
                 process = await processes.resolve(session, principal, filters.process_id)
@@ -761,12 +733,7 @@ async def lessons(
             else:
                 merged = (await processes.aliases(session, [process.id]))[process.id]
                 conditions.append(SupportRequest.process_id.in_([process.id, *merged]))
-        after = None
-        if cursor:
-            try:
-                after = decode_cursor(cursor, datetime, str)
-            except InvalidInput as exc:
-                errors.errors.extend(exc.extra["errors"])
+        after = errors.check(decode_cursor, cursor, datetime, str) if cursor else None
     if filters.q:
         document = func.msnet_document(SupportRequest.title + " " + note + " " + SupportRequest.description)
         conditions.append(document.op("@@")(search.text_query(filters.q)))

@@ -1,8 +1,9 @@
 """A live msnet with real OpenID Connect providers, for the staff pages' tests.
 
 ``web_node`` (module-scoped: a module's tests share it, so tests/web/ modules run on one worker each,
-see ONE_WORKER in tests/conftest.py) is msnet served over real HTTP on a database of its own, with two
-providers (oidc-provider-mock, in threads: ``"a"`` and ``"b"``); ``demo_web_node`` is the same over
+see ONE_WORKER in tests/conftest.py; ``signin_node`` is one a worker, for the sign-in tests) is msnet
+served over real HTTP on a database of its own, with two providers (oidc-provider-mock, in threads:
+``"a"`` and ``"b"``); ``demo_web_node`` is the same over
 the demo network. Tests that share a node keep to organisations and people of their own:
 :meth:`WebNode.organisation` makes a new one each call.
 
@@ -194,17 +195,35 @@ def _node(superuser_url: str, name: str, data_dir: Path) -> Iterator[WebNode]:
         yield WebNode(settings.issuer, settings, {"a": issuer_a, "b": issuer_b}, database)
 
 
-@pytest.fixture(scope="module")
-def web_node(
+@contextmanager
+def _fresh_node(
     superuser_url: str, clones: Clones, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WebNode]:
-    """msnet over real HTTP on a database of the module's, with two OpenID Connect providers."""
     name = clones.take()
     try:
         with _node(superuser_url, name, tmp_path_factory.mktemp("web")) as node:
             yield node
     finally:
         clones.give_back(name)
+
+
+@pytest.fixture(scope="module")
+def web_node(
+    superuser_url: str, clones: Clones, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebNode]:
+    """msnet over real HTTP on a database of the module's, with two OpenID Connect providers."""
+    with _fresh_node(superuser_url, clones, tmp_path_factory) as node:
+        yield node
+
+
+@pytest.fixture(scope="session")
+def signin_node(
+    superuser_url: str, clones: Clones, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebNode]:
+    """As ``web_node``, but one a worker for the sign-in tests' modules (test_signin, test_security,
+    test_i18n), whose tests each keep to organisations of their own and count nothing node-wide."""
+    with _fresh_node(superuser_url, clones, tmp_path_factory) as node:
+        yield node
 
 
 @pytest.fixture(scope="module")

@@ -98,18 +98,20 @@ def test_the_language_of_the_browser(header: str | None, expected: str) -> None:
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_the_language_follows_the_browser_then_the_switch_then_the_session(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug, name="Léa Martin")
+async def test_the_language_follows_the_browser_then_the_switch_then_the_session(
+    signin_node: WebNode,
+) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug, name="Léa Martin")
     async with httpx.AsyncClient(headers={"Accept-Language": "fr-FR,fr;q=0.9"}) as http:
-        login = await http.get(f"{web_node.base}/login")
+        login = await http.get(f"{signin_node.base}/login")
         assert '<html lang="fr">' in login.text
         assert "<h1>Se connecter</h1>" in login.text
-        await http.get(f"{web_node.base}/language/en")  # the switch, before sign-in: a cookie
-        assert "<h1>Sign in</h1>" in (await http.get(f"{web_node.base}/login")).text
-        await sign_in(http, web_node, someone)  # the session starts in the language chosen
-        assert "Welcome, Léa Martin" in (await http.get(f"{web_node.base}/")).text
-        await http.get(f"{web_node.base}/language/fr")
+        await http.get(f"{signin_node.base}/language/en")  # the switch, before sign-in: a cookie
+        assert "<h1>Sign in</h1>" in (await http.get(f"{signin_node.base}/login")).text
+        await sign_in(http, signin_node, someone)  # the session starts in the language chosen
+        assert "Welcome, Léa Martin" in (await http.get(f"{signin_node.base}/")).text
+        await http.get(f"{signin_node.base}/language/fr")
         http.cookies.delete(i18n.COOKIE)  # the session keeps it, cookie or not
         http.headers["Accept-Language"] = "en"
-        assert "Bienvenue, Léa Martin" in (await http.get(f"{web_node.base}/")).text
+        assert "Bienvenue, Léa Martin" in (await http.get(f"{signin_node.base}/")).text

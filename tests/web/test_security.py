@@ -62,18 +62,18 @@ async def two_organisations(node: WebNode) -> tuple[Someone, Someone]:
     return await node.person(first, ["staff"]), await node.person(second, ["staff"])
 
 
-async def test_the_authorization_request_carries_pkce_state_and_nonce(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
+async def test_the_authorization_request_carries_pkce_state_and_nonce(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
     async with httpx.AsyncClient() as http:
-        url = await begin(http, web_node, slug)
+        url = await begin(http, signin_node, slug)
     params = query(url)
-    assert url.startswith(web_node.issuers["a"] + "/oauth2/authorize?")
+    assert url.startswith(signin_node.issuers["a"] + "/oauth2/authorize?")
     assert params["client_id"] == f"msnet-{slug}"
-    assert params["redirect_uri"] == f"{web_node.base}/auth/{slug}/callback"
+    assert params["redirect_uri"] == f"{signin_node.base}/auth/{slug}/callback"
     assert params["response_type"] == "code"
     assert set(params["scope"].split()) == {"openid", "email", "profile"}
     assert params["code_challenge_method"] == "S256"
-    [kept] = await web_node.sql(
+    [kept] = await signin_node.sql(
         "SELECT code_verifier, nonce FROM web_signins WHERE state_hash = $1",
         hashlib.sha256(params["state"].encode()).hexdigest(),
     )
@@ -84,43 +84,43 @@ async def test_the_authorization_request_carries_pkce_state_and_nonce(web_node: 
     assert len(params["nonce"]) >= 40
 
 
-async def test_a_state_begun_for_another_organisation_is_refused(web_node: WebNode) -> None:
+async def test_a_state_begun_for_another_organisation_is_refused(signin_node: WebNode) -> None:
     """Organisation B's state (and code) brought to organisation A's callback signs no one in."""
-    someone_a, someone_b = await two_organisations(web_node)
+    someone_a, someone_b = await two_organisations(signin_node)
     async with httpx.AsyncClient() as http:
         callback_b = await authorize_at_provider(
-            http, await begin(http, web_node, someone_b.slug), someone_b.subject
+            http, await begin(http, signin_node, someone_b.slug), someone_b.subject
         )
-        mixed = with_query(f"{web_node.base}/auth/{someone_a.slug}/callback", **query(callback_b))
+        mixed = with_query(f"{signin_node.base}/auth/{someone_a.slug}/callback", **query(callback_b))
         await refused(http, mixed)
         await refused(http, callback_b)  # and the sign-in it belonged to is used up
 
 
-async def test_a_callback_of_organisation_a_answered_by_b_s_provider_is_refused(web_node: WebNode) -> None:
+async def test_a_callback_of_organisation_a_answered_by_b_s_provider_is_refused(signin_node: WebNode) -> None:
     """The person authorizes at provider b with the request meant for provider a: a's callback
     exchanges the code at a's token endpoint, which never issued it."""
-    someone_a, someone_b = await two_organisations(web_node)
+    someone_a, someone_b = await two_organisations(signin_node)
     async with httpx.AsyncClient() as http:
-        meant_for_a = await begin(http, web_node, someone_a.slug)
-        at_b = web_node.issuers["b"] + meant_for_a.removeprefix(web_node.issuers["a"])
+        meant_for_a = await begin(http, signin_node, someone_a.slug)
+        at_b = signin_node.issuers["b"] + meant_for_a.removeprefix(signin_node.issuers["a"])
         callback = await authorize_at_provider(http, at_b, someone_b.subject)
-        assert callback.startswith(f"{web_node.base}/auth/{someone_a.slug}/callback")
+        assert callback.startswith(f"{signin_node.base}/auth/{someone_a.slug}/callback")
         await refused(http, callback)
 
 
-async def test_a_callback_naming_another_issuer_is_refused(web_node: WebNode) -> None:
-    slug = await web_node.organisation("a")
-    someone = await web_node.person(slug)
+async def test_a_callback_naming_another_issuer_is_refused(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation("a")
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        callback = await authorize_at_provider(http, await begin(http, web_node, slug), someone.subject)
-        await refused(http, with_query(callback, iss=web_node.issuers["b"]))
+        callback = await authorize_at_provider(http, await begin(http, signin_node, slug), someone.subject)
+        await refused(http, with_query(callback, iss=signin_node.issuers["b"]))
 
 
-async def test_a_replayed_callback_signs_no_one_in(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+async def test_a_replayed_callback_signs_no_one_in(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        callback = await authorize_at_provider(http, await begin(http, web_node, slug), someone.subject)
+        callback = await authorize_at_provider(http, await begin(http, signin_node, slug), someone.subject)
         first = await http.get(callback)
         assert first.status_code == 303
     async with httpx.AsyncClient() as http:
@@ -129,54 +129,54 @@ async def test_a_replayed_callback_signs_no_one_in(web_node: WebNode) -> None:
         await refused(http, callback)
 
 
-async def test_a_reused_code_with_a_fresh_state_is_refused_by_the_provider(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+async def test_a_reused_code_with_a_fresh_state_is_refused_by_the_provider(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        callback = await authorize_at_provider(http, await begin(http, web_node, slug), someone.subject)
+        callback = await authorize_at_provider(http, await begin(http, signin_node, slug), someone.subject)
         assert (await http.get(callback)).status_code == 303
-        fresh_state = query(await begin(http, web_node, slug))["state"]
+        fresh_state = query(await begin(http, signin_node, slug))["state"]
         await refused(http, with_query(callback, state=fresh_state))
 
 
-async def test_an_id_token_with_another_nonce_is_refused(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+async def test_an_id_token_with_another_nonce_is_refused(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        url = await begin(http, web_node, slug)
+        url = await begin(http, signin_node, slug)
         callback = await authorize_at_provider(http, with_query(url, nonce=uuid.uuid4().hex), someone.subject)
         await refused(http, callback)
 
 
-async def test_a_callback_without_the_browser_that_began_it_is_refused(web_node: WebNode) -> None:
+async def test_a_callback_without_the_browser_that_began_it_is_refused(signin_node: WebNode) -> None:
     """Login CSRF: an attacker's own callback, sent to someone else's browser, signs no one in."""
-    slug = await web_node.organisation()
-    attacker = await web_node.person(slug)
+    slug = await signin_node.organisation()
+    attacker = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        callback = await authorize_at_provider(http, await begin(http, web_node, slug), attacker.subject)
+        callback = await authorize_at_provider(http, await begin(http, signin_node, slug), attacker.subject)
     async with httpx.AsyncClient() as victim:
         await refused(victim, callback)
 
 
-async def test_a_denied_authorization_and_a_bad_callback_are_refused(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
+async def test_a_denied_authorization_and_a_bad_callback_are_refused(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
     async with httpx.AsyncClient() as http:
-        url = await begin(http, web_node, slug)
+        url = await begin(http, signin_node, slug)
         denied = await http.post(url, data={"action": "deny"})
         assert denied.status_code == 302
         assert query(denied.headers["location"])["error"] == "access_denied"
         await refused(http, denied.headers["location"])
-        await refused(http, f"{web_node.base}/auth/{slug}/callback")
-        await refused(http, f"{web_node.base}/auth/{slug}/callback?state=nothing&code=nothing")
-        unknown = await http.get(f"{web_node.base}/auth/no-such-org/callback?state=x&code=y")
+        await refused(http, f"{signin_node.base}/auth/{slug}/callback")
+        await refused(http, f"{signin_node.base}/auth/{slug}/callback?state=nothing&code=nothing")
+        unknown = await http.get(f"{signin_node.base}/auth/no-such-org/callback?state=x&code=y")
         assert unknown.status_code == 404
 
 
-async def test_refused_sign_ins_are_in_the_organisation_s_audit_log(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
+async def test_refused_sign_ins_are_in_the_organisation_s_audit_log(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
     async with httpx.AsyncClient() as http:
-        await refused(http, f"{web_node.base}/auth/{slug}/callback?state=forged&code=forged")
-    rows = await web_node.sql(
+        await refused(http, f"{signin_node.base}/auth/{slug}/callback?state=forged&code=forged")
+    rows = await signin_node.sql(
         "SELECT a.outcome, a.actor, a.resource_id FROM audit_log a JOIN organisations o ON o.id = a.organisation_id "
         "WHERE o.slug = $1 AND a.action = 'person.sign_in'",
         slug,
@@ -185,33 +185,33 @@ async def test_refused_sign_ins_are_in_the_organisation_s_audit_log(web_node: We
 
 
 async def test_the_session_id_rotates_at_sign_in_and_a_planted_one_is_never_signed_in(
-    web_node: WebNode,
+    signin_node: WebNode,
 ) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     planted = "planted-by-an-attacker"
     async with httpx.AsyncClient() as http:
         http.cookies.set("msnet_session", planted, domain="127.0.0.1", path="/")
-        await sign_in(http, web_node, someone)
+        await sign_in(http, signin_node, someone)
         first = session_cookie(http)
         assert first not in (None, planted)
-        await sign_in(http, web_node, someone)
+        await sign_in(http, signin_node, someone)
         second = session_cookie(http)
         assert second not in (None, first)
     async with httpx.AsyncClient(cookies={"msnet_session": first}) as old:  # the earlier session ended
-        assert (await old.get(f"{web_node.base}/")).status_code == 303
+        assert (await old.get(f"{signin_node.base}/")).status_code == 303
     async with httpx.AsyncClient(cookies={"msnet_session": planted}) as attacker:
-        assert (await attacker.get(f"{web_node.base}/")).status_code == 303
-    tokens = {r["token_hash"] for r in await web_node.sql("SELECT token_hash FROM web_sessions")}
+        assert (await attacker.get(f"{signin_node.base}/")).status_code == 303
+    tokens = {r["token_hash"] for r in await signin_node.sql("SELECT token_hash FROM web_sessions")}
     assert sessions.hash_token(second) in tokens
     assert second not in tokens  # only hashes are kept
 
 
-async def test_the_session_cookie_s_flags(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+async def test_the_session_cookie_s_flags(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        done = await sign_in(http, web_node, someone)
+        done = await sign_in(http, signin_node, someone)
     cookie = next(c for c in done.headers.get_list("set-cookie") if c.startswith("msnet_session="))
     attributes = {a.strip().split("=")[0].lower() for a in cookie.split(";")[1:]}
     assert {"httponly", "path", "samesite", "max-age"} <= attributes
@@ -220,8 +220,8 @@ async def test_the_session_cookie_s_flags(web_node: WebNode) -> None:
     assert "domain" not in attributes
 
 
-async def test_outside_loopback_the_cookie_is_secure_and_host_only(web_node: WebNode) -> None:
-    public = replace(web_node.settings, public_url="https://msnet.example.org")
+async def test_outside_loopback_the_cookie_is_secure_and_host_only(signin_node: WebNode) -> None:
+    public = replace(signin_node.settings, public_url="https://msnet.example.org")
     response = Response(content=b"")
     sessions.set_cookie(response, public, "token")
     text = response.cookies[0].to_encoded_header()[1].decode()
@@ -230,63 +230,63 @@ async def test_outside_loopback_the_cookie_is_secure_and_host_only(web_node: Web
     assert "HttpOnly" in text
     assert "Path=/" in text
     assert "Domain" not in text
-    assert sessions.secure(replace(web_node.settings, public_url="http://msnet.example.org"))
+    assert sessions.secure(replace(signin_node.settings, public_url="http://msnet.example.org"))
 
 
-async def test_sign_out_ends_the_session_on_the_server(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+async def test_sign_out_ends_the_session_on_the_server(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        await sign_in(http, web_node, someone)
+        await sign_in(http, signin_node, someone)
         token = session_cookie(http)
-        home = await http.get(f"{web_node.base}/")
+        home = await http.get(f"{signin_node.base}/")
         csrf = home.text.split('name="csrf_token" value="')[1].split('"')[0]
-        out = await http.post(f"{web_node.base}/logout", data={"csrf_token": csrf})
+        out = await http.post(f"{signin_node.base}/logout", data={"csrf_token": csrf})
         assert out.status_code == 303
         assert out.headers["location"] == "/login"
         assert (
             'msnet_session=""' in out.headers["set-cookie"] or "msnet_session=;" in out.headers["set-cookie"]
         )
     async with httpx.AsyncClient(cookies={"msnet_session": token}) as replay:
-        answer = await replay.get(f"{web_node.base}/")
+        answer = await replay.get(f"{signin_node.base}/")
         assert answer.status_code == 303
         assert answer.headers["location"] == "/login?next=/"
     assert (
-        await web_node.sql("SELECT 1 FROM web_sessions WHERE token_hash = $1", sessions.hash_token(token))
+        await signin_node.sql("SELECT 1 FROM web_sessions WHERE token_hash = $1", sessions.hash_token(token))
         == []
     )
 
 
 @pytest.mark.parametrize("column", ["last_seen_at", "expires_at"])
-async def test_an_idle_or_expired_session_has_ended(web_node: WebNode, column: str) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug)
+async def test_an_idle_or_expired_session_has_ended(signin_node: WebNode, column: str) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
     async with httpx.AsyncClient() as http:
-        await sign_in(http, web_node, someone)
-        assert (await http.get(f"{web_node.base}/")).status_code == 200
+        await sign_in(http, signin_node, someone)
+        assert (await http.get(f"{signin_node.base}/")).status_code == 200
         back = "interval '121 minutes'" if column == "last_seen_at" else "interval '1 second'"
-        await web_node.sql(
+        await signin_node.sql(
             f"UPDATE web_sessions SET {column} = now() - {back} WHERE token_hash = $1",
             sessions.hash_token(session_cookie(http)),
         )
-        assert (await http.get(f"{web_node.base}/")).status_code == 303
+        assert (await http.get(f"{signin_node.base}/")).status_code == 303
     assert (
-        await web_node.sql(
+        await signin_node.sql(
             "SELECT 1 FROM web_sessions WHERE token_hash = $1", sessions.hash_token(session_cookie(http))
         )
         == []
     )
 
 
-async def test_every_post_needs_the_session_s_csrf_token_from_this_site(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    admin = await web_node.person(slug, ["org_admin"])
+async def test_every_post_needs_the_session_s_csrf_token_from_this_site(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    admin = await signin_node.person(slug, ["org_admin"])
     async with httpx.AsyncClient() as http:
-        await sign_in(http, web_node, admin)
-        page = await http.get(f"{web_node.base}/admin/idp")
+        await sign_in(http, signin_node, admin)
+        page = await http.get(f"{signin_node.base}/admin/idp")
         token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
         form = {
-            "issuer": web_node.issuers["b"],
+            "issuer": signin_node.issuers["b"],
             "client_id": "changed",
             "email_domains": "",
             "role_claim": "",
@@ -297,42 +297,42 @@ async def test_every_post_needs_the_session_s_csrf_token_from_this_site(web_node
             ({**form, "csrf_token": token}, {"Origin": "https://evil.example"}),
             ({**form, "csrf_token": token}, {"Sec-Fetch-Site": "cross-site"}),
         ]:
-            answer = await http.post(f"{web_node.base}/admin/idp", data=data, headers=headers)
+            answer = await http.post(f"{signin_node.base}/admin/idp", data=data, headers=headers)
             assert answer.status_code == 403, (data, headers)
-        [row] = await web_node.sql(
+        [row] = await signin_node.sql(
             "SELECT i.client_id FROM identity_providers i JOIN organisations o ON o.id = i.organisation_id "
             "WHERE o.slug = $1",
             slug,
         )
         assert row["client_id"] == f"msnet-{slug}"  # nothing written
-        out = await http.post(f"{web_node.base}/logout")
+        out = await http.post(f"{signin_node.base}/logout")
         assert out.status_code == 403
-        assert (await http.get(f"{web_node.base}/")).status_code == 200  # still signed in
+        assert (await http.get(f"{signin_node.base}/")).status_code == 200  # still signed in
         saved = await http.post(
-            f"{web_node.base}/admin/idp",
+            f"{signin_node.base}/admin/idp",
             data={**form, "csrf_token": token},
-            headers={"Origin": web_node.base},
+            headers={"Origin": signin_node.base},
         )
         assert saved.status_code == 200
         assert "The identity provider was saved." in saved.text
-        htmx = await http.post(f"{web_node.base}/logout", headers={"X-CSRF-Token": token})
+        htmx = await http.post(f"{signin_node.base}/logout", headers={"X-CSRF-Token": token})
         assert htmx.status_code == 303
     async with httpx.AsyncClient() as anonymous:
         assert (
-            await anonymous.post(f"{web_node.base}/logout", data={"csrf_token": token})
+            await anonymous.post(f"{signin_node.base}/logout", data={"csrf_token": token})
         ).status_code == 403
 
 
-async def test_the_security_headers_of_pages_errors_and_static_files(web_node: WebNode) -> None:
-    slug = await web_node.organisation()
-    someone = await web_node.person(slug, [])
+async def test_the_security_headers_of_pages_errors_and_static_files(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug, [])
     async with httpx.AsyncClient() as http:
-        await sign_in(http, web_node, someone)
+        await sign_in(http, signin_node, someone)
         answers = [
-            await http.get(f"{web_node.base}/login"),
-            await http.get(f"{web_node.base}/"),
-            await http.get(f"{web_node.base}/admin/idp"),  # 403: no role
-            await http.get(f"{web_node.base}/static/msnet.css"),
+            await http.get(f"{signin_node.base}/login"),
+            await http.get(f"{signin_node.base}/"),
+            await http.get(f"{signin_node.base}/admin/idp"),  # 403: no role
+            await http.get(f"{signin_node.base}/static/msnet.css"),
         ]
     assert [a.status_code for a in answers] == [200, 200, 403, 200]
     for answer in answers:
@@ -362,20 +362,20 @@ async def test_pages_redirect_only_within_this_site() -> None:
     assert local_path("/roster?q=a") == "/roster?q=a"
 
 
-async def test_the_language_switch_and_login_keep_to_this_site(web_node: WebNode) -> None:
+async def test_the_language_switch_and_login_keep_to_this_site(signin_node: WebNode) -> None:
     async with httpx.AsyncClient() as http:
-        switched = await http.get(f"{web_node.base}/language/fr", params={"next": "https://evil.example/"})
+        switched = await http.get(f"{signin_node.base}/language/fr", params={"next": "https://evil.example/"})
         assert switched.status_code == 303
         assert switched.headers["location"] == "/"
-        bad = await http.get(f"{web_node.base}/language/de")
+        bad = await http.get(f"{signin_node.base}/language/de")
         assert bad.status_code == 422
-        login = await http.get(f"{web_node.base}/login", params={"next": "//evil.example"})
+        login = await http.get(f"{signin_node.base}/login", params={"next": "//evil.example"})
         links = re.findall(r'href="(/login/[^"]*)"', login.text)
         assert links
         assert all(link.endswith("?next=/") for link in links)
 
 
-async def test_every_page_but_the_sign_in_ones_needs_a_session(web_node: WebNode) -> None:
+async def test_every_page_but_the_sign_in_ones_needs_a_session(signin_node: WebNode) -> None:
     """Generated from the route table, so that a page added later is checked too: without a session a
     page sends the browser to /login (htmx gets 401 and HX-Redirect), and a POST is refused."""
     public = {
@@ -387,7 +387,7 @@ async def test_every_page_but_the_sign_in_ones_needs_a_session(web_node: WebNode
     }
     checked = []
     async with httpx.AsyncClient() as http:
-        for route in create_app(web_node.settings).routes:
+        for route in create_app(signin_node.settings).routes:
             assert isinstance(route, HTTPRoute)
             for handler in route.route_handlers:
                 if not handler.opt.get("page"):
@@ -398,11 +398,11 @@ async def test_every_page_but_the_sign_in_ones_needs_a_session(web_node: WebNode
                     continue
                 for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                     checked.append(f"{method} {shown}")
-                    answer = await http.request(method, f"{web_node.base}{path}")
+                    answer = await http.request(method, f"{signin_node.base}{path}")
                     if method == "GET":
                         assert answer.status_code == 303, (method, shown, answer.status_code)
                         assert answer.headers["location"] == "/login?next=" + path
-                        htmx = await http.get(f"{web_node.base}{path}", headers={"HX-Request": "true"})
+                        htmx = await http.get(f"{signin_node.base}{path}", headers={"HX-Request": "true"})
                         assert htmx.status_code == 401
                         assert htmx.headers["hx-redirect"] == "/login?next=" + path
                     else:
@@ -410,17 +410,17 @@ async def test_every_page_but_the_sign_in_ones_needs_a_session(web_node: WebNode
     assert {"GET /", "POST /logout", "GET /admin/idp", "POST /admin/idp"} <= set(checked)
 
 
-async def test_a_person_sees_their_own_organisation_s_provider_only(web_node: WebNode) -> None:
-    first = await web_node.organisation("a")
-    second = await web_node.organisation("b")
-    admin = await web_node.person(first, ["org_admin"])
+async def test_a_person_sees_their_own_organisation_s_provider_only(signin_node: WebNode) -> None:
+    first = await signin_node.organisation("a")
+    second = await signin_node.organisation("b")
+    admin = await signin_node.person(first, ["org_admin"])
     async with httpx.AsyncClient() as http:
-        await sign_in(http, web_node, admin)
-        page = await http.get(f"{web_node.base}/admin/idp")
-        home = await http.get(f"{web_node.base}/")
+        await sign_in(http, signin_node, admin)
+        page = await http.get(f"{signin_node.base}/admin/idp")
+        home = await http.get(f"{signin_node.base}/")
     assert f"msnet-{first}" in page.text
-    assert web_node.issuers["a"] in page.text
+    assert signin_node.issuers["a"] in page.text
     assert f"msnet-{second}" not in page.text
-    assert web_node.issuers["b"] not in page.text
+    assert signin_node.issuers["b"] not in page.text
     assert f"Organisation {first.upper()}" in home.text
     assert second not in home.text

@@ -249,6 +249,10 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
         url = f"/roster?organisation={roster.a}&theme=ddr"
         whole = await http.get(url)
         fragment = await http.get(url, headers={"HX-Request": "true", "HX-Target": "roster-search"})
+        backwards = await http.get(
+            f"{url}&available_from=2027-06-01&available_to=2027-01-01",
+            headers={"HX-Request": "true", "HX-Target": "roster-search"},
+        )
         restored = await http.get(
             url,
             headers={
@@ -263,6 +267,8 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
     assert fragment.text.lstrip().startswith('<div id="roster-search"')
     assert '<div id="announcer" hx-swap-oob="innerHTML">8 experts found</div>' in fragment.text
     assert names_on(fragment.text) == names_on(whole.text)
+    assert backwards.status_code == 200  # htmx swaps no 4xx answer in: the mistake is shown all the same
+    assert "Available to: is before available_from" in backwards.text
     for answer in (whole, fragment, restored):
         vary = {v.strip().lower() for v in answer.headers["vary"].split(",")}
         assert {"hx-request", "hx-history-restore-request"} <= vary

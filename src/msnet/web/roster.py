@@ -719,10 +719,9 @@ class RosterPages(Controller):
             ),
             "can_write": "roster:write" in principal.scopes,
         }
-        status = 422 if errors else 200
-        if _htmx_fragment(request):
-            return page("roster/_fragment.html", status_code=status, **context)
-        return page("roster/search.html", status_code=status, **context)
+        if _htmx_fragment(request):  # 200 with the errors in it: htmx swaps no 4xx answer in
+            return page("roster/_fragment.html", **context)
+        return page("roster/search.html", status_code=422 if errors else 200, **context)
 
     @get("/export", guards=[needs("roster:read")])
     async def export(

@@ -236,7 +236,7 @@ async def test_bad_filters_are_named_on_the_page(web_node: WebNode, roster: Rost
         unknown = await http.get("/roster", params={"theme": "no_such_theme"})
     assert answer.status_code == 422
     assert field_error(answer.text, "available_from") == "is not a date (YYYY-MM-DD)"
-    assert "Sort by: is not a way to sort" in answer.text
+    assert "Sort by: is not one of the choices" in answer.text
     assert "0 experts found" in answer.text
     assert unknown.status_code == 422
     assert "Theme: &#39;no_such_theme&#39; is not in the taxonomy" in unknown.text

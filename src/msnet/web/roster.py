@@ -11,13 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any, Literal, get_args
-from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -25,7 +23,6 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from markupsafe import Markup
 from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,8 +34,7 @@ from msnet.organisations.models import Organisation
 from msnet.preconditions import etag
 from msnet.roster import schemas, service, transfer
 from msnet.roster.models import Expert
-from msnet.taxonomy import service as taxonomy
-from msnet.web import i18n
+from msnet.web import i18n, listing
 from msnet.web.i18n import N_
 from msnet.web.pages import needs, page
 
@@ -64,6 +60,7 @@ FILTERS = {
     "seniority": 10,
     "available_from": 10,
     "available_to": 10,
+    "sort": 10,
 }
 SENIORITIES: tuple[str, ...] = get_args(schemas.Seniority)
 SENIORITY_LABELS = {
@@ -105,49 +102,18 @@ FILTER_NAMES = {
     "sort": N_("Sort by"),
     "cursor": N_("Page"),
 }
-#: The most terms a facet lists (the most frequent first; a chosen one always).
-FACET_TERMS = 12
 #: The columns of the expert form: the import's, but for the id (the page's address says it).
 FORM_COLUMNS = [c for c in transfer.COLUMNS if c != "id"]
 #: Where on the form a service's error about a field of the API's body belongs.
 FIELD_OF = {"expertise": "themes", "consent": "consent_given_on", "contact": "email"}
-LIST_KINDS = {
-    "theme": "themes",
-    "service_type": "service_types",
-    "language": "languages",
-    "region": "regions",
-    "country": "countries",
-}
 
 
 # --- labels --------------------------------------------------------------------------------
 
 
-@cache
-def labels(kind: str, language: str) -> dict[str, str]:
-    """A taxonomy list's terms' names in ``language`` (English or French), by id."""
-    terms = getattr(taxonomy.taxonomy(), LIST_KINDS[kind])
-    return {t.id: getattr(t.label, language) for t in terms}
-
-
-def label(kind: str, term: str) -> str:
-    """A taxonomy term's name in the request's language (its id if the taxonomy lacks it)."""
-    return labels(kind, i18n.current()).get(term, term)
-
-
 def place_label(place: str) -> str:
     """A country (two capitals) or a region, by name."""
-    return label("country" if len(place) == 2 else "region", place)
-
-
-def sort_key(text: str) -> str:
-    """How a list of names is ordered for a reader: accents and case aside."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
-
-
-@cache
-def _choices(kind: str, language: str) -> list[tuple[str, str]]:
-    return sorted(labels(kind, language).items(), key=lambda item: sort_key(item[1]))
+    return listing.label("country" if len(place) == 2 else "region", place)
 
 
 @dataclass
@@ -182,74 +148,37 @@ def slugs_in(experts: list[schemas.Expert], facets: dict[str, dict[str, int]]) -
 # --- searching -----------------------------------------------------------------------------
 
 
-@dataclass
-class Query:
-    """A search as its URL says it: the filters set, the sort, the page's cursor, and the mistakes
-    in them (by filter)."""
+def parse_query(params: Mapping[str, str]) -> listing.Query:
+    """A roster search as its URL says it (``sort`` among the filters: relevance unless ``name``)."""
+    return listing.Query.of(
+        "/roster",
+        params,
+        FILTERS,
+        choices={"seniority": SENIORITIES, "sort": SORTS},
+        dates=("available_from", "available_to"),
+    )
 
-    values: dict[str, str] = field(default_factory=dict)
-    sort: Sort = "relevance"
-    cursor: str | None = None
-    errors: dict[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def of(cls, params: Mapping[str, str]) -> Query:
-        query = cls()
-        for name, longest in FILTERS.items():
-            value = (params.get(name) or "").strip()
-            if not value:
-                continue
-            if len(value) > longest:
-                query.errors[name] = i18n.gettext("is longer than %(n)s characters", n=longest)
-                continue
-            query.values[name] = value
-        for name in ("available_from", "available_to"):
-            if name in query.values:
-                try:
-                    date.fromisoformat(query.values[name])
-                except ValueError:
-                    query.errors[name] = i18n.gettext("is not a date (YYYY-MM-DD)")
-        if query.values.get("seniority", "") not in ("", *SENIORITIES):
-            query.errors["seniority"] = i18n.gettext("is not a seniority")
-        sort = params.get("sort") or "relevance"
-        if sort in SORTS:
-            query.sort = sort  # type: ignore[assignment]
-        else:
-            query.errors["sort"] = i18n.gettext("is not a way to sort")
-        cursor = (params.get("cursor") or "").strip()
-        if len(cursor) > 512:
-            query.errors["cursor"] = i18n.gettext("is not a page of this search")
-        query.cursor = cursor or None
-        return query
+def sort_of(query: listing.Query) -> Sort:
+    return "name" if query.values.get("sort") == "name" else "relevance"
 
-    def filters(self) -> service.ExpertFilter:
-        values: dict[str, Any] = {k: v for k, v in self.values.items() if k not in self.errors}
-        for name in ("available_from", "available_to"):
-            if name in values:
-                values[name] = date.fromisoformat(values[name])
-        return service.ExpertFilter(**values)
 
-    def url(self, path: str = "/roster", /, **changes: str | None) -> str:
-        """The address of this search with ``changes`` (a value of None drops the filter); a change
-        of filter or sort goes back to the first page."""
-        params: dict[str, str | None] = {**self.values}
-        if self.sort != "relevance":
-            params["sort"] = self.sort
-        params.update(changes)
-        if "cursor" not in changes:
-            params.pop("cursor", None)
-        if params.get("sort") == "relevance":
-            params.pop("sort")
-        return path + (("?" + urlencode(kept)) if (kept := {k: v for k, v in params.items() if v}) else "")
+def expert_filter(query: listing.Query) -> service.ExpertFilter:
+    """The service's filter of a search (its sound filters only)."""
+    values: dict[str, Any] = {k: v for k, v in query.values.items() if k not in query.errors and k != "sort"}
+    for name in ("available_from", "available_to"):
+        if name in values:
+            values[name] = date.fromisoformat(values[name])
+    return service.ExpertFilter(**values)
 
 
 async def run_search(
-    db: AsyncSession, principal: Principal, query: Query, limit: int, *, first_page: bool = False
+    db: AsyncSession, principal: Principal, query: listing.Query, limit: int, *, first_page: bool = False
 ) -> schemas.ExpertPage:
     """A page of ``query``'s results as ``principal`` may see them, with its facets and total."""
-    filters = query.filters()
+    filters = expert_filter(query)
     cursor = None if first_page else query.cursor
-    if query.sort == "relevance":
+    if sort_of(query) == "relevance":
         return await service.search_experts(db, principal, filters, limit=limit, cursor=cursor)
     return await _by_name(db, principal, filters, limit, cursor)
 
@@ -299,32 +228,8 @@ def date_text(day: date) -> str:
     return _date_text(day, i18n.current())
 
 
-def count_text(n: int) -> str:
-    """A count in the request's language (below a thousand, English and French write the digits)."""
-    return str(n) if 0 <= n < 1000 else i18n.format_number(n)
-
-
 def period(start: date, end: date) -> str:
     return i18n.gettext("%(start)s to %(end)s", start=date_text(start), end=date_text(end))
-
-
-@cache
-def _options(kind: str, language: str) -> tuple[tuple[str, Markup], ...]:
-    return tuple(
-        (term, Markup('<option value="{}">{}</option>').format(term, name))
-        for term, name in _choices(kind, language)
-    )
-
-
-def options(kind: str, chosen: str | None) -> Markup:
-    """A taxonomy list's ``<option>`` elements, by name, ``chosen`` selected (built once a language:
-    the country list alone is 249 of them)."""
-    return Markup("").join(
-        Markup('<option value="{}" selected>{}</option>').format(term, label(kind, term))
-        if term == chosen
-        else html
-        for term, html in _options(kind, i18n.current())
-    )
 
 
 def next_window(expert: schemas.Expert, today: date) -> schemas.Window | None:
@@ -353,9 +258,9 @@ def result_rows(experts: list[schemas.Expert], orgs: dict[str, str], today: date
                 e.name,
                 orgs.get(e.organisation, e.organisation),
                 i18n.translate(SENIORITY_LABELS[e.seniority]) if e.seniority else "",
-                ", ".join(label("theme", x.term) for x in e.expertise if x.kind == "theme"),
-                ", ".join(label("language", s.code) for s in e.languages),
-                ", ".join(label("region", r) for r in e.regions),
+                ", ".join(listing.label("theme", x.term) for x in e.expertise if x.kind == "theme"),
+                ", ".join(listing.label("language", s.code) for s in e.languages),
+                ", ".join(listing.label("region", r) for r in e.regions),
                 period(window.start, window.end) if window else "",
             ]
         )
@@ -495,43 +400,23 @@ def decoded_upload(data: bytes) -> str | Preview:
 
 
 def found_message(total: int) -> str:
-    return i18n.ngettext("%(count)s expert found", "%(count)s experts found", total, count=count_text(total))
+    return i18n.ngettext(
+        "%(count)s expert found",
+        "%(count)s experts found",
+        total,
+        count=listing.count_text(total, i18n.current()),
+    )
 
 
 def facet_views(
-    query: Query, facets: dict[str, dict[str, int]], orgs: dict[str, str]
+    query: listing.Query, facets: dict[str, dict[str, int]], orgs: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """The facets beside the results: each term's name, count and the search narrowed to it (or,
-    for the chosen one, widened again)."""
-    views = []
-    for name in FACETS:
-        counts = facets.get(name, {})
-        chosen = query.values.get(name)
+    """The facets beside the results (organisations by name, taxonomy terms by label)."""
 
-        def named(term: str, facet: str = name) -> str:
-            return orgs.get(term, term) if facet == "organisation" else label(facet, term)
+    def named(facet: str, term: str) -> str:
+        return orgs.get(term, term) if facet == "organisation" else listing.label(facet, term)
 
-        top = sorted(counts, key=lambda t: (-counts[t], sort_key(named(t))))[:FACET_TERMS]
-        if chosen and chosen not in top:
-            top.append(chosen)
-        views.append(
-            {
-                "name": name,
-                "title": i18n.translate(FACET_TITLES[name]),
-                "clear_url": query.url(**{name: None}) if chosen else None,
-                "terms": [
-                    {
-                        "id": term,
-                        "label": named(term),
-                        "count_text": count_text(counts.get(term, 0)),
-                        "selected": term == chosen,
-                        "url": query.url(**{name: None if term == chosen else term}),
-                    }
-                    for term in top
-                ],
-            }
-        )
-    return views
+    return listing.facet_views(query, facets, FACET_TITLES, named)
 
 
 def result_columns() -> list[str]:
@@ -547,15 +432,6 @@ def result_columns() -> list[str]:
             N_("Next available"),
         )
     ]
-
-
-def _htmx_fragment(request: Request) -> bool:
-    """Whether htmx asks for the search's results alone (not on restoring history: a whole page)."""
-    return (
-        request.headers.get("hx-request") == "true"
-        and request.headers.get("hx-target") == "roster-search"
-        and request.headers.get("hx-history-restore-request") != "true"
-    )
 
 
 def _origin(request: Request) -> str:
@@ -678,7 +554,7 @@ class RosterPages(Controller):
     async def search_page(
         self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        query = Query.of(request.query_params)
+        query = parse_query(request.query_params)
         errors = dict(query.errors)
         found: schemas.ExpertPage | None = None
         if not errors:
@@ -696,7 +572,8 @@ class RosterPages(Controller):
             "page": found,
             "found_message": found_message(total),
             "facets": facet_views(query, found.facets if found else {}, orgs),
-            "country_options": options("country", query.values.get("country")),
+            "country_options": listing.options("country", query.values.get("country")),
+            "sort": sort_of(query),
             "seniorities": [(k, i18n.translate(v)) for k, v in SENIORITY_LABELS.items()],
             "columns": result_columns(),
             "rows": list(zip(found.items, result_rows(found.items, orgs, today), strict=True))
@@ -719,7 +596,9 @@ class RosterPages(Controller):
             ),
             "can_write": "roster:write" in principal.scopes,
         }
-        if _htmx_fragment(request):  # 200 with the errors in it: htmx swaps no 4xx answer in
+        if listing.htmx_fragment(
+            request, "roster-search"
+        ):  # 200 with the errors in it: htmx swaps no 4xx answer in
             return page("roster/_fragment.html", **context)
         return page("roster/search.html", status_code=422 if errors else 200, **context)
 
@@ -729,7 +608,7 @@ class RosterPages(Controller):
     ) -> Response[bytes]:
         """The search's records (from its first, at most :data:`EXPORT_LIMIT`) with the columns of
         its table, as CSV."""
-        query = Query.of(request.query_params)
+        query = parse_query(request.query_params)
         if query.errors:
             raise InvalidInput(
                 "the search has mistakes",
@@ -849,17 +728,17 @@ class RosterPages(Controller):
             seniority=t(SENIORITY_LABELS[expert.seniority]) if expert.seniority else "",
             sharing=t(SHARING_LABELS[expert.sharing])
             + (f" ({', '.join(orgs.get(s, s) for s in expert.share_with)})" if expert.share_with else ""),
-            expertise=[(label(x.kind, x.term), t(LEVEL_LABELS[x.level])) for x in expert.expertise],
+            expertise=[(listing.label(x.kind, x.term), t(LEVEL_LABELS[x.level])) for x in expert.expertise],
             languages=[
                 (
-                    label("language", s.code),
+                    listing.label("language", s.code),
                     t(PROFICIENCY_LABELS[s.read]),
                     t(PROFICIENCY_LABELS[s.speak]),
                     t(PROFICIENCY_LABELS[s.write]),
                 )
                 for s in expert.languages
             ],
-            nationalities=", ".join(label("country", c) for c in expert.nationalities),
+            nationalities=", ".join(listing.label("country", c) for c in expert.nationalities),
             experience=", ".join(place_label(p) for p in expert.experience),
             windows=[
                 period(w.start, w.end)

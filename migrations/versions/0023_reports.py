@@ -60,7 +60,8 @@ END
 $$
 """
 
-# The facts of the requests in v_ids: the requester's row, and one row per addressed office.
+# The facts of the requests in v_ids: the requester's row, and one row per addressed organisation
+# (its offices the request went to, their answers together).
 FACTS = """
 WITH r AS (
     SELECT r.id, r.organisation_id, r.office_id, r.addressee_offices, r.addressee_orgs, r.submitted_at,
@@ -76,10 +77,10 @@ WITH r AS (
 ), x AS (
     SELECT * FROM public.request_responses WHERE request_id = ANY(v_ids)
 )
-INSERT INTO public.report_facts (request_id, side, office_id, organisation_id, submitted_at, process_id,
+INSERT INTO public.report_facts (request_id, side, organisation_id, office_ids, submitted_at, process_id,
     themes, service_types, regions, countries, outcome, reason, offers, accepted, declines, experts,
     first_response, acceptance)
-SELECT r.id, 'asked', r.office_id, r.organisation_id, r.submitted_at, r.process_id, r.themes,
+SELECT r.id, 'asked', r.organisation_id, ARRAY[r.office_id], r.submitted_at, r.process_id, r.themes,
        r.service_types, r.regions, r.countries, r.outcome, r.reason,
        count(x.id) FILTER (WHERE x.kind = 'offer'), count(x.id) FILTER (WHERE x.status = 'accepted'),
        count(x.id) FILTER (WHERE x.kind = 'decline'),
@@ -90,16 +91,19 @@ FROM r LEFT JOIN x ON x.request_id = r.id
 GROUP BY r.id, r.office_id, r.organisation_id, r.submitted_at, r.process_id, r.themes, r.service_types,
          r.regions, r.countries, r.outcome, r.reason, r.accepted_at
 UNION ALL
-SELECT r.id, 'received', a.office, a.org, r.submitted_at, r.process_id, r.themes, r.service_types,
+SELECT r.id, 'received', a.org, a.offices, r.submitted_at, r.process_id, r.themes, r.service_types,
        r.regions, r.countries, r.outcome, r.reason,
        count(x.id) FILTER (WHERE x.kind = 'offer'), count(x.id) FILTER (WHERE x.status = 'accepted'),
        count(x.id) FILTER (WHERE x.kind = 'decline'),
        COALESCE(sum(cardinality(x.expert_ids)) FILTER (WHERE x.status = 'accepted'), 0),
        extract(epoch FROM min(x.created_at) - r.submitted_at),
        CASE WHEN bool_or(x.status = 'accepted') THEN extract(epoch FROM r.accepted_at - r.submitted_at) END
-FROM r CROSS JOIN LATERAL unnest(r.addressee_offices, r.addressee_orgs) AS a(office, org)
-LEFT JOIN x ON x.request_id = r.id AND x.office_id = a.office
-GROUP BY r.id, a.office, a.org, r.submitted_at, r.process_id, r.themes, r.service_types, r.regions,
+FROM r CROSS JOIN LATERAL (
+    SELECT o.org, array_agg(o.office) AS offices
+    FROM unnest(r.addressee_offices, r.addressee_orgs) AS o(office, org) GROUP BY o.org
+) a
+LEFT JOIN x ON x.request_id = r.id AND x.organisation_id = a.org
+GROUP BY r.id, a.org, a.offices, r.submitted_at, r.process_id, r.themes, r.service_types, r.regions,
          r.countries, r.outcome, r.reason, r.accepted_at
 """
 
@@ -188,8 +192,8 @@ def upgrade() -> None:
         "report_facts",
         sa.Column("request_id", sa.Uuid(), primary_key=True),
         sa.Column("side", sa.String(8), primary_key=True),
-        sa.Column("office_id", sa.Uuid(), primary_key=True),
-        sa.Column("organisation_id", sa.Uuid(), nullable=False),
+        sa.Column("organisation_id", sa.Uuid(), primary_key=True),
+        sa.Column("office_ids", postgresql.ARRAY(sa.Uuid()), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("process_id", sa.Uuid(), nullable=False),
         sa.Column("themes", TEXTS, nullable=False),

@@ -341,3 +341,21 @@ async def test_every_bad_parameter_in_one_422(client: AsyncTestClient, callers: 
         ],
         check,
     )
+
+
+async def test_a_request_to_two_offices_of_one_organisation_counts_once_with_their_answers_together(
+    client: AsyncTestClient, builder: Builder, callers: dict[str, Caller], sessionmaker: async_sessionmaker
+) -> None:
+    for name, slug in (("A1", "au"), ("A2", "au"), ("E1", "eu")):
+        await builder.office(slug, name)
+    process = await builder.process("eu", "Chad dialogue", ["middle_africa"], ["TD"])
+    asked = await builder.request("E1", process, at("2027-05-10T00:00:00"), ["A1", "A2"])
+    await builder.respond(asked, "eu", "A1", at("2027-05-10T03:00:00"))
+    await builder.respond(asked, "eu", "A2", at("2027-05-10T01:00:00"), kind="decline")
+    await refresh(sessionmaker)
+    both = figures(requests=1, offers=1, declines=1, first_response_hours=spread(1.0, 1.0))
+    may = {"from": "2027-05-01", "to": "2027-05-31"}
+    assert (await track_record(client, callers["au"], **may))["total"]["received"] == both
+    a2 = await track_record(client, callers["au"], office_id=str(builder.offices["A2"][0]), **may)
+    assert a2["total"]["received"] == both
+    assert (await track_record(client, callers["eu"], **may))["total"]["asked"] == both

@@ -26,15 +26,15 @@ class ReportDirty(Base):
 
 class ReportFact(Base):
     """One submitted request as one party saw it: the requester (``side`` 'asked', the requesting
-    office) or an addressed office (``side`` 'received'). Row-level security: an organisation reads
-    its own rows only."""
+    office) or an addressed organisation (``side`` 'received': its offices the request went to, their
+    answers together). Row-level security: an organisation reads its own rows only."""
 
     __tablename__ = "report_facts"
 
     request_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     side: Mapped[str] = mapped_column(String(8), primary_key=True)  # asked | received
-    office_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    organisation_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    organisation_id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    office_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
     submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     process_id: Mapped[uuid.UUID] = mapped_column(Uuid())  # the process it was merged into, if any
     themes: Mapped[list[str]] = mapped_column(ARRAY(Text))

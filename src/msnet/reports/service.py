@@ -248,12 +248,12 @@ _TRAINING_KEYS: dict[str, tuple[str, str | None]] = {
 _COUNTED = "(f.side = 'asked' OR f.accepted > 0)"  # an addressee's outcome: of what it was accepted on
 _FIGURES = f"""
     f.side,
-    count(DISTINCT f.request_id) AS requests,
+    count(*) AS requests,
     sum(f.offers) AS offers,
     sum(f.accepted) AS offers_accepted,
     sum(f.declines) AS declines,
-    count(DISTINCT f.request_id) FILTER (WHERE f.outcome = 'delivered' AND {_COUNTED}) AS delivered,
-    count(DISTINCT f.request_id) FILTER (WHERE f.outcome = 'not_delivered' AND {_COUNTED}) AS not_delivered,
+    count(*) FILTER (WHERE f.outcome = 'delivered' AND {_COUNTED}) AS delivered,
+    count(*) FILTER (WHERE f.outcome = 'not_delivered' AND {_COUNTED}) AS not_delivered,
     sum(f.experts) AS experts,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY f.first_response) AS first_response_median,
     percentile_cont(0.9) WITHIN GROUP (ORDER BY f.first_response) AS first_response_p90,
@@ -341,7 +341,7 @@ async def track_record(
         where.append("f.countries @> ARRAY[CAST(:country AS text)]")
     if p.office_id:
         values["office"] = p.office_id
-        where.append("f.office_id = :office")
+        where.append("f.office_ids @> ARRAY[CAST(:office AS uuid)]")
     if p.process_id:
         values["process"] = p.process_id
         where.append("f.process_id = :process")

@@ -17,7 +17,7 @@ from litestar import Response
 from litestar.routes import HTTPRoute
 
 from msnet.app import create_app
-from msnet.web import sessions
+from msnet.web import oidc, sessions
 from msnet.web.pages import local_path
 from msnet.web.security import CSP
 from tests.web.conftest import Someone, WebNode, authorize_at_provider, sign_in
@@ -424,3 +424,16 @@ async def test_a_person_sees_their_own_organisation_s_provider_only(signin_node:
     assert signin_node.issuers["b"] not in page.text
     assert f"Organisation {first.upper()}" in home.text
     assert second not in home.text
+
+
+async def test_a_provider_on_a_private_address_is_never_called_unless_allowed(signin_node: WebNode) -> None:
+    """What an organisation registers must not make the node call into its own network: each URL of
+    the provider is resolved and refused when any address is not a public one."""
+    issuer = signin_node.issuers["a"]
+    for url in (issuer, issuer.replace("127.0.0.1", "localhost"), "http://10.1.2.3/", "http://[::1]:9/"):
+        with pytest.raises(oidc.SignInError, match="loopback, private or reserved"):
+            await oidc.Providers().metadata(oidc.Client(url, "msnet", "secret"))
+    with pytest.raises(oidc.SignInError, match="not an http"):
+        await oidc.check_reachable("file:///etc/passwd", private_addresses=True)
+    allowed = await oidc.Providers().metadata(oidc.Client(issuer, "msnet", "secret", private_addresses=True))
+    assert allowed["issuer"] == issuer

@@ -16,6 +16,7 @@ from msnet.auth.keys import secret_box
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput
 from msnet.organisations.models import Organisation
+from msnet.settings import Settings
 from msnet.web.models import IdentityProvider
 from msnet.web.oidc import Client, issuer_problems
 
@@ -41,9 +42,10 @@ async def get(session: AsyncSession, org_id: UUID) -> IdentityProvider | None:
     return await session.get(IdentityProvider, org_id)
 
 
-def client_of(provider: IdentityProvider, secret_key: str) -> Client:
-    secret = _box(secret_key).decrypt(provider.client_secret_encrypted.encode()).decode()
-    return Client(provider.issuer, provider.client_id, secret)
+def client_of(provider: IdentityProvider, settings: Settings) -> Client:
+    """The organisation's registration at its provider, as msnet calls it under ``settings``."""
+    secret = _box(settings.secret_key or "").decrypt(provider.client_secret_encrypted.encode()).decode()
+    return Client(provider.issuer, provider.client_id, secret, settings.identity_provider_private_addresses)
 
 
 async def with_providers(session: AsyncSession) -> list[Organisation]:

@@ -10,6 +10,7 @@ callback of that organisation, with the provider that organisation registered.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class Client:
     issuer: str
     client_id: str
     client_secret: str
+    #: whether the provider may be on a non-public address (MSNET_IDENTITY_PROVIDER_PRIVATE_ADDRESSES)
+    private_addresses: bool = False
 
 
 @dataclass
@@ -88,18 +91,19 @@ class Providers:
 
     _cache: dict[str, _Cached] = field(default_factory=dict)
 
-    async def metadata(self, issuer: str) -> dict[str, Any]:
-        cached = self._cache.get(issuer)
+    async def metadata(self, client: Client) -> dict[str, Any]:
+        cached = self._cache.get(client.issuer)
         if cached is None or time.monotonic() - cached.fetched_at > METADATA_TTL:
-            cached = self._cache[issuer] = _Cached(await _discover(issuer), time.monotonic())
+            cached = self._cache[client.issuer] = _Cached(await _discover(client), time.monotonic())
         return cached.metadata
 
-    async def keys(self, issuer: str, *, refresh: bool = False) -> KeySet:
-        await self.metadata(issuer)
-        cached = self._cache[issuer]
+    async def keys(self, client: Client, *, refresh: bool = False) -> KeySet:
+        await self.metadata(client)
+        cached = self._cache[client.issuer]
         stale = refresh and time.monotonic() - cached.keys_fetched_at > JWKS_MIN_INTERVAL
         if cached.keys is None or stale:
-            cached.keys = KeySet.import_key_set(await _get_json(cached.metadata["jwks_uri"]))  # type: ignore[arg-type]
+            document = await _get_json(cached.metadata["jwks_uri"], client.private_addresses)
+            cached.keys = KeySet.import_key_set(document)  # type: ignore[arg-type]
             cached.keys_fetched_at = time.monotonic()
         return cached.keys
 
@@ -107,7 +111,27 @@ class Providers:
         self._cache.pop(issuer, None)
 
 
-async def _get_json(url: str) -> dict[str, Any]:
+async def check_reachable(url: str, private_addresses: bool) -> None:
+    """Refuse to call ``url`` unless it is http(s) and, without ``private_addresses``, every address
+    its host resolves to is a public one (an organisation's provider must not make the node call into
+    the network it runs in)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SignInError(f"the provider named an endpoint that is not an http(s) URL: {url}")
+    if private_addresses:
+        return
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
+    except OSError:
+        raise SignInError(f"the provider's host {parts.hostname} does not resolve") from None
+    if any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in found):
+        raise SignInError(
+            f"the provider's host {parts.hostname} is on a loopback, private or reserved address"
+        )
+
+
+async def _get_json(url: str, private_addresses: bool) -> dict[str, Any]:
+    await check_reachable(url, private_addresses)
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
             response = await http.get(url, headers={"Accept": "application/json"})
@@ -120,8 +144,11 @@ async def _get_json(url: str) -> dict[str, Any]:
     return document
 
 
-async def _discover(issuer: str) -> dict[str, Any]:
-    metadata = await _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
+async def _discover(client: Client) -> dict[str, Any]:
+    issuer = client.issuer
+    metadata = await _get_json(
+        issuer.rstrip("/") + "/.well-known/openid-configuration", client.private_addresses
+    )
     if metadata.get("issuer") != issuer:
         raise SignInError(
             f"the discovery document names the issuer {metadata.get('issuer')!r}, not {issuer!r}"
@@ -147,7 +174,7 @@ async def authorization_url(
     providers: Providers, client: Client, redirect_uri: str, *, state: str, nonce: str, code_verifier: str
 ) -> str:
     """Where to send the browser: the provider's authorization endpoint, with PKCE, state and nonce."""
-    metadata = await providers.metadata(client.issuer)
+    metadata = await providers.metadata(client)
     async with _oauth(client, redirect_uri) as oauth:
         url, _ = oauth.create_authorization_url(
             metadata["authorization_endpoint"], state=state, nonce=nonce, code_verifier=code_verifier
@@ -159,7 +186,8 @@ async def finish(
     providers: Providers, client: Client, redirect_uri: str, *, code: str, code_verifier: str, nonce: str
 ) -> dict[str, Any]:
     """Exchange the code (with the PKCE verifier) and return the verified ID token's claims."""
-    metadata = await providers.metadata(client.issuer)
+    metadata = await providers.metadata(client)
+    await check_reachable(metadata["token_endpoint"], client.private_addresses)
     async with _oauth(client, redirect_uri) as oauth:
         try:
             token = await oauth.fetch_token(
@@ -181,11 +209,9 @@ async def verify_id_token(providers: Providers, client: Client, id_token: str, n
     this sign-in's nonce, not expired (OpenID Connect Core 3.1.3.7)."""
     try:
         try:
-            decoded = jwt.decode(id_token, await providers.keys(client.issuer), algorithms=ALGORITHMS)
+            decoded = jwt.decode(id_token, await providers.keys(client), algorithms=ALGORITHMS)
         except InvalidKeyIdError:
-            decoded = jwt.decode(
-                id_token, await providers.keys(client.issuer, refresh=True), algorithms=ALGORITHMS
-            )
+            decoded = jwt.decode(id_token, await providers.keys(client, refresh=True), algorithms=ALGORITHMS)
         claims = decoded.claims
         jwt.JWTClaimsRegistry(
             leeway=60,

@@ -75,7 +75,7 @@ async def begin(
     await session.flush()
     url = await oidc.authorization_url(
         providers,
-        identity.client_of(provider, settings.secret_key or ""),
+        identity.client_of(provider, settings),
         redirect_uri(settings, organisation.slug),
         state=state,
         nonce=nonce,
@@ -137,7 +137,7 @@ async def complete(
         raise oidc.SignInError("the callback has no code")
     claims = await oidc.finish(
         providers,
-        identity.client_of(provider, settings.secret_key or ""),
+        identity.client_of(provider, settings),
         redirect_uri(settings, organisation.slug),
         code=code,
         code_verifier=kept.code_verifier,

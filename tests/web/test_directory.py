@@ -352,6 +352,13 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
             },
         )
         assert "<html" in restored.text
+        mistaken = await http.get(
+            "/directory",
+            params={"theme": "no_such_theme"},
+            headers={"HX-Request": "true", "HX-Target": "directory-search"},
+        )
+        assert mistaken.status_code == 200  # htmx swaps no 4xx answer in
+        assert "<li>Theme:" in mistaken.text
 
 
 async def test_only_the_offices_own_managers_confirm_a_capacity_audited_with_the_person(

@@ -415,6 +415,13 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
             },
         )
         assert "<html" in restored.text
+        mistaken = await http.get(
+            "/trainings",
+            params={"start_from": "2027-05-01", "start_to": "2027-04-01"},
+            headers={"HX-Request": "true", "HX-Target": "trainings-search"},
+        )
+        assert mistaken.status_code == 200  # htmx swaps no 4xx answer in
+        assert "<li>Starting until:" in mistaken.text
 
 
 async def axe_clean(page: Page, what: str) -> None:

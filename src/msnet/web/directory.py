@@ -223,10 +223,9 @@ class DirectoryPages(Controller):
             else None,
             "first_url": query.url(),
         }
-        status = 422 if query.errors else 200
-        if htmx_fragment(request, TARGET):
-            return page("directory/_fragment.html", status_code=status, **context)
-        return page("directory/search.html", status_code=status, **context)
+        if htmx_fragment(request, TARGET):  # 200 with the mistakes in it: htmx swaps no 4xx answer in
+            return page("directory/_fragment.html", **context)
+        return page("directory/search.html", status_code=422 if query.errors else 200, **context)
 
     @get("/offices/{office_id:uuid}", guards=[needs("directory:read")])
     async def office_page(

@@ -525,10 +525,9 @@ class TrainingPages(Controller):
             "can_publish": "training:write" in principal.scopes,
             "upcoming_note": "start_from" not in query.values and view == "list",
         }
-        status = 422 if query.errors else 200
-        if htmx_fragment(request, TARGET):
-            return page("trainings/_fragment.html", status_code=status, **context)
-        return page("trainings/search.html", status_code=status, **context)
+        if htmx_fragment(request, TARGET):  # 200 with the mistakes in it: htmx swaps no 4xx answer in
+            return page("trainings/_fragment.html", **context)
+        return page("trainings/search.html", status_code=422 if query.errors else 200, **context)
 
     @get("/{training_id:uuid}", guards=[needs("training:read")])
     async def training_page(

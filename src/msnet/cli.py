@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import errno
 import gc
 import json
@@ -250,6 +251,8 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
             from msnet.demo import staff
 
             print(asyncio.run(staff.register(ready, issuer)), flush=True)
+            # the demo's provider is on a loopback address, which msnet otherwise never calls
+            ready = dataclasses.replace(ready, identity_provider_private_addresses=True)
         if load_only:
             return
         app = create_app(ready)

@@ -29,6 +29,7 @@ from msnet.directory.routes import CapacityController, OfficeController
 from msnet.docs import routes as docs
 from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_config
 from msnet.errors import BadRequest, InvalidInput, StartupError
+from msnet.federation import contact as federation_contact
 from msnet.federation import service as federation
 from msnet.federation.routes import NodeDocumentController
 from msnet.logs import get_logger
@@ -74,6 +75,7 @@ ROUTES = [
     ReportController,
     LessonController,
     NodeDocumentController,
+    federation_contact.PeerContactController,
     docs.assets,
 ]
 
@@ -192,6 +194,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.identity_providers = web.Providers()  # their discovery documents and keys, kept
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
     app.state.node_clients = federation.load_node_client  # peers get tokens from /oauth/token
+    app.state.ask_home = federation_contact.ask_home  # a copy's contact lookup (msnet.roster.routes)
     document_operations(app)
     app.asgi_handler = RefusalGate(  # a refused address's failing attempts go no further
         RequestContext(

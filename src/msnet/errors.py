@@ -185,3 +185,13 @@ class ServiceUnavailable(MsnetError):
     status = 503
     title = "Service unavailable"
     type_slug = "unavailable"
+
+
+class HomeUnavailable(ServiceUnavailable):
+    """A record's home node, asked on a reader's behalf (an expert's contact details), did not answer
+    as it should: ``home_node`` names the node to ask."""
+
+    title = "Home node unavailable"
+
+    def __init__(self, detail: str, *, home_node: str) -> None:
+        super().__init__(detail, home_node=home_node)

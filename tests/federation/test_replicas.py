@@ -203,7 +203,15 @@ async def test_every_write_to_a_copy_is_409_naming_its_home_and_changes_nothing(
             now[kind] = response.json()
         return now
 
-    before = await state()
+    async def written() -> list[Any]:
+        """How many changes to records, tombstones and audit entries un holds: any write adds one."""
+        rows = await un.owner(
+            "SELECT (SELECT count(*) FROM change_log) AS changes, (SELECT count(*) FROM tombstones) AS gone,"
+            " (SELECT count(*) FROM audit_log) AS audited"
+        )
+        return list(rows[0].values())
+
+    before, counts = await state(), await written()
 
     async def check(method: str, path: str, body: Any, extra: dict[str, str]) -> None:
         response = await call(un, method, path, {**headers, **extra}, json=body)
@@ -212,9 +220,10 @@ async def test_every_write_to_a_copy_is_409_naming_its_home_and_changes_nothing(
         assert response.headers["content-type"].startswith("application/problem+json")
         assert problem["home_node"] == au.issuer, problem
         assert au.issuer in problem["detail"], problem
-        assert await state() == before
+        assert await written() == counts
 
     await assert_every_case(cases, check)
+    assert await state() == before
     assert [c["id"] for c in before["capacity"]["items"]] == [records["capacity"]["id"]]
     # the merge left the local process as it was; the home node still holds every record as made
     assert (await call(un, "GET", f"/v1/processes/{local['id']}", headers)).json() == local
@@ -286,23 +295,76 @@ async def test_the_trainings_calendar_and_feed_carry_copies(
     assert entry.source.links[0].href == f"{au.issuer}/v1/trainings.atom", entry.source
 
 
-async def test_a_contact_lookup_on_a_copy_names_the_node_to_ask_and_is_audited(
+async def audited(node: Node, expert_id: str) -> list[tuple[str, str, str]]:
+    """(organisation, action, actor) of the audit entries about ``expert_id`` on ``node``."""
+    rows = await node.owner(
+        "SELECT o.slug, a.action, a.actor FROM audit_log a JOIN organisations o ON o.id = a.organisation_id"
+        " WHERE a.resource_id = $1 ORDER BY a.seq",
+        expert_id,
+    )
+    return [(r["slug"], r["action"], r["actor"]) for r in rows]
+
+
+async def test_a_contact_lookup_on_a_copy_is_asked_of_its_home_as_the_organisation_and_audited_on_both(
     nodes: list[Node], network: dict[str, Any]
 ) -> None:
     un, au, _ = nodes
     expert = network["records"]["expert"]
-    headers = network["un"]
-    response = await call(un, "GET", f"/v1/experts/{expert['id']}/contact", headers)
-    assert response.status_code == 409, response.text
-    problem = response.json()
-    assert problem["home_node"] == au.issuer
-    assert au.issuer in problem["detail"]
-    assert "amina@example.org" not in response.text
-    audit = await call(un, "GET", "/v1/audit", headers, params={"resource_id": expert["id"]})
-    assert audit.status_code == 200, audit.text
-    assert [e["action"] for e in audit.json()["items"]] == ["expert.contact.referred"]
-    # the details never reached this node
+    response = await call(un, "GET", f"/v1/experts/{expert['id']}/contact", network["un"])
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "expert_id": expert["id"],
+        "email": "amina@example.org",
+        "phone": "+223 20 00 00 00",
+    }
+    # the details are not kept on the reader's node
     assert await un.owner("SELECT * FROM expert_contacts WHERE expert_id = $1", expert["id"]) == []
+    reader = await audited(un, expert["id"])
+    assert [(slug, action) for slug, action, _ in reader] == [("un", "expert.contact.read")]
+    assert reader[0][2].startswith("client:")
+    # the home node recorded the read for un, and the disclosure to un, naming un's node and un
+    assert [e for e in await audited(au, expert["id"]) if e[1] != "expert.create"] == [
+        ("un", "expert.contact.read", f"node:{un.issuer}#un"),
+        ("au", "expert.contact.disclosed", f"node:{un.issuer}#un"),
+    ]
+
+
+async def test_the_home_node_applies_its_own_sharing_to_a_contact_lookup(
+    nodes: list[Node], network: dict[str, Any]
+) -> None:
+    """A copy that is stale here (its home narrowed its sharing since the last pull) is still
+    refused by the home node; a home that does not answer is named as the node to ask."""
+    un, au, _ = nodes
+    home = await org_headers(au, "au")
+    narrowed = await made(au, home, "/v1/experts", expert_body(name="Later Narrowed", external_id="narrow-1"))
+    await pull(un, au)
+    changed = await call(
+        au,
+        "PATCH",
+        f"/v1/experts/{narrowed['id']}",
+        {**home, "If-Match": '"1"'},
+        json={"sharing": "restricted", "share_with": ["eu"]},
+    )
+    assert changed.status_code == 200, changed.text
+    path = f"/v1/experts/{narrowed['id']}/contact"
+    assert (await call(un, "GET", f"/v1/experts/{narrowed['id']}", network["un"])).status_code == 200
+    refused = await call(un, "GET", path, network["un"])
+    assert refused.status_code == 404, refused.text
+    assert "narrow" not in refused.text
+    assert [e[1] for e in await audited(au, narrowed["id"])] == ["expert.create", "expert.update"]
+
+    # the home node refuses un's node for a while: the lookup names the node to ask, nothing read
+    await au.owner("UPDATE peers SET state = 'refused' WHERE issuer = $1", un.issuer)
+    try:
+        expert = network["records"]["expert"]
+        unavailable = await call(un, "GET", f"/v1/experts/{expert['id']}/contact", network["un-2"])
+    finally:
+        await au.owner("UPDATE peers SET state = 'active' WHERE issuer = $1", un.issuer)
+    assert unavailable.status_code == 503, unavailable.text
+    assert unavailable.json()["home_node"] == au.issuer
+    assert au.issuer in unavailable.json()["detail"]
+    assert "amina@example.org" not in unavailable.text
+    assert [e for e in await audited(au, expert["id"]) if e[0] == "un-2"] == []
 
 
 async def test_an_organisation_sees_no_copy_that_is_not_shared_with_it(
@@ -324,3 +386,37 @@ async def test_an_organisation_sees_no_copy_that_is_not_shared_with_it(
         assert "home_node" not in write.json()
     # the third node never received it
     assert await eu.owner("SELECT id FROM offices WHERE id = $1", restricted["id"]) == []
+
+
+async def test_the_home_node_answers_a_peer_only_for_its_own_organisations(
+    nodes: list[Node], network: dict[str, Any]
+) -> None:
+    _, au, eu = nodes
+    expert = network["records"]["expert"]
+    path = f"/federation/v1/experts/{expert['id']}/contact"
+    async with PeerClient(eu.settings, await eu.key_ring(), au.issuer) as client:
+        # eu's node asking for un (homed on un's node) or for an organisation it does not know
+        for slug in ("un", "au", "nobody"):
+            refused = await client.get(path, {"organisation": slug})
+            assert refused.status_code == 403, (slug, refused.text)
+            assert "amina" not in refused.text
+        missing = await client.get(path, {})
+        assert missing.status_code == 422, missing.text
+        assert [e["field"] for e in missing.json()["errors"]] == ["organisation"]
+        # the home node's own sharing rules for eu: an expert shared with un only is not found
+        hidden = await made(
+            au,
+            await org_headers(au, "au"),
+            "/v1/experts",
+            expert_body(name="For UN only", external_id="un-only", sharing="restricted", share_with=["un"]),
+        )
+        unseen = await client.get(f"/federation/v1/experts/{hidden['id']}/contact", {"organisation": "eu"})
+        assert unseen.status_code == 404, unseen.text
+        seen = await client.get(path, {"organisation": "eu"})
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["email"] == "amina@example.org"
+    # an organisation's own token does not open the endpoint
+    own = await call(au, "GET", path, await org_headers(au, "au"), params={"organisation": "au"})
+    assert own.status_code == 403, own.text
+    assert ("au", "expert.contact.disclosed", f"node:{eu.issuer}#eu") in await audited(au, expert["id"])
+    assert [e for e in await audited(au, hidden["id"]) if e[1] != "expert.create"] == []

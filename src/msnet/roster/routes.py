@@ -28,7 +28,7 @@ from msnet.auth.transaction import FROM_REPLICA
 from msnet.errors import HeldElsewhere
 from msnet.idempotency.service import IdempotencyKeyHeader, replayable
 from msnet.preconditions import IfMatch, etag
-from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, handle_msnet_error, problem_responses
+from msnet.problems import READ_RESPONSES, WRITE_RESPONSES, problem_responses
 from msnet.roster import schemas, service, transfer
 
 EXPORT_LIMIT = 10_000
@@ -263,7 +263,7 @@ class ExpertController(Controller):
         "/{expert_id:uuid}/contact",
         summary="An expert's contact details (audited)",
         guards=[requires("roster:contact")],
-        responses=problem_responses(401, 403, 404, 409),
+        responses=problem_responses(401, 403, 404, 503),
     )
     async def get_expert_contact(
         self,
@@ -275,9 +275,11 @@ class ExpertController(Controller):
         """An expert's e-mail and phone. Scope `roster:contact`; every read is audit-logged for the reader
         and, for another organisation's expert, disclosed in the owner's log. 404 for an expert you may
         not see. An expert held from a peer node (its `origin` is another node) has no contact details
-        here, which never leave its home node: 409, whose `home_node` names the node to ask (the
-        referral is audit-logged for the reader)."""
+        here: they never leave its home node, which this node asks on your organisation's behalf (it
+        applies its own sharing rules to your organisation and records the disclosure in its audit log
+        too); 503 naming the node to ask (`home_node`) when it does not answer."""
         try:
             return await service.read_contact(db, principal, expert_id)
-        except HeldElsewhere as exc:  # answered, not raised: the referral's audit entry is committed
-            return handle_msnet_error(request, exc)  # type: ignore[return-value]
+        except HeldElsewhere as exc:
+            ask_home = request.app.state.ask_home  # msnet.federation.contact.ask_home, set by the app
+            return await ask_home(request, db, principal, expert_id, exc.extra["home_node"])

@@ -553,15 +553,11 @@ async def read_contact(session: AsyncSession, principal: Principal, expert_id: U
     another organisation's expert, in the owner's as a disclosure: who read, when, which expert (the
     scope it takes is ``roster:contact``), and nothing else of the reader's request.
 
-    An expert held from a peer node has no contact details here (they never leave its home): the
-    reader is referred to that node (:class:`HeldElsewhere`, 409, naming it), and the referral is
-    recorded in the reader's log (``expert.contact.referred``) before the error is raised; the caller
-    answers it without rolling that entry back."""
+    An expert held from a peer node has no contact details here (they never leave its home):
+    :class:`HeldElsewhere` (409) names that node, which the API asks on the reader's behalf
+    (``msnet.federation.contact``)."""
     expert = await get_expert(session, principal, expert_id)
     if (home := await home_node(session, expert)) is not None:
-        await record_action(
-            session, principal, "expert.contact.referred", "expert", expert_id, {"home_node": home}
-        )
         raise HeldElsewhere(
             f"the contact details of expert {expert_id} stay on its home node, {home}: ask that node",
             home_node=home,

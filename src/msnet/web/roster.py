@@ -45,9 +45,6 @@ NAMES_FOR = 60.0
 EXPORT_LIMIT = 1_000
 Sort = Literal["relevance", "name"]
 SORTS: tuple[Sort, ...] = get_args(Sort)
-#: The facets beside the results, in the order shown: the search's own (``search.ARRAYS``) and the
-#: organisations.
-FACETS = ("theme", "service_type", "language", "region", "organisation")
 #: The filters of a search, as the URL names them, and the longest value each takes (the API's).
 FILTERS = {
     "q": 200,
@@ -349,7 +346,7 @@ async def update_from_form(
     plan = checked_row(cells, await known_organisations(db), creating=False)
     errors = row_errors(plan)
     if not version.isdigit():
-        errors.setdefault("version", []).append("is not a version this page gave out")
+        errors.setdefault("version", []).append(i18n.gettext("is not a version this page gave out"))
     if errors:
         return errors
     fields = dict(plan.row.fields)

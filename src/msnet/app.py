@@ -31,6 +31,7 @@ from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_c
 from msnet.errors import BadRequest, InvalidInput, StartupError
 from msnet.federation import contact as federation_contact
 from msnet.federation import service as federation
+from msnet.federation.feed_routes import FeedController
 from msnet.federation.routes import NodeDocumentController
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
@@ -75,6 +76,7 @@ ROUTES = [
     ReportController,
     LessonController,
     NodeDocumentController,
+    FeedController,
     federation_contact.PeerContactController,
     docs.assets,
 ]

@@ -370,6 +370,16 @@ class Settings:
             "doc": "Days a delivered or failed outbox message is kept before the workers delete it.",
         },
     )
+    federation_poll_interval: int = field(
+        default=30,
+        metadata={
+            "env": "MSNET_FEDERATION_POLL_INTERVAL",
+            "parse": _int(1, 3600),
+            "doc": "Seconds at most between two pulls of a peer's change feed by the delivery worker "
+            "(a peer's poke brings the next one forward; a failing peer is retried after a backoff "
+            "that doubles up to this).",
+        },
+    )
     smtp_host: str | None = _spec(
         "MSNET_SMTP_HOST",
         str.strip,

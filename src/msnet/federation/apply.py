@@ -254,7 +254,7 @@ async def apply_page(session: AsyncSession, peer: str, tokens: list[str], keys: 
             where = "not known here" if home == "missing" else f"homed on {home or 'this node'}"
             raise PageRejected(f"item {i}: its organisation {v.item.organisation} is {where}, not on {peer}")
     held = {
-        (r.kind, r.record_id): r
+        (r.kind, r.record_id): (r.origin, r.version)
         for r in await session.scalars(
             select(Replica).where(Replica.record_id.in_([v.item.id for v in verified]))
         )
@@ -262,10 +262,10 @@ async def apply_page(session: AsyncSession, peer: str, tokens: list[str], keys: 
     result = Applied()
     for v in sorted(verified, key=lambda v: ORDER[v.item.kind] * (-1 if v.item.tombstone else 1)):
         item = v.item
-        replica = held.get((item.kind, item.id))
-        if replica is not None and replica.origin != peer:
-            raise PageRejected(f"{item.kind} {item.id}: held from {replica.origin}, not {peer}")
-        if replica is not None and replica.version >= item.version:
+        origin, version = held.get((item.kind, item.id), (peer, 0))
+        if origin != peer:
+            raise PageRejected(f"{item.kind} {item.id}: held from {origin}, not {peer}")
+        if version >= item.version:
             result.unchanged += 1
             continue
         await _act_for(session, item.organisation)
@@ -289,6 +289,7 @@ async def apply_page(session: AsyncSession, peer: str, tokens: list[str], keys: 
                 index_elements=[Replica.kind, Replica.record_id], set_={**values, "received_at": func.now()}
             )
         )
+        held[(item.kind, item.id)] = (peer, item.version)
         result.applied += 1
         if result.newest is None or item.updated_at > result.newest:
             result.newest = item.updated_at

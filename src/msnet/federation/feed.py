@@ -26,12 +26,13 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from joserfc import jws
 from joserfc.jwk import RSAKey
+from msgspec import Meta, Struct
 from sqlalchemy import BigInteger, Text, and_, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -168,6 +169,30 @@ class Audience:
 class FeedPage:
     items: list[str]
     next_cursor: str
+    #: the page read as many changes as it could: more may follow at once
+    more: bool
+
+
+class ChangePage(Struct):
+    """A page of the change feed."""
+
+    items: Annotated[
+        list[str],
+        Meta(
+            description="Each a JWS (compact serialization) signed by this node: the full state of one "
+            "record at one version (`id`, `kind`, `origin`, `organisation`, `version`, `created_at`, "
+            "`updated_at`, `sharing`, `share_with` naming only your organisations, `body`), or its "
+            "tombstone (`tombstone: true`, no body) when it was deleted or is no longer shared with "
+            "your organisations."
+        ),
+    ]
+    next_cursor: Annotated[str, Meta(description="Where to go on from; on every page, empty ones included.")]
+    more: Annotated[
+        bool,
+        Meta(
+            description="More changes follow at once: read on. False when the feed is read to its end for now."
+        ),
+    ]
 
 
 # ---- cursors ------------------------------------------------------------------------------------
@@ -331,7 +356,7 @@ async def page(
         if not _passes(payload, audience):
             continue
         items.append(sign_item(key, payload))
-    return FeedPage(items, encode_cursor(cursor_secret, audience, read.next))
+    return FeedPage(items, encode_cursor(cursor_secret, audience, read.next), len(read.changes) == limit)
 
 
 def _upsert(kind: str, record: Any, slugs: dict[UUID, str], audience: Audience) -> dict[str, Any]:

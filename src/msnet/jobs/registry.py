@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from msnet.jobs import digests, outbox, reports
+from msnet.jobs import digests, federation, outbox, reports
 from msnet.jobs.runner import Job
 
 
 def node_jobs() -> list[Job]:
     """What ``msnet serve`` (unless MSNET_WORKER=off) and ``msnet worker`` run."""
-    return [outbox.Delivery(), outbox.PRUNING, *digests.DIGESTS, reports.Refresh()]
+    return [outbox.Delivery(), outbox.PRUNING, *digests.DIGESTS, federation.Pull(), reports.Refresh()]

@@ -484,6 +484,7 @@ async def test_the_export_holds_the_records_and_columns_of_the_search(
     assert table[0] == [unescape(h) for h in headings]
     assert [row[0] for row in table[1:]] == shown
     assert all(row[3] == "Ceasefire and security arrangements" for row in table[1:])
+    assert all(row[5] == "Western Africa" for row in table[1:])  # Mali's region, not the wider ones
 
 
 async def axe_clean(page: Page, what: str) -> None:

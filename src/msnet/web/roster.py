@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Literal, get_args
 from uuid import UUID
 
@@ -34,6 +34,7 @@ from msnet.organisations.models import Organisation
 from msnet.preconditions import etag
 from msnet.roster import schemas, service, transfer
 from msnet.roster.models import Expert
+from msnet.taxonomy import service as taxonomy
 from msnet.web import i18n, listing
 from msnet.web.i18n import N_
 from msnet.web.pages import needs, page
@@ -225,6 +226,25 @@ def date_text(day: date) -> str:
     return _date_text(day, i18n.current())
 
 
+@cache
+def _wider() -> dict[str, frozenset[str]]:
+    """Each region's wider regions (Western Africa: Sub-Saharan Africa, Africa)."""
+    parent = {r.id: r.parent for r in taxonomy.taxonomy().regions}
+
+    def up(region: str) -> frozenset[str]:
+        above = parent.get(region)
+        return frozenset() if above is None else frozenset({above}) | up(above)
+
+    return {region: up(region) for region in parent}
+
+
+def narrowest(regions: list[str]) -> list[str]:
+    """The regions none of the others lies in (an expert's regions hold the wider ones too)."""
+    wider = _wider()
+    covered = {w for r in regions for w in wider.get(r, ())}
+    return [r for r in regions if r not in covered]
+
+
 def period(start: date, end: date) -> str:
     return i18n.gettext("%(start)s to %(end)s", start=date_text(start), end=date_text(end))
 
@@ -257,7 +277,7 @@ def result_rows(experts: list[schemas.Expert], orgs: dict[str, str], today: date
                 i18n.translate(SENIORITY_LABELS[e.seniority]) if e.seniority else "",
                 ", ".join(listing.label("theme", x.term) for x in e.expertise if x.kind == "theme"),
                 ", ".join(listing.label("language", s.code) for s in e.languages),
-                ", ".join(listing.label("region", r) for r in e.regions),
+                ", ".join(listing.label("region", r) for r in narrowest(e.regions)),
                 period(window.start, window.end) if window else "",
             ]
         )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from msnet.jobs import digests, federation, outbox, reports
+from msnet.jobs import digests, federation, outbox, peering, reports
 from msnet.jobs.runner import Job
 
 
 def node_jobs() -> list[Job]:
     """What ``msnet serve`` (unless MSNET_WORKER=off) and ``msnet worker`` run."""
-    return [outbox.Delivery(), outbox.PRUNING, *digests.DIGESTS, federation.Pull(), reports.Refresh()]
+    return [
+        outbox.Delivery(),
+        outbox.PRUNING,
+        *digests.DIGESTS,
+        federation.Pull(),
+        peering.DOCUMENTS,
+        reports.Refresh(),
+    ]

@@ -83,10 +83,17 @@ RUN_FIRST = (
     "tests/ops/test_serve_processes.py",
     "tests/test_cli_identity.py",
     "tests/web/",
+    "tests/federation/",
 )
 #: Modules whose tests share a server of their own (a module-scoped fixture) run on one worker each
 #: (``--dist loadgroup``), which starts that server once.
-ONE_WORKER = ("tests/faults/", "tests/replica/", "tests/deploy/test_kubernetes.py", "tests/web/")
+ONE_WORKER = (
+    "tests/faults/",
+    "tests/replica/",
+    "tests/deploy/test_kubernetes.py",
+    "tests/web/",
+    "tests/federation/",
+)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

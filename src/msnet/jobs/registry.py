@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msnet.jobs import digests, federation, outbox, peering, reports
+from msnet.jobs import digests, federation, outbox, peering, reports, saved
 from msnet.jobs.runner import Job
 
 
@@ -15,4 +15,5 @@ def node_jobs() -> list[Job]:
         federation.Pull(),
         peering.DOCUMENTS,
         reports.Refresh(),
+        saved.SAVED_SEARCHES,
     ]

@@ -19,6 +19,7 @@ from msnet.web.oidc import Providers
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
 from msnet.web.roster import RosterPages
 from msnet.web.routes import AdminPages, HomePage, SignInPages
+from msnet.web.saved import SavedSearchPages
 from msnet.web.security import SecurityHeaders
 from msnet.web.trainings import TrainingPages
 
@@ -27,7 +28,7 @@ __all__ = ["Providers", "assets", "router", "template_config"]
 #: ``opt`` of every page and static file: signed in with a session, not a token (tests/web/ checks
 #: their guards; tests/test_route_guards.py the API's)
 PAGE = {"page": True}
-PAGES = [SignInPages, HomePage, AdminPages, RosterPages, DirectoryPages, TrainingPages]
+PAGES = [SignInPages, HomePage, AdminPages, RosterPages, DirectoryPages, TrainingPages, SavedSearchPages]
 
 
 def router() -> Router:

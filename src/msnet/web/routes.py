@@ -17,7 +17,7 @@ from msnet.errors import InvalidInput, NotFound
 from msnet.logs import get_logger
 from msnet.organisations import service as organisations
 from msnet.settings import Settings
-from msnet.web import i18n, identity, oidc, sessions, signin
+from msnet.web import i18n, identity, oidc, saved, sessions, signin
 from msnet.web.pages import local_path, needs, page, signed_in, signed_in_person
 
 log = get_logger("msnet.web.signin")
@@ -155,9 +155,12 @@ class HomePage(Controller):
     include_in_schema = False
 
     @get("/", guards=[signed_in])
-    async def home(self, request: Request, principal: NamedDependency[Principal]) -> Template:
+    async def home(
+        self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    ) -> Template:
         person = signed_in_person(request)
-        return page("home.html", person=person)
+        assert person is not None
+        return page("home.html", person=person, saved_searches=await saved.rows(db, principal, person.person))
 
 
 class AdminPages(Controller):

@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from litestar import Request, get
 from sqlalchemy import select
 
 from msnet.db.engine import make_engine, make_sessionmaker, set_organisation
@@ -139,22 +138,17 @@ async def owner_rows(node: Node, org_id: Any, query: str, *params: Any) -> list[
         await conn.close()
 
 
-@get("/federation/v1/probe", guards=[service.peer_node])
-async def probe(request: Request) -> dict[str, str]:
-    """An endpoint guarded as the federation endpoints are (registered on a node for these tests)."""
-    return {"actor": request.scope["auth"].actor, "org": request.scope["auth"].org_slug}
+CHANGES = "/federation/v1/changes"
 
 
 async def test_a_peers_node_token_opens_the_federation_endpoints_only(nodes: list[Node]) -> None:
     un, au = nodes[0], nodes[1]
     await peer(au, un)
-    if "/federation/v1/probe" not in {r.path for r in au.app.routes}:
-        au.app.register(probe)
     async with PeerClient(un.settings, await un.key_ring(), au.issuer) as calls:
         token = await calls.token()
-        answered = await calls.get("/federation/v1/probe")
+        answered = await calls.get(CHANGES)
         assert answered.status_code == 200, answered.text
-        assert answered.json() == {"actor": f"node:{un.issuer}", "org": "un"}
+        assert answered.json()["next_cursor"]
         headers = {"Authorization": f"Bearer {token}"}
         write = await calls.http.post(
             "/v1/offices",
@@ -165,12 +159,12 @@ async def test_a_peers_node_token_opens_the_federation_endpoints_only(nodes: lis
         read = await calls.http.get("/v1/experts", headers=headers)
         assert read.status_code == 403, read.text
     async with httpx.AsyncClient(base_url=au.issuer) as http:
-        assert (await http.get("/federation/v1/probe")).status_code == 401
-        forged = await http.get("/federation/v1/probe", headers={"Authorization": "Bearer not.a.token"})
+        assert (await http.get(CHANGES)).status_code == 401
+        forged = await http.get(CHANGES, headers={"Authorization": "Bearer not.a.token"})
         assert forged.status_code == 401
         admin = await add_client(au.settings, "au", ["org:admin", "directory:read"])
         own = bearer(await token_for(http, admin))
-        refused = await http.get("/federation/v1/probe", headers=own)
+        refused = await http.get(CHANGES, headers=own)
         assert refused.status_code == 403, refused.text
 
 
@@ -324,8 +318,6 @@ async def test_a_key_changed_without_an_overlap_is_refused_until_its_operator_co
 async def test_peer_remove_drops_the_peers_records_and_its_access(nodes: list[Node]) -> None:
     un, au = nodes[0], nodes[1]
     await peer(au, un)
-    if "/federation/v1/probe" not in {r.path for r in au.app.routes}:
-        au.app.register(probe)
     async with au.session() as session:  # a record of un's as it reaches au (msnet.federation.apply)
         org_id = await session.scalar(select(Organisation.id).where(Organisation.slug == "un"))
         await set_organisation(session, org_id)
@@ -343,7 +335,7 @@ async def test_peer_remove_drops_the_peers_records_and_its_access(nodes: list[No
     assert [t["origin"] for t in tombstones] == [un.issuer]
     assert await stored_peer(au, un.issuer) is None
     async with httpx.AsyncClient(base_url=au.issuer) as http:
-        denied = await http.get("/federation/v1/probe", headers=bearer(token))  # issued before
+        denied = await http.get(CHANGES, headers=bearer(token))  # issued before
         assert denied.status_code == 401, denied.text
     async with PeerClient(un.settings, await un.key_ring(), au.issuer) as calls:
         with pytest.raises(PeerError):

@@ -166,11 +166,15 @@ class Puller:
 
     async def step(self) -> None:
         """Pull every peer due, and poke the peers if this node has changed since the last step."""
-        await self.keys()
         async with self.sessionmaker() as session, session.begin():
             peers = list(
                 await session.scalars(select(Peer).where(Peer.state == "active").order_by(Peer.issuer))
             )
+        for gone in set(self.clients) - {p.issuer for p in peers}:  # removed or refused
+            await self.clients.pop(gone).aclose()
+        if not peers:  # a node on its own: nothing to pull, no one to poke
+            return
+        await self.keys()
         now = datetime.now(UTC)
         for peer in peers:
             if peer.last_sync_at is not None:
@@ -178,8 +182,6 @@ class Puller:
         await asyncio.gather(*(self.pull(p.issuer) for p in peers if due(p, now, self.settings)))
         if await self.changed_here():
             await asyncio.gather(*(self.poke(p.issuer) for p in peers))
-        for gone in set(self.clients) - {p.issuer for p in peers}:
-            await self.clients.pop(gone).aclose()
 
     async def changed_here(self) -> bool:
         """Whether changes of this node's own records became readable in its feed since the last

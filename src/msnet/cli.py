@@ -50,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--processes", help="processes answering requests (default: MSNET_PROCESSES, 1)")
         if name == "demo":
             cmd.add_argument("--no-serve", action="store_true", help="load the demo data and exit")
+            cmd.add_argument(
+                "--nodes",
+                type=int,
+                default=1,
+                help="run N peered nodes on consecutive ports from --port, each with its own embedded "
+                "database in MSNET_DATA_DIR/node-PORT and its own demo organisations (default: 1)",
+            )
+            cmd.add_argument(
+                "--organisations",
+                help="load only these demo organisations (comma-separated slugs; default: all), "
+                "as one node of `--nodes`",
+            )
 
     commands.add_parser(
         "worker", help="deliver webhooks and e-mails from the outbox, without serving the API"
@@ -231,7 +243,9 @@ def _refusing_schema_ahead(settings: Settings) -> Iterator[None]:
         sys.exit(EXIT_BAD_SETTING)
 
 
-def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
+def _serve(
+    settings: Settings, *, demo: bool, load_only: bool = False, homes: list[str] | None = None
+) -> None:
     import uvicorn
 
     from msnet import demo as demo_data
@@ -246,11 +260,11 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
     ):
         if demo:
             credentials = ready.data_dir / "demo-credentials.json"
-            print(asyncio.run(demo_data.load(ready, credentials_file=credentials)), flush=True)
+            print(asyncio.run(demo_data.load(ready, credentials_file=credentials, homes=homes)), flush=True)
         if issuer:
             from msnet.demo import staff
 
-            print(asyncio.run(staff.register(ready, issuer)), flush=True)
+            print(asyncio.run(staff.register(ready, issuer, homes)), flush=True)
             # the demo's provider is on a loopback address, which msnet otherwise never calls
             ready = dataclasses.replace(ready, identity_provider_private_addresses=True)
         if load_only:
@@ -279,6 +293,19 @@ def _serve(settings: Settings, *, demo: bool, load_only: bool = False) -> None:
                 _serve_forked(config, settings.processes)
         except (KeyboardInterrupt, Shutdown):
             logs.get_logger("msnet").info("stopped")
+
+
+def _demo_homes(args: argparse.Namespace) -> list[str] | None:
+    """``msnet demo --organisations``: the demo organisations to load (None: all), each one known."""
+    if not getattr(args, "organisations", None):
+        return None
+    from msnet.demo import specs
+
+    slugs = [s.strip() for s in args.organisations.split(",") if s.strip()]
+    unknown = sorted(set(slugs) - {o.slug for o in specs.organisations()})
+    if unknown or not slugs:
+        raise SettingsError(f"--organisations: not demo organisations: {', '.join(unknown) or '(none)'}")
+    return slugs
 
 
 @contextmanager
@@ -795,6 +822,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 environ[variable] = getattr(args, option)
         settings = Settings.from_env(environ)
         logs.configure(settings.log_level, settings.log_format)
+        if args.command == "demo" and args.nodes != 1:
+            from msnet.demo import nodes
+
+            for port in range(settings.port, settings.port + args.nodes):
+                _check_port_free(settings.host, port)
+            sys.exit(nodes.run(settings, args.nodes))
         if args.command in ("serve", "demo") and not getattr(args, "no_serve", False):
             _check_port_free(settings.host, settings.port)  # before anything is written
         if (
@@ -814,7 +847,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 ) from None
         if args.command in ("serve", "demo"):
             with _shared_metrics(settings.processes):
-                _serve(settings, demo=args.command == "demo", load_only=getattr(args, "no_serve", False))
+                _serve(
+                    settings,
+                    demo=args.command == "demo",
+                    load_only=getattr(args, "no_serve", False),
+                    homes=_demo_homes(args),
+                )
         elif args.command == "worker":
             _worker(settings)
         elif args.command == "migrate" and args.check:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -33,14 +34,18 @@ AVAILABLE_FOR_TRANSHUMANCE = {
     "available_from": "2027-05-01",
     "available_to": "2027-05-14",
 }
-SHOWN = "un"  # whose credentials the demo prints
+SHOWN = "un"  # whose credentials the demo prints (or the first homed on the node)
+#: The organisations ``walkthrough`` takes through a request and an overlap.
+WALKTHROUGH = frozenset({"au", "igad", "un", "oas"})
 
 
-async def _ensure_clients(session: AsyncSession, settings: Settings) -> dict[str, auth_schemas.ClientCreated]:
+async def _ensure_clients(
+    session: AsyncSession, settings: Settings, slugs: list[str]
+) -> dict[str, auth_schemas.ClientCreated]:
     """One client with every scope per organisation, each with a fresh secret each run (secrets are
     stored only as hashes, so this is the only way to hand out working ones)."""
     clients = {}
-    for slug in sorted(o.slug for o in specs.organisations()):
+    for slug in slugs:
         org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
         client_id = await session.scalar(
@@ -116,10 +121,10 @@ def walkthrough(base_url: str, credentials: Path) -> list[str]:
     ]
 
 
-async def _ensure_records(session: AsyncSession, settings: Settings) -> base.Counts:
+async def _ensure_records(session: AsyncSession, settings: Settings, slugs: list[str]) -> base.Counts:
     """Each organisation's offices and capacities, experts, trainings and publications."""
     counts = base.Counts()
-    for slug in sorted(specs.offices()):
+    for slug in sorted(set(specs.offices()) & set(slugs)):
         org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
         await directory.ensure(session, settings, org, counts)
@@ -128,25 +133,30 @@ async def _ensure_records(session: AsyncSession, settings: Settings) -> base.Cou
     return counts
 
 
-async def load(settings: Settings, credentials_file: Path | None = None) -> str:
-    """Create what is missing, give every demo client a new secret (written to ``credentials_file``
-    if one is named); return what to try next."""
+async def load(
+    settings: Settings, credentials_file: Path | None = None, homes: Collection[str] | None = None
+) -> str:
+    """Create what is missing of the organisations homed on this node (``homes``; None: every demo
+    organisation), give each of their demo clients a new secret (written to ``credentials_file`` if
+    one is named); return what to try next."""
+    slugs = base.homed(homes)
     async with base.session_of(settings) as session:
         existing = set(await session.scalars(select(Organisation.slug)))
         created = 0
         for org in specs.organisations():
-            if org.slug not in existing:
+            if org.slug in slugs and org.slug not in existing:
                 await organisations.create_organisation(session, org, origin=settings.issuer)
                 created += 1
     async with base.session_of(settings) as session:
-        clients = await _ensure_clients(session, settings)
+        clients = await _ensure_clients(session, settings, slugs)
     if credentials_file is not None:
         write_credentials(credentials_file, clients, settings.issuer)
-    client = clients[SHOWN]
+    shown = SHOWN if SHOWN in slugs else slugs[0]
+    client = clients[shown]
     async with base.session_of(settings) as session:
-        counts = await _ensure_records(session, settings)
+        counts = await _ensure_records(session, settings, slugs)
     async with base.session_of(settings) as session:
-        n_processes, new_processes, new_requests = await requests.ensure(session, settings)
+        n_processes, new_processes, new_requests = await requests.ensure(session, settings, homes)
     base_url = settings.issuer
     token_call = (
         f"TOKEN=$(curl -s -u '{client.client_id}:{client.client_secret}' -d grant_type=client_credentials "
@@ -155,16 +165,16 @@ async def load(settings: Settings, credentials_file: Path | None = None) -> str:
     auth_header = '-H "Authorization: Bearer $TOKEN"'
     return "\n".join(
         [
-            f"msnet demo: {len(specs.organisations())} organisations ({created} new), one OAuth client each",
+            f"msnet demo: {len(slugs)} organisations ({created} new), one OAuth client each",
             f"  {counts.offices} offices ({counts.new_offices} new), {counts.capacities} capacities "
             f"({counts.new_capacities} new; {counts.stale} not confirmed for 180 days), "
             f"{counts.experts} experts on the rosters ({counts.new_experts} new)",
-            f"  {n_processes} peace processes ({new_processes} new), {len(specs.requests())} support requests "
+            f"  {n_processes} peace processes ({new_processes} new), {len(requests.homed(homes))} support requests "
             f"in every state of their lifecycle ({new_requests} new)",
             f"  {counts.trainings} trainings in 2027 ({counts.new_trainings} new), "
             f"{counts.publications} publications ({counts.new_publications} new)",
             "",
-            f"Credentials of the {SHOWN.upper()} demo client (every scope; a new secret on each run):",
+            f"Credentials of the {shown.upper()} demo client (every scope; a new secret on each run):",
             f"  client_id:     {client.client_id}",
             f"  client_secret: {client.client_secret}",
             "",
@@ -172,7 +182,7 @@ async def load(settings: Settings, credentials_file: Path | None = None) -> str:
             f"  curl -s {base_url}/v1/organisations | python3 -m json.tool",
             f"  curl -s {base_url}/v1/offices | python3 -m json.tool   # without a token: public offices only",
             f"  {token_call}",
-            f"  curl -s {auth_header} {base_url}/v1/organisations/{SHOWN}/clients | python3 -m json.tool",
+            f"  curl -s {auth_header} {base_url}/v1/organisations/{shown}/clients | python3 -m json.tool",
             f"  curl -s {auth_header} '{base_url}/v1/capacities?region=eastern_africa' | python3 -m json.tool",
             f"  curl -s {auth_header} '{base_url}/v1/experts?language=fr&theme=ceasefire_security' "
             "| python3 -m json.tool",
@@ -193,7 +203,7 @@ async def load(settings: Settings, credentials_file: Path | None = None) -> str:
                     "overlap across two organisations, in a shell:",
                     *(f"  {line}" for line in walkthrough(base_url, credentials_file)),
                 ]
-                if credentials_file is not None
+                if credentials_file is not None and set(slugs) >= WALKTHROUGH
                 else []
             ),
         ]

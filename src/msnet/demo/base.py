@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +15,7 @@ from msnet.audit.service import REQUEST_KEY, AuditEvent, RequestOrigin, record
 from msnet.auth.principal import Principal
 from msnet.db.engine import set_organisation
 from msnet.db.runtime import cli_session
+from msnet.demo import specs
 from msnet.organisations import service as organisations
 from msnet.organisations.models import Organisation
 from msnet.settings import Settings
@@ -40,6 +41,11 @@ class Counts:
 async def count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
     """Rows of the one table ``where`` names (autoflush sends what is pending first)."""
     return await session.scalar(select(func.count()).where(*where)) or 0
+
+
+def homed(homes: Collection[str] | None) -> list[str]:
+    """The slugs of the demo organisations homed on this node (``homes``; None: every one), sorted."""
+    return sorted(o.slug for o in specs.organisations() if homes is None or o.slug in homes)
 
 
 def principal(org: Organisation) -> Principal:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -27,9 +28,34 @@ async def _office_id(session: AsyncSession, slug: str, name: str) -> Any:
     )
 
 
-async def _ensure_processes(session: AsyncSession, settings: Settings) -> tuple[dict[str, Any], int]:
+def homed(homes: Collection[str] | None) -> tuple[specs.RequestSpec, ...]:
+    """The demo requests whose parties (the requester, the offices asked, or every organisation
+    for one sent to the best matches; those who answer) and process are all homed on this node
+    (``homes``; None: every organisation): requests between nodes are not exchanged yet."""
+    if homes is None:
+        return specs.requests()
+    proposers = {p.name: p.proposer for p in specs.processes()}
+    everyone = {o.slug for o in specs.organisations()}
+    return tuple(
+        spec
+        for spec in specs.requests()
+        if {
+            spec.organisation,
+            proposers[spec.process],
+            *((slug for slug, _ in spec.addressees) if spec.addressees else everyone),
+            *(r.organisation for r in spec.responses),
+        }
+        <= set(homes)
+    )
+
+
+async def _ensure_processes(
+    session: AsyncSession, settings: Settings, homes: Collection[str] | None
+) -> tuple[dict[str, Any], int]:
     ids, new = {}, 0
     for spec in specs.processes():
+        if homes is not None and spec.proposer not in homes:
+            continue
         principal = await base.act_as(session, spec.proposer)
         found = await session.scalar(
             select(Process.id).where(Process.organisation_id == principal.org_id, Process.name == spec.name)
@@ -42,7 +68,7 @@ async def _ensure_processes(session: AsyncSession, settings: Settings) -> tuple[
                 region=spec.region,
                 level=spec.level,
                 track=spec.track,
-                lead_mediators=list(spec.lead_mediators),
+                lead_mediators=[m for m in spec.lead_mediators if homes is None or m in homes],
                 conflict_parties=list(spec.conflict_parties),
                 phase=spec.phase,
                 sharing=spec.sharing,
@@ -103,11 +129,14 @@ async def _play(session: AsyncSession, settings: Settings, spec: specs.RequestSp
         await requests.withdraw_request(session, principal, made.id)
 
 
-async def ensure(session: AsyncSession, settings: Settings) -> tuple[int, int, int]:
-    """(processes, new processes, new requests)."""
-    process_ids, new_processes = await _ensure_processes(session, settings)
+async def ensure(
+    session: AsyncSession, settings: Settings, homes: Collection[str] | None = None
+) -> tuple[int, int, int]:
+    """(processes, new processes, new requests) of the organisations homed here (``homes``; None:
+    every one)."""
+    process_ids, new_processes = await _ensure_processes(session, settings, homes)
     new_requests = 0
-    for spec in specs.requests():
+    for spec in homed(homes):
         principal = await base.act_as(session, spec.organisation)
         exists = await session.scalar(
             select(SupportRequest.id).where(

@@ -4,6 +4,8 @@ come from the provider's ``msnet_roles`` claim, so they can browse at once."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from msnet.demo import base, specs
 from msnet.demo.provider import DemoUser
 from msnet.organisations import service as organisations
@@ -43,10 +45,15 @@ def users() -> list[DemoUser]:
     ]
 
 
-async def register(settings: Settings, issuer: str) -> str:
-    """Make the demo provider every demo organisation's identity provider; what to try."""
+async def register(settings: Settings, issuer: str, homes: Collection[str] | None = None) -> str:
+    """Make the demo provider the identity provider of every demo organisation homed on this node
+    (``homes``; None: every one); what to try."""
+    slugs = base.homed(homes)
+    shown_slug = SHOWN if SHOWN in slugs else slugs[0]
     async with base.session_of(settings) as session:
         for org_spec in specs.organisations():
+            if org_spec.slug not in slugs:
+                continue
             await identity.set_provider(
                 session,
                 await base.act_as(session, org_spec.slug),
@@ -60,13 +67,13 @@ async def register(settings: Settings, issuer: str) -> str:
                 secret_key=settings.secret_key or "",
                 private_addresses=True,
             )
-        shown = await organisations.get_by_slug(session, SHOWN)
+        shown = await organisations.get_by_slug(session, shown_slug)
     return "\n".join(
         [
             "",
             f"Staff pages: open {settings.issuer}/login in a browser, choose {shown.name}, and sign in at the",
-            f"demo's OpenID Connect provider ({issuer}, for development only) as {SHOWN}-staff,",
-            f"{SHOWN}-roster (a roster manager) or {SHOWN}-admin (an administrator); every organisation has",
-            "its three, e.g. au-staff. Its callback for the UN: " + redirect_uri(settings, SHOWN),
+            f"demo's OpenID Connect provider ({issuer}, for development only) as {shown_slug}-staff,",
+            f"{shown_slug}-roster (a roster manager) or {shown_slug}-admin (an administrator); every organisation has",
+            "its three, e.g. au-staff. Its callback for the UN: " + redirect_uri(settings, shown_slug),
         ]
     )

@@ -22,6 +22,8 @@ import httpx
 import msgspec
 import pytest
 from aiosmtpd.controller import Controller
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Page, expect
 
 from msnet.auth.principal import Principal
 from msnet.db.engine import make_engine, make_sessionmaker, set_organisation
@@ -35,7 +37,7 @@ from msnet.training import schemas as training_schemas
 from msnet.training import service as training_service
 from msnet.web import saved
 from tests.conftest import free_port
-from tests.web.conftest import Someone, WebNode, sign_in
+from tests.web.conftest import SignedInPage, Someone, WebNode, sign_in
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
@@ -321,3 +323,34 @@ async def test_the_daily_email_lists_exactly_the_new_records_in_the_persons_lang
     listed = re.findall(rf"^\* (\S+ {token}) ", text, re.M)
     assert listed == [f"Amina {token}", f"Bruno {token}"]
     assert "Médiateurs : 2 nouveaux" in text
+
+
+async def axe_clean(page: Page, what: str) -> None:
+    results = await Axe().run(page)
+    assert results.violations_count == 0, f"{what}: {results.generate_report()}"
+
+
+async def test_saving_a_search_in_a_browser_in_both_languages(
+    web_node: WebNode, signed_in_page: SignedInPage
+) -> None:
+    a = await web_node.organisation()
+    person = await web_node.person(a, ["staff"])
+    token = word()
+    page = await signed_in_page(web_node, person)
+    await page.goto(f"{web_node.base}/roster?q={token}")
+    await page.get_by_label("Name", exact=True).fill("By keyboard")
+    await page.get_by_label("E-mail me every day what is new").check()
+    await page.get_by_role("button", name="Save this search").click()
+    await expect(page.locator("#saved-notice")).to_have_text("The search was saved.")
+    await expect(page.get_by_role("link", name="By keyboard")).to_be_visible()
+    await axe_clean(page, "the saved searches")
+    await page.get_by_role("link", name="Français").click()
+    await expect(page.get_by_role("heading", name="Recherches enregistrées", level=1)).to_be_visible()
+    await axe_clean(page, "the saved searches in French")
+    await page.goto(f"{web_node.base}/")
+    await expect(page.get_by_text("0 nouveau depuis votre dernière visite")).to_be_visible()
+    await axe_clean(page, "the home page with saved searches in French")
+    await page.get_by_role("link", name="By keyboard").click()
+    await expect(page).to_have_url(f"{web_node.base}/roster?q={token}")
+    (row,) = await saved_rows(web_node, person)
+    assert (row["kind"], row["query"], row["notify"], row["language"]) == ("roster", f"q={token}", True, "en")

@@ -358,7 +358,7 @@ def render(settings: Settings, found: list[tuple[SavedSearch, New]], language: s
             html.append("</ul>")
         why = i18n.gettext("You receive this because you asked for it on your saved searches page:")
         text += ["-- ", f"{why} {base}/searches"]
-        html.append(f'<hr><p>{escape(why)} <a href="{base}/searches">{base}/searches</a></p>')
+        html.append(f'<hr><p>{escape(why)} <a href="{escape(base)}/searches">{escape(base)}/searches</a></p>')
         body = "".join(html)
         return (
             subject,

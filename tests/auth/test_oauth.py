@@ -188,7 +188,8 @@ def test_a_secret_client_cannot_use_an_assertion(
         ("audience is the token endpoint, not the issuer", {"aud": "TOKEN_ENDPOINT"}),
         ("audience as a list", {"aud": ["ISSUER"]}),
         ("lives longer than five minutes", {"exp": 600}),
-        ("expired", {"iat": -200, "exp": -100}),
+        ("expired longer ago than the clocks may differ", {"iat": -400, "exp": -340}),
+        ("issued further ahead than the clocks may differ", {"iat": 340, "exp": 400}),
         ("no iat", {"iat": None}),
         ("no jti", {"jti": None}),
         ("iss differs from sub", {"iss": "someone-else"}),
@@ -265,6 +266,22 @@ def test_alg_none_assertion_is_rejected(live_server: str, settings: Settings, rs
 def test_a_replayed_assertion_is_rejected(live_server: str, settings: Settings, rsa_key: RSAKey) -> None:
     created = asyncio.run(add_client(settings, "eu", ["audit:read"], jwks=_public_jwks(rsa_key)))
     assertion = _assertion(rsa_key, created.client_id, live_server)
+    assert _assertion_request(live_server, assertion).status_code == 200
+    replay = _assertion_request(live_server, assertion)
+    assert replay.status_code == 401
+    assert replay.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("skew", [-280, 280])
+def test_a_client_whose_clock_is_minutes_off_gets_a_token_and_no_replay(
+    live_server: str, settings: Settings, rsa_key: RSAKey, skew: int
+) -> None:
+    """A peer node's clock may be nearly five minutes off this node's: its assertion (here a minute
+    long, expired or not yet issued by this node's clock) is taken once, and a replay is refused even
+    after the assertion's own expiry."""
+    created = asyncio.run(add_client(settings, "eu", ["audit:read"], jwks=_public_jwks(rsa_key)))
+    now = int(time.time()) + skew
+    assertion = _assertion(rsa_key, created.client_id, live_server, iat=now, exp=now + 60)
     assert _assertion_request(live_server, assertion).status_code == 200
     replay = _assertion_request(live_server, assertion)
     assert replay.status_code == 401

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +27,7 @@ from joserfc.jwk import RSAKey
 
 from msnet.db.embedded import with_user_and_db
 from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.federation import client as client_module
 from msnet.federation import feed, service
 from msnet.federation.client import PeerClient
 from msnet.federation.sync import Puller, metrics_of
@@ -480,3 +483,25 @@ async def test_the_worker_pulls_soon_after_a_poke(peered: list[Node], superuser_
         await asyncio.gather(*tasks)
         for engine in engines:
             await engine.dispose()
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+async def test_clock_skew_of_five_minutes(
+    peered: list[Node], superuser_url: str, skew: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pulling node's clock is ``skew`` seconds off the peer's (its token request's times)."""
+    un, au, _ = peered
+
+    real = time.time
+    skewed = SimpleNamespace(time=lambda: real() + skew, monotonic=time.monotonic)
+    monkeypatch.setattr(client_module, "time", skewed)
+    un_headers = await org_headers(un, "un")
+    office = await share(un, un_headers, "/v1/offices", {"name": f"skew {skew}", "sharing": "network"})
+    async with puller_of(au) as puller:
+        await pull(puller, un)
+    row = await peer_row(au, un.issuer)
+    assert (row["failures"], row["last_error"]) == (0, None)
+    assert (
+        len(await rows(superuser_url, au, "SELECT 1 FROM offices WHERE id = $1", uuid.UUID(office["id"])))
+        == 1
+    )

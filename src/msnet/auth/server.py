@@ -35,6 +35,9 @@ AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
 #: one's (and never matches), so an unknown client and a wrong secret take the same work.
 _NO_SECRET_HASH = "0" * 64
 MAX_ASSERTION_LIFETIME = 300
+#: How far a client's clock may be off this node's, in seconds, when its assertion's times are checked:
+#: peer nodes run on other machines, and a node five minutes off must still get its tokens.
+CLOCK_SKEW = 300
 _EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
@@ -111,7 +114,7 @@ class Exchange:
 
     client: LoadedClient | None
     key_ring: KeyRing
-    used_assertion: tuple[str, str, int] | None = None  # (client_id, jti, exp)
+    used_assertion: tuple[str, str, int] | None = None  # (client_id, jti, until when it could be taken)
     revoked: Principal | None = None
     issued_jti: str | None = None
     inactive_jtis: set[str] = field(default_factory=set)  # revoked, or of a deleted client
@@ -143,7 +146,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def __init__(self, issuer: str) -> None:
-        super().__init__(validate_jti=True, leeway=30)
+        super().__init__(validate_jti=True, leeway=CLOCK_SKEW)
         self.issuer = issuer
 
     def get_audiences(self) -> list[str]:
@@ -182,7 +185,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         if not isinstance(jti, str) or not 0 < len(jti) <= 200:
             return False
-        _exchange.get().used_assertion = (claims["sub"], jti, claims["exp"])
+        # kept as long as the assertion could still be taken, so that it is never taken twice
+        _exchange.get().used_assertion = (claims["sub"], jti, claims["exp"] + self.leeway)
         return True
 
 

@@ -173,6 +173,45 @@ async def test_facets_count_offices_not_their_capacities(client: AsyncTestClient
     assert narrowed["facets"]["organisation"] == {"au": 2}
 
 
+async def test_facets_follow_a_capacity_edited_or_deleted(client: AsyncTestClient, au: Caller) -> None:
+    office = await make_office(client, au, name="Mediation support unit")
+    kept = await make_capacity(client, au, office["id"], themes=["land"], languages=["fr"])
+    changed = await make_capacity(
+        client, au, office["id"], service_type="coaching", themes=["land"], languages=["fr", "en"]
+    )
+
+    async def facets(**params: str) -> tuple[int, dict]:  # type: ignore[type-arg]
+        found = (await client.get("/v1/offices", params=params, headers=au.headers)).json()
+        return found["total"], found["facets"]
+
+    total, before = await facets(language="fr")
+    assert total == 1
+    assert before["theme"] == {"land": 1}
+    assert before["language"] == {"fr": 1, "en": 1}
+    edited = await client.patch(
+        f"/v1/capacities/{changed['id']}",
+        json={"themes": ["transhumance"], "languages": ["ar"]},
+        headers={**au.headers, "If-Match": '"1"'},
+    )
+    assert edited.status_code == 200, edited.text
+    total, after_edit = await facets(language="fr")
+    assert total == 1
+    assert after_edit["theme"] == {"land": 1}
+    assert after_edit["language"] == {"fr": 1}
+    assert after_edit["service_type"] == {"process_design": 1}
+    assert (await facets(language="ar"))[1]["theme"] == {"transhumance": 1}
+    deleted = await client.delete(f"/v1/capacities/{kept['id']}", headers={**au.headers, "If-Match": '"1"'})
+    assert deleted.status_code == 204
+    total, none_left = await facets(language="fr")
+    assert total == 0
+    assert none_left["theme"] == none_left["language"] == none_left["organisation"] == {}
+    total, unfiltered = await facets()
+    assert total == 1
+    assert unfiltered["theme"] == {"transhumance": 1}
+    assert unfiltered["language"] == {"ar": 1}
+    assert unfiltered["service_type"] == {"coaching": 1}
+
+
 async def test_only_visible_capacities_match_or_count(
     client: AsyncTestClient, au: Caller, eu: Caller
 ) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 
 from babel import Locale, dates, numbers
@@ -117,26 +118,33 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     return translate_plural(singular, plural, n) % {"num": n, **variables}
 
 
+@cache
+def _locale(language: str) -> Locale:
+    """Babel's locale of ``language``, parsed once (parsing it again on every number of a page cost
+    more than formatting the number)."""
+    return Locale.parse(language)
+
+
 def format_date(value: date | datetime, format: str = "medium") -> str:
-    return dates.format_date(value, format=format, locale=_current.get())
+    return dates.format_date(value, format=format, locale=_locale(_current.get()))
 
 
 def format_datetime(value: datetime, format: str = "medium") -> str:
-    return dates.format_datetime(value, format=format, locale=_current.get())
+    return dates.format_datetime(value, format=format, locale=_locale(_current.get()))
 
 
 def format_number(value: float) -> str:
-    return numbers.format_decimal(value, locale=_current.get())
+    return numbers.format_decimal(value, locale=_locale(_current.get()))
 
 
 def country_name(code: str) -> str:
     """A country's name by its ISO 3166 alpha-2 code, in the current language (the code if unknown)."""
-    return Locale.parse(_current.get()).territories.get(code.upper(), code)
+    return _locale(_current.get()).territories.get(code.upper(), code)
 
 
 def language_name(code: str) -> str:
     """A language's name by its ISO 639-1 code, in the current language (the code if unknown)."""
-    return Locale.parse(_current.get()).languages.get(code.lower(), code)
+    return _locale(_current.get()).languages.get(code.lower(), code)
 
 
 def jinja_globals() -> dict[str, object]:

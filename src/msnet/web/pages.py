@@ -62,10 +62,14 @@ def _current_person(context: Any) -> SignedIn | None:
 
 @pass_context
 def _csrf_token(context: Any) -> str:
-    """The CSRF token of the person's session, for a form field or htmx's header."""
-    request: Request = context["request"]
-    signed_in: SignedIn | None = request.scope.get("state", {}).get("signed_in")
-    return csrf.token_for(request.app.state.settings, signed_in.token_hash) if signed_in else ""
+    """The CSRF token of the person's session, for a form field or htmx's header: derived once a
+    request (a page may have several forms)."""
+    state = context["request"].scope.setdefault("state", {})
+    if "csrf_token" not in state:
+        signed_in: SignedIn | None = state.get("signed_in")
+        settings = context["request"].app.state.settings
+        state["csrf_token"] = csrf.token_for(settings, signed_in.token_hash) if signed_in else ""
+    return state["csrf_token"]
 
 
 @pass_context

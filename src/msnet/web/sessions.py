@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from litestar import Response
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from msnet.auth.principal import Principal
@@ -31,6 +31,13 @@ from msnet.web.people import principal_of
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 #: A session's last request is written at most this often (not on every page).
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+_SESSION = (
+    select(WebSession, Organisation.slug, Organisation.name)
+    .join(Organisation, Organisation.id == WebSession.organisation_id)
+    .where(WebSession.token_hash == bindparam("token_hash"))
+)
 
 
 def secure(settings: Settings) -> bool:
@@ -84,12 +91,14 @@ async def start(session: AsyncSession, settings: Settings, person: Person, langu
 
 async def resume(sessionmaker: async_sessionmaker, settings: Settings, token: str) -> SignedIn | None:
     """The session whose token this is, if it has not ended (one ended is deleted); its last request
-    noted."""
+    noted. The session and its organisation are read in one statement, the person (isolated by
+    organisation) in a second once the organisation is set."""
     now = datetime.now(UTC)
     async with sessionmaker() as session, session.begin():
-        row = await session.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
-        if row is None:
+        found = (await session.execute(_SESSION, {"token_hash": hash_token(token)})).first()
+        if found is None:
             return None
+        row, org_slug, org_name = found
         if row.expires_at <= now or row.last_seen_at <= now - timedelta(
             minutes=settings.session_idle_minutes
         ):
@@ -99,17 +108,16 @@ async def resume(sessionmaker: async_sessionmaker, settings: Settings, token: st
             row.last_seen_at = now
         await set_organisation(session, row.organisation_id)
         person = await session.get(Person, row.person_id)
-        organisation = await session.get(Organisation, row.organisation_id)
-        if person is None or organisation is None:
+        if person is None:
             return None
         return SignedIn(
             session_id=row.id,
             token_hash=row.token_hash,
             person=person,
-            org_slug=organisation.slug,
-            org_name=organisation.name,
+            org_slug=org_slug,
+            org_name=org_name,
             language=row.language,
-            principal=principal_of(person, organisation.slug, str(row.id), row.expires_at),
+            principal=principal_of(person, org_slug, str(row.id), row.expires_at),
         )
 
 

@@ -164,8 +164,12 @@ def what_to_try(nodes: list[Node]) -> str:
             f'  TOKEN=$(curl -s -u "$({read} {first.data_dir}/demo-credentials.json {first.organisations[0]})" '
             f"-d grant_type=client_credentials {first.url}/oauth/token "
             "| python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-            f'  curl -s -H "Authorization: Bearer $TOKEN" "{first.url}/v1/experts?limit=100" | {by_origin}',
-            f'  curl -s -H "Authorization: Bearer $TOKEN" "{first.url}/v1/offices?limit=100" | {by_origin}',
+            *(
+                f'  curl -s -H "Authorization: Bearer $TOKEN" "{first.url}/v1/{resource}?organisation='
+                f'{n.organisations[0]}&limit=100" | {by_origin}   # from {n.url}'
+                for n in nodes[1:]
+                for resource in ("experts", "offices")
+            ),
             f"  curl -s {first.url}/.well-known/msnet-node   # its signed node document",
             f"  {status} msnet peer status   # each peer's last sync, lag and last error",
             "  (each node's demo clients are in its data directory's demo-credentials.json; "

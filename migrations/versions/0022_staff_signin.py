@@ -9,7 +9,8 @@ Create Date: 2026-12-07
 ``identity_providers`` may be read for any organisation (the sign-in page lists the organisations
 that have one; the client secret is encrypted with the node's key) and written only for one's own.
 ``web_signins`` and ``web_sessions`` are found by the hash of a random value the browser holds,
-before anyone knows whose they are: no row-level security, like the token deny list.
+before anyone knows whose they are: no row-level security here (0026 adds it, with a policy that
+lets a transaction presenting that hash see its row).
 """
 
 from __future__ import annotations

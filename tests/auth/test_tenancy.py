@@ -349,3 +349,55 @@ async def test_the_service_role_cannot_change_audit_entries(
     report = await verify(db_urls.admin)
     assert report.ok, report.reason
     assert report.checked == len(before)
+
+
+async def test_a_session_or_sign_in_is_seen_by_its_organisation_or_by_whoever_presents_its_secret(
+    orgs: dict[str, uuid.UUID], owner_conn: asyncpg.Connection, db_urls: DatabaseUrls
+) -> None:
+    """``web_sessions`` and ``web_signins`` are found by the hash of a secret the browser holds before
+    anyone knows whose they are: another organisation sees neither row unless it presents that hash,
+    and even then cannot write it as its own."""
+    ids = await org_ids(owner_conn)
+    async with owner_conn.transaction():
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", str(ids["au"]))
+        person = await owner_conn.fetchval(
+            "INSERT INTO people (id, organisation_id, issuer, subject, roles) "
+            "VALUES (gen_random_uuid(), $1, 'https://idp.au.example', 'amina', '{staff}') RETURNING id",
+            ids["au"],
+        )
+        await owner_conn.execute(
+            "INSERT INTO web_sessions (id, token_hash, person_id, organisation_id, expires_at) "
+            "VALUES (gen_random_uuid(), 'session-hash', $1, $2, now() + interval '1 hour')",
+            person,
+            ids["au"],
+        )
+        await owner_conn.execute(
+            "INSERT INTO web_signins (state_hash, organisation_id, nonce, code_verifier, browser_hash, "
+            "next_path, expires_at) VALUES ('state-hash', $1, 'n', 'v', 'b', '/', now() + interval '5 minutes')",
+            ids["au"],
+        )
+    conn = await app_conn(db_urls)
+    try:
+
+        async def seen(org: str, presented: dict[str, str]) -> tuple[int, int]:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('msnet.org', $1, true)", str(ids[org]))
+                for setting, digest in presented.items():
+                    await conn.execute("SELECT set_config($1, $2, true)", setting, digest)
+                return (
+                    await conn.fetchval("SELECT count(*) FROM web_sessions"),
+                    await conn.fetchval("SELECT count(*) FROM web_signins"),
+                )
+
+        assert await seen("au", {}) == (1, 1)
+        assert await seen("eu", {}) == (0, 0)
+        assert await seen("eu", {"msnet.session": "other-hash", "msnet.signin": "other-hash"}) == (0, 0)
+        assert await seen("eu", {"msnet.session": "session-hash", "msnet.signin": "state-hash"}) == (1, 1)
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('msnet.org', $1, true)", str(ids["eu"]))
+            await conn.execute("SELECT set_config('msnet.session', 'session-hash', true)")
+            update = conn.execute("UPDATE web_sessions SET language = 'fr'")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+                await update
+    finally:
+        await conn.close()

@@ -166,6 +166,16 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+_PRESENT = text("SELECT set_config(:setting, :digest, true)")
+
+
+async def present(session: AsyncSession, setting: str, digest: str) -> None:
+    """Show row-level security, for the current transaction, the hash of a secret the caller holds
+    (``msnet.signin``: a sign-in's state; ``msnet.session``: a session's cookie), so the policy of the
+    table found by it lets the caller see that one row before anyone knows whose it is."""
+    await session.execute(_PRESENT, {"setting": setting, "digest": digest})
+
+
 async def set_organisation(session: AsyncSession, org_id: object) -> None:
     """Act for ``org_id`` from now on: in the current transaction and in any that follows."""
     session.info[ORG_KEY] = org_id

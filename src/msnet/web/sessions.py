@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from litestar import Response
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from msnet.auth.principal import Principal
-from msnet.db.engine import set_organisation
+from msnet.db.engine import present, set_organisation
 from msnet.organisations.models import Organisation
 from msnet.settings import Settings
 from msnet.web.models import Person, WebSession
@@ -70,10 +70,7 @@ class SignedIn:
 async def start(session: AsyncSession, settings: Settings, person: Person, language: str | None) -> str:
     """A new session of ``person``; its token (for the cookie). Sessions that have ended are dropped."""
     now = datetime.now(UTC)
-    idle = timedelta(minutes=settings.session_idle_minutes)
-    await session.execute(
-        delete(WebSession).where(or_(WebSession.expires_at < now, WebSession.last_seen_at < now - idle))
-    )
+    await end_stale(session, settings)
     token = secrets.token_urlsafe(32)
     session.add(
         WebSession(
@@ -89,13 +86,23 @@ async def start(session: AsyncSession, settings: Settings, person: Person, langu
     return token
 
 
+_END_STALE = text("SELECT msnet_end_stale_web(:idle)")
+
+
+async def end_stale(session: AsyncSession, settings: Settings) -> None:
+    """Drop the sign-ins and sessions that have ended, whichever organisation's they are."""
+    await session.execute(_END_STALE, {"idle": timedelta(minutes=settings.session_idle_minutes)})
+
+
 async def resume(sessionmaker: async_sessionmaker, settings: Settings, token: str) -> SignedIn | None:
     """The session whose token this is, if it has not ended (one ended is deleted); its last request
     noted. The session and its organisation are read in one statement, the person (isolated by
     organisation) in a second once the organisation is set."""
     now = datetime.now(UTC)
+    token_hash = hash_token(token)
     async with sessionmaker() as session, session.begin():
-        found = (await session.execute(_SESSION, {"token_hash": hash_token(token)})).first()
+        await present(session, "msnet.session", token_hash)
+        found = (await session.execute(_SESSION, {"token_hash": token_hash})).first()
         if found is None:
             return None
         row, org_slug, org_name = found
@@ -122,6 +129,7 @@ async def resume(sessionmaker: async_sessionmaker, settings: Settings, token: st
 
 
 async def end(session: AsyncSession, token_hash: str) -> None:
+    await present(session, "msnet.session", token_hash)
     await session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
 
 

@@ -22,10 +22,10 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.audit.service import audit_event, record
-from msnet.db.engine import set_organisation
+from msnet.db.engine import present, set_organisation
 from msnet.organisations.models import Organisation
 from msnet.settings import Settings
-from msnet.web import identity, oidc, people
+from msnet.web import identity, oidc, people, sessions
 from msnet.web.models import Person, SignIn
 
 SIGNIN_TTL = timedelta(minutes=10)
@@ -60,7 +60,8 @@ async def begin(
         raise oidc.SignInError("the organisation has no identity provider")
     state, nonce, verifier, browser = (secrets.token_urlsafe(32) for _ in range(4))
     now = datetime.now(UTC)
-    await session.execute(delete(SignIn).where(SignIn.expires_at < now))
+    await sessions.end_stale(session, settings)
+    await set_organisation(session, organisation.id)
     session.add(
         SignIn(
             state_hash=_hash(state),
@@ -114,6 +115,7 @@ async def complete(
     state = params.get("state")
     if not state:
         raise oidc.SignInError("the callback has no state")
+    await present(session, "msnet.signin", _hash(state))
     kept = (
         await session.execute(delete(SignIn).where(SignIn.state_hash == _hash(state)).returning(SignIn))
     ).scalar_one_or_none()

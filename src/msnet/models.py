@@ -16,6 +16,7 @@ from msnet.reports import models as reports
 from msnet.requests import models as requests
 from msnet.roster import models as roster
 from msnet.training import models as training
+from msnet.web import models as web
 
 metadata = Base.metadata
 
@@ -36,4 +37,5 @@ __all__ = [
     "requests",
     "roster",
     "training",
+    "web",
 ]

@@ -34,6 +34,7 @@ from msnet.reports import schemas
 from msnet.reports.models import ReportCell, ReportState
 from msnet.requests.models import SupportRequest
 from msnet.requests.service import readable
+from msnet.roster import transfer
 from msnet.sharing import slugs_of, visible
 from msnet.taxonomy import service as taxonomy
 
@@ -499,13 +500,16 @@ def _side_values(figures: schemas.Figures) -> list[Any]:
 
 def track_record_csv(record: schemas.TrackRecord) -> str:
     """The rows of the track record, then its total, as CSV (RFC 4180): an empty field is null, the
-    reasons are joined by ' | '."""
+    reasons are joined by ' | ', a text a spreadsheet would read as a formula is quoted (a process's
+    name is another organisation's words)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in [*record.rows, record.total]:
         values = [row.key, row.label, *_side_values(row.asked), *_side_values(row.received), row.trainings]
-        writer.writerow(["" if v is None else v for v in values])
+        writer.writerow(
+            ["" if v is None else transfer.neutralised(v) if isinstance(v, str) else v for v in values]
+        )
     return out.getvalue()
 
 

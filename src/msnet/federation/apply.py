@@ -333,6 +333,17 @@ async def _write(session: AsyncSession, item: Item, body: Body) -> None:
     if item.kind == "expert":
         windows = msgspec.convert(fields["availability"], list[Window])
         values["available"] = [Range(w.start, w.end, upper_inc=True) for w in windows]
+    if item.kind == "capacity":  # only under an office of its own organisation
+        office = MODELS["office"]
+        if (
+            await session.scalar(
+                select(office.id).where(
+                    office.id == fields["office_id"], office.organisation_id == item.organisation
+                )
+            )
+            is None
+        ):
+            raise PageRejected(f"capacity {item.id}: its office is not one of its organisation's here")
     if item.kind == "process" and fields["merged_into"] is not None:
         present = await session.scalar(select(Process.id).where(Process.id == fields["merged_into"]))
         values["merged_into"] = present

@@ -81,9 +81,13 @@ class PeerClient:
         )
         if response.status_code != 200:
             raise PeerError(f"{self.peer}/oauth/token answered {response.status_code}", response)
-        body = response.json()
-        self._token = str(body["access_token"])
-        self._expires = time.monotonic() + int(body["expires_in"]) - EXPIRY_MARGIN
+        try:
+            body = response.json()
+            token, expires_in = str(body["access_token"]), int(body["expires_in"])
+        except (ValueError, TypeError, KeyError):
+            raise PeerError(f"{self.peer}/oauth/token answered no token", response) from None
+        self._token = token
+        self._expires = time.monotonic() + expires_in - EXPIRY_MARGIN
         return self._token
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -212,7 +212,11 @@ def encode_cursor(secret: bytes, audience: Audience, position: Position) -> str:
 def decode_cursor(secret: bytes, audience: Audience, cursor: str) -> Position:
     """The position a cursor stands for; 422 if it is not one, 410 if it is not this peer's."""
     parts = cursor.split(".")
-    if len(parts) != 4 or parts[0] != CURSOR_VERSION or not all(p.isdigit() for p in parts[1:3]):
+    if (
+        len(parts) != 4
+        or parts[0] != CURSOR_VERSION
+        or not all(p.isascii() and p.isdigit() and len(p) <= 19 for p in parts[1:3])
+    ):
         raise InvalidInput.field("cursor", "is not a cursor this feed gave out")
     position = Position(int(parts[1]), int(parts[2]))
     if position.txid >= 2**63 or position.seq >= 2**63:

@@ -108,9 +108,17 @@ def verify_node_document(token: str, trusted_thumbprints: Collection[str]) -> di
         signatures = document["signatures"]
         if not isinstance(payload["issuer"], str) or not signatures:
             raise BadNodeDocument("a node document needs an issuer and a signature")
-        signers = {str(_b64json(member["protected"]).get("kid")) for member in signatures}
+        headers = [_b64json(member["protected"]) for member in signatures]
+        for member, header in zip(signatures, headers, strict=True):
+            if header.get("typ") != TYP or "header" in member or not isinstance(header.get("kid"), str):
+                raise BadNodeDocument(
+                    f"each signature is of type {TYP} and names its key in its protected header alone"
+                )
+        signers = {str(header.get("kid")) for header in headers}
         jws.deserialize_json(document, keys, algorithms=[ALG])
         by_kid = {str(key.kid): key for key in keys.keys}
+        if len(by_kid) != len(keys.keys):  # the key that verified must be the one fingerprinted
+            raise BadNodeDocument("two keys of the document share a kid")
         if not signers <= by_kid.keys():
             raise BadNodeDocument("a signature names a key the document does not publish")
     except BadNodeDocument:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from joserfc import jws
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -97,6 +97,23 @@ def test_a_node_document_whose_signer_is_named_outside_its_protected_header_is_r
     )
     with pytest.raises((node.BadNodeDocument, node.UntrustedKey)):
         node.verify_node_document(json.dumps(signed), [trusted_fingerprint])
+
+
+def test_a_node_document_publishing_a_key_that_cannot_be_fingerprinted_is_refused() -> None:
+    """Every key a document publishes is fingerprinted when it is accepted: one that is not an RSA
+    key made accepting it raise, here and for every peer refreshed after it."""
+    trusted = _key()
+    trusted_fingerprint = node.fingerprint(trusted.as_dict(private=False))
+    other = ECKey.generate_key("P-256", auto_kid=True)
+    payload = {"issuer": A, "jwks": {"keys": [trusted.as_dict(private=False), other.as_dict(private=False)]}}
+    signed = jws.serialize_json(
+        [{"protected": {"alg": "RS256", "typ": node.TYP, "kid": trusted.kid}}],  # type: ignore[list-item]
+        json.dumps(payload).encode(),
+        KeySet([trusted]),  # type: ignore[list-item]
+        algorithms=["RS256"],
+    )
+    with pytest.raises(node.BadNodeDocument):
+        node.fingerprints(node.verify_node_document(json.dumps(signed), [trusted_fingerprint])["jwks"])
 
 
 @pytest.mark.parametrize("position", ["²", "1" * 5000, "٣"])

@@ -119,6 +119,8 @@ def verify_node_document(token: str, trusted_thumbprints: Collection[str]) -> di
         by_kid = {str(key.kid): key for key in keys.keys}
         if len(by_kid) != len(keys.keys):  # the key that verified must be the one fingerprinted
             raise BadNodeDocument("two keys of the document share a kid")
+        if not all(isinstance(key, RSAKey) for key in keys.keys):  # each is fingerprinted when accepted
+            raise BadNodeDocument("a node document publishes RSA keys only")
         if not signers <= by_kid.keys():
             raise BadNodeDocument("a signature names a key the document does not publish")
     except BadNodeDocument:

@@ -9,29 +9,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from html import unescape
 from typing import Any
 
-import asyncpg
-import httpx
 import msgspec
 import pytest
 import pytest_asyncio
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 from sqlalchemy import update
 
-from msnet.auth.principal import Principal
-from msnet.db.engine import set_organisation
-from msnet.db.runtime import cli_session
 from msnet.directory import schemas, service
 from msnet.directory.models import Capacity
-from msnet.organisations import service as organisations
-from tests.web.conftest import SignedInPage, Someone, WebNode, sign_in
+from tests.web import pages
+from tests.web.conftest import SignedInPage, Someone, WebNode
+from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, link, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the directory on it.
 pytestmark = [
@@ -39,16 +33,16 @@ pytestmark = [
     pytest.mark.xdist_group("tests/web/test_directory.py"),
 ]
 
+#: Rows read as the schema owner, row-level security lifted on these tables for the read only.
+owner_rows = partial(pages.owner_rows, lifted=("capacities", "audit_log"))
+
 
 async def add_offices(
     node: WebNode, slug: str, offices: list[tuple[dict[str, Any], list[dict[str, Any]]]]
 ) -> list[tuple[str, list[str]]]:
     """Offices of ``slug`` and their capacities, through the directory's service; their ids."""
     made_ids = []
-    async with cli_session(node.settings.database_url) as session:  # type: ignore[arg-type]
-        org = await organisations.get_by_slug(session, slug)
-        await set_organisation(session, org.id)
-        operator = Principal.operator(org.id, slug, "tests")
+    async with as_operator(node, slug) as (session, operator):
         for office, capacities in offices:
             made = await service.create_office(
                 session, operator, msgspec.convert(office, schemas.OfficeCreate), origin=node.settings.issuer
@@ -71,30 +65,12 @@ async def add_offices(
 
 async def make_stale(node: WebNode, slug: str, capacity_id: str) -> None:
     """Last confirmed 200 days ago."""
-    async with cli_session(node.settings.database_url) as session:  # type: ignore[arg-type]
-        org = await organisations.get_by_slug(session, slug)
-        await set_organisation(session, org.id)
+    async with as_operator(node, slug) as (session, _):
         await session.execute(
             update(Capacity)
             .where(Capacity.id == uuid.UUID(capacity_id))
             .values(last_confirmed_at=datetime.now(UTC) - timedelta(days=200))
         )
-
-
-async def owner_rows(node: WebNode, query: str, *args: Any) -> list[asyncpg.Record]:
-    """Rows read as the schema owner, row-level security lifted for the read only."""
-    conn = await asyncpg.connect(node.settings.database_admin_url)
-    try:
-        transaction = conn.transaction()
-        await transaction.start()
-        try:
-            for table in ("capacities", "audit_log"):
-                await conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-            return await conn.fetch(query, *args)
-        finally:
-            await transaction.rollback()
-    finally:
-        await conn.close()
 
 
 async def confirmed_at(node: WebNode, capacity_id: str) -> datetime:
@@ -202,34 +178,11 @@ async def directory(web_node: WebNode) -> Directory:
     )
 
 
-@asynccontextmanager
-async def signed_in(node: WebNode, someone: Someone) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=node.base) as http:
-        await sign_in(http, node, someone)
-        yield http
-
-
 def office_names(html: str) -> list[str]:
     return [
         unescape(n)
         for n in re.findall(r'<th scope="row"><a href="/directory/offices/[0-9a-f-]+">([^<]*)</a>', html)
     ]
-
-
-def facet_counts(html: str, facet: str) -> dict[str, int]:
-    found = re.findall(
-        rf'id="f-{facet}-([^"]+)"[^>]*>[^<]*<span class="count">([\d\s\u202f\xa0,]+)</span>', html
-    )
-    return {term: int(re.sub(r"\D", "", count)) for term, count in found}
-
-
-def link(html: str, element_id: str) -> str | None:
-    match = re.search(rf'id="{element_id}" href="([^"]+)"', html)
-    return unescape(match.group(1)) if match else None
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
 async def test_offices_searched_by_words_language_and_region_with_facets_and_pages(
@@ -409,11 +362,6 @@ async def test_only_the_offices_own_managers_confirm_a_capacity_audited_with_the
         )
         assert done.status_code == 303
     assert await confirmed_at(web_node, other) > datetime.now(UTC) - timedelta(days=1)
-
-
-async def axe_clean(page: Page, what: str) -> None:
-    results = await Axe().run(page)
-    assert results.violations_count == 0, f"{what}: {results.generate_report()}"
 
 
 async def test_browsing_the_directory_in_a_browser_by_keyboard_in_both_languages(

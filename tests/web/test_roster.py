@@ -10,33 +10,30 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
-import httpx
 import msgspec
 import pytest
 import pytest_asyncio
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from msnet.auth.principal import Principal
-from msnet.db.engine import set_organisation
-from msnet.db.runtime import cli_session
-from msnet.organisations import service as organisations
 from msnet.roster import schemas, service
-from tests.web.conftest import SignedInPage, Someone, WebNode, sign_in
+from tests.web import pages
+from tests.web.conftest import SignedInPage, Someone, WebNode
+from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, link, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the rosters on it.
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.xdist_group("tests/web/test_roster.py"),
 ]
+
+#: Rows read as the schema owner, row-level security lifted on these tables for the read only.
+owner_rows = partial(pages.owner_rows, lifted=("experts", "expert_contacts", "audit_log"))
 
 CONSENT = {"given_on": "2026-10-01", "purpose": "network roster", "recorded_by": "MSU"}
 
@@ -57,10 +54,7 @@ def expert(name: str, **fields: Any) -> dict[str, Any]:
 async def add_experts(node: WebNode, slug: str, bodies: list[dict[str, Any]]) -> list[str]:
     """The experts added to ``slug``'s roster through the roster's service; their ids."""
     ids = []
-    async with cli_session(node.settings.database_url) as session:  # type: ignore[arg-type]
-        org = await organisations.get_by_slug(session, slug)
-        await set_organisation(session, org.id)
-        operator = Principal.operator(org.id, slug, "tests")
+    async with as_operator(node, slug) as (session, operator):
         for body in bodies:
             made = await service.create_expert(
                 session, operator, msgspec.convert(body, schemas.ExpertCreate), origin=node.settings.issuer
@@ -68,22 +62,6 @@ async def add_experts(node: WebNode, slug: str, bodies: list[dict[str, Any]]) ->
             assert isinstance(made, schemas.Expert)
             ids.append(str(made.id))
     return ids
-
-
-async def owner_rows(node: WebNode, query: str, *args: Any) -> list[asyncpg.Record]:
-    """Rows read as the schema owner, row-level security lifted for the read only."""
-    conn = await asyncpg.connect(node.settings.database_admin_url)
-    try:
-        transaction = conn.transaction()
-        await transaction.start()
-        try:
-            for table in ("experts", "expert_contacts", "audit_log"):
-                await conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-            return await conn.fetch(query, *args)
-        finally:
-            await transaction.rollback()
-    finally:
-        await conn.close()
 
 
 async def roster_size(node: WebNode, slug: str) -> int:
@@ -100,29 +78,6 @@ def names_on(html: str) -> list[str]:
     return [
         unescape(n) for n in re.findall(r'<th scope="row"><a href="/roster/[0-9a-f-]+">([^<]*)</a>', html)
     ]
-
-
-def facet_counts(html: str, facet: str) -> dict[str, int]:
-    """A facet's terms (their ids) and the counts shown beside them."""
-    found = re.findall(
-        rf'id="f-{facet}-([^"]+)"[^>]*>[^<]*<span class="count">([\d\s\u202f\xa0,]+)</span>', html
-    )
-    return {term: int(re.sub(r"\D", "", count)) for term, count in found}
-
-
-def link(html: str, element_id: str) -> str | None:
-    match = re.search(rf'id="{element_id}" href="([^"]+)"', html)
-    return unescape(match.group(1)) if match else None
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-
-
-def field_error(html: str, name: str) -> str:
-    """The message shown beside a form's field (empty: none)."""
-    match = re.search(rf'<p class="error" id="{name}-error">([^<]*)</p>', html)
-    return unescape(match.group(1)) if match else ""
 
 
 @dataclass
@@ -175,13 +130,6 @@ async def roster(web_node: WebNode) -> Roster:
     manager = await web_node.person(a, ["roster_manager"], name="Rosa Manager")
     writer = await web_node.person(c, ["roster_manager"], name="Will Writer")
     return Roster(a, b, c, staff, manager, writer, a_ids, b_network, b_private, b_restricted)
-
-
-@asynccontextmanager
-async def signed_in(node: WebNode, someone: Someone) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=node.base) as http:
-        await sign_in(http, node, someone)
-        yield http
 
 
 async def test_search_filters_facets_pages_and_sorts_in_a_url_that_can_be_bookmarked(
@@ -485,11 +433,6 @@ async def test_the_export_holds_the_records_and_columns_of_the_search(
     assert [row[0] for row in table[1:]] == shown
     assert all(row[3] == "Ceasefire and security arrangements" for row in table[1:])
     assert all(row[5] == "Western Africa" for row in table[1:])  # Mali's region, not the wider ones
-
-
-async def axe_clean(page: Page, what: str) -> None:
-    results = await Axe().run(page)
-    assert results.violations_count == 0, f"{what}: {results.generate_report()}"
 
 
 async def test_in_a_browser_a_manager_searches_filters_pages_reveals_edits_and_imports(

@@ -10,33 +10,30 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import asyncpg
-import httpx
 import msgspec
 import pytest
 import pytest_asyncio
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from msnet.auth.principal import Principal
-from msnet.db.engine import set_organisation
-from msnet.db.runtime import cli_session
-from msnet.organisations import service as organisations
 from msnet.training import schemas, service
-from tests.web.conftest import SignedInPage, Someone, WebNode, sign_in
+from tests.web import pages
+from tests.web.conftest import SignedInPage, Someone, WebNode
+from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, link, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the trainings on it.
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),
     pytest.mark.xdist_group("tests/web/test_trainings.py"),
 ]
+
+#: Rows read as the schema owner, row-level security lifted on these tables for the read only.
+owner_rows = partial(pages.owner_rows, lifted=("trainings", "digest_subscriptions"))
 
 
 def training(title: str, day: str, **fields: Any) -> dict[str, Any]:
@@ -57,10 +54,7 @@ def training(title: str, day: str, **fields: Any) -> dict[str, Any]:
 async def add_trainings(node: WebNode, slug: str, bodies: list[dict[str, Any]]) -> list[str]:
     """Trainings of ``slug`` through the training service; their ids."""
     ids = []
-    async with cli_session(node.settings.database_url) as session:  # type: ignore[arg-type]
-        org = await organisations.get_by_slug(session, slug)
-        await set_organisation(session, org.id)
-        operator = Principal.operator(org.id, slug, "tests")
+    async with as_operator(node, slug) as (session, operator):
         for body in bodies:
             made = await service.create_training(
                 session, operator, msgspec.convert(body, schemas.TrainingCreate), origin=node.settings.issuer
@@ -68,22 +62,6 @@ async def add_trainings(node: WebNode, slug: str, bodies: list[dict[str, Any]]) 
             assert isinstance(made, schemas.Training)
             ids.append(str(made.id))
     return ids
-
-
-async def owner_rows(node: WebNode, query: str, *args: Any) -> list[asyncpg.Record]:
-    """Rows read as the schema owner, row-level security lifted for the read only."""
-    conn = await asyncpg.connect(node.settings.database_admin_url)
-    try:
-        transaction = conn.transaction()
-        await transaction.start()
-        try:
-            for table in ("trainings", "digest_subscriptions"):
-                await conn.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-            return await conn.fetch(query, *args)
-        finally:
-            await transaction.rollback()
-    finally:
-        await conn.close()
 
 
 async def trainings_of(node: WebNode, slug: str) -> list[str]:
@@ -147,36 +125,8 @@ async def trainings(web_node: WebNode) -> Trainings:
     )
 
 
-@asynccontextmanager
-async def signed_in(node: WebNode, someone: Someone) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=node.base) as http:
-        await sign_in(http, node, someone)
-        yield http
-
-
 def titles(html: str) -> list[str]:
     return [unescape(n) for n in re.findall(r'<a href="/trainings/[0-9a-f-]{36}">([^<]*)</a>', html)]
-
-
-def facet_counts(html: str, facet: str) -> dict[str, int]:
-    found = re.findall(
-        rf'id="f-{facet}-([^"]+)"[^>]*>[^<]*<span class="count">([\d\s\u202f\xa0,]+)</span>', html
-    )
-    return {term: int(re.sub(r"\D", "", count)) for term, count in found}
-
-
-def link(html: str, element_id: str) -> str | None:
-    match = re.search(rf'id="{element_id}" href="([^"]+)"', html)
-    return unescape(match.group(1)) if match else None
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-
-
-def field_error(html: str, name: str) -> str | None:
-    match = re.search(rf'<p class="error" id="{name}-error">([^<]*)</p>', html)
-    return unescape(match.group(1)) if match else None
 
 
 async def test_upcoming_trainings_filtered_with_facets_and_pages(
@@ -384,7 +334,7 @@ async def test_subscribing_to_the_digest_of_a_search(web_node: WebNode, training
             data={"csrf_token": token, "email": address, "period": "monthly", "theme": "ddr"},
         )
         assert again.status_code == 422
-        assert "already has a monthly digest" in (field_error(again.text, "email") or "")
+        assert "already has a monthly digest" in field_error(again.text, "email")
         refused = await http.post("/trainings/subscribe", data={"email": address, "period": "weekly"})
         assert refused.status_code == 403
     rows = await owner_rows(
@@ -422,11 +372,6 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
         )
         assert mistaken.status_code == 200  # htmx swaps no 4xx answer in
         assert "<li>Starting until:" in mistaken.text
-
-
-async def axe_clean(page: Page, what: str) -> None:
-    results = await Axe().run(page)
-    assert results.violations_count == 0, f"{what}: {results.generate_report()}"
 
 
 async def test_trainings_in_a_browser_in_both_languages(

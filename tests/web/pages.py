@@ -57,6 +57,14 @@ async def signed_in(node: WebNode, someone: Someone) -> AsyncIterator[httpx.Asyn
         yield http
 
 
+def htmx(target: str, *, restore: bool = False) -> dict[str, str]:
+    """The headers of htmx's request for the element ``target`` (``restore``: to restore the history)."""
+    headers = {"HX-Request": "true", "HX-Target": target}
+    if restore:
+        headers["HX-History-Restore-Request"] = "true"
+    return headers
+
+
 def facet_counts(html: str, facet: str) -> dict[str, int]:
     """A facet's terms (their ids) and the counts shown beside them."""
     found = re.findall(

@@ -25,7 +25,7 @@ from msnet.directory import schemas, service
 from msnet.directory.models import Capacity
 from tests.web import pages
 from tests.web.conftest import SignedInPage, Someone, WebNode
-from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, link, signed_in
+from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, htmx, link, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the directory on it.
 pytestmark = [
@@ -289,26 +289,20 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
 ) -> None:
     async with signed_in(web_node, directory.staff) as http:
         params = {"organisation": directory.a}
-        fragment = await http.get(
-            "/directory", params=params, headers={"HX-Request": "true", "HX-Target": "directory-search"}
-        )
+        fragment = await http.get("/directory", params=params, headers=htmx("directory-search"))
         assert "<html" not in fragment.text
         assert 'hx-swap-oob="innerHTML">25 offices found' in fragment.text
         assert "HX-Request" in fragment.headers["vary"]
         restored = await http.get(
             "/directory",
             params=params,
-            headers={
-                "HX-Request": "true",
-                "HX-Target": "directory-search",
-                "HX-History-Restore-Request": "true",
-            },
+            headers=htmx("directory-search", restore=True),
         )
         assert "<html" in restored.text
         mistaken = await http.get(
             "/directory",
             params={"theme": "no_such_theme"},
-            headers={"HX-Request": "true", "HX-Target": "directory-search"},
+            headers=htmx("directory-search"),
         )
         assert mistaken.status_code == 200  # htmx swaps no 4xx answer in
         assert "<li>Theme:" in mistaken.text

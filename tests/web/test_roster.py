@@ -24,7 +24,7 @@ from playwright.async_api import expect
 from msnet.roster import schemas, service
 from tests.web import pages
 from tests.web.conftest import SignedInPage, Someone, WebNode
-from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, link, signed_in
+from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, htmx, link, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the rosters on it.
 pytestmark = [
@@ -196,18 +196,14 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
     async with signed_in(web_node, roster.staff) as http:
         url = f"/roster?organisation={roster.a}&theme=ddr"
         whole = await http.get(url)
-        fragment = await http.get(url, headers={"HX-Request": "true", "HX-Target": "roster-search"})
+        fragment = await http.get(url, headers=htmx("roster-search"))
         backwards = await http.get(
             f"{url}&available_from=2027-06-01&available_to=2027-01-01",
-            headers={"HX-Request": "true", "HX-Target": "roster-search"},
+            headers=htmx("roster-search"),
         )
         restored = await http.get(
             url,
-            headers={
-                "HX-Request": "true",
-                "HX-Target": "roster-search",
-                "HX-History-Restore-Request": "true",
-            },
+            headers=htmx("roster-search", restore=True),
         )
     assert "<html" in whole.text
     assert "<html" in restored.text

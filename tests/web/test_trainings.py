@@ -24,7 +24,7 @@ from playwright.async_api import expect
 from msnet.training import schemas, service
 from tests.web import pages
 from tests.web.conftest import SignedInPage, Someone, WebNode
-from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, link, signed_in
+from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, htmx, link, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the trainings on it.
 pytestmark = [
@@ -350,25 +350,19 @@ async def test_htmx_gets_the_results_alone_and_history_gets_whole_pages(
 ) -> None:
     async with signed_in(web_node, trainings.staff) as http:
         params = {"organisation": trainings.a, "start_to": "2027-04-30"}
-        fragment = await http.get(
-            "/trainings", params=params, headers={"HX-Request": "true", "HX-Target": "trainings-search"}
-        )
+        fragment = await http.get("/trainings", params=params, headers=htmx("trainings-search"))
         assert "<html" not in fragment.text
         assert 'hx-swap-oob="innerHTML">25 trainings found' in fragment.text
         restored = await http.get(
             "/trainings",
             params=params,
-            headers={
-                "HX-Request": "true",
-                "HX-Target": "trainings-search",
-                "HX-History-Restore-Request": "true",
-            },
+            headers=htmx("trainings-search", restore=True),
         )
         assert "<html" in restored.text
         mistaken = await http.get(
             "/trainings",
             params={"start_from": "2027-05-01", "start_to": "2027-04-01"},
-            headers={"HX-Request": "true", "HX-Target": "trainings-search"},
+            headers=htmx("trainings-search"),
         )
         assert mistaken.status_code == 200  # htmx swaps no 4xx answer in
         assert "<li>Starting until:" in mistaken.text

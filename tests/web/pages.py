@@ -6,13 +6,14 @@ verdict on a browser page."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from html import unescape
 from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,27 @@ async def as_operator(node: WebNode, slug: str) -> AsyncIterator[tuple[AsyncSess
         org = await organisations.get_by_slug(session, slug)
         await set_organisation(session, org.id)
         yield session, Principal.operator(org.id, slug, "tests")
+
+
+async def made_through(
+    node: WebNode,
+    slug: str,
+    create: Callable[..., Awaitable[object]],
+    create_schema: type,
+    made_schema: type,
+    bodies: list[dict[str, Any]],
+) -> list[str]:
+    """What ``create`` (a service's create function) made of each of ``bodies`` as ``slug``'s operator;
+    their ids."""
+    ids = []
+    async with as_operator(node, slug) as (session, operator):
+        for body in bodies:
+            made = await create(
+                session, operator, msgspec.convert(body, create_schema), origin=node.settings.issuer
+            )
+            assert isinstance(made, made_schema)
+            ids.append(str(made.id))
+    return ids
 
 
 async def owner_rows(node: WebNode, query: str, *args: Any, lifted: tuple[str, ...]) -> list[asyncpg.Record]:

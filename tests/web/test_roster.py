@@ -16,7 +16,6 @@ from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import msgspec
 import pytest
 import pytest_asyncio
 from playwright.async_api import expect
@@ -24,7 +23,7 @@ from playwright.async_api import expect
 from msnet.roster import schemas, service
 from tests.web import pages
 from tests.web.conftest import SignedInPage, Someone, WebNode
-from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, htmx, link, signed_in
+from tests.web.pages import axe_clean, csrf, facet_counts, field_error, htmx, link, made_through, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the rosters on it.
 pytestmark = [
@@ -53,15 +52,7 @@ def expert(name: str, **fields: Any) -> dict[str, Any]:
 
 async def add_experts(node: WebNode, slug: str, bodies: list[dict[str, Any]]) -> list[str]:
     """The experts added to ``slug``'s roster through the roster's service; their ids."""
-    ids = []
-    async with as_operator(node, slug) as (session, operator):
-        for body in bodies:
-            made = await service.create_expert(
-                session, operator, msgspec.convert(body, schemas.ExpertCreate), origin=node.settings.issuer
-            )
-            assert isinstance(made, schemas.Expert)
-            ids.append(str(made.id))
-    return ids
+    return await made_through(node, slug, service.create_expert, schemas.ExpertCreate, schemas.Expert, bodies)
 
 
 async def roster_size(node: WebNode, slug: str) -> int:

@@ -24,7 +24,7 @@ from playwright.async_api import expect
 from msnet.training import schemas, service
 from tests.web import pages
 from tests.web.conftest import SignedInPage, Someone, WebNode
-from tests.web.pages import as_operator, axe_clean, csrf, facet_counts, field_error, htmx, link, signed_in
+from tests.web.pages import axe_clean, csrf, facet_counts, field_error, htmx, link, made_through, signed_in
 
 #: One worker runs the module: its tests share the live node (``web_node``) and the trainings on it.
 pytestmark = [
@@ -53,15 +53,9 @@ def training(title: str, day: str, **fields: Any) -> dict[str, Any]:
 
 async def add_trainings(node: WebNode, slug: str, bodies: list[dict[str, Any]]) -> list[str]:
     """Trainings of ``slug`` through the training service; their ids."""
-    ids = []
-    async with as_operator(node, slug) as (session, operator):
-        for body in bodies:
-            made = await service.create_training(
-                session, operator, msgspec.convert(body, schemas.TrainingCreate), origin=node.settings.issuer
-            )
-            assert isinstance(made, schemas.Training)
-            ids.append(str(made.id))
-    return ids
+    return await made_through(
+        node, slug, service.create_training, schemas.TrainingCreate, schemas.Training, bodies
+    )
 
 
 async def trainings_of(node: WebNode, slug: str) -> list[str]:

@@ -280,6 +280,9 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
         secret_key=TEST_SECRET_KEY,
         worker=False,  # no outbox worker inside the app under test: tests run the workers they mean to
         webhook_private_addresses=True,  # the webhook receivers of the tests listen on 127.0.0.1
+        # no tarpit: the hostile-input and conformance tests send hundreds of failing credentials from
+        # one address and would wait out every hold; tests/auth/test_flood.py turns it on
+        auth_refusal_delay=0,
     )
 
 

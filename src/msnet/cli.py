@@ -1,4 +1,4 @@
-"""msnet: serve | demo | worker | migrate | backup | restore | org … | user … | client … | roster import | keys … | audit verify | digest send | openapi."""
+"""msnet: serve | demo | worker | migrate | backup | restore | org … | user … | client … | node fingerprint | peer … | roster import | keys … | audit verify | digest send | openapi."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ organisation's transaction survives on a pooled connection into the next."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -30,8 +31,17 @@ RLS_VIOLATION = "new row violates row-level security policy"
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """A small pool, so that the service's few connections serve every organisation in turn."""
-    return replace(settings, db_pool_size=1)
+    """A small pool, so that the service's few connections serve every organisation in turn; failed
+    authentications counted by the hour (the intervals are the clock's: see ``failures_in_one_interval``)."""
+    return replace(settings, db_pool_size=1, auth_failure_window=3600)
+
+
+async def failures_in_one_interval(settings: Settings, seconds: float = 60) -> None:
+    """Wait, if need be, until the next ``seconds`` lie in one interval of failed authentications:
+    failures that straddle an interval's end are recorded once an interval."""
+    left = settings.auth_failure_window - time.time() % settings.auth_failure_window
+    if left < seconds:
+        await asyncio.sleep(left + 0.5)
 
 
 @pytest.fixture
@@ -289,6 +299,7 @@ async def test_denials_under_load_do_not_starve_the_pool(
         else:
             denied_call, denied_status, action = ("eu", "au"), 403, "access.denied"
         audited_before = await owner_conn.fetchval("SELECT count(*) FROM audit_log WHERE action = $1", action)
+        await failures_in_one_interval(settings)
 
         async def call(n: int) -> tuple[int, httpx.Response]:
             caller, target = denied_call if n % 2 else ("au", "au")

@@ -66,7 +66,7 @@ local paths = {%s}
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("GET", paths[(i %% #paths) + 1], {["Authorization"] = "%s"})
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["%s"] = "%s"})
 end
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%f %%f %%f %%d %%d %%d\\n", latency:percentile(50) / 1000,
@@ -202,12 +202,14 @@ async def add_capacities(admin_url: str) -> None:
         await conn.close()
 
 
-def wrk(url: str, headers: str, duration: int, concurrency: int, paths: list[str]) -> dict[str, float]:
-    """Drive GET ``paths`` (in turn) with ``concurrency`` connections for ``duration`` seconds, after
+def wrk(
+    url: str, headers: str, duration: int, concurrency: int, paths: list[str], header: str = "Authorization"
+) -> dict[str, float]:
+    """Drive GET ``paths`` (in turn), ``header: headers`` on each, with ``concurrency`` connections for ``duration`` seconds, after
     ``WARMUP`` seconds of the same that are not counted (a server is measured in its steady state:
     connections open, statements prepared, caches filled)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % (", ".join(f'"{p}"' for p in paths), headers))
+        script.write(LUA % (", ".join(f'"{p}"' for p in paths), header, headers))
     try:
         out = ""
         for seconds in (WARMUP, duration):

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import shutil
 import signal
 import subprocess
@@ -38,51 +36,9 @@ from msnet.db.runtime import cli_session
 from msnet.organisations import service as organisations
 from msnet.settings import Settings
 from msnet.web import people, sessions
-from search import WARMUP, WORDS, add_capacities, load, serve_env, wait_ready
+from search import WORDS, add_capacities, load, serve_env, wait_ready, wrk
 
 FILTERS = "language=fr&region=africa"
-LUA = """
-local paths = {%s}
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("GET", paths[(i %% #paths) + 1], {["%s"] = "%s"})
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%f %%f %%f %%d %%d %%d\\n", latency:percentile(50) / 1000,
-    latency:percentile(95) / 1000, latency:percentile(99) / 1000, summary.requests,
-    summary.duration, summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.timeout))
-end
-"""
-
-
-def drive(
-    url: str, header: tuple[str, str], duration: int, concurrency: int, paths: list[str]
-) -> dict[str, float]:
-    """wrk over ``paths`` in turn with ``header`` on every request, after ``WARMUP`` seconds not counted."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % (", ".join(f'"{p}"' for p in paths), *header))
-    try:
-        out = ""
-        for seconds in (WARMUP, duration):
-            out = subprocess.run(
-                ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name, url],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-    finally:
-        os.unlink(script.name)
-    p50, p95, p99, requests, micros, errors = re.search(
-        r"RESULT (\S+) (\S+) (\S+) (\d+) (\d+) (\d+)", out
-    ).groups()  # type: ignore[union-attr]
-    return {
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
-        "rps": int(requests) / (int(micros) / 1e6),
-        "errors": int(errors),
-    }
 
 
 async def staff_session(settings: Settings) -> str:
@@ -160,10 +116,8 @@ def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> di
         assert page.status_code == 200, page.status_code
         assert "offices found" in page.text
         return {
-            "GET /v1/offices": drive(
-                issuer, ("Authorization", f"Bearer {token}"), duration, concurrency, api
-            ),
-            "GET /directory": drive(issuer, ("Cookie", cookie), duration, concurrency, pages),
+            "GET /v1/offices": wrk(issuer, f"Bearer {token}", duration, concurrency, api),
+            "GET /directory": wrk(issuer, cookie, duration, concurrency, pages, header="Cookie"),
         }
     finally:
         msnet.send_signal(signal.SIGINT)

@@ -96,13 +96,10 @@ def session_cookie(base: str) -> str:
 
 
 def drive(base: str, header: str, value: str, path: str, duration: int, concurrency: int) -> dict[str, float]:
-    """bench/search.py's wrk run, with ``header`` (its script sends ``Authorization``)."""
-    script = search.LUA
-    search.LUA = script.replace('["Authorization"]', f'["{header}"]')
-    try:
-        return search.wrk(base, value, duration, concurrency, [f"{path}&q={word}" for word in search.WORDS])
-    finally:
-        search.LUA = script
+    """bench/search.py's wrk run of ``path`` with each of its words, ``header: value`` on every request."""
+    return search.wrk(
+        base, value, duration, concurrency, [f"{path}&q={word}" for word in search.WORDS], header=header
+    )
 
 
 def main() -> None:

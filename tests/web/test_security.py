@@ -363,6 +363,7 @@ async def test_pages_redirect_only_within_this_site() -> None:
 
 
 async def test_the_language_switch_and_login_keep_to_this_site(signin_node: WebNode) -> None:
+    slug = await signin_node.organisation()
     async with httpx.AsyncClient() as http:
         switched = await http.get(f"{signin_node.base}/language/fr", params={"next": "https://evil.example/"})
         assert switched.status_code == 303
@@ -371,7 +372,7 @@ async def test_the_language_switch_and_login_keep_to_this_site(signin_node: WebN
         assert bad.status_code == 422
         login = await http.get(f"{signin_node.base}/login", params={"next": "//evil.example"})
         links = re.findall(r'href="(/login/[^"]*)"', login.text)
-        assert links
+        assert f"/login/{slug}?next=/" in links
         assert all(link.endswith("?next=/") for link in links)
 
 

@@ -31,6 +31,7 @@ from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_c
 from msnet.errors import BadRequest, InvalidInput, StartupError
 from msnet.federation import contact as federation_contact
 from msnet.federation import service as federation
+from msnet.federation.checkpoint_routes import CheckpointController
 from msnet.federation.feed_routes import FeedController
 from msnet.federation.routes import NodeDocumentController
 from msnet.logs import get_logger
@@ -77,6 +78,7 @@ ROUTES = [
     LessonController,
     NodeDocumentController,
     FeedController,
+    CheckpointController,
     federation_contact.PeerContactController,
     docs.assets,
 ]

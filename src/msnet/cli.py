@@ -200,7 +200,11 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(
         dest="audit_command", required=True, metavar="ACTION"
     )
-    audit.add_parser("verify", help="check the hash chain; names the first bad entry")
+    audit.add_parser(
+        "verify",
+        help="check the hash chain, and against the checkpoints of it the peers hold; names the first bad "
+        "entry or the checkpoint it contradicts",
+    )
 
     digest = commands.add_parser("digest", help="digests of new trainings and publications").add_subparsers(
         dest="digest_command", required=True, metavar="ACTION"
@@ -756,18 +760,41 @@ def _peer_table(statuses: list[Any]) -> str:
 
 def _audit_verify(settings: Settings) -> None:
     from msnet.audit.service import verify
+    from msnet.db.engine import make_engine, make_sessionmaker
     from msnet.db.runtime import database
+    from msnet.federation.checkpoints import witnessed_of_this_node
 
     if not settings.embedded and not settings.database_admin_url:
         raise SettingsError(
             "MSNET_DATABASE_ADMIN_URL: `msnet audit verify` reads the whole chain as the owner"
         )
-    with database(settings) as ready:
+
+    async def run(ready: Settings) -> Any:
         assert ready.database_admin_url
-        report = asyncio.run(verify(ready.database_admin_url))
+        engine = make_engine(ready.database_url, pool_size=1)  # type: ignore[arg-type]
+        try:
+            witnessed = await witnessed_of_this_node(make_sessionmaker(engine), ready)
+        finally:
+            await engine.dispose()
+        return witnessed, await verify(ready.database_admin_url, anchors=witnessed.anchors)
+
+    with database(settings) as ready:
+        witnessed, report = asyncio.run(run(ready))
+    for problem in witnessed.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if report.anchor is not None:
+        raise MsnetError(f"audit chain rewritten before the witnessed {report.anchor}: {report.reason}")
     if report.first_bad is not None:
         raise MsnetError(f"audit chain broken at entry {report.first_bad}: {report.reason}")
     print(f"audit chain intact: {report.checked} entries checked")
+    if report.anchored:
+        print(
+            f"witnessed: {len(witnessed.anchors)} checkpoints held by {', '.join(witnessed.asked)} match, "
+            f"up to entry {report.anchored}; later entries are vouched for by the chain alone"
+        )
+    else:
+        asked = ", ".join(witnessed.asked) or "no peer"
+        print(f"not witnessed: {asked} holds no checkpoint of this chain; it is vouched for by itself alone")
 
 
 def _digest_send(settings: Settings, period: str) -> None:

@@ -380,6 +380,16 @@ class Settings:
             "that doubles up to this).",
         },
     )
+    checkpoint_interval: int = field(
+        default=300,
+        metadata={
+            "env": "MSNET_CHECKPOINT_INTERVAL",
+            "parse": _int(1, 86400),
+            "doc": "Seconds between two checkpoints of the audit chain that the delivery worker signs with "
+            "the node key (one more at shutdown; none while the chain has not grown) and fetches from "
+            "every peer, which keep each other's for `msnet audit verify`.",
+        },
+    )
     smtp_host: str | None = _spec(
         "MSNET_SMTP_HOST",
         str.strip,

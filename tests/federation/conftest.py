@@ -52,6 +52,8 @@ class Node:
     admin_url: str
     app: Litestar
     orgs: list[str] = field(default_factory=list)
+    #: the uvicorn server serving it and its thread, while it is served (``serving_all``)
+    server: tuple[uvicorn.Server, threading.Thread] | None = None
 
     def session(self) -> Any:
         """``async with node.session() as session``: one transaction on this node's database."""
@@ -147,27 +149,48 @@ def running_nodes(
 def serving_all(nodes: list[Node]) -> Iterator[None]:
     """Each node served over real HTTP by uvicorn, in a thread, as ``tests.conftest.serving`` does;
     told to stop all at once at the end, so their shutdowns wait together."""
-    servers = []
     try:
         for node in nodes:
-            port = node.settings.port
-            server = uvicorn.Server(
-                uvicorn.Config(node.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-            )
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
-            servers.append((server, thread))
-            deadline = time.monotonic() + 30
-            while not server.started:
-                if time.monotonic() > deadline or not thread.is_alive():
-                    raise RuntimeError(f"node {node.name} did not start")
-                time.sleep(0.02)
+            serve(node)
         yield
     finally:
-        for server, _ in servers:
-            server.should_exit = True
-        for _, thread in servers:
-            thread.join(timeout=30)
+        for node in nodes:
+            if node.server is not None:
+                node.server[0].should_exit = True
+        for node in nodes:
+            if node.server is not None:
+                node.server[1].join(timeout=30)
+                node.server = None
+
+
+def serve(node: Node) -> None:
+    """Serve ``node`` on its port, in a thread, until ``stop(node)``; returns once it answers."""
+    port = node.settings.port
+    server = uvicorn.Server(
+        uvicorn.Config(node.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    node.server = (server, thread)
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"node {node.name} did not start")
+        time.sleep(0.02)
+
+
+@contextmanager
+def down(node: Node) -> Iterator[None]:
+    """``node`` stopped for the block (its port refuses connections), then served again."""
+    assert node.server is not None
+    server, thread = node.server
+    server.should_exit = True
+    thread.join(timeout=30)
+    node.server = None
+    try:
+        yield
+    finally:
+        serve(node)
 
 
 @pytest.fixture(scope="module")

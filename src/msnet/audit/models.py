@@ -1,11 +1,11 @@
-"""The audit log and its chain head (migration 0002; the log is append-only in the database)."""
+"""The audit log, its chain head (migration 0002; the log is append-only in the database) and the signed checkpoints of chains (migration 0027)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, Text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, SmallInteger, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msnet.db.base import Base, new_id
@@ -48,3 +48,22 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(Text)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint of a node's audit chain (``msnet.federation.checkpoints``): this node's own
+    (``issuer`` its own), or one of a peer's that this node fetched and verified and so witnesses. Not
+    under row-level security: it is the node's, not an organisation's; the service role reads and
+    adds, never changes."""
+
+    __tablename__ = "audit_checkpoints"
+
+    issuer: Mapped[str] = mapped_column(Text, primary_key=True)
+    #: the number of entries of the chain it covers
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: the hash of its last entry (lower-case hex; the genesis hash for an empty chain)
+    hash: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the checkpoint as signed: a compact JWS whose payload is the checkpoint note
+    jws: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -7,13 +7,15 @@ The head row names the last entry, so a deleted tail shows too. Appends lock the
 writers queue behind each other instead of forking the chain: record events late in a transaction.
 
 The chain proves order and integrity against the service role, which can only read and append. The
-schema owner can disable the triggers and rewrite it, head included: that needs an external anchor.
+schema owner can disable the triggers and rewrite it, head included: that needs an external anchor,
+the checkpoints peers witnessed (``msnet.federation.checkpoints``), given to ``verify`` as anchors.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -72,14 +74,29 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """What someone outside the database holds of the chain: the hash of entry ``size`` (a checkpoint
+    a peer witnessed), and how reports ``name`` it."""
+
+    size: int
+    hash: str
+    name: str
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """``checked``: entries found intact, in order, before the first bad one (all of them when whole).
     ``first_bad``: the ``seq`` of the first entry that breaks the chain (or, for a deleted tail, of the
-    first missing entry; 0 when the head row itself is missing); ``reason`` says why, naming its id."""
+    first missing entry; 0 when the head row itself is missing); ``reason`` says why, naming its id.
+    ``anchor``: the name of the anchor the chain contradicts, when that is what breaks it (the chain
+    is whole but was rewritten at or before ``first_bad``). ``anchored``: the largest size an anchor
+    confirmed."""
 
     checked: int
     first_bad: int | None = None
     reason: str | None = None
+    anchor: str | None = None
+    anchored: int = 0
 
     @property
     def ok(self) -> bool:
@@ -171,23 +188,29 @@ def _missing(first: int, last: int) -> str:
     return f"entry {first} is missing" if first == last else f"entries {first} to {last} are missing"
 
 
-async def verify(admin_url: str, *, batch_size: int = 1000) -> VerifyReport:
+async def verify(admin_url: str, *, batch_size: int = 1000, anchors: Sequence[Anchor] = ()) -> VerifyReport:
     """Recompute the chain from the first entry to the head, as the schema owner (who may read every
-    organisation's entries), in one consistent snapshot; stop at the first entry that breaks it."""
+    organisation's entries), in one consistent snapshot; stop at the first entry that breaks it, or
+    whose hash is not the one an anchor holds for it (the chain was rewritten up to there, every
+    hash after the change recomputed)."""
     conn = await asyncpg.connect(
         plain_url(admin_url), timeout=10, server_settings={"application_name": "msnet audit verify"}
     )
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            return await _verify(conn, batch_size)
+            return await _verify(conn, batch_size, anchors)
     finally:
         await conn.close()
 
 
-async def _verify(conn: asyncpg.Connection, batch_size: int) -> VerifyReport:
+async def _verify(conn: asyncpg.Connection, batch_size: int, anchors: Sequence[Anchor]) -> VerifyReport:
     head = await conn.fetchrow(_READ_HEAD)
     if head is None:
         return VerifyReport(0, 0, "the audit head row is missing, so the end of the chain is unknown")
+    by_size: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        by_size.setdefault(anchor.size, []).append(anchor)
+    anchored = 0
     checked = 0
     prev: Any = None  # the last entry found good
     async for row in conn.cursor(_READ_LOG, prefetch=batch_size):
@@ -222,8 +245,33 @@ async def _verify(conn: asyncpg.Connection, batch_size: int) -> VerifyReport:
                 f"{_name(row)} does not have the hash the head recorded for entry {seq}: "
                 "the chain was rewritten up to here",
             )
+        for anchor in by_size.get(seq, ()):
+            if row["hash"] != anchor.hash:
+                since = f"after entry {anchored}" if anchored else "from the first entry"
+                return VerifyReport(
+                    checked,
+                    seq,
+                    f"{_name(row)} does not have the hash that {anchor.name} holds for it: the chain was "
+                    f"rewritten {since} up to entry {seq}, every hash after the change recomputed",
+                    anchor=anchor.name,
+                    anchored=anchored,
+                )
+        if seq in by_size:
+            anchored = seq
         checked += 1
         prev = row
+    beyond = [anchor for anchor in anchors if anchor.size > checked]
+    if beyond:
+        anchor = min(beyond, key=lambda a: a.size)
+        end = f"the log ends at {_name(prev)}" if prev is not None else "the log is empty"
+        return VerifyReport(
+            checked,
+            checked + 1,
+            f"{end} but {anchor.name} holds {anchor.size} entries: entries were deleted, or the chain "
+            "was replaced",
+            anchor=anchor.name,
+            anchored=anchored,
+        )
     if checked < head["seq"]:
         end = f"the log ends at {_name(prev)}" if prev is not None else "the log is empty"
         return VerifyReport(
@@ -234,7 +282,7 @@ async def _verify(conn: asyncpg.Connection, batch_size: int) -> VerifyReport:
         )
     if checked == 0 and head["hash"] != GENESIS:
         return VerifyReport(0, 0, "the log is empty but the head's hash is not the genesis hash")
-    return VerifyReport(checked)
+    return VerifyReport(checked, anchored=anchored)
 
 
 async def _broken_link(conn: asyncpg.Connection, row: Any, prev: Any) -> str:

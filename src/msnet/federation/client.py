@@ -100,7 +100,7 @@ class PeerClient:
         return response
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {await self.token()}"}
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {await self.token()}"}
         return await self.http.request(method, path, headers=headers, **kwargs)
 
     async def get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:

@@ -1,5 +1,5 @@
 """A peer node: what this node knows of it (its last good node document and keys), and the state of
-the pull from it."""
+the pull from it; the messages peers delivered here (``msnet.federation.inbox``)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,17 @@ class Peer(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     poked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FederationMessage(Base):
+    """A message a peer delivered to this node's inbox, applied once: its sender and id (a delivery
+    again finds it), its kind and a digest of its content. Not under row-level security: it is the
+    node's."""
+
+    __tablename__ = "federation_messages"
+
+    sender: Mapped[str] = mapped_column(Text, primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

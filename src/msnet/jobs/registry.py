@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msnet.jobs import digests, federation, outbox, peering, reports, saved
+from msnet.jobs import checkpoints, digests, federation, outbox, peering, reports, saved
 from msnet.jobs.runner import Job
 
 
@@ -14,6 +14,7 @@ def node_jobs() -> list[Job]:
         *digests.DIGESTS,
         federation.Pull(),
         peering.DOCUMENTS,
+        checkpoints.Checkpoints(),
         reports.Refresh(),
         saved.SAVED_SEARCHES,
     ]

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import msgspec
 from cryptography.fernet import Fernet
@@ -39,6 +39,9 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix Standard Webhooks gives secre
 MAX_ENDPOINTS = 20  # per organisation; also the number of message ids one emit can use
 _EMIT = text("SELECT msnet_outbox_emit(:org, :event_type, CAST(:payload AS jsonb), CAST(:ids AS uuid[]))")
 _ENQUEUE_EMAIL = text("SELECT msnet_outbox_enqueue_email(:id, :org, CAST(:payload AS jsonb))")
+_ENQUEUE_PEER = text("SELECT msnet_outbox_enqueue_peer(:id, :org, :kind, CAST(:payload AS jsonb))")
+#: the namespace of peer messages' ids (UUIDv5 of the peer, the kind and the key)
+PEER_MESSAGES = UUID("0193a1c6-5e7d-7b7a-9d3e-6f1e2a4b8c10")
 _CLAIM = text(
     "SELECT id, organisation_id, kind, event_type, payload, attempts, url, secret_encrypted "
     "FROM msnet_outbox_claim(CAST(:kinds AS text[]), :limit, :lease)"
@@ -94,6 +97,40 @@ async def enqueue_email(
     await session.execute(
         _ENQUEUE_EMAIL,
         {"id": message_id, "org": organisation_id, "payload": msgspec.json.encode(payload).decode()},
+    )
+    return message_id
+
+
+def peer_message_id(to: str, kind: str, key: str) -> UUID:
+    """The id of the message of ``kind`` under ``key`` for the peer ``to``: the same for every attempt to
+    queue it."""
+    return uuid5(PEER_MESSAGES, f"{to}\n{kind}\n{key}")
+
+
+async def enqueue_peer(
+    session: AsyncSession,
+    *,
+    organisation_id: UUID,
+    to: str,
+    kind: str,
+    key: str,
+    subject: str,
+    body: dict[str, Any],
+) -> UUID:
+    """Queue, in the caller's transaction, a message for the peer node ``to`` (its issuer), on behalf of
+    ``organisation_id``: signed and delivered by the worker's peer delivery (``msnet.federation.inbox``).
+    Queued once under (``to``, ``kind``, ``key``): queuing it again does nothing. The messages for one
+    peer about one ``subject`` are delivered in the order they were queued. Returns the message's id."""
+    message_id = peer_message_id(to, kind, key)
+    payload = {"to": to, "kind": kind, "subject": subject, "body": body}
+    await session.execute(
+        _ENQUEUE_PEER,
+        {
+            "id": message_id,
+            "org": organisation_id,
+            "kind": kind,
+            "payload": msgspec.json.encode(payload).decode(),
+        },
     )
     return message_id
 

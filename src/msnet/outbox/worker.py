@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -80,8 +81,19 @@ async def prune(sessionmaker: async_sessionmaker, settings: Settings) -> int:
     return pruned
 
 
+#: what delivers a message of kind ``peer`` to its peer node (``msnet.federation.inbox.Delivery``);
+#: raises ``DeliveryError`` when it was not delivered
+PeerDelivery = Callable[[Claimed], Awaitable[None]]
+
+
 class Worker:
-    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker,
+        settings: Settings,
+        metrics: Metrics,
+        peer: PeerDelivery | None = None,
+    ) -> None:
         assert settings.secret_key
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -90,6 +102,10 @@ class Worker:
         self.tracing = tracing.of(settings.otlp_endpoint)
         # e-mails wait in the outbox for a worker that has an SMTP server to send them through
         self.kinds = ["webhook", "email"] if settings.smtp_host else ["webhook"]
+        # messages for peer nodes wait for a worker that can sign them
+        self.peer = peer
+        if peer is not None:
+            self.kinds.append("peer")
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(WEBHOOK_TIMEOUT, connect=5.0),
             follow_redirects=False,
@@ -131,6 +147,9 @@ class Worker:
             with tracing.delivery(self.tracing, message.kind, span):
                 if message.kind == "webhook":
                     await self._post(message)
+                elif message.kind == "peer":
+                    assert self.peer is not None
+                    await self.peer(message)
                 else:
                     await self._mail(message)
         except DeliveryError as exc:

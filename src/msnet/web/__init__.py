@@ -17,6 +17,7 @@ from msnet.web import csrf
 from msnet.web.directory import DirectoryPages
 from msnet.web.oidc import Providers
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
+from msnet.web.reports import ReportPages
 from msnet.web.roster import RosterPages
 from msnet.web.routes import AdminPages, HomePage, SignInPages
 from msnet.web.saved import SavedSearchPages
@@ -28,7 +29,16 @@ __all__ = ["Providers", "assets", "router", "template_config"]
 #: ``opt`` of every page and static file: signed in with a session, not a token (tests/web/ checks
 #: their guards; tests/test_route_guards.py the API's)
 PAGE = {"page": True}
-PAGES = [SignInPages, HomePage, AdminPages, RosterPages, DirectoryPages, TrainingPages, SavedSearchPages]
+PAGES = [
+    SignInPages,
+    HomePage,
+    AdminPages,
+    RosterPages,
+    DirectoryPages,
+    TrainingPages,
+    SavedSearchPages,
+    ReportPages,
+]
 
 
 def router() -> Router:

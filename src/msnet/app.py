@@ -33,6 +33,7 @@ from msnet.federation import contact as federation_contact
 from msnet.federation import service as federation
 from msnet.federation.checkpoint_routes import CheckpointController
 from msnet.federation.feed_routes import FeedController
+from msnet.federation.inbox import InboxController as PeerInboxController
 from msnet.federation.routes import NodeDocumentController
 from msnet.logs import get_logger
 from msnet.middleware import Metrics, RequestContext
@@ -80,6 +81,7 @@ ROUTES = [
     FeedController,
     CheckpointController,
     federation_contact.PeerContactController,
+    PeerInboxController,
     docs.assets,
 ]
 

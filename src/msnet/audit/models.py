@@ -1,4 +1,4 @@
-"""The audit log, its chain head (migration 0002; the log is append-only in the database) and the signed checkpoints of chains (migration 0027)."""
+"""The audit log, its chain head (migration 0002; the log is append-only in the database) and the signed checkpoints of chains (migration 0028)."""
 
 from __future__ import annotations
 

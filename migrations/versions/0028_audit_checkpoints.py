@@ -1,7 +1,7 @@
 """Signed checkpoints of audit chains: this node's own, and those of its peers it witnesses.
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-07
 
 ``audit_checkpoints``: one row a checkpoint (``msnet.federation.checkpoints``), keyed by the issuer of
@@ -17,8 +17,8 @@ from alembic import op
 
 from msnet.db.tenancy import grant
 
-revision = "0027"
-down_revision = "0026"
+revision = "0028"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 

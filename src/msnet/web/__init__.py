@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from msnet.web import csrf
+from msnet.web.admin import OrganisationAdminPages
 from msnet.web.directory import DirectoryPages
 from msnet.web.oidc import Providers
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
@@ -33,6 +34,7 @@ PAGES = [
     SignInPages,
     HomePage,
     AdminPages,
+    OrganisationAdminPages,
     RosterPages,
     DirectoryPages,
     TrainingPages,

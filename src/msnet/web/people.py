@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
+from msnet.search.paging import next_cursor, page_after
 from msnet.web.i18n import N_
 from msnet.web.models import Person
 
@@ -116,3 +117,41 @@ async def set_roles(session: AsyncSession, principal: Principal, person: Person,
         {"person": f"{person.issuer}#{person.subject}", "before": before, "after": person.roles},
     )
     return person
+
+
+async def list_people(
+    session: AsyncSession, org_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[Person], str | None, int]:
+    """A page of the organisation's people, in the order they first signed in (or were made); the
+    cursor of the next page; how many there are."""
+    query = select(Person).where(Person.organisation_id == org_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(await session.scalars(page_after(query, cursor, None, Person.id).limit(limit + 1)))
+    return rows[:limit], next_cursor([(p.id, None) for p in rows], limit, False), total or 0
+
+
+async def get(session: AsyncSession, org_id: UUID, person_id: UUID) -> Person:
+    person = await session.scalar(
+        select(Person).where(Person.organisation_id == org_id, Person.id == person_id)
+    )
+    if person is None:
+        raise NotFound(f"no person {person_id} in this organisation")
+    return person
+
+
+async def keeps_an_administrator(session: AsyncSession, person: Person, roles: list[str]) -> None:
+    """A 422 (field ``roles``) when taking ``org_admin`` from ``person`` would leave their organisation
+    with no administrator to give it back from the pages."""
+    if "org_admin" in roles or "org_admin" not in person.roles:
+        return
+    others = await session.scalar(
+        select(func.count()).where(
+            Person.organisation_id == person.organisation_id,
+            Person.id != person.id,
+            Person.roles.contains(["org_admin"]),
+        )
+    )
+    if not others:
+        raise InvalidInput.field(
+            "roles", "the organisation would have no administrator left: give the role to someone else first"
+        )

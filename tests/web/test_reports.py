@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import email
+import email.policy
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from html import unescape
 
@@ -20,9 +23,15 @@ import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
+from aiosmtpd.controller import Controller
 from playwright.async_api import expect
 from pypdf import PdfReader
 
+from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.middleware import Metrics
+from msnet.outbox.worker import Worker
+from msnet.web import quarterly
+from tests.conftest import free_port
 from tests.helpers import org_ids
 from tests.reports.conftest import Builder, at
 from tests.web import pages
@@ -35,7 +44,7 @@ pytestmark = [
     pytest.mark.xdist_group("tests/web/test_reports.py"),
 ]
 
-owner_rows = partial(pages.owner_rows, lifted=("publications",))
+owner_rows = partial(pages.owner_rows, lifted=("publications", "report_mailings"))
 THE_PERIOD = "from=2026-01-01&to=2026-06-30"
 
 
@@ -377,6 +386,88 @@ async def test_another_organisation_sees_none_of_it(web_node: WebNode, network: 
     )
 
 
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[object] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+async def ask_for_the_email(
+    node: WebNode, someone: Someone, language: str, wanted: str = "1"
+) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=node.base) as http:
+        await sign_in(http, node, someone)
+        await http.get(f"/language/{language}", params={"next": "/"})
+        form = await http.get("/reports/mailing")
+        assert form.status_code == 200
+        return await http.post("/reports/mailing", data={"csrf_token": csrf(form.text), "wanted": wanted})
+
+
+def plain_text(message: object) -> tuple[str, str]:
+    mail = email.message_from_bytes(message.original_content, policy=email.policy.default)  # type: ignore[attr-defined]
+    return mail["Subject"], mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_the_quarters_report_is_emailed_once_a_quarter_to_the_administrators_who_asked(
+    web_node: WebNode, network: Network
+) -> None:
+    admin = await web_node.person(network.a, ["org_admin"])
+    quiet = await web_node.person(network.a, ["org_admin"])
+    c_admin = await web_node.person(network.c, ["org_admin"])
+    async with signed_in(web_node, network.a_staff) as http:
+        assert (await http.get("/reports/mailing")).status_code == 403  # for administrators only
+    assert (await ask_for_the_email(web_node, admin, "fr", wanted="maybe")).status_code == 422
+    assert not await owner_rows(web_node, "SELECT 1 FROM report_mailings")
+    assert (await ask_for_the_email(web_node, admin, "fr")).status_code == 200
+    assert (await ask_for_the_email(web_node, c_admin, "en")).status_code == 200
+    assert (await ask_for_the_email(web_node, quiet, "en")).status_code == 200
+    assert (await ask_for_the_email(web_node, quiet, "en", wanted="0")).status_code == 200
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    engine = make_engine(web_node.settings.database_url, pool_size=2)  # type: ignore[arg-type]
+    mailing = replace(
+        web_node.settings,
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_tls="none",
+        mail_from="msnet@example.org",
+    )
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        april = datetime(2026, 4, 15, tzinfo=UTC)  # 2026-Q1 has ended
+        assert await quarterly.send_due(sessionmaker, mailing, now=april) == 2
+        assert await quarterly.send_due(sessionmaker, mailing, now=april) == 0
+        assert await quarterly.send_due(sessionmaker, mailing, now=datetime(2026, 6, 30, tzinfo=UTC)) == 0
+        worker = Worker(sessionmaker, mailing, Metrics())
+        try:
+            await worker.run_once()
+        finally:
+            await worker.close()
+        first_quarter = list(mailbox.messages)
+        assert await quarterly.send_due(sessionmaker, mailing, now=datetime(2026, 7, 1, tzinfo=UTC)) == 2
+    finally:
+        controller.stop()
+        await engine.dispose()
+
+    assert sorted(m.rcpt_tos[0] for m in first_quarter) == sorted([admin.email, c_admin.email])  # type: ignore[attr-defined]
+    (to_a,) = [plain_text(m) for m in first_quarter if m.rcpt_tos == [admin.email]]  # type: ignore[attr-defined]
+    assert to_a[0] == f"msnet : bilan de Organisation {network.a.upper()}, 2026-Q1"
+    # By hand: A asked 2 in 2026-Q1 and was asked 1; R1 and R4 were delivered in it.
+    assert "Demandes : en tant que demandeur 2, en tant que prestataire 1" in to_a[1]
+    assert "* Design of the Mopti talks" in to_a[1]
+    assert "* Advice on the Kidal ceasefire" in to_a[1]
+    assert "/reports/quarter.pdf?quarter=2026-Q1" in to_a[1]
+    (to_c,) = [plain_text(m) for m in first_quarter if m.rcpt_tos == [c_admin.email]]  # type: ignore[attr-defined]
+    assert "Requests: as requester 6, as provider 5" in to_c[1]
+    for title in ("Mopti", "Gao", "Kidal"):
+        assert title not in to_c[1]
+
+
 async def test_bad_filters_are_named_each_beside_its_field(web_node: WebNode, network: Network) -> None:
     async with signed_in(web_node, network.a_staff) as http:
         answer = await http.get("/reports?from=2026-13-01&group_by=week&side=both&theme=nothing")
@@ -426,3 +517,8 @@ async def test_the_reports_in_a_browser_in_both_languages(
     await axe_clean(page, "the track record in French")
     await page.goto(f"{web_node.base}/reports/quarter?quarter=2026-Q1")
     await axe_clean(page, "a quarter's report in French")
+    admin = await signed_in_page(web_node, await web_node.person(network.a, ["org_admin"]), "fr")
+    await admin.goto(f"{web_node.base}/reports/mailing")
+    await admin.locator("#mailing-change").click()
+    await expect(admin.locator("#mailing-state")).to_contain_text("Vous recevez")
+    await axe_clean(admin, "the quarter's e-mail in French")

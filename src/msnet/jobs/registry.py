@@ -16,5 +16,6 @@ def node_jobs() -> list[Job]:
         peering.DOCUMENTS,
         checkpoints.Checkpoints(),
         reports.Refresh(),
+        reports.QUARTERLY,
         saved.SAVED_SEARCHES,
     ]

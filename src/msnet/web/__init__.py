@@ -18,6 +18,7 @@ from msnet.web.admin import OrganisationAdminPages
 from msnet.web.directory import DirectoryPages
 from msnet.web.oidc import Providers
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
+from msnet.web.quarterly import QuarterlyMailingPages
 from msnet.web.reports import ReportPages
 from msnet.web.roster import RosterPages
 from msnet.web.routes import AdminPages, HomePage, SignInPages
@@ -40,6 +41,7 @@ PAGES = [
     TrainingPages,
     SavedSearchPages,
     ReportPages,
+    QuarterlyMailingPages,
 ]
 
 

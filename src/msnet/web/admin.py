@@ -48,7 +48,7 @@ from msnet.training import digest
 from msnet.web import i18n, identity, people
 from msnet.web.i18n import N_
 from msnet.web.pages import needs, page, signed_in_person
-from msnet.web.trainings import FILTER_NAMES, PERIOD_LABELS, named
+from msnet.web.trainings import FILTER_NAMES, PERIOD_LABELS, by_field, named
 
 PAGE_SIZE = 50
 #: The most entries one CSV export of the audit log holds (the newest of those that match).
@@ -106,18 +106,8 @@ def _no_hook(tp: Any, value: Any) -> Any:
     raise NotImplementedError
 
 
-def _by_field(errors: list[tuple[str, str]], fields: tuple[str, ...]) -> dict[str, list[str]]:
-    """Mistakes by the form's field they are about (a list item's by its list; the rest on the first
-    field)."""
-    found: dict[str, list[str]] = {}
-    for name, message in errors:
-        where = name.split(".", 1)[0]
-        found.setdefault(where if where in fields else fields[0], []).append(message)
-    return found
-
-
 def _service_errors(exc: InvalidInput, fields: tuple[str, ...]) -> dict[str, list[str]]:
-    return _by_field([(e["field"], e["message"]) for e in exc.errors], fields)
+    return by_field([(e["field"], e["message"]) for e in exc.errors], fields)
 
 
 # --- the audit log's filters ---------------------------------------------------------------
@@ -267,7 +257,7 @@ class OrganisationAdminPages(Controller):
             errors.append(("name", i18n.gettext("The form has expired: send it again.")))
         if errors:
             return await self._clients(
-                db, principal, values=values, errors=_by_field(errors, fields), status=422
+                db, principal, values=values, errors=by_field(errors, fields), status=422
             )
         data = msgspec.convert(body, auth_schemas.ClientCreate)
         org = await organisations.get_by_slug(db, principal.org_slug)
@@ -473,7 +463,7 @@ class OrganisationAdminPages(Controller):
             errors.append(("url", i18n.gettext("The form has expired: send it again.")))
         if errors:
             return await self._webhooks(
-                db, principal, values=values, errors=_by_field(errors, fields), status=422
+                db, principal, values=values, errors=by_field(errors, fields), status=422
             )
         data = msgspec.convert(values, outbox_schemas.WebhookCreate)
         try:

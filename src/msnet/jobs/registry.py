@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from msnet.jobs import checkpoints, digests, federation, outbox, peering, reports, saved
+from msnet.jobs import checkpoints, digests, federation, outbox, overlaps, peering, reports, saved
 from msnet.jobs.runner import Job
 
 
@@ -18,4 +18,5 @@ def node_jobs() -> list[Job]:
         reports.Refresh(),
         reports.QUARTERLY,
         saved.SAVED_SEARCHES,
+        overlaps.OVERLAP_ALERTS,
     ]

@@ -283,6 +283,32 @@ async def list_cases(
     )
 
 
+async def joined_between(
+    session: AsyncSession, principal: Principal, after: datetime, until: datetime, *, limit: int
+) -> tuple[int, list[schemas.OverlapCase]]:
+    """The open cases the caller's organisation became a party to in (``after``, ``until``]: when the
+    first request naming it (as requester or addressee) joined the case. How many, and the oldest
+    ``limit`` of them."""
+    became = func.min(OverlapMember.joined_at)
+    joined = (
+        select(OverlapMember.case_id)
+        .where(OverlapMember.parties.contains([principal.org_id]))
+        .group_by(OverlapMember.case_id)
+        .having(became > after, became <= until)
+    )
+    conditions = [OverlapCase.id.in_(joined), OverlapCase.status == "open", _party(principal)]
+    total = await session.scalar(select(func.count()).select_from(OverlapCase).where(*conditions))
+    rows = list(
+        await session.scalars(
+            select(OverlapCase)
+            .where(*conditions)
+            .order_by(OverlapCase.created_at, OverlapCase.id)
+            .limit(limit)
+        )
+    )
+    return total or 0, await case_schemas(session, principal, rows)
+
+
 # --- sharing and messages ------------------------------------------------------------------
 
 

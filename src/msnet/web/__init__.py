@@ -17,6 +17,7 @@ from msnet.web import csrf
 from msnet.web.admin import OrganisationAdminPages
 from msnet.web.directory import DirectoryPages
 from msnet.web.oidc import Providers
+from msnet.web.overlaps import OverlapPages
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
 from msnet.web.quarterly import QuarterlyMailingPages
 from msnet.web.reports import ReportPages
@@ -40,6 +41,7 @@ PAGES = [
     DirectoryPages,
     TrainingPages,
     SavedSearchPages,
+    OverlapPages,
     ReportPages,
     QuarterlyMailingPages,
 ]

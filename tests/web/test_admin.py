@@ -323,6 +323,7 @@ async def test_webhooks_made_with_a_secret_shown_once_and_deleted(web_node: WebN
         assert bad.status_code == 422
         for name in ("url", "event_types", "description"):
             assert field_error(bad.text, name), name
+        assert await owner_rows(web_node, "SELECT id FROM webhook_endpoints WHERE url = 'ftp://x'") == []
         sent = {
             "csrf_token": csrf(form.text),
             "form_key": new_form_key(form.text),

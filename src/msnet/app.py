@@ -30,6 +30,7 @@ from msnet.docs import routes as docs
 from msnet.docs.openapi import DocumentedStructs, document_operations, openapi_config
 from msnet.errors import BadRequest, InvalidInput, StartupError
 from msnet.federation import contact as federation_contact
+from msnet.federation import coordination as federation_overlaps
 from msnet.federation import service as federation
 from msnet.federation.checkpoint_routes import CheckpointController
 from msnet.federation.feed_routes import FeedController
@@ -201,6 +202,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.oauth = NodeAuthorizationServer(settings.issuer, settings.access_token_ttl, verifier)
     app.state.node_clients = federation.load_node_client  # peers get tokens from /oauth/token
     app.state.ask_home = federation_contact.ask_home  # a copy's contact lookup (msnet.roster.routes)
+    federation_overlaps.install()  # deconfliction reaches the process's home node (and the parties')
     document_operations(app)
     app.asgi_handler = RefusalGate(  # a refused address's failing attempts go no further
         RequestContext(

@@ -1,5 +1,7 @@
 """Overlap cases and what hangs off them. Every row is visible to the case's parties only (forced
-row-level security); cases and members are written by detection alone (migration 0009)."""
+row-level security); cases and members are written by detection alone (migrations 0009 and 0027), or,
+for a case another node coordinates, by its mirror (``msnet_overlap_mirror``). A member may be
+another node's request, named by its opaque reference (``OverlapMember.node``)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ class OverlapCase(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: the issuer of the node that coordinates the case, when another node does (this one holds a mirror)
+    coordinator: Mapped[str | None] = mapped_column(Text)
 
 
 class OverlapMember(Base):
@@ -44,12 +48,15 @@ class OverlapMember(Base):
 
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("overlap_cases.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"))
+    #: a request of this node, or another node's opaque reference for one of its requests
+    request_id: Mapped[uuid.UUID] = mapped_column(Uuid())
     organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
     parties: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
     description: Mapped[str | None] = mapped_column(Text)
     shared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: the issuer of the node holding the request (NULL: this node)
+    node: Mapped[str | None] = mapped_column(Text)
 
 
 class OverlapPair(Base):
@@ -58,8 +65,8 @@ class OverlapPair(Base):
     __tablename__ = "overlap_pairs"
 
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("overlap_cases.id"), primary_key=True)
-    request_a: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"), primary_key=True)
-    request_b: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    request_a: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    request_b: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     service_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
@@ -100,7 +107,38 @@ class OverlapDismissal(Base):
 
     __tablename__ = "overlap_dismissals"
 
-    request_a: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"), primary_key=True)
-    request_b: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    request_a: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    request_b: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("overlap_cases.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OverlapFact(Base):
+    """On a process's home node (its coordinator): what another node told of one of its open requests
+    on the process, and nothing more: the requesting organisation, the period, the service types and
+    an opaque reference. ``step`` grows with each telling; an older one is ignored."""
+
+    __tablename__ = "overlap_facts"
+
+    reference: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    peer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("peers.id", ondelete="CASCADE"))
+    process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.id"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    service_types: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    step: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OverlapReference(Base):
+    """On a requester's node: the opaque reference one of its requests has in the cases of the node
+    coordinating its process, and the last ``step`` told there."""
+
+    __tablename__ = "overlap_references"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("requests.id"), primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    reference: Mapped[uuid.UUID] = mapped_column(Uuid(), unique=True)
+    coordinator: Mapped[str] = mapped_column(Text)
+    step: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import Text, Uuid, column, func, select, table, text
@@ -40,24 +40,74 @@ _WITHDRAW = text("SELECT request_id, from_state, parties FROM msnet_overlap_with
 _REQUESTS = table("requests", column("id", Uuid()), column("description", Text()))
 
 
+# --- across nodes --------------------------------------------------------------------------
+
+
+class Across(Protocol):
+    """What deconfliction asks of the nodes a case spans: federation (``msnet.federation.coordination``,
+    which sits above this package) registers one in :data:`ACROSS` when the application starts."""
+
+    async def submitted(self, session: AsyncSession, principal: Principal, request_id: UUID) -> bool:
+        """The caller's open request was submitted or changed: tell its process's coordinator, and
+        answer True, when that is another node (then nothing is detected here)."""
+
+    async def detected(self, session: AsyncSession, principal: Principal, case_id: UUID) -> None:
+        """A case coordinated here was opened or changed: tell the other nodes holding its requests."""
+
+    async def left(self, session: AsyncSession, principal: Principal, request_id: UUID) -> None:
+        """The caller's request was withdrawn or closed: end its part in cases spanning nodes."""
+
+    async def messaged(self, session: AsyncSession, principal: Principal, message: OverlapMessage) -> None:
+        """A party wrote in a case: carry it to the other parties' nodes."""
+
+    async def resolved(
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        case_id: UUID,
+        data: schemas.Resolution,
+        proposal: UUID,
+    ) -> None:
+        """A party proposed (``proposal``, now open) or agreed: carry it to the other parties' nodes."""
+
+
+ACROSS: list[Across] = []
+
+
+async def left(session: AsyncSession, principal: Principal, request_id: UUID) -> None:
+    """The caller's request was withdrawn or closed (called by requests)."""
+    for across in ACROSS:
+        await across.left(session, principal, request_id)
+
+
 # --- detection -----------------------------------------------------------------------------
 
 
 async def detect(session: AsyncSession, principal: Principal, request_id: UUID) -> UUID | None:
-    """Check the caller's open request against every organisation's open requests; a match opens
-    or joins a case, and when that is news every party is told at once. Returns the case id."""
+    """Check the caller's open request against every organisation's open requests (and the facts
+    other nodes told of theirs); a match opens or joins a case, and when that is news every party is
+    told at once. Returns the case id. A request on a process another node coordinates is told to
+    that node instead (None)."""
+    for across in ACROSS:
+        if await across.submitted(session, principal, request_id):
+            return None
     found = (await session.execute(_DETECT, {"request": request_id, "case": new_id()})).first()
     if found is None:
         return None
     case_id, news = found
     if news:
-        case = await _case(session, principal, case_id)
-        slugs = await slugs_of(session, case.parties)
-        await tell(session, case.parties, "overlap.detected", _disclosed(case, slugs))
-        await record_action(
-            session, principal, "overlap.detected", "overlap_case", case.id, {"request_id": str(request_id)}
-        )
+        await announce(session, principal, case_id, {"request_id": str(request_id)})
+    for across in ACROSS:
+        await across.detected(session, principal, case_id)
     return case_id
+
+
+async def announce(session: AsyncSession, principal: Principal, case_id: UUID, cause: dict[str, Any]) -> None:
+    """Tell every party of the case that it was opened or joined; ``cause`` goes to the audit log."""
+    case = await _case(session, principal, case_id)
+    slugs = await slugs_of(session, case.parties)
+    await tell(session, case.parties, "overlap.detected", _disclosed(case, slugs))
+    await record_action(session, principal, "overlap.detected", "overlap_case", case.id, cause)
 
 
 async def cases_of(
@@ -338,15 +388,26 @@ async def share(
 
 
 async def post_message(
-    session: AsyncSession, principal: Principal, case_id: UUID, data: schemas.MessageCreate
+    session: AsyncSession,
+    principal: Principal,
+    case_id: UUID,
+    data: schemas.MessageCreate,
+    *,
+    message_id: UUID | None = None,
 ) -> schemas.Message:
+    """Write to the other parties; ``message_id``: the id the message has on the node it was written on
+    (a party's node carrying it here)."""
     case = await _case(session, principal, case_id)
     if case.status != "open":
         raise Conflict("the case is resolved; it takes no more messages")
     if not data.body.strip():
         raise InvalidInput.field("body", "is empty")
     message = OverlapMessage(
-        case_id=case.id, organisation_id=principal.org_id, actor=principal.actor, body=data.body
+        id=message_id or new_id(),
+        case_id=case.id,
+        organisation_id=principal.org_id,
+        actor=principal.actor,
+        body=data.body,
     )
     session.add(message)
     await session.flush()
@@ -358,6 +419,8 @@ async def post_message(
         {"case_id": str(case.id), "message_id": str(message.id), "organisation": principal.org_slug},
     )
     await record_action(session, principal, "overlap.message", "overlap_message", message.id, data)
+    for across in ACROSS:
+        await across.messaged(session, principal, message)
     return schemas.Message(
         id=message.id,
         case_id=case.id,
@@ -396,22 +459,30 @@ async def list_messages(
 
 
 async def resolve(
-    session: AsyncSession, principal: Principal, case_id: UUID, data: schemas.Resolution
+    session: AsyncSession,
+    principal: Principal,
+    case_id: UUID,
+    data: schemas.Resolution,
+    *,
+    proposal_id: UUID | None = None,
 ) -> schemas.OverlapCase:
     """Propose a resolution, or agree to the open proposal; when every party has agreed the case is
-    resolved and every party is told."""
+    resolved and every party is told. ``proposal_id``: the id a proposal has on the node it was made
+    on (a party's node carrying it here)."""
     case = await _case(session, principal, case_id, lock=True)
     if case.status != "open":
         raise Conflict("the case is already resolved", allowed=[])
     if data.agree is not None:
         proposal = await _agree(session, principal, case, data)
     else:
-        proposal = await _propose(session, principal, case, data)
+        proposal = await _propose(session, principal, case, data, proposal_id or new_id())
     if set(case.parties) <= set(proposal.agreed_by):
         await _settle(session, principal, case, proposal)
     await session.flush()
     action = "overlap.agree" if data.agree is not None else "overlap.propose"
     await record_action(session, principal, action, "overlap_case", case_id, data)
+    for across in ACROSS:
+        await across.resolved(session, principal, case_id, data, proposal.id)
     return await case_schema(session, principal, await _case(session, principal, case_id))
 
 
@@ -437,7 +508,11 @@ async def _agree(
 
 
 async def _propose(
-    session: AsyncSession, principal: Principal, case: OverlapCase, data: schemas.Resolution
+    session: AsyncSession,
+    principal: Principal,
+    case: OverlapCase,
+    data: schemas.Resolution,
+    proposal_id: UUID,
 ) -> OverlapProposal:
     if data.kind is schemas.UNSET:
         raise InvalidInput.field("kind", "propose a resolution (kind), or agree to one (agree)")
@@ -475,6 +550,7 @@ async def _propose(
     ):
         earlier.status, earlier.decided_at = "superseded", now
     proposal = OverlapProposal(
+        id=proposal_id,
         case_id=case.id,
         organisation_id=principal.org_id,
         kind=data.kind,

@@ -412,6 +412,8 @@ async def transition(
         request.closed_at = now
     request.version += 1
     await session.flush()
+    if to in ("completed", "cancelled") and change["from"] in OPEN:
+        await overlaps.left(session, principal, request.id)  # its part in cases spanning nodes ends
     await tell(
         session,
         _parties(request) if seen_by_addressees else [request.organisation_id],

@@ -1,0 +1,426 @@
+"""Deconfliction across nodes (issue #21, points 2 and 4), on three live nodes over real HTTP: the home
+node of a process coordinates its overlaps from the minimal facts the requesters' nodes send it; the
+parties find the case on their own nodes, write, propose and agree across; a withdrawal ends a party's
+part; a merge on the home node moves an open case; a third node and a third organisation learn nothing;
+forged and bad messages are refused with nothing written. Messages travel through the real outbox
+worker and inbox, which the tests run until what they wait for holds (no fixed sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from msnet.db.engine import make_engine, make_sessionmaker
+from msnet.federation import inbox
+from msnet.federation.sync import Puller, metrics_of
+from msnet.outbox.worker import Worker
+from tests.federation.conftest import Node, peer_both
+from tests.federation.test_feed import org_headers, settled
+
+pytestmark = pytest.mark.xdist_group("tests/federation/test_overlaps_across.py")  # the module's nodes
+
+SCOPES = ["directory:read", "directory:write", "requests:read", "requests:write"]
+TITLE = "Confidential: mediation design for the {} talks"
+DESCRIPTION = "Secret detail of the {} request that no coordinator may learn"
+T = TypeVar("T")
+
+
+@dataclass
+class World:
+    """un, au, eu peered and synced; a client of each organisation on its node; an office of each."""
+
+    nodes: dict[str, Node]
+    headers: dict[str, dict[str, str]]
+    offices: dict[str, str]
+
+    def node_of(self, slug: str) -> Node:
+        return self.nodes[slug.split("-")[0]]
+
+
+async def call(world: World, slug: str, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+    node = world.node_of(slug)
+    async with httpx.AsyncClient(base_url=node.issuer) as http:
+        response = await http.request(method, path, json=body, headers=world.headers[slug])
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+@asynccontextmanager
+async def worker_of(node: Node) -> AsyncIterator[Worker]:
+    engine = make_engine(node.settings.database_url, pool_size=2)  # type: ignore[arg-type]
+    sessionmaker = make_sessionmaker(engine)
+    peer = inbox.Delivery(sessionmaker, node.settings)
+    worker = Worker(sessionmaker, node.settings, node.app.state.metrics, peer)
+    try:
+        yield worker
+    finally:
+        await worker.close()
+        await peer.close()
+        await engine.dispose()
+
+
+async def deliver(nodes: list[Node]) -> None:
+    """Each node's due messages sent (until none is)."""
+    for node in nodes:
+        async with worker_of(node) as worker:
+            while await worker.run_once():
+                pass
+
+
+async def until(world: World, check: Callable[[], Awaitable[T | None]]) -> T:
+    """Deliver, round after round, until ``check`` answers."""
+    nodes = list(world.nodes.values())
+    for _ in range(10):
+        found = await check()
+        if found:
+            return found
+        await deliver(nodes)
+    raise AssertionError("never came to pass")
+
+
+async def sync(nodes: list[Node]) -> None:
+    """Each node pulls every other's change feed."""
+    for node in nodes:
+        engine = make_engine(node.settings.database_url, pool_size=3)  # type: ignore[arg-type]
+        puller = Puller(make_sessionmaker(engine), node.settings, metrics_of(node.app.state.metrics))
+        await puller.keys()
+        try:
+            for origin in nodes:
+                if origin is not node:
+                    await settled(origin)
+                    await puller.pull(origin.issuer)
+        finally:
+            await puller.close()
+            await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(nodes: list[Node]) -> World:
+    un, au, eu = nodes
+
+    async def setup() -> World:
+        await peer_both(un, au)
+        await peer_both(un, eu)
+        await peer_both(au, eu)
+        by_name = {n.name: n for n in nodes}
+        headers: dict[str, dict[str, str]] = {}
+        offices: dict[str, str] = {}
+        made = World(by_name, headers, offices)
+        for node in nodes:
+            for slug in node.orgs:
+                headers[slug] = await org_headers(node, slug, SCOPES)
+                office = await call(made, slug, "POST", "/v1/offices", {"name": f"{slug.upper()} MSU"}, 201)
+                offices[slug] = office["id"]
+        await sync(nodes)
+        return made
+
+    return asyncio.run(setup())
+
+
+async def process_on(world: World, slug: str, name: str) -> str:
+    """A process proposed by ``slug`` (so homed on its node), replicated to every node."""
+    made = await call(world, slug, "POST", "/v1/processes", {"name": name, "countries": ["CF"]}, 201)
+    await sync(list(world.nodes.values()))
+    return made["id"]
+
+
+async def submit(world: World, slug: str, process_id: str, start: date, **fields: Any) -> dict[str, Any]:
+    """A request of ``slug``'s on the process, addressed to its node's other organisation, submitted."""
+    other = f"{slug}-2" if "-" not in slug else slug.split("-")[0]
+    body = {
+        "process_id": process_id,
+        "office_id": world.offices[slug],
+        "title": TITLE.format(slug),
+        "description": DESCRIPTION.format(slug),
+        "service_types": ["process_design"],
+        "themes": ["ceasefire_security"],
+        "period": {"start": start.isoformat(), "end": (start + timedelta(days=60)).isoformat()},
+        "languages": ["fr"],
+        "mandate": {"type": "regional_council_decision", "reference": "PSC/PR/COMM.1234"},
+        "addressees": [world.offices[other]],
+        **fields,
+    }
+    made = await call(world, slug, "POST", "/v1/requests", body, 201)
+    return await call(world, slug, "POST", f"/v1/requests/{made['id']}/submit")
+
+
+async def cases(world: World, slug: str, process_id: str) -> list[dict[str, Any]]:
+    page = await call(world, slug, "GET", "/v1/overlaps")
+    return [c for c in page["items"] if c["process"]["id"] == process_id]
+
+
+def case_of(world: World, slug: str, process_id: str, **expected: Any) -> Callable[[], Awaitable[Any]]:
+    """A check: ``slug``'s one case on the process, once it has ``expected``."""
+
+    async def check() -> dict[str, Any] | None:
+        found = await cases(world, slug, process_id)
+        if len(found) == 1 and all(found[0][k] == v for k, v in expected.items()):
+            return found[0]
+        return None
+
+    return check
+
+
+async def start_of(n: int) -> date:
+    return date.today() + timedelta(days=30 + 200 * n)
+
+
+async def tables(node: Node) -> list[str]:
+    rows = await node.owner(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    )
+    return [r["tablename"] for r in rows]
+
+
+async def holding(node: Node, text: str) -> list[str]:
+    """The tables of ``node``'s database that hold ``text`` anywhere in a row."""
+    found = []
+    for table in await tables(node):
+        rows = await node.owner(f'SELECT 1 FROM "{table}" t WHERE t::text ILIKE $1 LIMIT 1', f"%{text}%")
+        if rows:
+            found.append(table)
+    return found
+
+
+async def audit(node: Node, action: str) -> list[dict[str, Any]]:
+    rows = await node.owner(
+        "SELECT a.actor, o.slug FROM audit_log a JOIN organisations o ON o.id = a.organisation_id "
+        "WHERE a.action = $1 ORDER BY a.seq",
+        action,
+    )
+    return [dict(r) for r in rows]
+
+
+async def test_two_nodes_find_the_case_at_once_and_the_coordinator_keeps_only_the_facts(world: World) -> None:
+    un, au, eu = world.nodes["un"], world.nodes["au"], world.nodes["eu"]
+    process = await process_on(world, "un", "Process homed on un")
+    start = await start_of(0)
+    asked_au = await submit(world, "au", process, start)
+    asked_eu = await submit(world, "eu", process, start + timedelta(days=10))
+
+    on_au = await until(world, case_of(world, "au", process))
+    on_eu = await until(world, case_of(world, "eu", process))
+    assert on_au["id"] == on_eu["id"]
+    for seen, mine, theirs in ((on_au, "au", "eu"), (on_eu, "eu", "au")):
+        assert seen["organisations"] == ["au", "eu"]
+        assert seen["service_types"] == ["process_design"]
+        assert seen["period"] == {
+            "start": (start + timedelta(days=10)).isoformat(),
+            "end": (start + timedelta(days=60)).isoformat(),
+        }
+        members = {m["organisation"]: m for m in seen["members"]}
+        assert members[mine]["request_id"] == (asked_au if mine == "au" else asked_eu)["id"]
+        assert members[theirs]["request_id"] is None
+        assert members[theirs]["description"] is None
+    requests = await call(world, "au", "GET", f"/v1/requests/{asked_au['id']}")
+    assert requests["overlap_cases"] == [on_au["id"]]
+
+    # the coordinator keeps, per request, the organisation, process, period, service types and a reference
+    facts = await un.owner("SELECT * FROM overlap_facts ORDER BY period_start")
+    assert [set(f.keys()) for f in facts] == [
+        {"reference", "organisation_id", "peer_id", "process_id", "period_start", "period_end",
+         "service_types", "step", "received_at"}
+    ] * 2  # fmt: skip
+    assert [(f["process_id"], f["service_types"], f["period_start"]) for f in facts] == [
+        (UUID(process), ["process_design"], start),
+        (UUID(process), ["process_design"], start + timedelta(days=10)),
+    ]
+    assert {f["reference"] for f in facts}.isdisjoint({UUID(asked_au["id"]), UUID(asked_eu["id"])})
+    for secret in (asked_au["id"], asked_eu["id"], "Confidential", "Secret detail", "ceasefire_security"):
+        assert await holding(un, secret) == []
+    assert (await un.owner("SELECT count(*) AS n FROM requests"))[0]["n"] == 0
+    # neither party's node holds the other's request, title or description
+    assert await holding(au, asked_eu["id"]) == []
+    assert await holding(au, TITLE.format("eu")) == []
+    assert await holding(eu, asked_au["id"]) == []
+    assert await holding(eu, DESCRIPTION.format("au")) == []
+    # audited on both sides: sent by the requester, taken by the coordinator naming the node and organisation
+    assert [a["slug"] for a in await audit(au, "overlap.facts.sent")][-1:] == ["au"]
+    received = await audit(un, "overlap.facts.received")
+    assert {(a["actor"], a["slug"]) for a in received} >= {
+        (f"node:{au.issuer}#au", "au"),
+        (f"node:{eu.issuer}#eu", "eu"),
+    }
+    assert {a["actor"] for a in await audit(au, "overlap.case.received")} == {f"node:{un.issuer}#un"}
+
+
+async def test_messages_proposals_and_agreement_travel_between_the_parties_only(world: World) -> None:
+    un, au, eu = world.nodes["un"], world.nodes["au"], world.nodes["eu"]
+    process = await process_on(world, "au", "Process homed on au")
+    start = await start_of(1)
+    await submit(world, "au", process, start)
+    await submit(world, "eu", process, start)
+    # a third organisation, on the third node, has another request on the same process (no overlap)
+    await submit(world, "un", process, start + timedelta(days=100), service_types=["capacity_building"])
+    case = await until(world, case_of(world, "eu", process))
+    assert (await until(world, case_of(world, "au", process)))["id"] == case["id"]
+
+    said = await call(
+        world, "eu", "POST", f"/v1/overlaps/{case['id']}/messages", {"body": "Shall we talk?"}, 201
+    )
+
+    async def message_on_au() -> list[dict[str, Any]] | None:
+        page = await call(world, "au", "GET", f"/v1/overlaps/{case['id']}/messages")
+        return page["items"] or None
+
+    assert [(m["id"], m["organisation"], m["body"]) for m in await until(world, message_on_au)] == [
+        (said["id"], "eu", "Shall we talk?")
+    ]
+    proposed = await call(
+        world, "au", "POST", f"/v1/overlaps/{case['id']}/resolution",
+        {"kind": "complementary", "note": "AU designs, EU supports inclusion"}, 201,
+    )  # fmt: skip
+    proposal = proposed["proposal"]["id"]
+    # the coordinator's own request's addressee (au-2) is a party, as on a single node
+    assert proposed["organisations"] == ["au", "au-2", "eu"]
+
+    async def proposal_on_eu() -> dict[str, Any] | None:
+        return (await cases(world, "eu", process))[0]["proposal"]
+
+    on_eu = await until(world, proposal_on_eu)
+    assert on_eu["id"] == proposal
+    assert (on_eu["kind"], on_eu["proposed_by"], on_eu["note"]) == (
+        "complementary", "au", "AU designs, EU supports inclusion",
+    )  # fmt: skip
+    assert on_eu["awaiting"] == ["au-2", "eu"]
+    await call(world, "eu", "POST", f"/v1/overlaps/{case['id']}/resolution", {"agree": proposal})
+    await call(world, "au-2", "POST", f"/v1/overlaps/{case['id']}/resolution", {"agree": proposal})
+    for slug in ("au", "eu"):
+        resolved = await until(world, case_of(world, slug, process, status="resolved"))
+        assert resolved["resolution"]["id"] == proposal
+        assert resolved["resolution"]["agreed_by"] == ["au", "au-2", "eu"]
+    # audited on the receiving node with the writing node and organisation as the actor
+    assert [a["actor"] for a in await audit(au, "overlap.message")] == [f"node:{eu.issuer}#eu"]
+    assert [a["actor"] for a in await audit(eu, "overlap.propose")] == [f"node:{au.issuer}#au"]
+    assert [a["actor"] for a in await audit(eu, "overlap.agree")][1:] == [f"node:{au.issuer}#au-2"]
+    assert f"node:{eu.issuer}#eu" in [a["actor"] for a in await audit(au, "overlap.agree")]
+
+    # the third node (home of a third party's other request on the process) learns nothing of the case
+    assert await cases(world, "un", process) == []
+    for text in (case["id"], "Shall we talk?", "AU designs", proposal):
+        assert await holding(un, text) == []
+    for slug in ("un", "un-2", "eu-2"):
+        node = world.node_of(slug)
+        async with httpx.AsyncClient(base_url=node.issuer) as http:
+            got = await http.get(f"/v1/overlaps/{case['id']}", headers=world.headers[slug])
+        assert got.status_code == 404, (slug, got.text)
+
+
+async def test_a_withdrawal_ends_its_part_of_the_case(world: World) -> None:
+    un, au = world.nodes["un"], world.nodes["au"]
+    process = await process_on(world, "un", "Withdrawal process")
+    start = await start_of(2)
+    leaving = await submit(world, "au", process, start)
+    await submit(world, "eu", process, start)
+    case = await until(world, case_of(world, "eu", process))
+    await until(world, case_of(world, "au", process))
+
+    await call(world, "au", "POST", f"/v1/requests/{leaving['id']}/withdraw")
+    ended = await until(world, case_of(world, "eu", process, status="resolved", organisations=["eu"]))
+    assert [m["organisation"] for m in ended["members"]] == ["eu"]
+
+    async def gone_on_au() -> bool:
+        return await cases(world, "au", process) == []
+
+    assert await until(world, gone_on_au)
+    facts = await un.owner("SELECT organisation_id FROM overlap_facts WHERE process_id = $1", UUID(process))
+    assert len(facts) == 1  # eu's, still open; au's is gone
+    assert [a["actor"] for a in await audit(un, "overlap.left.received")] == [f"node:{au.issuer}#au"]
+    assert case["id"] == ended["id"]
+
+
+async def test_a_merge_on_the_home_node_moves_the_open_case(world: World) -> None:
+    process = await process_on(world, "un", "Duplicate process")
+    target = await process_on(world, "un", "Process it duplicates")
+    start = await start_of(3)
+    await submit(world, "au", process, start)
+    await submit(world, "eu", process, start)
+    case = await until(world, case_of(world, "au", process))
+    await until(world, case_of(world, "eu", process))
+
+    await call(world, "un", "POST", f"/v1/processes/{process}/merge", {"into": target})
+    await sync(list(world.nodes.values()))
+    for slug in ("au", "eu"):
+        moved = await until(world, case_of(world, slug, target))
+        assert moved["id"] == case["id"]
+        assert moved["status"] == "open"
+    rows = await world.nodes["un"].owner(
+        "SELECT process_id FROM overlap_cases WHERE id = $1", UUID(case["id"])
+    )
+    assert rows[0]["process_id"] == UUID(target)
+
+
+async def refused(sender: Node, to: Node, kind: str, body: dict[str, Any], organisation: str) -> str:
+    """``body`` sent as ``kind`` from ``sender`` to ``to`` through the real outbox: the problem it got."""
+    org = (await sender.owner("SELECT id FROM organisations WHERE slug = $1", organisation))[0]["id"]
+    async with sender.session() as session:
+        message_id = await inbox.send(
+            session, to=to.issuer, kind=kind, key=str(uuid4()), body=body, organisation=org
+        )
+    await deliver([sender])
+    rows = await sender.owner(
+        "SELECT delivered_at, last_error FROM outbox_messages WHERE id = $1", message_id
+    )
+    assert rows[0]["delivered_at"] is None, rows
+    return rows[0]["last_error"]
+
+
+async def test_forged_and_bad_messages_are_refused_with_nothing_written(world: World) -> None:
+    un, au, eu = world.nodes["un"], world.nodes["au"], world.nodes["eu"]
+    process = await process_on(world, "un", "Forgery process")
+    counts = "SELECT (SELECT count(*) FROM overlap_facts) + (SELECT count(*) FROM overlap_cases) AS n"
+    before = {n.name: (await n.owner(counts))[0]["n"] for n in (un, au, eu)}
+    facts = {
+        "reference": str(uuid4()),
+        "organisation": "au",
+        "process_id": process,
+        "period": {"start": "2027-03-01", "end": "2027-06-30"},
+        "service_types": ["process_design"],
+        "step": 1,
+    }
+    # eu claims au's request
+    assert "au" in await refused(eu, un, "overlap.facts", facts, "eu")
+    # bad fields, each named
+    bad = {**facts, "organisation": "eu", "period": {"start": "2027-06-30", "end": "2027-03-01"},
+           "service_types": ["no_such_service"]}  # fmt: skip
+    problem = await refused(eu, un, "overlap.facts", bad, "eu")
+    assert "service_types.0" in problem
+    assert "(and 1 more" in problem  # period.end
+    assert "title" in await refused(
+        eu, un, "overlap.facts", {**facts, "organisation": "eu", "title": "x"}, "eu"
+    )
+    # facts for a process the receiver is not the home of
+    assert "process_id" in await refused(eu, au, "overlap.facts", {**facts, "organisation": "eu"}, "eu")
+    # a case notice from a node that is not the process's home, naming a request au never told anyone
+    au_id = (await au.owner("SELECT id FROM organisations WHERE slug = 'au'"))[0]["id"]
+    eu_id = (await au.owner("SELECT id FROM organisations WHERE slug = 'eu'"))[0]["id"]
+    notice = {
+        "organisation": "eu", "id": str(uuid4()), "process_id": process, "status": "open", "version": 1,
+        "parties": [str(au_id), str(eu_id)], "period_start": "2027-03-01", "period_end": "2027-06-30",
+        "service_types": ["process_design"], "themes": [],
+        "members": [
+            {"position": 1, "organisation_id": str(au_id), "parties": [str(au_id)], "node": None,
+             "reference": str(uuid4())},
+            {"position": 2, "organisation_id": str(eu_id), "parties": [str(eu_id)], "node": None,
+             "reference": str(uuid4())},
+        ],
+        "pairs": [{"a": 1, "b": 2, "period_start": "2027-03-01", "period_end": "2027-06-30",
+                   "service_types": ["process_design"], "themes": []}],
+    }  # fmt: skip
+    assert "homed on" in await refused(eu, au, "overlap.case", notice, "eu")
+    assert "members.0.reference" in await refused(
+        un, au, "overlap.case", {**notice, "organisation": "un"}, "un"
+    )
+    # a message for a case the sender's organisation is no party to
+    message = {"organisation": "eu", "case_id": notice["id"], "id": str(uuid4()), "body": "hello"}
+    assert "no overlap case" in await refused(eu, au, "overlap.message", message, "eu")
+    after = {n.name: (await n.owner(counts))[0]["n"] for n in (un, au, eu)}
+    assert after == before

@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/federation.py [--superuser-url postgresql://postgres@127.0.0.1:5432/postgres]
                                          [--rate 20] [--duration 30] [--records 100000]
+    .venv/bin/python bench/federation.py --catch-up 100000    (the catch-up alone: nodes A, D and E)
 
 Three nodes A, B and C (`msnet serve`, its worker on, logs at warning) on this machine, each on a
 database of its own on the PostgreSQL server at --superuser-url (created afresh: msnet_fedbench_a,
-_b, _c, and _d for the new peer), each with an organisation of its own, peered with each other as
+_b, _c, and _d and _e for the new peers), each with an organisation of its own, peered with each other as
 their operators would (`msnet node fingerprint`, `msnet peer add URL --fingerprint F`).
 
 1. Propagation: a steady --rate writes a second on node A for --duration seconds (POST /v1/experts,
@@ -16,7 +17,9 @@ their operators would (`msnet node fingerprint`, `msnet peer add URL --fingerpri
 2. Catch-up: B and C stopped; --records network-shared experts inserted on A in SQL (through the
    change log's trigger, as the API's writes are); a new node D peers with A; from D's `peer add`
    until D holds every one of them (each item's signature verified, as always). Target: >= 2,000
-   records a second.
+   records a second. Then a second new node E likewise: A signed each item once, as D first read
+   it, and serves that signature again (as it would when its other peers pulled the records as they
+   were written). `--catch-up N` measures this alone, with N records and nodes A, D and E only.
 
 The load average is printed with each figure: other processes share this machine's cores.
 """
@@ -310,6 +313,36 @@ def percentile(values: list[float], p: float) -> float:
     )
 
 
+def measure_catch_up(a: Node, new: Node, second: Node, records: int) -> None:
+    """``records`` experts seeded on ``a``, then the new node ``new`` started, peered, and timed
+    (every item signed as it is first read); then ``second`` likewise (every item signed already)."""
+    print(f"catch-up: seeding {records} experts on A …", flush=True)
+    started = time.monotonic()
+    asyncio.run(seed(a, records))
+    print(
+        f"  seeded in {time.monotonic() - started:.0f} s; starting node D (load average {load()})",
+        flush=True,
+    )
+    for node, signed in ((new, "none signed yet: A signs each item as D first reads it"), (second, "")):
+        if node is second:
+            print(
+                "  then a second new peer, E: A's items are signed already (as when its other peers "
+                "pulled the records as they were written)",
+                flush=True,
+            )
+        node.create()
+        node.serve()
+        node.wait_ready()
+        seconds, steady, held, expected = asyncio.run(catch_up(a, node))
+        name = node.name.upper()
+        print(
+            f"  {name} holds {held}/{expected} of A's experts {seconds:.1f} s after its `peer add`: "
+            f"{held / seconds:,.0f} records a second (target >= 2,000); {held / steady:,.0f} a second from "
+            f"the first to the last{'; ' + signed if signed else ''}; load average {load()}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -318,11 +351,24 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20, help="writes a second on node A")
     parser.add_argument("--duration", type=float, default=30, help="seconds of writing")
     parser.add_argument("--records", type=int, default=100_000, help="records the new peer catches up")
+    parser.add_argument(
+        "--catch-up", type=int, metavar="N", help="measure only the catch-up of N records (nodes A and D)"
+    )
     args = parser.parse_args()
 
     nodes = [Node(name, args.superuser_url) for name in NODES]
     new = Node("d", args.superuser_url)
+    second = Node("e", args.superuser_url)
+    if args.catch_up is not None:
+        nodes = nodes[:1]
     try:
+        if args.catch_up is not None:
+            print(f"setting up node A (load average {load()})", flush=True)
+            nodes[0].create()
+            nodes[0].serve()
+            nodes[0].wait_ready()
+            measure_catch_up(nodes[0], new, second, args.catch_up)
+            return
         print(f"setting up nodes A, B, C (load average {load()})", flush=True)
         for node in nodes:
             node.create()
@@ -349,24 +395,9 @@ def main() -> None:
 
         for node in others:
             node.stop()
-        print(f"catch-up: seeding {args.records} experts on A …", flush=True)
-        started = time.monotonic()
-        asyncio.run(seed(a, args.records))
-        print(
-            f"  seeded in {time.monotonic() - started:.0f} s; starting node D (load average {load()})",
-            flush=True,
-        )
-        new.create()
-        new.serve()
-        new.wait_ready()
-        seconds, steady, held, expected = asyncio.run(catch_up(a, new))
-        print(
-            f"  D holds {held}/{expected} of A's experts {seconds:.1f} s after its `peer add`: "
-            f"{held / seconds:,.0f} records a second (target >= 2,000); {held / steady:,.0f} a second from "
-            f"the first to the last; load average {load()}"
-        )
+        measure_catch_up(a, new, second, args.records)
     finally:
-        for node in [*nodes, new]:
+        for node in [*nodes, new, second]:
             node.stop()
 
 

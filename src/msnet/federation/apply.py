@@ -15,16 +15,21 @@ page is rejected. Everything happens in the caller's transaction, which also adv
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import groupby
 from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
 from asyncpg import Range
-from joserfc import jws
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from joserfc.jwk import KeySet, RSAKey
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
@@ -195,23 +200,39 @@ class Applied:
     newest: datetime | None = None
 
 
+def _b64(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
 def verify(token: str, keys: KeySet, peer: str, index: int) -> Verified:
-    """The item of ``token`` if it is a good one from ``peer``; :class:`PageRejected` naming what is wrong."""
+    """The item of ``token`` if it is a good one from ``peer``; :class:`PageRejected` naming what is wrong.
+
+    The signature is checked with the key object the origin's JWKS holds for its ``kid`` (RS256
+    only, whatever the header says otherwise), straight through ``cryptography``: a catch-up checks
+    tens of thousands of them."""
     where = f"item {index}"
     try:
-        header = jws.extract_compact(token.encode()).protected
-    except (JoseError, ValueError) as exc:
-        raise PageRejected(f"{where}: not a JWS ({exc})") from None
+        header_b64, payload_b64, signature_b64 = token.split(".")
+        header = json.loads(_b64(header_b64))
+        payload = _b64(payload_b64)
+        signature = _b64(signature_b64)
+    except (ValueError, binascii.Error) as exc:
+        raise PageRejected(f"{where}: not a JWS ({type(exc).__name__})") from None
+    if not isinstance(header, dict) or "crit" in header:
+        raise PageRejected(f"{where}: not a JWS header")
     if header.get("typ") != ITEM_TYPE or header.get("alg") != ALG:
         raise PageRejected(
             f"{where}: not a change item (typ {header.get('typ')!r}, alg {header.get('alg')!r})"
         )
     kid = header.get("kid")
-    if not any(k.kid == kid for k in keys.keys):
+    key = next((k for k in keys.keys if k.kid == kid and isinstance(k, RSAKey)), None)
+    if key is None:
         raise UnknownKey(f"{where}: signed with key {kid!r}, not one of {peer}'s")
     try:
-        payload = jws.deserialize_compact(token, keys, algorithms=[ALG]).payload
-    except (JoseError, ValueError) as exc:
+        key.public_key.verify(
+            signature, f"{header_b64}.{payload_b64}".encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
+        )
+    except (InvalidSignature, ValueError) as exc:
         raise PageRejected(f"{where}: bad signature ({exc.__class__.__name__})") from None
     try:
         item = msgspec.json.decode(payload, type=Item)
@@ -260,39 +281,64 @@ async def apply_page(session: AsyncSession, peer: str, tokens: list[str], keys: 
         )
     }
     result = Applied()
-    for v in sorted(verified, key=lambda v: ORDER[v.item.kind] * (-1 if v.item.tombstone else 1)):
-        item = v.item
-        origin, version = held.get((item.kind, item.id), (peer, 0))
+    newest: dict[tuple[str, UUID], Verified] = {}  # an item given twice in a page: its newest version
+    for v in verified:
+        key = (v.item.kind, v.item.id)
+        if key in newest:
+            result.unchanged += 1
+            if newest[key].item.version >= v.item.version:
+                continue
+        newest[key] = v
+    fresh: list[Verified] = []
+    for v in sorted(newest.values(), key=lambda v: ORDER[v.item.kind] * (-1 if v.item.tombstone else 1)):
+        origin, version = held.get((v.item.kind, v.item.id), (peer, 0))
         if origin != peer:
-            raise PageRejected(f"{item.kind} {item.id}: held from {origin}, not {peer}")
-        if version >= item.version:
+            raise PageRejected(f"{v.item.kind} {v.item.id}: held from {origin}, not {peer}")
+        if version >= v.item.version:
             result.unchanged += 1
             continue
-        await _act_for(session, item.organisation)
+        fresh.append(v)
+    # written in runs of one kind and organisation (row-level security checks the organisation set)
+    for (kind, org, removed), run in groupby(
+        fresh, key=lambda v: (v.item.kind, v.item.organisation, v.body is None)
+    ):
+        items = list(run)
+        await _act_for(session, org)
         try:
-            if v.body is None:
-                await _remove(session, item)
+            if removed:
+                for v in items:
+                    await _remove(session, v.item)
             else:
-                await _write(session, item, v.body)
+                await _write(session, peer, kind, items)
         except (IntegrityError, ProgrammingError, DataError) as exc:  # the page is rolled back whole
-            raise PageRejected(f"{item.kind} {item.id}: refused here ({exc.orig})") from None
-        values = {
-            "origin": peer,
-            "version": item.version,
-            "deleted": item.tombstone,
-            "updated_at": item.updated_at,
-        }
+            raise PageRejected(f"{kind} {items[0].item.id}…: refused here ({exc.orig})") from None
+    if fresh:
+        replicas = insert(Replica.__table__)
         await session.execute(
-            insert(Replica)
-            .values(kind=item.kind, record_id=item.id, **values)
-            .on_conflict_do_update(
-                index_elements=[Replica.kind, Replica.record_id], set_={**values, "received_at": func.now()}
-            )
+            replicas.on_conflict_do_update(
+                index_elements=["kind", "record_id"],
+                set_={
+                    "origin": replicas.excluded.origin,
+                    "version": replicas.excluded.version,
+                    "deleted": replicas.excluded.deleted,
+                    "updated_at": replicas.excluded.updated_at,
+                    "received_at": func.now(),
+                },
+            ),
+            [
+                {
+                    "kind": v.item.kind,
+                    "record_id": v.item.id,
+                    "origin": peer,
+                    "version": v.item.version,
+                    "deleted": v.item.tombstone,
+                    "updated_at": v.item.updated_at,
+                }
+                for v in fresh
+            ],
         )
-        held[(item.kind, item.id)] = (peer, item.version)
-        result.applied += 1
-        if result.newest is None or item.updated_at > result.newest:
-            result.newest = item.updated_at
+    result.applied = len(fresh)
+    result.newest = max((v.item.updated_at for v in fresh), default=None)
     return result
 
 
@@ -310,8 +356,8 @@ async def _share_with(session: AsyncSession, slugs: list[str]) -> list[UUID]:
     return list(await session.scalars(select(Organisation.id).where(Organisation.slug.in_(slugs))))
 
 
-async def _write(session: AsyncSession, item: Item, body: Body) -> None:
-    model = MODELS[item.kind]
+async def _values(session: AsyncSession, item: Item, body: Body) -> dict[str, Any]:
+    """The columns of the local copy of ``item``, checked against what this node holds."""
     fields = msgspec.structs.asdict(body)
     values: dict[str, Any] = {
         "id": item.id,
@@ -347,17 +393,30 @@ async def _write(session: AsyncSession, item: Item, body: Body) -> None:
     if item.kind == "process" and fields["merged_into"] is not None:
         present = await session.scalar(select(Process.id).where(Process.id == fields["merged_into"]))
         values["merged_into"] = present
-    update_values = {k: v for k, v in values.items() if k not in ("id", "created_at")}
-    written = await session.scalar(
-        insert(model)
-        .values(values)
-        .on_conflict_do_update(
-            index_elements=[model.id], set_=update_values, where=model.origin == item.origin
-        )
-        .returning(model.id)
-    )
-    if written is None:
-        raise PageRejected(f"{item.kind} {item.id}: a record of another origin holds this id here")
+    return values
+
+
+async def _write(session: AsyncSession, peer: str, kind: str, items: list[Verified]) -> None:
+    """Insert or update the local copies of ``items`` (all of ``kind``, from ``peer``), in one
+    statement for each set of columns: a record of another origin holding one of their ids rejects
+    the page."""
+    table = MODELS[kind].__table__
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for v in items:
+        assert v.body is not None
+        values = await _values(session, v.item, v.body)
+        by_columns.setdefault(tuple(values), []).append(values)
+    for columns, rows in by_columns.items():
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["id"],
+            set_={c: statement.excluded[c] for c in columns if c not in ("id", "created_at")},
+            where=table.c.origin == peer,
+        ).returning(table.c.id)
+        written = set((await session.execute(statement, rows)).scalars())
+        for row in rows:
+            if row["id"] not in written:
+                raise PageRejected(f"{kind} {row['id']}: a record of another origin holds this id here")
 
 
 async def _remove(session: AsyncSession, item: Item) -> None:

@@ -10,7 +10,8 @@ What an audience sees is decided twice, independently: the query asks the databa
 audience may read (row-level security, ``msnet.audience``, migration 0024, with the sharing rule
 spelt out in the statement too), and every item is checked again against the audience, from the
 payload about to be signed, right before the page is served. A ``restricted`` record with no
-``share_with`` is seen by nobody.
+``share_with`` is seen by nobody. Each item is signed once, as long as it stays the same
+(``msnet.federation.signatures``).
 
 Cursors are opaque: a version prefix, the position, and an HMAC binding it to this node, the
 calling peer and its audience. One that does not parse answers 422; one this node did not give to
@@ -40,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.db.changes import Change, Position, read_changes
 from msnet.directory.models import Capacity, Office
 from msnet.errors import InvalidInput, MsnetError
+from msnet.federation.signatures import signed_items
 from msnet.logs import get_logger
 from msnet.organisations.models import Organisation
 from msnet.processes.models import Process
@@ -233,6 +235,7 @@ def decode_cursor(secret: bytes, audience: Audience, cursor: str) -> Position:
 
 
 def sign_item(key: RSAKey, payload: dict[str, Any]) -> str:
+    """An item signed now (the feed reuses kept signatures: ``msnet.federation.signatures``)."""
     header = {"alg": ALG, "kid": key.kid, "typ": ITEM_TYPE}
     return jws.serialize_compact(header, msgspec.json.encode(payload), key, algorithms=[ALG])
 
@@ -348,7 +351,7 @@ async def page(
     slugs = await _slugs(
         session, {o for r in current.values() if hasattr(r, "share_with") for o in r.share_with}
     )
-    items: list[str] = []
+    to_sign: list[tuple[str, UUID, dict[str, Any]]] = []
     for (kind, record_id), change in last.items():
         record = current.get((kind, record_id))
         if record is not None:
@@ -359,7 +362,8 @@ async def page(
             continue
         if not _passes(payload, audience):
             continue
-        items.append(sign_item(key, payload))
+        to_sign.append((kind, record_id, payload))
+    items = await signed_items(session, key, ITEM_TYPE, to_sign)
     return FeedPage(items, encode_cursor(cursor_secret, audience, read.next), len(read.changes) == limit)
 
 

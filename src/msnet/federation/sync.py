@@ -236,22 +236,30 @@ class Puller:
             log.info("peer pulled", peer=peer, applied=applied)
 
     async def _pull(self, peer: str) -> int:
+        """Apply pages from the stored cursor on; each next page is read while the one before it is
+        being applied (it is applied only after it, so a failure leaves the cursor where it was)."""
         async with self.sessionmaker() as session:
             stored = await session.scalar(select(Peer.cursor).where(Peer.issuer == peer))
-        cursor = stored
         applied = 0
-        for _ in range(MAX_PAGES):
-            page = await self._read(peer, cursor)
-            if page is None:  # 410: the peer no longer knows this cursor; read again from the start
-                log.warning("peer's cursor expired; reading its feed again from the start", peer=peer)
-                cursor = None
-                continue
-            result = await self._apply(peer, stored, page)
-            applied += result.applied
-            self.metrics.applied.labels(peer).inc(result.applied)
-            stored = cursor = page.next_cursor
-            if not page.more:
-                break
+        reading = asyncio.ensure_future(self._read(peer, stored))
+        try:
+            for _ in range(MAX_PAGES):
+                page = await reading
+                if page is None:  # 410: the peer no longer knows this cursor; read again from the start
+                    log.warning("peer's cursor expired; reading its feed again from the start", peer=peer)
+                    reading = asyncio.ensure_future(self._read(peer, None))
+                    continue
+                if page.more:
+                    reading = asyncio.ensure_future(self._read(peer, page.next_cursor))
+                result = await self._apply(peer, stored, page)
+                applied += result.applied
+                self.metrics.applied.labels(peer).inc(result.applied)
+                stored = page.next_cursor
+                if not page.more:
+                    break
+        finally:
+            reading.cancel()  # a page read ahead and not applied is read again by the next pull
+            await asyncio.gather(reading, return_exceptions=True)
         return applied
 
     async def _read(self, peer: str, cursor: str | None) -> ChangePage | None:

@@ -22,7 +22,7 @@ from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.federation import inbox
 from msnet.federation.sync import Puller, metrics_of
 from msnet.outbox.worker import Worker
-from tests.federation.conftest import Node, peer_both
+from tests.federation.conftest import Node, down, peer_both
 from tests.federation.test_feed import org_headers, settled
 
 pytestmark = pytest.mark.xdist_group("tests/federation/test_overlaps_across.py")  # the module's nodes
@@ -169,6 +169,16 @@ def case_of(world: World, slug: str, process_id: str, **expected: Any) -> Callab
     return check
 
 
+def proposal_on(world: World, slug: str, process_id: str) -> Callable[[], Awaitable[Any]]:
+    """A check: the open proposal of ``slug``'s one case on the process, once there is one."""
+
+    async def check() -> dict[str, Any] | None:
+        found = await cases(world, slug, process_id)
+        return found[0]["proposal"] if found else None
+
+    return check
+
+
 async def start_of(n: int) -> date:
     return date.today() + timedelta(days=30 + 200 * n)
 
@@ -282,10 +292,7 @@ async def test_messages_proposals_and_agreement_travel_between_the_parties_only(
     # the coordinator's own request's addressee (au-2) is a party, as on a single node
     assert proposed["organisations"] == ["au", "au-2", "eu"]
 
-    async def proposal_on_eu() -> dict[str, Any] | None:
-        return (await cases(world, "eu", process))[0]["proposal"]
-
-    on_eu = await until(world, proposal_on_eu)
+    on_eu = await until(world, proposal_on(world, "eu", process))
     assert on_eu["id"] == proposal
     assert (on_eu["kind"], on_eu["proposed_by"], on_eu["note"]) == (
         "complementary", "au", "AU designs, EU supports inclusion",
@@ -352,10 +359,40 @@ async def test_a_merge_on_the_home_node_moves_the_open_case(world: World) -> Non
         moved = await until(world, case_of(world, slug, target))
         assert moved["id"] == case["id"]
         assert moved["status"] == "open"
-    rows = await world.nodes["un"].owner(
-        "SELECT process_id FROM overlap_cases WHERE id = $1", UUID(case["id"])
+    un, eu = world.nodes["un"], world.nodes["eu"]
+    rows = await un.owner("SELECT process_id, status FROM overlap_cases WHERE id = $1", UUID(case["id"]))
+    assert [tuple(r) for r in rows] == [(UUID(target), "open")]
+
+    # settled by the parties: the coordinator learns that it is (not how), and joins no one to it
+    made = await call(world, "au", "POST", f"/v1/overlaps/{case['id']}/resolution", {"kind": "merge"}, 201)
+    await until(world, proposal_on(world, "eu", target))
+    await call(
+        world, "eu", "POST", f"/v1/overlaps/{case['id']}/resolution", {"agree": made["proposal"]["id"]}
     )
-    assert rows[0]["process_id"] == UUID(target)
+
+    async def settled_on_un() -> bool:
+        found = await un.owner("SELECT status FROM overlap_cases WHERE id = $1", UUID(case["id"]))
+        return found[0]["status"] == "resolved"
+
+    assert await until(world, settled_on_un)
+    assert [a["actor"] for a in await audit(un, "overlap.settled.received")] == [f"node:{eu.issuer}#eu"]
+    assert await holding(un, made["proposal"]["id"]) == []
+    later = await submit(world, "eu-2", target, start)
+    fresh = await until(world, case_of(world, "eu-2", target))
+    assert fresh["id"] != case["id"]
+    assert later["id"] in [m["request_id"] for m in fresh["members"]]
+
+
+async def test_a_coordinator_down_when_requests_are_submitted_tells_both_once_back(world: World) -> None:
+    un = world.nodes["un"]
+    process = await process_on(world, "un", "Process of a node that goes down")
+    start = await start_of(4)
+    with down(un):
+        await submit(world, "au", process, start)
+        await submit(world, "eu", process, start)
+        assert await cases(world, "au", process) == []
+    case = await until(world, case_of(world, "au", process))
+    assert (await until(world, case_of(world, "eu", process)))["id"] == case["id"]
 
 
 async def refused(sender: Node, to: Node, kind: str, body: dict[str, Any], organisation: str) -> str:

@@ -31,7 +31,7 @@ from uuid import UUID
 
 import msgspec
 from msgspec import Meta
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,7 @@ LEFT = "overlap.left"
 CASE = "overlap.case"
 MESSAGE = "overlap.message"
 RESOLUTION = "overlap.resolution"
+SETTLED = "overlap.settled"
 
 _DETECT_FACT = text("SELECT case_id, news FROM msnet_overlap_detect_fact(:reference, :case)")
 _LEAVE = text("SELECT case_id, nodes, snapshot FROM msnet_overlap_leave(:member)")
@@ -135,6 +136,13 @@ class CaseMessage(Struct):
     case_id: UUID
     id: UUID
     body: Annotated[str, Meta(min_length=1, max_length=4000)]
+
+
+class Settled(Struct):
+    """Every party agreed to a resolution of the case (which one is not said)."""
+
+    organisation: Slug
+    case_id: UUID
 
 
 class CaseResolution(Struct):
@@ -270,6 +278,11 @@ class Coordination:
             )
             step = f"{proposal}/{'agree/' + principal.org_slug if data.agree is not None else 'propose'}"
             await _send(session, principal, nodes, RESOLUTION, step, case_id, body)
+        case = await session.scalar(select(OverlapCase).where(OverlapCase.id == case_id))
+        if case is not None and case.status == "resolved" and case.coordinator is not None:
+            # the coordinator learns that the case is settled (not how), so that it joins no one to it
+            body = Settled(organisation=principal.org_slug, case_id=case_id)
+            await _send(session, principal, [case.coordinator], SETTLED, str(case_id), case_id, body)
 
 
 def install() -> None:
@@ -399,6 +412,25 @@ async def take_left(session: AsyncSession, message: inbox.Message) -> None:
     await session.delete(fact)
     await session.flush()
     await record_action(session, principal, "overlap.left.received", "overlap_fact", left.reference)
+
+
+@inbox.handles(SETTLED)
+async def take_settled(session: AsyncSession, message: inbox.Message) -> None:
+    """A party's node saw every party agree: the case, coordinated here, takes no one else."""
+    settled = _decode(message.body, Settled)
+    principal = await acting_for(session, message.node, settled.organisation)
+    case = await session.scalar(
+        select(OverlapCase)
+        .where(OverlapCase.id == settled.case_id, OverlapCase.parties.contains([principal.org_id]))
+        .with_for_update()
+    )
+    if case is None or case.coordinator is not None:
+        raise NotFound(f"no overlap case {settled.case_id} coordinated here")
+    if case.status == "open":
+        case.status, case.resolved_at = "resolved", func.now()
+        case.version, case.updated_at = case.version + 1, func.now()
+        await session.flush()
+    await record_action(session, principal, "overlap.settled.received", "overlap_case", case.id)
 
 
 # --- the parties' side -------------------------------------------------------------------------

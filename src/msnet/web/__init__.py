@@ -21,6 +21,7 @@ from msnet.web.overlaps import OverlapPages
 from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
 from msnet.web.quarterly import QuarterlyMailingPages
 from msnet.web.reports import ReportPages
+from msnet.web.requests import InboxPage, RequestPages
 from msnet.web.roster import RosterPages
 from msnet.web.routes import AdminPages, HomePage, SignInPages
 from msnet.web.saved import SavedSearchPages
@@ -44,6 +45,8 @@ PAGES = [
     OverlapPages,
     ReportPages,
     QuarterlyMailingPages,
+    RequestPages,
+    InboxPage,
 ]
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import FormMultiDict
 from litestar.handlers.base import BaseRouteHandler
 
 from msnet.auth.keys import derive_key
@@ -24,6 +25,20 @@ from msnet.settings import Settings
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+#: ``opt`` of a form's handler whose input is kept when it is sent after its session ended
+KEEPS_INPUT = {"keeps_input": True}
+
+
+class SessionEnded(Forbidden):
+    """A form sent after its session ended: a 403, unless its handler's ``opt`` has
+    :data:`KEEPS_INPUT` (``kept`` then holds the form's fields for its exception handler, e.g.
+    :func:`msnet.web.requests.keep_input`)."""
+
+    def __init__(self, detail: str, kept: FormMultiDict | None = None) -> None:
+        super().__init__(detail)
+        self.kept = kept
 
 
 def token_for(settings: Settings, session_token_hash: str) -> str:
@@ -36,7 +51,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def check(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """A guard of every page: a POST must come from this site, in a session, with its token."""
     if connection.scope["method"] in SAFE_METHODS:
         return
@@ -48,7 +63,12 @@ async def check(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise Forbidden("this form was sent from another site")
     signed_in = connection.scope.get("state", {}).get("signed_in")
     if signed_in is None:
-        raise Forbidden("your session has ended: sign in again")
+        kept = (
+            await Request(connection.scope, connection.receive).form()
+            if handler.opt.get("keeps_input")
+            else None
+        )
+        raise SessionEnded("your session has ended: sign in again", kept)
     sent = connection.headers.get(HEADER)
     if sent is None:
         form = await Request(connection.scope, connection.receive).form()

@@ -17,7 +17,7 @@ from msnet.errors import InvalidInput, NotFound
 from msnet.logs import get_logger
 from msnet.organisations import service as organisations
 from msnet.settings import Settings
-from msnet.web import i18n, identity, oidc, saved, sessions, signin
+from msnet.web import i18n, identity, oidc, requests, saved, sessions, signin
 from msnet.web.pages import local_path, needs, page, signed_in, signed_in_person
 
 log = get_logger("msnet.web.signin")
@@ -160,7 +160,12 @@ class HomePage(Controller):
     ) -> Template:
         person = signed_in_person(request)
         assert person is not None
-        return page("home.html", person=person, saved_searches=await saved.rows(db, principal, person.person))
+        return page(
+            "home.html",
+            person=person,
+            saved_searches=await saved.rows(db, principal, person.person),
+            **await requests.home(db, principal),
+        )
 
 
 class AdminPages(Controller):

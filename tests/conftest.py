@@ -36,6 +36,7 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from xdist.scheduler import LoadGroupScheduling
 
 from msnet import demo, logs
 from msnet.app import create_app
@@ -85,8 +86,9 @@ RUN_FIRST = (
     "tests/web/",
     "tests/federation/",
 )
-#: Modules whose tests share a server of their own (a module-scoped fixture) run on one worker each
-#: (``--dist loadgroup``), which starts that server once.
+#: Modules whose tests share a server of their own (a module-scoped fixture) run on one worker each,
+#: which starts that server once: each is a group of its own (its path) that ``GroupScheduling`` deals
+#: to one worker whole.
 ONE_WORKER = (
     "tests/faults/",
     "tests/replica/",
@@ -94,6 +96,36 @@ ONE_WORKER = (
     "tests/web/",
     "tests/federation/",
 )
+
+
+def group_of(nodeid: str) -> str | None:
+    """The group of the test ``nodeid`` (its module's path, for the ONE_WORKER modules); ``None``:
+    it may run on any worker."""
+    if nodeid.startswith(ONE_WORKER):
+        return nodeid.split("::", 1)[0]
+    return None
+
+
+class GroupScheduling(LoadGroupScheduling):
+    """``--dist loadgroup`` with the groups decided here, from the tests' paths (``group_of``), and the
+    work dealt in the collection's order (RUN_FIRST), not by the groups' sizes.
+
+    xdist's own loadgroup reads a group from an ``@group`` suffix that each worker adds to the node
+    ids of the tests marked ``xdist_group``; pytest 9.2 no longer reads the attribute xdist 3.8
+    writes it to, so every test became a group of its own and a module's tests were spread over
+    every worker, each making the module's fixtures (its live nodes) again. A suffix, where one is
+    still added, is honoured after ``group_of``."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return group_of(nodeid) or super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> GroupScheduling | None:
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    config.option.loadscopereorder = False  # RUN_FIRST's order, longest first, rather than the largest group
+    return GroupScheduling(config, log)
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
@@ -105,9 +137,6 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.nodeid.startswith(ONE_WORKER):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
     items.sort(
         key=lambda item: next(
             (n for n, p in enumerate(RUN_FIRST) if item.nodeid.startswith(p)), len(RUN_FIRST)
@@ -287,16 +316,14 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
 
 
 #: Apps already made in this worker, by their settings but for the database and data directory:
-#: making one costs about 0.2 s (Litestar copies and inspects every handler), more than most tests.
+#: making one costs about 0.5 s (Litestar copies and inspects every handler), more than most tests.
 _APPS: dict[tuple[Any, ...], Litestar] = {}
 _PER_TEST = ("database_url", "database_admin_url", "data_dir")
 
 
-@pytest.fixture
-def app(settings: Settings) -> Litestar:
+def app_for(settings: Settings) -> Litestar:
     """The app for ``settings``: one made before for the same settings, pointed at this test's
-    database (its lifespan reads the settings when the test's client starts it) with metrics of
-    its own, or a new one."""
+    database (its lifespan reads the settings when it starts) with metrics of its own, or a new one."""
     key = tuple(v for k, v in sorted(vars(settings).items()) if k not in _PER_TEST)
     app = _APPS.get(key)
     if app is None:
@@ -306,6 +333,12 @@ def app(settings: Settings) -> Litestar:
         # the request context's (inside the refusal gate: msnet.app)
         app.state.metrics = app.asgi_handler.app.metrics = Metrics()  # type: ignore[attr-defined]
     return app
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    """``app_for(settings)``: the test's client starts it on the test's database."""
+    return app_for(settings)
 
 
 @pytest.fixture
@@ -351,19 +384,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def listening() -> socket.socket:
+    """A socket listening on a free loopback port: bound at once, so that no other process can take
+    the port between the moment it is chosen and the moment a server listens on it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
 @contextmanager
-def serving(app: Litestar, port: int) -> Iterator[None]:
-    """``app`` served over real HTTP by uvicorn on 127.0.0.1:``port``, in a thread, for the block."""
+def serving(app: Litestar, port: int, sock: socket.socket | None = None) -> Iterator[None]:
+    """``app`` served over real HTTP by uvicorn on 127.0.0.1:``port``, in a thread, for the block;
+    on ``sock`` (listening on that port, and left open at the end) when given."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     )
-    thread = threading.Thread(target=server.run, daemon=True)
+    # uvicorn closes the sockets it serves on when it stops: a duplicate of ``sock``'s
+    thread = threading.Thread(target=server.run, args=(None if sock is None else [sock.dup()],), daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the live server did not start")
-        time.sleep(0.02)
+        time.sleep(0.01)
     try:
         yield
     finally:
@@ -371,10 +415,22 @@ def serving(app: Litestar, port: int) -> Iterator[None]:
         thread.join(timeout=30)
 
 
+@pytest.fixture(scope="session")
+def live_socket() -> Iterator[socket.socket]:
+    """The port of this worker's ``live_server``, listening for the run: every test's server has the
+    same URL, so the app made for the first test's settings serves the next ones too."""
+    with listening() as sock:
+        yield sock
+
+
 @pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The app served over real HTTP by uvicorn, in a thread, with this node's issuer as its own URL."""
-    port = free_port()
+def live_server(settings: Settings, live_socket: socket.socket) -> Iterator[str]:
+    """The app served over real HTTP by uvicorn, in a thread, with this node's issuer as its own URL
+    (the same URL, a port of the worker's, for every test of a worker; one app for their settings,
+    pointed at each test's database as ``app`` is)."""
+    port = live_socket.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    with serving(create_app(Settings(**{**settings.__dict__, "public_url": base, "port": port})), port):
+    with serving(
+        app_for(Settings(**{**settings.__dict__, "public_url": base, "port": port})), port, live_socket
+    ):
         yield base

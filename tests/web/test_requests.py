@@ -559,3 +559,47 @@ async def test_the_list_pages_by_keyset(web_node: WebNode, net: Network) -> None
         home = await page_of(http, "/")
         assert re.search(r'id="home-requests">23 open requests of your organisation<', home)
         assert 'href="/requests?role=requester&amp;state=draft">Draft: 23<' in home
+
+
+async def test_the_registry_search_shows_merged_duplicates_under_the_process(
+    web_node: WebNode, net: Network
+) -> None:
+    [duplicate] = await made_through(
+        web_node,
+        net.c,
+        processes.create_process,
+        process_schemas.ProcessCreate,
+        process_schemas.Process,
+        [{"name": "Delta local dialogue (duplicate)", "countries": ["ML"]}],
+    )
+    async with as_operator(web_node, net.c) as (session, operator):
+        await processes.merge_process(
+            session,
+            operator,
+            uuid.UUID(duplicate),
+            process_schemas.ProcessMerge(into=uuid.UUID(net.process)),
+            None,
+        )
+    async with signed_in(web_node, net.a_staff) as a:
+        found = await page_of(a, "/requests/new?process_q=delta")
+        assert f'value="{net.process}"' in found
+        assert f'value="{duplicate}"' not in found
+        assert "1 duplicate merged into it" in found
+        # a request naming the duplicate is made on the process it was merged into
+        path = await drafted(a, net, process_id=duplicate)
+        assert "Inner Niger delta local dialogue" in await page_of(a, path)
+
+
+async def test_the_home_page_counts_the_capacities_to_confirm(web_node: WebNode, net: Network) -> None:
+    await web_node.sql(
+        "UPDATE capacities SET last_confirmed_at = now() - interval '200 days' WHERE office_id = $1",
+        uuid.UUID(net.a_office),
+    )
+    async with signed_in(web_node, net.a_roster) as manager:
+        home = await page_of(manager, "/")
+        assert re.search(r'id="home-stale">1 capacity to confirm<', home)
+        assert f'href="/directory/offices/{net.a_office}"' in home
+    async with signed_in(web_node, net.a_staff) as staff:  # staff confirm nothing: not shown
+        assert 'id="home-stale"' not in await page_of(staff, "/")
+    async with signed_in(web_node, net.b_staff) as other:
+        assert 'id="home-stale"' not in await page_of(other, "/")

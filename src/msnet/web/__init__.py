@@ -18,7 +18,14 @@ from msnet.web.admin import OrganisationAdminPages
 from msnet.web.directory import DirectoryPages
 from msnet.web.oidc import Providers
 from msnet.web.overlaps import OverlapPages
-from msnet.web.pages import EXCEPTION_PAGES, STATIC, PersonSession, provide_principal, template_config
+from msnet.web.pages import (
+    EXCEPTION_PAGES,
+    STATIC,
+    PersonSession,
+    provide_db,
+    provide_principal,
+    template_config,
+)
 from msnet.web.quarterly import QuarterlyMailingPages
 from msnet.web.reports import ReportPages
 from msnet.web.requests import InboxPage, RequestPages
@@ -56,7 +63,7 @@ def router() -> Router:
         route_handlers=PAGES,
         middleware=[SecurityHeaders, PersonSession],
         guards=[csrf.check],
-        dependencies={"principal": Provide(provide_principal)},
+        dependencies={"principal": Provide(provide_principal), "db": Provide(provide_db)},
         exception_handlers=EXCEPTION_PAGES,
         include_in_schema=False,
         opt=PAGE,

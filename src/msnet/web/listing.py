@@ -13,13 +13,11 @@ from urllib.parse import urlencode
 
 from litestar import Request
 from markupsafe import Markup
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.errors import InvalidInput
-from msnet.organisations.models import Organisation
 from msnet.taxonomy import service as taxonomy
-from msnet.web import i18n
+from msnet.web import i18n, sessions
 
 #: The most terms a facet lists (the most frequent first; a chosen one always).
 FACET_TERMS = 12
@@ -191,8 +189,31 @@ def options(kind: str, chosen: str | None) -> Markup:
     return _options(kind, language, chosen if chosen in _labels(kind, language) else "")
 
 
+@dataclass
+class _Names:
+    """The organisations' names by slug as last read, and their fingerprint then."""
+
+    fingerprint: str | None = None
+    by_slug: dict[str, str] = field(default_factory=dict)
+
+
+_names = _Names()
+_READ_NAMES = (
+    "SELECT slug, name, (SELECT md5(string_agg(slug || '/' || name, ',' ORDER BY slug)) FROM organisations)"
+    " FROM organisations"
+)
+
+
 async def organisation_names(db: AsyncSession) -> dict[str, str]:
-    """Every organisation's name by its slug."""
-    return {
-        slug: name for slug, name in (await db.execute(select(Organisation.slug, Organisation.name))).all()
-    }
+    """Every organisation's name by its slug (``organisations`` has no row-level security: the same
+    for every reader). A page of a signed-in person reuses those last read while the fingerprint read
+    with the person's session (:data:`msnet.web.sessions.ORGANISATIONS_KEY`, this transaction's)
+    is theirs, so a renaming shows on the next page, in every process; otherwise they are read."""
+    fingerprint = db.info.get(sessions.ORGANISATIONS_KEY)
+    if fingerprint is None or fingerprint != _names.fingerprint:
+        await db.flush()
+        driver = (await (await db.connection()).get_raw_connection()).driver_connection
+        rows = await driver.fetch(_READ_NAMES)
+        _names.by_slug = {slug: name for slug, name, _ in rows}
+        _names.fingerprint = rows[0][2] if rows else None
+    return _names.by_slug

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
@@ -40,8 +39,6 @@ from msnet.web.i18n import N_
 from msnet.web.pages import needs, page
 
 PAGE_SIZE = 20
-#: Seconds the organisations' names are kept (:func:`organisation_names`).
-NAMES_FOR = 60.0
 #: The most records an export of a search holds (stated beside its link).
 EXPORT_LIMIT = 1_000
 Sort = Literal["relevance", "name"]
@@ -112,35 +109,6 @@ FIELD_OF = {"expertise": "themes", "consent": "consent_given_on", "contact": "em
 def place_label(place: str) -> str:
     """A country (two capitals) or a region, by name."""
     return listing.label("country" if len(place) == 2 else "region", place)
-
-
-@dataclass
-class _Names:
-    by_slug: dict[str, str] = field(default_factory=dict)
-    read_at: float = -NAMES_FOR
-
-
-#: The organisations' names by slug as last read: every page names some, they are few and rarely
-#: renamed, and reading them took a tenth of the page's time.
-_names = _Names()
-
-
-async def organisation_names(db: AsyncSession, needed: Iterable[str]) -> dict[str, str]:
-    """The organisations' names by slug, read again when one of ``needed`` is unknown or they were
-    read more than :data:`NAMES_FOR` seconds ago (a renaming shows within that time)."""
-    if time.monotonic() - _names.read_at > NAMES_FOR or not set(needed) <= _names.by_slug.keys():
-        _names.by_slug = dict((await db.execute(select(Organisation.slug, Organisation.name))).all())
-        _names.read_at = time.monotonic()
-    return _names.by_slug
-
-
-def slugs_in(experts: list[schemas.Expert], facets: dict[str, dict[str, int]]) -> set[str]:
-    """The organisations a page names: the experts', those they are shared with, the facet's."""
-    return (
-        {e.organisation for e in experts}
-        | {s for e in experts for s in e.share_with}
-        | set(facets.get("organisation", {}))
-    )
 
 
 # --- searching -----------------------------------------------------------------------------
@@ -579,7 +547,7 @@ class RosterPages(Controller):
                 found = await run_search(db, principal, query, PAGE_SIZE)
             except InvalidInput as exc:
                 errors = {e["field"]: e["message"] for e in exc.extra["errors"]}
-        orgs = await organisation_names(db, slugs_in(found.items, found.facets) if found else ())
+        orgs = await listing.organisation_names(db)
         today = date.today()
         total = found.total if found else 0
         context: dict[str, Any] = {
@@ -635,7 +603,7 @@ class RosterPages(Controller):
         text = export_rows(
             found.items,
             result_columns(),
-            await organisation_names(db, slugs_in(found.items, {})),
+            await listing.organisation_names(db),
             date.today(),
         )
         return Response(
@@ -735,7 +703,7 @@ class RosterPages(Controller):
         expert = await service.expert_schema(
             db, await service.get_expert(db, principal, expert_id), principal
         )
-        orgs = await organisation_names(db, slugs_in([expert], {}))
+        orgs = await listing.organisation_names(db)
         t = i18n.translate
         return page(
             "roster/expert.html",

@@ -18,12 +18,11 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from litestar import Response
-from sqlalchemy import bindparam, delete, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.db.engine import present, set_organisation
-from msnet.organisations.models import Organisation
+from msnet.db.engine import ORG_KEY, present
 from msnet.settings import Settings
 from msnet.web.models import Person, WebSession
 from msnet.web.people import principal_of
@@ -33,11 +32,25 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-_SESSION = (
-    select(WebSession, Organisation.slug, Organisation.name)
-    .join(Organisation, Organisation.id == WebSession.organisation_id)
-    .where(WebSession.token_hash == bindparam("token_hash"))
-)
+#: The session of a token's hash (shown to row-level security first, migration 0026), its
+#: organisation's slug and name, and a fingerprint of every organisation's slug and name
+#: (``organisations`` has no row-level security: the same for every reader); acting for the session's
+#: organisation from then on in the transaction. ``set_config`` in the select list runs for the row
+#: found only, once the session is found.
+_SESSION = """
+SELECT s.id, s.person_id, s.organisation_id, s.language, s.last_seen_at, s.expires_at, o.slug, o.name,
+       set_config('msnet.org', s.organisation_id::text, true) AS acting,
+       (SELECT md5(string_agg(slug || '/' || name, ',' ORDER BY slug)) FROM organisations) AS names
+FROM web_sessions s JOIN organisations o ON o.id = s.organisation_id
+WHERE s.token_hash = $1
+"""
+_PERSON = "SELECT id, organisation_id, issuer, subject, email, name, roles, created_at, signed_in_at FROM people WHERE id = $1"
+_TOUCH = "UPDATE web_sessions SET last_seen_at = $2 WHERE id = $1"
+_ENDED = "DELETE FROM web_sessions WHERE id = $1"
+_PRESENT = "SELECT set_config('msnet.session', $1, true)"
+#: ``info`` of the request's database session: the organisations' fingerprint as read with the
+#: person's session (:func:`msnet.web.listing.organisation_names` keeps their names by it).
+ORGANISATIONS_KEY = "organisations_fingerprint"
 
 
 def secure(settings: Settings) -> bool:
@@ -94,38 +107,43 @@ async def end_stale(session: AsyncSession, settings: Settings) -> None:
     await session.execute(_END_STALE, {"idle": timedelta(minutes=settings.session_idle_minutes)})
 
 
-async def resume(sessionmaker: async_sessionmaker, settings: Settings, token: str) -> SignedIn | None:
-    """The session whose token this is, if it has not ended (one ended is deleted); its last request
-    noted. The session and its organisation are read in one statement, the person (isolated by
-    organisation) in a second once the organisation is set."""
+async def resume(session: AsyncSession, settings: Settings, token: str) -> SignedIn | None:
+    """The session whose token this is, if it has not ended (one ended is deleted), read in
+    ``session``'s transaction (the request's: resuming costs no transaction of its own), which then
+    acts for the session's organisation; its last request noted at most every :data:`TOUCH_EVERY`.
+    Three short statements on the driver: the token's hash shown to row-level security, the session
+    with its organisation (acting for it), the person (isolated by organisation). SQLAlchemy's way to
+    execution cost more than the database took to run them. With None, the transaction may act for
+    an organisation still: the caller ends it and serves the request in another."""
     now = datetime.now(UTC)
     token_hash = hash_token(token)
-    async with sessionmaker() as session, session.begin():
-        await present(session, "msnet.session", token_hash)
-        found = (await session.execute(_SESSION, {"token_hash": token_hash})).first()
-        if found is None:
-            return None
-        row, org_slug, org_name = found
-        if row.expires_at <= now or row.last_seen_at <= now - timedelta(
-            minutes=settings.session_idle_minutes
-        ):
-            await session.delete(row)
-            return None
-        if now - row.last_seen_at >= TOUCH_EVERY:
-            row.last_seen_at = now
-        await set_organisation(session, row.organisation_id)
-        person = await session.get(Person, row.person_id)
-        if person is None:
-            return None
-        return SignedIn(
-            session_id=row.id,
-            token_hash=row.token_hash,
-            person=person,
-            org_slug=org_slug,
-            org_name=org_name,
-            language=row.language,
-            principal=principal_of(person, org_slug, str(row.id), row.expires_at),
-        )
+    driver = (await (await session.connection()).get_raw_connection()).driver_connection
+    await driver.execute(_PRESENT, token_hash)
+    row = await driver.fetchrow(_SESSION, token_hash)
+    if row is None:
+        return None
+    if row["expires_at"] <= now or row["last_seen_at"] <= now - timedelta(
+        minutes=settings.session_idle_minutes
+    ):
+        await driver.execute(_ENDED, row["id"])
+        return None
+    session.info[ORG_KEY] = row["organisation_id"]  # set in this transaction by the statement already
+    session.info[ORGANISATIONS_KEY] = row["names"]
+    found = await driver.fetchrow(_PERSON, row["person_id"])
+    if found is None:
+        return None
+    if now - row["last_seen_at"] >= TOUCH_EVERY:
+        await driver.execute(_TOUCH, row["id"], now)
+    person = Person(**dict(found))  # read-only: a page reads its attributes
+    return SignedIn(
+        session_id=row["id"],
+        token_hash=token_hash,
+        person=person,
+        org_slug=row["slug"],
+        org_name=row["name"],
+        language=row["language"],
+        principal=principal_of(person, row["slug"], str(row["id"]), row["expires_at"]),
+    )
 
 
 async def end(session: AsyncSession, token_hash: str) -> None:

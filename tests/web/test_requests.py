@@ -584,6 +584,14 @@ async def test_the_registry_search_shows_merged_duplicates_under_the_process(
         found = await page_of(a, "/requests/new?process_q=delta")
         assert f'value="{net.process}"' in found
         assert f'value="{duplicate}"' not in found
+        typed = ask(net, process_id="", process_q="delta", title="Typed before searching", find="1")
+        searched = await send(a, "/requests/new", typed, csrf(found))  # "Find processes" in the form
+        assert searched.status_code == 200
+        assert f'value="{net.process}"' in searched.text
+        assert 'value="Typed before searching"' in searched.text
+        assert (
+            await count(web_node, "SELECT count(*) AS n FROM requests WHERE title = $1", typed["title"]) == 0
+        )
         assert "1 duplicate merged into it" in found
         # a request naming the duplicate is made on the process it was merged into
         path = await drafted(a, net, process_id=duplicate)

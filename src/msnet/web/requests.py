@@ -1013,7 +1013,10 @@ class RequestPages(Controller):
     async def create(
         self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template | Redirect:
-        draft = Draft.of(await request.form())
+        form = await request.form()
+        draft = Draft.of(form)
+        if form.get("find"):  # "Find processes": the form again, with the registry's answer
+            return await form_page(db, principal, draft, {})
         made = await create_from_form(db, principal, draft, _origin(request))
         if isinstance(made, dict):
             return await form_page(db, principal, draft, made)

@@ -278,6 +278,27 @@ async def test_an_idle_or_expired_session_has_ended(signin_node: WebNode, column
     )
 
 
+async def test_a_session_in_use_is_noted_at_most_once_a_minute_and_goes_on(signin_node: WebNode) -> None:
+    """A page of a session last noted over a minute ago notes it again, in the page's own transaction
+    acting for the person's organisation (row-level security checks the row written), and answers."""
+    slug = await signin_node.organisation()
+    someone = await signin_node.person(slug)
+    async with httpx.AsyncClient() as http:
+        await sign_in(http, signin_node, someone)
+        digest = sessions.hash_token(session_cookie(http))
+        await signin_node.sql(
+            "UPDATE web_sessions SET last_seen_at = now() - interval '5 minutes' WHERE token_hash = $1",
+            digest,
+        )
+        assert (await http.get(f"{signin_node.base}/")).status_code == 200
+        [noted] = await signin_node.sql(
+            "SELECT now() - last_seen_at < interval '1 minute' AS recent FROM web_sessions WHERE token_hash = $1",
+            digest,
+        )
+        assert noted["recent"]
+        assert (await http.get(f"{signin_node.base}/roster")).status_code == 200
+
+
 async def test_every_post_needs_the_session_s_csrf_token_from_this_site(signin_node: WebNode) -> None:
     slug = await signin_node.organisation()
     admin = await signin_node.person(slug, ["org_admin"])

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
+import asyncpg
 import httpx
 import pytest
 
@@ -45,10 +46,20 @@ class World:
         return self.nodes[slug.split("-")[0]]
 
 
-async def call(world: World, slug: str, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+async def call(
+    world: World,
+    slug: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Any:
     node = world.node_of(slug)
     async with httpx.AsyncClient(base_url=node.issuer) as http:
-        response = await http.request(method, path, json=body, headers=world.headers[slug])
+        response = await http.request(
+            method, path, json=body, headers={**world.headers[slug], **(headers or {})}
+        )
     assert response.status_code == status, response.text
     return response.json()
 
@@ -183,21 +194,18 @@ async def start_of(n: int) -> date:
     return date.today() + timedelta(days=30 + 200 * n)
 
 
-async def tables(node: Node) -> list[str]:
-    rows = await node.owner(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-    )
-    return [r["tablename"] for r in rows]
-
-
 async def holding(node: Node, text: str) -> list[str]:
     """The tables of ``node``'s database that hold ``text`` anywhere in a row."""
-    found = []
-    for table in await tables(node):
-        rows = await node.owner(f'SELECT 1 FROM "{table}" t WHERE t::text ILIKE $1 LIMIT 1', f"%{text}%")
-        if rows:
-            found.append(table)
-    return found
+    conn = await asyncpg.connect(node.admin_url)
+    try:
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        found = []
+        for (table,) in tables:
+            if await conn.fetch(f'SELECT 1 FROM "{table}" t WHERE t::text ILIKE $1 LIMIT 1', f"%{text}%"):
+                found.append(table)
+        return found
+    finally:
+        await conn.close()
 
 
 async def audit(node: Node, action: str) -> list[dict[str, Any]]:
@@ -342,6 +350,30 @@ async def test_a_withdrawal_ends_its_part_of_the_case(world: World) -> None:
     assert len(facts) == 1  # eu's, still open; au's is gone
     assert [a["actor"] for a in await audit(un, "overlap.left.received")] == [f"node:{au.issuer}#au"]
     assert case["id"] == ended["id"]
+
+
+async def test_a_request_moved_to_a_process_homed_elsewhere_leaves_the_first_coordinator(
+    world: World,
+) -> None:
+    un = world.nodes["un"]
+    first = await process_on(world, "un", "Process the request leaves")
+    second = await process_on(world, "au", "Process the request moves to")
+    asked = await submit(world, "au", first, await start_of(5))
+
+    async def facts_on_un() -> int:
+        found = await un.owner("SELECT count(*) AS n FROM overlap_facts WHERE process_id = $1", UUID(first))
+        return found[0]["n"]
+
+    assert await until(world, facts_on_un) == 1
+    await call(
+        world, "au", "PATCH", f"/v1/requests/{asked['id']}", {"process_id": second},
+        headers={"If-Match": f'"{asked["version"]}"'},
+    )  # fmt: skip
+
+    async def gone_from_un() -> bool:
+        return await facts_on_un() == 0
+
+    assert await until(world, gone_from_un)
 
 
 async def test_a_merge_on_the_home_node_moves_the_open_case(world: World) -> None:

@@ -205,9 +205,15 @@ class Coordination:
             process = await processes.resolve(session, principal, request.process_id)
         except NotFound:
             return False
+        reference = await session.get(OverlapReference, request.id)
+        if reference is not None and reference.coordinator != process.origin:
+            # its process changed to one homed elsewhere: it leaves the cases of the one it was on
+            if await _active_peer(session, reference.coordinator):
+                await _tell_left(session, principal, reference)
+            reference.reference, reference.coordinator = new_id(), process.origin
+            await session.flush()
         if not await _active_peer(session, process.origin):
             return False
-        reference = await session.get(OverlapReference, request.id)
         if reference is None:
             reference = OverlapReference(
                 request_id=request.id,
@@ -217,7 +223,7 @@ class Coordination:
                 step=0,
             )
             session.add(reference)
-        reference.coordinator, reference.step = process.origin, reference.step + 1
+        reference.step += 1
         await session.flush()
         facts = Facts(
             reference=reference.reference,
@@ -240,14 +246,8 @@ class Coordination:
 
     async def left(self, session: AsyncSession, principal: Principal, request_id: UUID) -> None:
         reference = await session.get(OverlapReference, request_id)
-        if reference is not None:
-            reference.step += 1
-            await session.flush()
-            body = Left(reference=reference.reference, organisation=principal.org_slug, step=reference.step)
-            await _send(
-                session, principal, [reference.coordinator], LEFT, f"{reference.reference}/{reference.step}",
-                reference.reference, body,
-            )  # fmt: skip
+        if reference is not None and await _active_peer(session, reference.coordinator):
+            await _tell_left(session, principal, reference)
         else:
             await _leave(session, principal, request_id)
 
@@ -302,6 +302,16 @@ async def _party_nodes(session: AsyncSession, case_id: UUID) -> list[str]:
             .order_by(Organisation.home)
         )
     )
+
+
+async def _tell_left(session: AsyncSession, principal: Principal, reference: OverlapReference) -> None:
+    reference.step += 1
+    await session.flush()
+    body = Left(reference=reference.reference, organisation=principal.org_slug, step=reference.step)
+    await _send(
+        session, principal, [reference.coordinator], LEFT, f"{reference.reference}/{reference.step}",
+        reference.reference, body,
+    )  # fmt: skip
 
 
 def _nodes_of(snapshot: dict[str, Any]) -> list[str]:

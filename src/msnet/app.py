@@ -184,7 +184,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[*ROUTES, web.router(), web.assets],
         template_config=web.template_config(),
         dependencies={"db": Provide(provide_session)},
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=web.with_error_pages(EXCEPTION_HANDLERS),
         before_request=_check_request,
         middleware=[BearerAuthentication],
         request_max_body_size=settings.max_body_bytes,

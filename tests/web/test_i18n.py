@@ -3,6 +3,7 @@ person's choice or their browser, and dates, numbers, countries and languages ar
 
 from __future__ import annotations
 
+import ast
 import re
 from datetime import date
 from pathlib import Path
@@ -115,3 +116,63 @@ async def test_the_language_follows_the_browser_then_the_switch_then_the_session
         http.cookies.delete(i18n.COOKIE)  # the session keeps it, cookie or not
         http.headers["Accept-Language"] = "en"
         assert "Bienvenue, Léa Martin" in (await http.get(f"{signin_node.base}/")).text
+
+
+#: The services whose messages the pages' forms show beside their fields.
+SERVICES = [
+    "overlaps/service.py",
+    "training/service.py",
+    "training/digest.py",
+    "roster/service.py",
+    "roster/transfer.py",
+    "requests/service.py",
+    "requests/responses.py",
+    "processes/service.py",
+    "outbox/service.py",
+    "auth/service.py",
+    "sharing.py",
+    "search/faceted.py",
+    "preconditions.py",
+    "idempotency/service.py",
+    "web/people.py",
+]
+
+
+def _message(node: ast.expr) -> str | None:
+    """A message as text, an f-string's values as ``{}``."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(p.value if isinstance(p, ast.Constant) else "{}" for p in node.values)
+    return None
+
+
+def test_every_message_a_service_gives_a_form_has_a_french_translation() -> None:
+    """Each field's message the services give (``errors.add``, ``InvalidInput.field``) is in
+    services.po, word for word or as a pattern whose placeholders stand for the f-string's values."""
+    package = WEB.parent
+    messages = {}
+    for name in SERVICES:
+        for node in ast.walk(ast.parse((package / name).read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("add", "field")
+                and len(node.args) >= 2
+                and (text := _message(node.args[1]))
+            ):
+                messages[text] = f"{name}:{node.lineno}"
+    assert len(messages) > 50  # the extraction found the services' messages
+    with (i18n.CATALOGUES / "fr" / "LC_MESSAGES" / i18n.SERVICES).open("rb") as po:
+        catalogue = {
+            PLACEHOLDER.sub("{}", m.id): m.string for m in read_po(po, locale="fr") if isinstance(m.id, str)
+        }
+    assert [f"{where}: {text!r}" for text, where in messages.items() if not catalogue.get(text)] == []
+    with i18n.use("fr"):
+        assert i18n.service_message("the case has no member 3") == "le cas n’a pas de demande 3"
+        assert (
+            i18n.service_message("Expected `str` of length <= 40")
+            == "au plus 40 caractères ou éléments (`str`)"
+        )
+        assert i18n.service_message("a message no catalogue has") == "a message no catalogue has"
+    assert i18n.service_message("the case has no member 3") == "the case has no member 3"

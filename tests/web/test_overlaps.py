@@ -9,15 +9,18 @@ e-mail of a new case through a real SMTP server."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import re
+import time
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from aiosmtpd.controller import Controller
@@ -35,7 +38,7 @@ from msnet.requests import schemas as request_schemas
 from msnet.requests import service as request_service
 from msnet.web import overlaps
 from tests.conftest import free_port
-from tests.web.conftest import SignedInPage, Someone, WebNode
+from tests.web.conftest import SignedInPage, Someone, WebNode, sign_in
 from tests.web.pages import as_operator, axe_clean, csrf, field_error, owner_rows, signed_in
 
 pytestmark = [
@@ -445,3 +448,65 @@ async def test_a_person_who_asked_is_emailed_a_new_case_once(web_node: WebNode) 
     text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert f"{web_node.base}/overlaps/{world.case_id}" in text
     assert world.descriptions[world.b.slug] not in text
+
+
+async def test_the_services_messages_beside_the_fields_are_in_the_readers_language(web_node: WebNode) -> None:
+    world = await overlapping(web_node)
+    path = f"/overlaps/{world.case_id}"
+    async with signed_in(web_node, world.a) as http:
+        await http.get("/language/fr")
+        token = csrf((await http.get(path)).text)
+        long = await http.post(f"{path}/messages", data={"csrf_token": token, "body": "x" * 4001})
+        assert field_error(long.text, "body") == "au plus 4000 caractères ou éléments (`str`)"
+        missing = await http.post(
+            f"{path}/resolution", data={"csrf_token": token, "kind": "withdraw", "member": "9", "note": ""}
+        )
+        assert field_error(missing.text, "member") == "le cas n’a pas de demande 9"
+        lead = await http.post(
+            f"{path}/resolution", data={"csrf_token": token, "kind": "coordinate", "note": ""}
+        )
+        assert field_error(lead.text, "lead_office_id") == "indiquez le bureau qui mène"
+    assert await written(web_node, world.case_id) == (0, 0)
+
+
+def seconds_left(window: int) -> float:
+    return window - time.time() % window
+
+
+async def test_failed_sign_ins_from_one_address_are_refused_until_the_interval_ends(
+    web_node: WebNode,
+) -> None:
+    """From an address of its own (127.0.0.2: the module's other tests sign in from 127.0.0.1), past
+    the limit of failed sign-ins an interval the callback answers 429 with Retry-After and a page
+    saying to wait; a valid sign-in from that address still passes."""
+    slug = await web_node.organisation()
+    someone = await web_node.person(slug, ["staff"])
+    window, limit = web_node.settings.auth_failure_window, web_node.settings.auth_failure_limit
+    if seconds_left(window) < window / 3:  # the failures all fall in one interval: the next one
+        await asyncio.sleep(seconds_left(window))
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=web_node.base, transport=transport) as http:
+        callback = f"/auth/{slug}/callback?code=forged&state=forged"
+        for _ in range(limit):
+            assert (await http.get(callback)).status_code == 400
+        refused = await http.get(callback, headers={"Accept-Language": "fr"})
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["retry-after"]) <= window
+        assert "Trop de connexions depuis votre adresse ont échoué" in unescape(refused.text)
+        assert "msnet_session" not in refused.headers.get("set-cookie", "")
+        assert (await sign_in(http, web_node, someone)).headers["location"] == "/"
+    entries = await owner_rows(
+        web_node,
+        "SELECT e.action, e.outcome, e.resource_id, e.source FROM audit_log e "
+        "JOIN organisations o ON o.id = e.organisation_id "
+        "WHERE o.slug = $1 AND e.action IN ('auth.failed', 'person.sign_in') ORDER BY e.seq",
+        slug,
+        lifted=("audit_log",),
+    )
+    denied = [e for e in entries if (e["action"], e["outcome"]) == ("person.sign_in", "denied")]
+    assert len(denied) == limit  # the refused attempt is not audited alone: its interval's count is
+    (failed,) = [e for e in entries if e["action"] == "auth.failed"]
+    assert (failed["resource_id"].split()[:2], failed["source"]) == (
+        ["count=1", "reason=sign_in"],
+        "127.0.0.2",
+    )

@@ -459,3 +459,38 @@ async def test_a_provider_on_a_private_address_is_never_called_unless_allowed(si
         await oidc.check_reachable("file:///etc/passwd", private_addresses=True)
     allowed = await oidc.Providers().metadata(oidc.Client(issuer, "msnet", "secret", private_addresses=True))
     assert allowed["issuer"] == issuer
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+async def test_a_browser_gets_an_error_page_where_no_page_answers_and_other_clients_a_problem(
+    signin_node: WebNode,
+) -> None:
+    """An unknown address, or a method a page does not take, answers a browser with an error page in
+    its language (status kept, the pages' headers); a JSON client, and every client of the API,
+    federation, OAuth and discovery paths, with a problem document."""
+    async with httpx.AsyncClient(base_url=signin_node.base) as http:
+        missing = await http.get("/no-such-page", headers={"Accept": BROWSER, "Accept-Language": "fr"})
+        assert (missing.status_code, missing.headers["content-type"]) == (404, "text/html; charset=utf-8")
+        assert "<h1>Erreur 404</h1>" in missing.text
+        assert missing.headers["content-security-policy"] == CSP
+        assert "no-store" in missing.headers["cache-control"]
+        wrong = await http.get(f"/overlaps/{uuid.uuid4()}/resolution", headers={"Accept": BROWSER})
+        assert (wrong.status_code, wrong.headers["content-type"]) == (405, "text/html; charset=utf-8")
+        assert "<h1>Error 405</h1>" in wrong.text
+        assert "POST" in wrong.headers["allow"]
+        for path, accept in (
+            ("/no-such-page", "application/json"),
+            ("/no-such-page", "*/*"),
+            ("/v1/no-such-thing", BROWSER),
+            ("/federation/v1/no-such-thing", BROWSER),
+            ("/oauth/no-such-thing", BROWSER),
+            ("/.well-known/no-such-thing", BROWSER),
+        ):
+            answer = await http.get(path, headers={"Accept": accept})
+            assert (answer.status_code, answer.headers["content-type"]) == (
+                404,
+                "application/problem+json",
+            ), path
+            assert answer.json()["status"] == 404

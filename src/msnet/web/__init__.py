@@ -25,6 +25,7 @@ from msnet.web.pages import (
     provide_db,
     provide_principal,
     template_config,
+    with_error_pages,
 )
 from msnet.web.quarterly import QuarterlyMailingPages
 from msnet.web.reports import ReportPages
@@ -35,7 +36,7 @@ from msnet.web.saved import SavedSearchPages
 from msnet.web.security import SecurityHeaders
 from msnet.web.trainings import TrainingPages
 
-__all__ = ["Providers", "assets", "router", "template_config"]
+__all__ = ["Providers", "assets", "router", "template_config", "with_error_pages"]
 
 #: ``opt`` of every page and static file: signed in with a session, not a token (tests/web/ checks
 #: their guards; tests/test_route_guards.py the API's)

@@ -15,6 +15,7 @@ then add the new entries to the French catalogue of their area and translate the
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +32,8 @@ DEFAULT = "en"
 CATALOGUES = Path(__file__).parent / "translations"
 #: the cookie the language switch sets for a visitor who has not signed in
 COOKIE = "msnet_language"
+#: the catalogue of the services' messages (the API's, in English), shown beside a form's fields
+SERVICES = "services.po"
 
 
 def _compile(language: str) -> NullTranslations:
@@ -116,6 +119,48 @@ def gettext(message: str, **variables: object) -> str:
 def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     """The form for ``n``, with ``%(num)d`` and the ``variables`` filled."""
     return translate_plural(singular, plural, n) % {"num": n, **variables}
+
+
+def _service_patterns() -> list[tuple[re.Pattern[str], str]]:
+    """The messages of :data:`SERVICES` with placeholders, as patterns matching the services' messages
+    (a placeholder matches any text); the longest first, so the most specific wins."""
+    with (CATALOGUES / "fr" / "LC_MESSAGES" / SERVICES).open("rb") as po:
+        ids = [m.id for m in pofile.read_po(po, locale="fr") if isinstance(m.id, str) and "%(" in m.id]
+    patterns = []
+    for message in sorted(ids, key=len, reverse=True):
+        parts = re.split(r"%\((\w+)\)s", message.replace("%%", "%"))
+        regex = "".join(re.escape(part) if n % 2 == 0 else f"(?P<{part}>.+?)" for n, part in enumerate(parts))
+        patterns.append((re.compile(regex, re.S), message))
+    return patterns
+
+
+_SERVICE_PATTERNS = _service_patterns()
+
+
+def service_message(message: str) -> str:
+    """A service's message (English, as the API gives it) in the current language: from the
+    catalogue of :data:`SERVICES`, word for word or by a pattern whose placeholders take the values
+    the message holds; else unchanged."""
+    translated = translate(message)
+    if translated != message or _current.get() == DEFAULT:
+        return translated
+    for pattern, msgid in _SERVICE_PATTERNS:
+        found = pattern.fullmatch(message)
+        if found:
+            return translate(msgid) % found.groupdict()
+    return message
+
+
+def service_messages(value: object) -> object:
+    """:func:`service_message` of every text in ``value`` (a message, or mistakes by field: dicts,
+    lists and tuples of them; a dict's keys are kept)."""
+    if isinstance(value, str):
+        return service_message(value)
+    if isinstance(value, dict):
+        return {key: service_messages(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(service_messages(item) for item in value)
+    return value
 
 
 @cache

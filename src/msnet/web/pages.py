@@ -35,6 +35,7 @@ from msnet.settings import Settings
 from msnet.web import csrf, i18n, sessions
 from msnet.web.i18n import N_
 from msnet.web.people import ROLE_LABELS
+from msnet.web.security import HEADERS as SECURITY_HEADERS
 from msnet.web.sessions import SignedIn
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -108,17 +109,25 @@ def template_config() -> TemplateConfig:
     return TemplateConfig(instance=engine)
 
 
+#: What every page's answer says of its caching.
+PAGE_HEADERS = {
+    "Vary": "Cookie, Accept-Language, HX-Request, HX-History-Restore-Request",
+    "Cache-Control": "no-store",
+}
+
+
 def page(template: str, status_code: int = 200, **context: Any) -> Template:
     """A page, rendered in the request's language; ``Vary`` names what changes it (htmx fragments vary
-    on ``HX-Request``)."""
+    on ``HX-Request``). The services' messages in its ``errors`` and ``failure`` are shown in that
+    language (:func:`msnet.web.i18n.service_messages`)."""
+    for name in ("errors", "failure"):
+        if context.get(name):
+            context[name] = i18n.service_messages(context[name])
     return Template(
         template_name=template,
         context=context,
         status_code=status_code,
-        headers={
-            "Vary": "Cookie, Accept-Language, HX-Request, HX-History-Restore-Request",
-            "Cache-Control": "no-store",
-        },
+        headers=dict(PAGE_HEADERS),
     )
 
 
@@ -241,17 +250,67 @@ _MESSAGES = {
 _FAILED = N_("Something went wrong on our side.")
 
 
-def _error_page(request: Request, exc: Exception) -> Response:
-    """The API's answer to the exception (its status and headers, e.g. Retry-After), as a page."""
+def _answer(request: Request, exc: Exception) -> tuple[int, str, dict[str, str]]:
+    """The API's answer to the exception: its status, the page's message for it, and the headers a
+    page keeps of it (Retry-After, Allow)."""
     handler = next(h for kind, h in EXCEPTION_HANDLERS.items() if isinstance(exc, kind))
     answer: Response = handler(request, exc)
     status = answer.status_code
     message = _MESSAGES.get(status, _FAILED if status >= 500 else _MESSAGES[400])
+    return status, message, {n: answer.headers[n] for n in ("retry-after", "allow") if n in answer.headers}
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    """The API's answer to the exception (its status and headers, e.g. Retry-After), as a page."""
+    status, message, headers = _answer(request, exc)
     response = page("error.html", status_code=status, status=status, message=message)
-    for name in ("retry-after", "allow"):
-        if name in answer.headers:
-            response.headers[name] = answer.headers[name]
+    for name, value in headers.items():
+        response.headers[name] = value
     return response  # type: ignore[return-value]
+
+
+#: Where errors stay problem documents whatever the client accepts: the API, federation, OAuth,
+#: discovery and the node's own endpoints.
+API_PREFIXES = ("/v1", "/federation", "/oauth", "/.well-known", "/health", "/metrics", "/schema")
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (HTML rather than JSON) at an address that is not the API's."""
+    path = request.url.path
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in API_PREFIXES):
+        return False
+    offered = ["application/problem+json", "application/json", "text/html"]
+    return request.accept.best_match(offered) == "text/html"
+
+
+def _or_page(handler: Callable[[Request, Exception], Response]) -> Callable[[Request, Exception], Response]:
+    def handle(request: Request, exc: Exception) -> Response:
+        if not wants_page(request):
+            return handler(request, exc)
+        status, message, headers = _answer(request, exc)
+        language = i18n.chosen(request.cookies.get(i18n.COOKIE)) or i18n.negotiate(
+            request.headers.get("accept-language")
+        )
+        with i18n.use(language):  # rendered here: the pages' middleware binds no language outside them
+            html = request.app.template_engine.get_template("error.html").render(
+                request=request, status=status, message=message
+            )
+        security = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+        return Response(
+            content=html,
+            status_code=status,
+            media_type="text/html",
+            headers={**PAGE_HEADERS, **security, **headers},
+        )
+
+    return handle
+
+
+def with_error_pages(handlers: dict[Any, Any]) -> dict[Any, Any]:
+    """The application's exception handlers, answering a browser's request for a page that no page
+    handled (an unknown address, a method a page does not take) with an error page in the
+    browser's language; every other client keeps its problem document."""
+    return {kind: _or_page(handler) for kind, handler in handlers.items()}
 
 
 EXCEPTION_PAGES: dict[Any, Any] = {

@@ -3,6 +3,7 @@ administration (``/admin/idp``)."""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -12,6 +13,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet.auth import failures
 from msnet.auth.principal import Principal
 from msnet.errors import InvalidInput, NotFound
 from msnet.logs import get_logger
@@ -44,6 +46,7 @@ class SignInPages(Controller):
             organisations=await identity.with_providers(db),
             next=local_path(next),
             failed=False,
+            wait_minutes=None,
         )
 
     @get("/login/{slug:str}")
@@ -93,7 +96,14 @@ class SignInPages(Controller):
             )
         except oidc.SignInError as exc:
             log.warning("sign-in refused", organisation=slug, reason=exc.reason)
+            source = failures.source_of(request.scope)
+            key = failures.FailureKey(source, "sign_in", organisation.id)
+            verdict = failures.note_failure(request.scope, key)
+            if verdict.retry_after is not None:  # counted, and audited with its interval's count
+                await request.app.state.auth_tarpit.hold()
+                return await self._failed(request, db, 429, retry_after=verdict.retry_after)
             await signin.record_failure(db, request.scope, organisation, exc.reason)
+            await failures.record_first(db, request.scope, key, verdict)
             return await self._failed(request, db, 400)
         previous = request.cookies.get(sessions.cookie_name(settings))
         if previous:
@@ -105,14 +115,22 @@ class SignInPages(Controller):
         response.delete_cookie(signin.COOKIE, path="/auth/")
         return response
 
-    async def _failed(self, request: Request, db: AsyncSession, status: int) -> Template:
-        return page(
+    async def _failed(
+        self, request: Request, db: AsyncSession, status: int, *, retry_after: int | None = None
+    ) -> Template:
+        """The sign-in page saying it failed; with ``retry_after``, that the address made too many
+        failed attempts and must wait that many seconds."""
+        response = page(
             "login.html",
             status_code=status,
             organisations=await identity.with_providers(db),
             next="/",
             failed=True,
+            wait_minutes=math.ceil(retry_after / 60) if retry_after else None,
         )
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @post("/logout", guards=[signed_in])
     async def logout(self, request: Request, db: NamedDependency[AsyncSession]) -> Redirect:

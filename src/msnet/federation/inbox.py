@@ -54,7 +54,7 @@ MEDIA_TYPE = "application/jose"
 #: how far a message's ``iat`` may be from this node's clock (seconds): it is signed when sent
 LEEWAY = 300
 #: the modules whose handlers the inbox dispatches to (imported when the first message arrives)
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("msnet.federation.requests",)
 #: the statuses of a peer's answer after which the message is sent again (the others refuse it for good)
 RETRIED = frozenset({401, 403, 408, 425, 429})
 log = get_logger("msnet.federation.inbox")

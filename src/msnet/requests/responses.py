@@ -1,4 +1,7 @@
-"""The offices' responses to a request: offers and declines, and the requester accepting an offer."""
+"""The offices' responses to a request: offers and declines, and the requester accepting an offer.
+
+A response to a copy of a request homed on a peer is recorded here and sent to the request's home
+(``across.send_response``), which alone moves the request (:func:`take`) and sends the copy back."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from msnet.auth.principal import Principal
 from msnet.errors import Conflict, Errors, Forbidden, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.outbox.service import tell
-from msnet.requests import schemas, service
-from msnet.requests.models import RequestResponse
+from msnet.requests import across, schemas, service
+from msnet.requests.models import RequestResponse, SupportRequest
 from msnet.roster.models import Expert
 from msnet.sharing import slugs_of
 
@@ -112,17 +115,6 @@ async def _respond(
             for i, expert_id in enumerate(data.experts):
                 if expert_id not in own:
                     errors.add(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
-    if request.state not in ("submitted", "received"):
-        raise Conflict(
-            f"a request in state '{request.state}' takes no responses",
-            allowed=service.allowed_transitions(request),
-        )
-    if await session.scalar(
-        select(RequestResponse.id).where(
-            RequestResponse.request_id == request.id, RequestResponse.office_id == data.office_id
-        )
-    ):
-        raise Conflict("this office has already responded to the request")
     response = RequestResponse(
         request_id=request.id,
         organisation_id=principal.org_id,
@@ -136,8 +128,39 @@ async def _respond(
         reason=data.reason,
         origin=origin,
     )
+    await take(session, principal, request, response, copy=request.origin != origin)
+    await record_action(session, principal, "request.respond", "request_response", response.id, data)
+    return _response_schema(response, await slugs_of(session, [principal.org_id]))
+
+
+async def take(
+    session: AsyncSession,
+    principal: Principal,
+    request: SupportRequest,
+    response: RequestResponse,
+    *,
+    copy: bool,
+) -> None:
+    """Record ``response`` (409 unless the request takes responses and its office has not responded).
+    To a copy (``copy``): sent to the request's home. On the home: the requester is told, the request
+    moves (received; rejected once every office declined) and the peers' copies follow."""
+    if request.state not in ("submitted", "received"):
+        raise Conflict(
+            f"a request in state '{request.state}' takes no responses",
+            allowed=service.allowed_transitions(request),
+        )
+    if await session.scalar(
+        select(RequestResponse.id).where(
+            RequestResponse.request_id == request.id, RequestResponse.office_id == response.office_id
+        )
+    ):
+        raise Conflict("this office has already responded to the request")
     session.add(response)
     await session.flush()
+    if copy:
+        await across.send_response(session, request, response)
+        await session.refresh(response)
+        return
     await tell(
         session,
         [request.organisation_id],
@@ -145,20 +168,20 @@ async def _respond(
         {
             "request_id": str(request.id),
             "response_id": str(response.id),
-            "office_id": str(data.office_id),
-            "kind": data.kind,
+            "office_id": str(response.office_id),
+            "kind": response.kind,
         },
     )
     if request.state == "submitted":
         await service.transition(session, principal, request, "received", "first response")
-    if data.kind == "decline":  # kept on the request: each responder sees only its own responses
-        request.declined_offices = [*request.declined_offices, data.office_id]
+    if response.kind == "decline":  # kept on the request: each responder sees only its own responses
+        request.declined_offices = [*request.declined_offices, response.office_id]
         await session.flush()
     if set(request.addressee_offices) <= set(request.declined_offices) and request.state == "received":
         await service.transition(session, principal, request, "rejected", "every addressed office declined")
     await session.refresh(response)
-    await record_action(session, principal, "request.respond", "request_response", response.id, data)
-    return _response_schema(response, await slugs_of(session, [principal.org_id]))
+    await session.refresh(request)
+    await across.propagate(session, request)
 
 
 async def accept_response(
@@ -186,6 +209,7 @@ async def accept_response(
     response.version += 1
     await session.flush()
     await session.refresh(response)
+    await across.propagate(session, request)
     for other in await session.scalars(
         select(RequestResponse).where(RequestResponse.request_id == request.id)
     ):

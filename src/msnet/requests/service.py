@@ -25,7 +25,7 @@ from msnet.overlaps import service as overlaps
 from msnet.preconditions import check_version
 from msnet.processes import service as processes
 from msnet.processes.models import Process
-from msnet.requests import routing, schemas
+from msnet.requests import across, routing, schemas
 from msnet.requests.models import RequestEvent, RequestResponse, SupportRequest
 from msnet.sharing import apply_changes, resolve_share_with, resolve_sharing, slugs_of, visible
 from msnet.taxonomy import service as taxonomy
@@ -503,10 +503,15 @@ async def update_request(
             )
         await transition(session, principal, request, state)
     await session.refresh(request)
+    added = [
+        g for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True) if o not in before
+    ]
     if request.state != "draft":
         await _received(session, request, [o for o in request.addressee_offices if o not in before])
+        await across.check_reachable(session, request, await _remote(session, added))
     if request.state in OPEN and any(f in changes for f in OVERLAP_FIELDS):
         await overlaps.detect(session, principal, request.id)
+    await across.propagate(session, request, added)
     action = "request.update" if state is None else UPDATE_ACTIONS.get(state, "request.update")
     await record_action(session, principal, action, "request", request_id, data)
     return await request_detail(session, principal, request)
@@ -535,9 +540,11 @@ async def submit_request(
         raise Conflict(
             "name at least one addressee, or route the request to the best matches", allowed=["cancelled"]
         )
+    await across.check_reachable(session, request, await _remote(session, request.addressee_orgs))
     await transition(session, principal, request, "submitted")
     await overlaps.detect(session, principal, request.id)
     await session.refresh(request)
+    await across.propagate(session, request, request.addressee_orgs)
     await record_action(session, principal, "request.submit", "request", request_id)
     return await request_detail(session, principal, request)
 
@@ -547,8 +554,9 @@ async def withdraw_request(
 ) -> schemas.RequestDetail:
     request = await owned(session, principal, request_id)
     await transition(session, principal, request, "cancelled")
-    await _settle_open_offers(session, request)
+    await settle_open_offers(session, request)
     await session.refresh(request)
+    await across.propagate(session, request)
     await record_action(session, principal, "request.withdraw", "request", request_id)
     return await request_detail(session, principal, request)
 
@@ -563,14 +571,20 @@ async def close_request(
     request = await owned(session, principal, request_id)
     await transition(session, principal, request, "completed", outcome.note)
     request.outcome = msgspec.to_builtins(outcome)
-    await _settle_open_offers(session, request)
+    await settle_open_offers(session, request)
     await session.flush()
     await session.refresh(request)
+    await across.propagate(session, request)
     await record_action(session, principal, "request.close", "request", request_id, outcome)
     return await request_detail(session, principal, request)
 
 
-async def _settle_open_offers(session: AsyncSession, request: SupportRequest) -> None:
+async def _remote(session: AsyncSession, orgs: list[UUID]) -> list[UUID]:
+    """Those of ``orgs`` homed on peers."""
+    return [org for org, home in (await across.homes(session, orgs)).items() if home is not None]
+
+
+async def settle_open_offers(session: AsyncSession, request: SupportRequest) -> None:
     """When a request closes, offers never accepted are marked not selected."""
     for response in await session.scalars(
         select(RequestResponse).where(

@@ -171,6 +171,10 @@ def what_to_try(nodes: list[Node]) -> str:
                 for resource in ("experts", "offices")
             ),
             f"  curl -s {first.url}/.well-known/msnet-node   # its signed node document",
+            f"  Ask across nodes: POST {first.url}/v1/requests naming an office listed above from "
+            f"{nodes[1].url} as addressee (the process and requesting office shared with the network), then "
+            f"POST /v1/requests/ID/submit; within seconds it is in {nodes[1].organisations[0]}'s "
+            f"{nodes[1].url}/v1/inbox, and its offer or decline comes back to /v1/requests/ID/responses",
             f"  {status} msnet peer status   # each peer's last sync, lag and last error",
             "  (each node's demo clients are in its data directory's demo-credentials.json; "
             "every node has the environment above with its own port)",

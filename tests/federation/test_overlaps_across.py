@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -87,13 +87,16 @@ async def deliver(nodes: list[Node]) -> None:
 
 
 async def until(world: World, check: Callable[[], Awaitable[T | None]]) -> T:
-    """Deliver, round after round, until ``check`` answers."""
-    nodes = list(world.nodes.values())
-    for _ in range(10):
-        found = await check()
-        if found:
-            return found
-        await deliver(nodes)
+    """Every node's worker delivering, round after round, until ``check`` answers."""
+    async with AsyncExitStack() as stack:
+        workers = [await stack.enter_async_context(worker_of(node)) for node in world.nodes.values()]
+        for _ in range(10):
+            found = await check()
+            if found:
+                return found
+            for worker in workers:
+                while await worker.run_once():
+                    pass
     raise AssertionError("never came to pass")
 
 

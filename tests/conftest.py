@@ -75,16 +75,17 @@ def pytest_configure(config: pytest.Config) -> None:
 #: Tests that take longest (processes, servers, browsers) are dealt first, so that the workers finish
 #: together rather than one waiting on a long test dealt last.
 RUN_FIRST = (
+    "tests/federation/test_demo_nodes.py",
     "tests/faults/",
     "tests/test_embedded.py",
     "tests/test_contract.py",
+    "tests/web/",
+    "tests/federation/",
     "tests/docs/",
     "tests/replica/",
     "tests/deploy/",
     "tests/ops/test_serve_processes.py",
     "tests/test_cli_identity.py",
-    "tests/web/",
-    "tests/federation/",
 )
 #: Modules whose tests share a server of their own (a module-scoped fixture) run on one worker each,
 #: which starts that server once: each is a group of its own (its path) that ``GroupScheduling`` deals
@@ -98,11 +99,21 @@ ONE_WORKER = (
 )
 
 
+#: Modules that run on one worker together, as one group: they share a session-scoped fixture (one
+#: a worker), made once so (the sign-in modules' ``signin_node``).
+SHARED = {
+    "tests/web/test_signin.py": "tests/web/ sign-in",
+    "tests/web/test_security.py": "tests/web/ sign-in",
+    "tests/web/test_i18n.py": "tests/web/ sign-in",
+}
+
+
 def group_of(nodeid: str) -> str | None:
-    """The group of the test ``nodeid`` (its module's path, for the ONE_WORKER modules); ``None``:
-    it may run on any worker."""
+    """The group of the test ``nodeid`` (for the ONE_WORKER modules, its module's path or its name in
+    SHARED); ``None``: it may run on any worker."""
     if nodeid.startswith(ONE_WORKER):
-        return nodeid.split("::", 1)[0]
+        module = nodeid.split("::", 1)[0]
+        return SHARED.get(module, module)
     return None
 
 

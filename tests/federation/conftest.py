@@ -106,17 +106,23 @@ async def _prepare(node: Node) -> None:
             )
 
 
+async def _prepare_all(nodes: list[Node]) -> None:
+    await asyncio.gather(*(_prepare(node) for node in nodes))
+
+
 @contextmanager
 def running_nodes(
     superuser_url: str, clones: Clones, tmp: Path, count: int = 3, **settings: Any
 ) -> Iterator[list[Node]]:
     """``count`` live nodes (at most 5): node i is named ``NAMES[i]`` and homes the organisations
     ``NAMES[i]`` and ``NAMES[i]-2``; ``settings`` overrides every node's ``Settings``."""
+    names = NAMES[:count]
     with ExitStack() as stack:
-        nodes = []
-        for name in NAMES[:count]:
-            database = clones.take()
+        databases = [clones.take() for _ in names]
+        for database in databases:
             stack.callback(clones.give_back, database)
+
+        def made(name: str, database: str) -> Node:
             port = free_port()
             issuer = f"http://127.0.0.1:{port}"
             node_settings = Settings(
@@ -139,8 +145,10 @@ def running_nodes(
                 app=create_app(node_settings),
                 orgs=[name, f"{name}-2"],
             )
-            asyncio.run(_prepare(node))
-            nodes.append(node)
+            return node
+
+        nodes = [made(name, database) for name, database in zip(names, databases, strict=True)]
+        asyncio.run(_prepare_all(nodes))
         with serving_all(nodes):
             yield nodes
 
@@ -150,8 +158,10 @@ def serving_all(nodes: list[Node]) -> Iterator[None]:
     """Each node served over real HTTP by uvicorn, in a thread, as ``tests.conftest.serving`` does;
     told to stop all at once at the end, so their shutdowns wait together."""
     try:
+        for node in nodes:  # started together, then waited for
+            _start(node)
         for node in nodes:
-            serve(node)
+            _until_started(node)
         yield
     finally:
         for node in nodes:
@@ -165,6 +175,11 @@ def serving_all(nodes: list[Node]) -> Iterator[None]:
 
 def serve(node: Node) -> None:
     """Serve ``node`` on its port, in a thread, until ``stop(node)``; returns once it answers."""
+    _start(node)
+    _until_started(node)
+
+
+def _start(node: Node) -> None:
     port = node.settings.port
     server = uvicorn.Server(
         uvicorn.Config(node.app, host="127.0.0.1", port=port, log_config=None, access_log=False)
@@ -172,11 +187,16 @@ def serve(node: Node) -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     node.server = (server, thread)
+
+
+def _until_started(node: Node) -> None:
+    assert node.server is not None
+    server, thread = node.server
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError(f"node {node.name} did not start")
-        time.sleep(0.02)
+        time.sleep(0.01)
 
 
 @contextmanager

@@ -35,6 +35,7 @@ from msnet.directory.models import Capacity, Office
 from msnet.directory.service import STALE_AFTER
 from msnet.errors import Conflict, InvalidInput, NotFound
 from msnet.idempotency.service import Replayed
+from msnet.organisations.models import Organisation
 from msnet.overlaps import service as overlaps
 from msnet.processes import schemas as process_schemas
 from msnet.processes import service as processes
@@ -861,25 +862,35 @@ async def home(db: AsyncSession, principal: Principal) -> dict[str, Any]:
         return {"requests_home": None}
     now = datetime.now(UTC)
     orgs = await listing.organisation_names(db)
-    inbox = await service.inbox(db, principal, state=None, office_id=None, limit=PAGE_SIZE, cursor=None)
-    waiting = [r for r in inbox.items if r.state in ("submitted", "received")]
-    answered = await answered_by(db, principal, [r.id for r in waiting])
-    awaiting = [r for r in waiting if r.id not in answered]
-    awaiting_total = await db.scalar(
-        select(func.count())
-        .select_from(SupportRequest)
+    awaiting_conditions = (
+        service.readable(principal),
+        SupportRequest.addressee_orgs.contains([principal.org_id]),
+        SupportRequest.state.in_(("submitted", "received")),
+        ~select(RequestResponse.id)
         .where(
-            service.readable(principal),
-            SupportRequest.addressee_orgs.contains([principal.org_id]),
-            SupportRequest.state.in_(("submitted", "received")),
-            ~select(RequestResponse.id)
-            .where(
-                RequestResponse.request_id == SupportRequest.id,
-                RequestResponse.organisation_id == principal.org_id,
-            )
-            .exists(),
+            RequestResponse.request_id == SupportRequest.id,
+            RequestResponse.organisation_id == principal.org_id,
         )
+        .exists(),
     )
+    awaiting_total = await db.scalar(
+        select(func.count()).select_from(SupportRequest).where(*awaiting_conditions)
+    )
+    awaiting = (  # the longest waiting first
+        await db.execute(
+            select(
+                SupportRequest.id,
+                SupportRequest.title,
+                SupportRequest.state,
+                SupportRequest.submitted_at,
+                Organisation.slug,
+            )
+            .join(Organisation, Organisation.id == SupportRequest.organisation_id)
+            .where(*awaiting_conditions)
+            .order_by(SupportRequest.submitted_at, SupportRequest.id)
+            .limit(HOME_ITEMS)
+        )
+    ).all()
     by_state = dict(
         (
             await db.execute(
@@ -915,8 +926,16 @@ async def home(db: AsyncSession, principal: Principal) -> dict[str, Any]:
     return {
         "requests_home": {
             "awaiting_total": awaiting_total or 0,
-            "awaiting": row_views(awaiting[:HOME_ITEMS], orgs, now),
-            "inbox_total": inbox.total,
+            "awaiting": [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "state": label(STATE_LABELS, r.state),
+                    "organisation": orgs.get(r.slug, r.slug),
+                    "waited": waited(r.submitted_at, now),
+                }
+                for r in awaiting
+            ],
             "open": [
                 {
                     "state": label(STATE_LABELS, s),

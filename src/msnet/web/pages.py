@@ -46,6 +46,7 @@ log = get_logger("msnet.web")
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        auto_reload=False,  # compiled once: a page's templates (and those it includes) were stat'ed each time
         autoescape=True,
         undefined=StrictUndefined,
         extensions=["jinja2.ext.i18n"],

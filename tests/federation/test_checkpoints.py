@@ -373,3 +373,16 @@ async def test_a_checkpoint_is_signed_at_shutdown(peered: list[Node]) -> None:
     last = await held(un, un.issuer)
     assert last[-1] == await head(un)
     assert last[-1][0] >= first[-1][0] + 2
+
+
+def test_a_checkpoint_larger_than_the_database_holds_is_refused_as_malformed() -> None:
+    """A peer's checkpoint of 2**63 entries or more is refused when read (kept, it would fail the
+    bigint insert and end the job's round before the next peers were fetched)."""
+    issuer = "http://peer.example"
+    key = RSAKey.generate_key(2048, parameters={"alg": ALG}, auto_kid=True)
+    keys = KeySet([key])
+    largest = checkpoints.make(issuer, 2**63 - 1, "ab" * 32, key)
+    assert checkpoints.read(largest.jws, issuer, keys).size == 2**63 - 1
+    for size in (2**63, 10**19 - 1):
+        with pytest.raises(checkpoints.BadCheckpoint, match="size or its signed-at line is malformed"):
+            checkpoints.read(checkpoints.make(issuer, size, "ab" * 32, key).jws, issuer, keys)

@@ -61,6 +61,9 @@ TYP = "msnet-checkpoint+jws"
 #: checkpoints of the calling node's chain on one page of ``/federation/v1/witnessed``, at most
 MAX_LIMIT = 1000
 _SIZE = re.compile(r"0|[1-9][0-9]{0,18}")
+#: the largest size a checkpoint may give: what the database's bigint holds (a larger one from a peer
+#: would fail the insert and stop the job's round before the next peers are fetched)
+MAX_SIZE = 2**63 - 1
 _SIGNED_AT = re.compile(r"signed-at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
 
 
@@ -165,7 +168,7 @@ def read(token: str, issuer: str, keys: KeySet) -> Checkpoint:
     if lines[0] != origin(issuer):
         raise BadCheckpoint(f"it is of the chain {lines[0]!r}, not {origin(issuer)!r}")
     signed_at = _SIGNED_AT.fullmatch(lines[3])
-    if not _SIZE.fullmatch(lines[1]) or signed_at is None:
+    if not _SIZE.fullmatch(lines[1]) or int(lines[1]) > MAX_SIZE or signed_at is None:
         raise BadCheckpoint("its size or its signed-at line is malformed")
     try:
         raw = base64.b64decode(lines[2], validate=True)

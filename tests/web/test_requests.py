@@ -338,6 +338,15 @@ async def test_a_bad_form_names_every_field_beside_it_and_writes_nothing(
         )
         assert registering.status_code == 422
         assert field_error(registering.text, "new_process_countries") != ""
+        shapeless = await send(
+            a,
+            "/requests/new",
+            ask(net, process_id="", new_process_name="Delta", new_process_countries="QQQ", languages="f1"),
+            token,
+        )
+        assert shapeless.status_code == 422
+        assert field_error(shapeless.text, "languages") == "is not written as expected"
+        assert field_error(shapeless.text, "new_process_countries") == "is not written as expected"
         assert await count(web_node, "SELECT count(*) AS n FROM requests") == before
         assert await count(web_node, "SELECT count(*) AS n FROM processes WHERE name = 'Delta'") == 0
         fr = await a.get("/language/fr")

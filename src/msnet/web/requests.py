@@ -12,6 +12,7 @@ changed (as ``If-Match`` → 412 does in the API). A creating form carries a key
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -320,6 +321,21 @@ class Draft:
             add("share_with", i18n.gettext("only a restricted request is shared with organisations"))
         return errors
 
+    def shaped(self) -> dict[str, list[str]]:
+        """The mistakes of shape the API's bodies refuse (a code or term not written as one), by field."""
+        errors: dict[str, list[str]] = {}
+        bodies: list[tuple[Any, dict[str, str]]] = [(lambda: self.create(UUID(int=0)), FIELD_OF)]
+        if not self.values["process_id"]:
+            bodies.append((self.process, PROCESS_FIELD_OF))
+        for body, fields in bodies:
+            try:
+                body()
+            except msgspec.ValidationError as exc:
+                at = re.search(r"at `\$\.(\w+)", str(exc))
+                name = fields.get(at.group(1), at.group(1)) if at else "title"
+                errors.setdefault(name, []).append(i18n.gettext("is not written as expected"))
+        return errors
+
     def create(self, process_id: UUID) -> schemas.RequestCreate:
         v = self.values
         return msgspec.convert(
@@ -366,7 +382,7 @@ async def create_from_form(
 ) -> UUID | dict[str, list[str]]:
     """A new draft request (and the process registered with it), or every mistake by field and
     nothing written. The form's key makes a form sent twice make one request."""
-    errors = draft.checked()
+    errors = draft.checked() or draft.shaped()
     if errors:
         return errors
     key = draft.form_key or None

@@ -44,7 +44,7 @@ from msnet.organisations.models import Organisation
 from msnet.settings import Settings
 from msnet.web import identity, people
 from tests.browser import LOOPBACK, TIMEOUT_MS, browser, offline_page
-from tests.conftest import APP, OWNER, TEST_SECRET_KEY, Clones, DemoTemplate, _admin, free_port, serving
+from tests.conftest import APP, OWNER, TEST_SECRET_KEY, Clones, DemoTemplate, _admin, listening, serving
 from tests.helpers import add_organisation
 
 __all__ = ["browser", "offline_page"]
@@ -188,11 +188,12 @@ def _settings_for(superuser_url: str, name: str, data_dir: Path, port: int) -> S
 
 @contextmanager
 def _node(superuser_url: str, name: str, data_dir: Path, **overrides: object) -> Iterator[WebNode]:
-    port = free_port()
-    settings = replace(_settings_for(superuser_url, name, data_dir, port), **overrides)  # type: ignore[arg-type]
-    with running() as issuer_a, running() as issuer_b, serving(create_app(settings), port):
-        database = urlsplit(superuser_url)._replace(path=f"/{name}").geturl()
-        yield WebNode(settings.issuer, settings, {"a": issuer_a, "b": issuer_b}, database)
+    with listening() as sock:  # the port held from the start: no other process takes it meanwhile
+        port = sock.getsockname()[1]
+        settings = replace(_settings_for(superuser_url, name, data_dir, port), **overrides)  # type: ignore[arg-type]
+        with running() as issuer_a, running() as issuer_b, serving(create_app(settings), port, sock):
+            database = urlsplit(superuser_url)._replace(path=f"/{name}").geturl()
+            yield WebNode(settings.issuer, settings, {"a": issuer_a, "b": issuer_b}, database)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -63,25 +64,23 @@ def test_two_migrations_at_once_both_succeed_once(fresh: DatabaseUrls) -> None:
 
 
 def test_a_migration_waits_for_the_lock(fresh: DatabaseUrls) -> None:
-    async def hold_lock_while(check: asyncio.Future[None]) -> None:
-        conn = await asyncpg.connect(fresh.admin)  # advisory locks are per database
-        try:
-            await conn.execute("SELECT pg_advisory_lock($1)", migrate.MIGRATION_LOCK)
-            await check
-        finally:
-            await conn.close()
-
     async def run() -> list[str]:
         failures: list[BaseException] = []
-        released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        holder = asyncio.create_task(hold_lock_while(released))
-        await asyncio.sleep(0.5)
-        thread = _migrating(fresh, failures)
-        await asyncio.sleep(3)
-        assert thread.is_alive()
-        assert await _versions(fresh.admin) == []  # it waits before reading the revision
-        released.set_result(None)
-        await holder
+        holder = await asyncpg.connect(fresh.admin)  # advisory locks are per database
+        try:
+            await holder.execute("SELECT pg_advisory_lock($1)", migrate.MIGRATION_LOCK)
+            thread = _migrating(fresh, failures)
+            deadline = time.monotonic() + 60
+            while not await holder.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ):  # until the migration asks for the lock and waits for it
+                assert thread.is_alive(), failures
+                assert time.monotonic() < deadline, "the migration never asked for the lock"
+                await asyncio.sleep(0.02)
+            assert thread.is_alive()
+            assert await _versions(fresh.admin) == []  # it waits before reading the revision
+        finally:
+            await holder.close()  # the lock released
         await asyncio.to_thread(thread.join, 120)
         assert failures == []
         return await _versions(fresh.admin)

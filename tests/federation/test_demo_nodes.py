@@ -42,7 +42,7 @@ def _until(check: Callable[[], bool], within: float, failure: Callable[[], str])
     while not check():
         if time.monotonic() > deadline:
             raise AssertionError(failure())
-        time.sleep(0.5)
+        time.sleep(0.1)
 
 
 def _homed(url: str) -> set[str]:

@@ -382,6 +382,17 @@ async def test_an_import_shows_every_mistake_first_and_writes_only_once_confirme
         rows = re.findall(r"<tr><td>(row \d+, \w+)</td><td>", refused.text)
         assert set(rows) == {"row 3, themes", "row 3, languages", "row 3, sharing"}
         assert await roster_size(web_node, roster.c) == before
+        await http.get("/language/fr")  # the services' messages in the reader's language
+        in_french = await http.post(
+            "/roster/import",
+            data={"csrf_token": token},
+            files={"file": ("roster.csv", bad.encode(), "text/csv")},
+        )
+        assert (
+            "élément 1 (« no_such_theme ») : « no_such_theme » n’est pas dans la taxonomie (voir /v1/taxonomy)"
+            in unescape(in_french.text)
+        )
+        await http.get("/language/en")
 
         preview = await http.post(
             "/roster/import",

@@ -140,14 +140,15 @@ _SERVICE_PATTERNS = _service_patterns()
 def service_message(message: str) -> str:
     """A service's message (English, as the API gives it) in the current language: from the
     catalogue of :data:`SERVICES`, word for word or by a pattern whose placeholders take the values
-    the message holds; else unchanged."""
+    the message holds (one named ``message`` is itself a service's message); else unchanged."""
     translated = translate(message)
     if translated != message or _current.get() == DEFAULT:
         return translated
     for pattern, msgid in _SERVICE_PATTERNS:
         found = pattern.fullmatch(message)
         if found:
-            return translate(msgid) % found.groupdict()
+            values = {k: service_message(v) if k == "message" else v for k, v in found.groupdict().items()}
+            return translate(msgid) % values
     return message
 
 
@@ -202,4 +203,5 @@ def jinja_globals() -> dict[str, object]:
         "format_number": format_number,
         "country_name": country_name,
         "language_name": language_name,
+        "service_message": service_message,
     }

@@ -7,6 +7,10 @@ served over real HTTP on a database of its own, with two providers (oidc-provide
 the demo network. Tests that share a node keep to organisations and people of their own:
 :meth:`WebNode.organisation` makes a new one each call.
 
+The modules that use ``signin_node`` are one group (SHARED in tests/conftest.py), dealt to one worker
+together, which makes it once: a new module that uses it joins them there. Every other module makes
+its ``web_node`` (about 1 s) and its own records once, on its worker.
+
 - ``await node.organisation(provider="a", email_domains=..., role_claim=...)``: a new organisation
   whose people sign in through that provider; its slug.
 - ``await node.person(slug, roles=[...])``: someone that organisation's provider signs in, already

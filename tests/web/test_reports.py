@@ -494,6 +494,23 @@ async def test_bad_filters_are_named_each_beside_its_field(web_node: WebNode, ne
             assert (await anonymous.get(path)).status_code == 303, path
 
 
+async def test_a_quarter_out_of_the_years_reports_cover_is_named_not_a_500(
+    web_node: WebNode, network: Network
+) -> None:
+    async with signed_in(web_node, network.a_staff) as http:
+        for quarter in ("0000-Q1", "1899-Q4", "3000-Q1", "9995-Q1", "9999-Q4"):
+            for path in ("/reports/quarter", "/reports/quarter.pdf"):
+                answer = await http.get(f"{path}?quarter={quarter}")
+                assert answer.status_code == 422, (path, quarter)
+            assert (
+                re.search(r'<p class="error" id="quarter-error">', answer.text) is None
+            )  # the PDF's problem
+            page = await http.get(f"/reports/quarter?quarter={quarter}")
+            assert re.search(r'<p class="error" id="quarter-error">', page.text), quarter
+        for quarter in ("1900-Q1", "2999-Q4"):
+            assert (await http.get(f"/reports/quarter?quarter={quarter}")).status_code == 200, quarter
+
+
 async def test_the_reports_in_a_browser_in_both_languages(
     web_node: WebNode, network: Network, signed_in_page: SignedInPage
 ) -> None:

@@ -109,6 +109,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     (N_("Reasons given for not delivering"), "reasons"),
 )
 LESSONS_PAGE = 20
+#: The years a quarter's report may name: others are no quarter of the network's work (and near the
+#: year 9999, no date the track record's period check can compute).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 #: The most delivered engagements a quarter's report offers to choose from.
 ENGAGEMENTS = 50
 
@@ -308,6 +311,8 @@ def quarter_bounds(text: str | None, today: date) -> tuple[str, date, date] | No
     else:
         year, _, number = text.partition("-Q")
         if not (year.isdigit() and len(year) == 4 and number in ("1", "2", "3", "4")):
+            return None
+        if not FIRST_YEAR <= int(year) <= LAST_YEAR:
             return None
         first = date(int(year), 3 * int(number) - 2, 1)
     following = date(first.year + (first.month + 3 > 12), (first.month + 2) % 12 + 1, 1)

@@ -408,6 +408,10 @@ async def test_closing_needs_its_outcome(web_node: WebNode, net: Network) -> Non
             "kind": "decline",
             "reason": "",
         }
+        crowded = {**decline, "kind": "offer", "experts": [str(uuid.uuid4()) for _ in range(21)]}
+        too_many = await send(b, f"{path}/answer", crowded, csrf(html))
+        assert too_many.status_code == 422
+        assert field_error(too_many.text, "experts") == "propose at most 20 experts"
         refused = await send(b, f"{path}/answer", decline, csrf(html))
         assert refused.status_code == 422
         assert field_error(refused.text, "reason") == "say why the office declines"

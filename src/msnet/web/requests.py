@@ -56,6 +56,8 @@ HOME_ITEMS = 5
 #: The processes a search of the form lists, and the experts an offer may choose from.
 PROCESS_CHOICES = 10
 OFFER_EXPERTS = 50
+#: The most experts an offer proposes (the API's limit).
+OFFER_MOST = 20
 #: The longest address a form's input is kept in while its author signs in again (the sign-in keeps
 #: at most 2,000 characters of it).
 KEPT_LENGTH = 2000
@@ -788,6 +790,8 @@ def answer_of(form: FormMultiDict) -> tuple[dict[str, Any], schemas.ResponseCrea
         errors["kind"] = [i18n.gettext("choose an offer or a decline")]
     if any(uuid_or_none(e) is None for e in sent["experts"]):
         errors["experts"] = [i18n.gettext("is not one of the choices")]
+    elif len(sent["experts"]) > OFFER_MOST:
+        errors["experts"] = [i18n.gettext("propose at most %(n)s experts", n=OFFER_MOST)]
     if sent["kind"] == "decline" and not sent["reason"]:
         errors["reason"] = [i18n.gettext("say why the office declines")]
     period = None

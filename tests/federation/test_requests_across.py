@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -631,3 +631,38 @@ async def test_a_third_node_and_another_organisation_on_the_addressees_node_lear
     body = await _copy_of(un, au, rid, rid)
     assert "sharing" not in body
     assert "share_with" not in body
+
+
+async def test_a_worker_waiting_out_a_long_poll_delivers_a_message_once_it_is_queued(
+    peered: list[Node],
+) -> None:
+    un, au, _ = peered
+    slow = replace(un.settings, worker_poll_interval=60)  # no poll fires during this test
+    engine = make_engine(slow.database_url, pool_size=2)  # type: ignore[arg-type]
+    sessionmaker = make_sessionmaker(engine)
+    peer = inbox.Delivery(sessionmaker, slow)
+    worker = Worker(sessionmaker, slow, un.app.state.metrics, peer)
+    worker.kinds = ["peer"]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await send_note(un, au, "first", key="wakeup-first")
+        await until_noted(au, un, "first")
+        # the first note's round has claimed: the second can only be claimed when the worker wakes
+        await send_note(un, au, "second", key="wakeup-second")
+        await until_noted(au, un, "second")
+    finally:
+        stop.set()
+        await running
+        await worker.close()
+        await peer.close()
+        await engine.dispose()
+
+
+async def until_noted(node: Node, sender: Node, text: str) -> None:
+    """Until ``node`` has taken ``sender``'s note ``text``; fails after 30 s, half the poll interval of
+    the test above."""
+    deadline = time.monotonic() + 30
+    while text not in await notes(node, sender):
+        assert time.monotonic() < deadline, f"{text!r} not delivered before the poll could have fired"
+        await asyncio.sleep(0.05)

@@ -7,13 +7,17 @@ It runs as a job of ``msnet.jobs`` inside ``msnet serve`` (unless MSNET_WORKER=o
 outcome is recorded in a transaction of its own. A worker that dies mid-delivery loses its lease, and
 the message is sent again under the same id: receivers deduplicate on ``webhook-id`` (or the
 e-mail's Message-ID).
+
+A worker claims as soon as a message is queued: it listens on ``CHANNEL``, which a trigger on the
+outbox notifies when a transaction that queued a message commits (migration 0033), in whichever
+process; it also polls every MSNET_WORKER_POLL_INTERVAL seconds, for retries falling due and for the
+time it has no listening connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import socket
@@ -25,6 +29,7 @@ from email.utils import formatdate
 from urllib.parse import urlsplit, urlunsplit
 
 import aiosmtplib
+import asyncpg
 import httpx
 import msgspec
 from cryptography.fernet import InvalidToken
@@ -48,6 +53,9 @@ BATCH = 20
 WEBHOOK_TIMEOUT = 15.0  # seconds for a whole delivery, connection included
 SMTP_TIMEOUT = 30.0
 LEASE = timedelta(minutes=5)  # longer than any delivery may take
+#: the channel the outbox's trigger notifies when a transaction that queued a message commits
+CHANNEL = "msnet_outbox"
+LISTEN_TIMEOUT = 5.0  # seconds to open the listening connection
 log = get_logger("msnet.outbox")
 
 
@@ -129,15 +137,19 @@ class Worker:
         return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set: batch after batch while messages are due, then poll. A claim
-        that fails (the database out of reach, say) raises, for the jobs runner to restart it."""
+        """Deliver until ``stop`` is set: batch after batch while messages are due, then wait for a
+        message queued (``Wakeup``) or the poll interval. A claim that fails (the database out of
+        reach, say) raises, for the jobs runner to restart it."""
         log.info("outbox worker started", kinds=self.kinds)
+        wakeup = Wakeup(self.settings)
         try:
             while not stop.is_set():
+                await wakeup.listen()
+                wakeup.queued.clear()  # a message queued from here on is claimed by this round or the next
                 if await self.run_once() < BATCH:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.settings.worker_poll_interval)
+                    await _first(stop, wakeup.queued, self.settings.worker_poll_interval)
         finally:
+            await wakeup.close()
             log.info("outbox worker stopped")
 
     async def _attempt(self, message: Claimed) -> None:
@@ -249,6 +261,50 @@ class Worker:
                 f"{type(exc).__name__}{f' {codes[-1]}' if codes else ''}",
                 permanent=bool(codes) and all(500 <= c < 600 for c in codes),
             ) from None
+
+
+class Wakeup:
+    """``queued`` set whenever a transaction that queued an outbox message commits: a connection of its
+    own (not the pool's) listening on ``CHANNEL``, opened again when lost."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.database_url
+        self.url = settings.database_url
+        self.queued = asyncio.Event()
+        self.connection: asyncpg.Connection | None = None
+
+    async def listen(self) -> None:
+        """Listen, unless already listening; when the database cannot be reached, the poll alone finds
+        the messages until a later call succeeds."""
+        if self.connection is not None and not self.connection.is_closed():
+            return
+        await self.close()
+        try:
+            self.connection = await asyncpg.connect(
+                self.url, timeout=LISTEN_TIMEOUT, server_settings={"application_name": "msnet outbox"}
+            )
+            await self.connection.add_listener(CHANNEL, self._notified)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("outbox worker not listening: polling only", error=type(exc).__name__)
+            await self.close()
+
+    def _notified(self, *_: object) -> None:
+        self.queued.set()
+
+    async def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None and not connection.is_closed():
+            connection.terminate()  # no query of its own to finish: nothing lost by not waiting
+
+
+async def _first(stop: asyncio.Event, queued: asyncio.Event, seconds: float) -> None:
+    """Wait until ``stop`` or ``queued`` is set, or ``seconds`` have passed."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(queued.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _public_addresses(url: str) -> list[str]:

@@ -8,17 +8,22 @@ worker and inbox, which the tests run until what they wait for holds (no fixed s
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
 import pytest
+from litestar.routes import HTTPRoute
 
+from msnet.auth.principal import NODE_SCOPE
+from msnet.auth.principal import SCOPES as SCOPES_ALL
 from msnet.db.engine import make_engine, make_sessionmaker
 from msnet.federation import inbox
 from msnet.federation.sync import Puller, metrics_of
@@ -496,3 +501,88 @@ async def test_forged_and_bad_messages_are_refused_with_nothing_written(world: W
     assert "no overlap case" in await refused(eu, au, "overlap.message", message, "eu")
     after = {n.name: (await n.owner(counts))[0]["n"] for n in (un, au, eu)}
     assert after == before
+
+
+async def test_a_third_node_and_another_organisation_see_nothing_of_a_request_case_or_message_on_any_get(
+    world: World,
+) -> None:
+    """Every GET of the JSON API, taken from the app's route table (a route added later is walked
+    too), as eu on its node and as au-2 on au, with every scope an organisation may hold: none of what
+    un and au exchanged (a request each way, their case and its messages) shows in any answer; the
+    same walk as un finds each of them, so the walk does reach them."""
+    un = world.nodes["un"]
+    process = await process_on(world, "au", "Process of the isolation walk")
+    start = await start_of(7)
+    marker = uuid4().hex
+    texts = {slug: f"Isolation {marker} {slug}: confidential {uuid4().hex}" for slug in ("un", "au")}
+    sent = {
+        slug: await submit(
+            world,
+            slug,
+            process,
+            start,
+            title=texts[slug],
+            description=f"{texts[slug]} detail",
+            addressees=[world.offices["au" if slug == "un" else "un"]],
+        )
+        for slug in ("un", "au")
+    }
+    case = await until(world, case_of(world, "au", process))
+    assert (await until(world, case_of(world, "un", process)))["id"] == case["id"]
+    words = {slug: f"Between un and au only {uuid4().hex}" for slug in ("un", "au")}
+    said = [
+        await call(world, slug, "POST", f"/v1/overlaps/{case['id']}/messages", {"body": words[slug]}, 201)
+        for slug in ("un", "au")
+    ]
+
+    async def said_on(slug: str) -> bool:
+        page = await call(world, slug, "GET", f"/v1/overlaps/{case['id']}/messages")
+        return {m["body"] for m in page["items"]} == set(words.values())
+
+    await until(world, lambda: said_on("un"))
+    await until(world, lambda: said_on("au"))
+    ids = [sent["un"]["id"], sent["au"]["id"], case["id"], *(m["id"] for m in said)]
+    secrets = [*ids, *texts.values(), *words.values(), marker]
+    scopes = [s for s in SCOPES_ALL if s != NODE_SCOPE]
+
+    async def walk(node: Node, slug: str) -> dict[str, str]:
+        """Every GET of /v1 as ``slug`` on ``node``: each answer's text by its URL; a record's path once
+        with each of ``ids`` (and the caller's own slug), a list once plain and once with every filter
+        it has that could name what was exchanged."""
+        headers = await org_headers(node, slug, scopes)
+        probes = {
+            "q": marker,
+            "process_id": process,
+            "resource_id": sent["un"]["id"],
+            "office_id": world.offices["au"],
+        }
+        answers: dict[str, str] = {}
+        async with httpx.AsyncClient(base_url=node.issuer, headers=headers) as http:
+            for route in node.app.routes:
+                handler = route.route_handler_map.get("GET") if isinstance(route, HTTPRoute) else None
+                if handler is None or not route.path.startswith("/v1/"):
+                    continue
+                path = route.path.replace("{slug:str}", slug)
+                urls = [re.sub(r"{\w+:uuid}", i, path) for i in ids] if ":uuid}" in path else [path]
+                taken = handler[0].parsed_fn_signature.parameters
+                query = {k: v for k, v in probes.items() if k in taken and f"{{{k}:" not in route.path}
+                for url in urls:
+                    for params in ({}, query) if query else ({},):
+                        response = await http.get(url, params=params)
+                        answers[f"{url}?{urlencode(params)} {response.status_code}"] = response.text
+        return answers
+
+    walked = 0
+    for slug in ("eu", "au-2"):
+        answers = await walk(world.node_of(slug), slug)
+        walked = len(answers)
+        leaks = [
+            (url, secret)
+            for url, text in answers.items()
+            for secret in secrets
+            if secret in text and secret not in url.split("?")[0]  # a 404 may name the id it was asked for
+        ]
+        assert leaks == [], (slug, leaks)
+    assert walked >= 40  # the route table's GETs were walked, not an empty list
+    seen_by_un = "\n".join((await walk(un, "un")).values())
+    assert [s for s in secrets if s not in seen_by_un] == []

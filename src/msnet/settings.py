@@ -359,7 +359,8 @@ class Settings:
         metadata={
             "env": "MSNET_WORKER_POLL_INTERVAL",
             "parse": _int(1, 3600),
-            "doc": "Seconds a delivery worker waits before looking again when nothing is due.",
+            "doc": "Seconds a delivery worker waits before looking again when nothing is due (a message "
+            "queued wakes it at once; the poll finds the retries falling due).",
         },
     )
     outbox_retention_days: int = field(

@@ -3,6 +3,8 @@
     .venv/bin/python bench/federation.py [--superuser-url postgresql://postgres@127.0.0.1:5432/postgres]
                                          [--rate 20] [--duration 30] [--records 100000]
     .venv/bin/python bench/federation.py --catch-up 100000    (the catch-up alone: nodes A, D and E)
+    .venv/bin/python bench/federation.py --requests 100 [--rate 2]   (requests across nodes alone)
+    .venv/bin/python bench/federation.py --overlaps 30 [--rate 1] [--gap 1]   (overlaps across nodes alone)
 
 Three nodes A, B and C (`msnet serve`, its worker on, logs at warning) on this machine, each on a
 database of its own on the PostgreSQL server at --superuser-url (created afresh: msnet_fedbench_a,
@@ -20,6 +22,17 @@ their operators would (`msnet node fingerprint`, `msnet peer add URL --fingerpri
    records a second. Then a second new node E likewise: A signed each item once, as D first read
    it, and serves that signature again (as it would when its other peers pulled the records as they
    were written). `--catch-up N` measures this alone, with N records and nodes A, D and E only.
+3. Requests across nodes (`--requests N`, alone, nodes A and B): a process and an office of A's, an
+   office of B's, all network-shared and held by the other node; then N requests of A's organisation
+   to B's office, submitted at a steady --rate, each timed from its submission's 200 (its commit) to
+   its first appearance in B's organisation's `GET /v1/inbox` on node B (polled every 50 ms).
+   Target (issue 21): p95 <= 2 s.
+4. Overlaps across nodes (`--overlaps N`, alone, nodes A, B and C): N processes homed on A (their
+   coordinator) and an office of A's, held by B and C; then, at a steady --rate, for each process a
+   request of B's organisation submitted on B and, --gap seconds later, an overlapping one of C's on
+   C (both to A's office); each timed from the second submission's 200 to the moment the case is in
+   `GET /v1/overlaps` of both B's organisation on B and C's on C (each polled every 50 ms).
+   Target (issue 21): p95 <= 3 s.
 
 The load average is printed with each figure: other processes share this machine's cores.
 """
@@ -28,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import statistics
@@ -47,6 +61,8 @@ from msnet.db.embedded import bootstrap, with_database
 NODES = "abc"
 OWNER, APP = "msnet_fedbench_owner", "msnet_fedbench_app"
 POLL = 0.02
+API_POLL = 0.05  # seconds between two looks at an API list (a request each, unlike a replica's row)
+SCOPES = "directory:read directory:write requests:read requests:write"
 THEMES = ["ceasefire_security", "constitution_making", "gender_inclusion", "local_mediation"]
 
 
@@ -107,6 +123,7 @@ class Node:
             MSNET_PUBLIC_URL=f"http://127.0.0.1:{port}",
             MSNET_PORT=str(port),
             MSNET_LOG_LEVEL="warning",
+            MSNET_REQUEST_BURST_LIMIT="10000",  # one client submits every request of the bench's steady rate
         )
         self.msnet("org", "create", self.slug, "--name", f"Organisation {self.name.upper()}")
 
@@ -173,9 +190,9 @@ async def synced(nodes: list[Node]) -> None:
             await conn.close()
 
 
-def token(node: Node) -> str:
+def token(node: Node, scopes: str = "roster:write") -> str:
     client = json.loads(
-        node.msnet("client", "create", "--org", node.slug, "--name", "bench", "--scopes", "roster:write")
+        node.msnet("client", "create", "--org", node.slug, "--name", "bench", "--scopes", scopes)
     )
     answer = httpx.post(
         f"{node.url}/oauth/token",
@@ -252,6 +269,196 @@ async def propagation(
         except TimeoutError:
             print("  some writes not seen within 60 s", flush=True)
     return {name: [at - committed[i] for i, at in by_id.items()] for name, by_id in seen.items()}
+
+
+def client(node: Node) -> httpx.AsyncClient:
+    """An API client of ``node``'s organisation, with the directory's and the requests' scopes."""
+    return httpx.AsyncClient(
+        base_url=node.url, timeout=30, headers={"Authorization": f"Bearer {token(node, SCOPES)}"}
+    )
+
+
+async def api(
+    http: httpx.AsyncClient, method: str, path: str, status: int = 200, body: object = None
+) -> dict:
+    answer = await http.request(method, path, json=body)
+    if answer.status_code != status:
+        raise SystemExit(f"{method} {path}: {answer.status_code} {answer.text[:300]}")
+    return answer.json()
+
+
+async def held(node: Node, table: str, ids: list[str]) -> None:
+    """Until ``node`` holds the records ``ids`` of ``table`` (pulled from their home node)."""
+    conn = await asyncpg.connect(node.direct)
+    try:
+        for _ in range(1200):
+            count = await conn.fetchval(
+                f"SELECT count(*) FROM {table} WHERE id = ANY($1::uuid[])",  # noqa: S608 (a table name of this file's)
+                ids,
+            )
+            if count == len(ids):
+                return
+            await asyncio.sleep(0.1)
+        raise SystemExit(f"node {node.name} never held {table} {ids}")
+    finally:
+        await conn.close()
+
+
+def request(process_id: str, office_id: str, addressee: str, n: int) -> dict[str, object]:
+    start = datetime.date.today() + datetime.timedelta(days=30)
+    return {
+        "process_id": process_id,
+        "office_id": office_id,
+        "title": f"Bench request {n}",
+        "description": "Written by bench/federation.py",
+        "service_types": ["process_design"],
+        "themes": ["ceasefire_security"],
+        "period": {"start": start.isoformat(), "end": (start + datetime.timedelta(days=60)).isoformat()},
+        "languages": ["fr"],
+        "mandate": {"type": "regional_council_decision", "reference": "PSC/PR/COMM.1234"},
+        "addressees": [addressee],
+    }
+
+
+async def submitted(http: httpx.AsyncClient, body: dict[str, object]) -> tuple[str, float]:
+    """A draft made of ``body`` and submitted: its id and the moment its submission was answered."""
+    draft = await api(http, "POST", "/v1/requests", 201, body)
+    await api(http, "POST", f"/v1/requests/{draft['id']}/submit")
+    return draft["id"], time.monotonic()
+
+
+async def first_seen(
+    http: httpx.AsyncClient, path: str, key: str, found: dict[str, float], done: asyncio.Event
+) -> None:
+    """``found``: when each item's ``key`` (an id, or the id of a nested object: ``process.id``) first
+    appeared on the first page of ``path``, until ``done`` is set."""
+    while not done.is_set():
+        page = await api(http, "GET", path)
+        now = time.monotonic()
+        for item in page["items"]:
+            value = item
+            for part in key.split("."):
+                value = value[part]
+            found.setdefault(value, now)
+        await asyncio.sleep(API_POLL)
+
+
+async def until_all(found: list[dict[str, float]], ids: list[str], seconds: float = 60) -> None:
+    """Until every one of ``found`` has every id, or ``seconds`` have passed."""
+    for _ in range(int(seconds / API_POLL)):
+        if all(all(i in f for i in ids) for f in found):
+            return
+        await asyncio.sleep(API_POLL)
+
+
+async def requests_across(a: Node, b: Node, rate: float, count: int) -> tuple[list[float], int]:
+    """Seconds from each submission on ``a`` to the request in ``b``'s inbox; and how many never
+    arrived (within 60 s of the last submission)."""
+    async with client(a) as on_a, client(b) as on_b:
+        process = await api(
+            on_a,
+            "POST",
+            "/v1/processes",
+            201,
+            {"name": "Bench process", "countries": ["CF"], "sharing": "network"},
+        )
+        office_a = await api(on_a, "POST", "/v1/offices", 201, {"name": "A MSU", "sharing": "network"})
+        office_b = await api(on_b, "POST", "/v1/offices", 201, {"name": "B MSU", "sharing": "network"})
+        await held(a, "offices", [office_b["id"]])
+        await held(b, "offices", [office_a["id"]])
+        await held(b, "processes", [process["id"]])
+        print(f"  process and offices held by both; submitting (load average {load()})", flush=True)
+        found: dict[str, float] = {}
+        done = asyncio.Event()
+        watcher = asyncio.create_task(first_seen(on_b, "/v1/inbox?limit=200", "id", found, done))
+        started = time.monotonic()
+        asks = []
+        for n in range(count):
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+            body = request(process["id"], office_a["id"], office_b["id"], n)
+            asks.append(asyncio.create_task(submitted(on_a, body)))
+        sent = dict(await asyncio.gather(*asks))
+        await until_all([found], list(sent))
+        done.set()
+        await watcher
+    delays = [max(0.0, found[i] - at) for i, at in sent.items() if i in found]
+    return delays, len(sent) - len(delays)
+
+
+async def overlaps_across(
+    a: Node, b: Node, c: Node, rate: float, count: int, gap: float
+) -> tuple[list[float], int]:
+    """Seconds from each second overlapping submission (on ``c``) to the case in the overlaps of both
+    parties (``b``'s organisation on ``b``, ``c``'s on ``c``); and how many cases never showed on both."""
+    async with client(a) as on_a, client(b) as on_b, client(c) as on_c:
+        office = await api(on_a, "POST", "/v1/offices", 201, {"name": "A MSU", "sharing": "network"})
+        offices = {
+            node.name: (await api(http, "POST", "/v1/offices", 201, {"name": f"{node.name.upper()} MSU"}))[
+                "id"
+            ]
+            for node, http in ((b, on_b), (c, on_c))
+        }
+        processes = [
+            (
+                await api(
+                    on_a,
+                    "POST",
+                    "/v1/processes",
+                    201,
+                    {"name": f"Bench process {n}", "countries": ["CF"], "sharing": "network"},
+                )
+            )["id"]
+            for n in range(count)
+        ]
+        for node in (b, c):
+            await held(node, "offices", [office["id"]])
+            await held(node, "processes", processes)
+        print(
+            f"  {count} processes and A's office held by B and C; submitting (load average {load()})",
+            flush=True,
+        )
+        seen: dict[str, dict[str, float]] = {b.name: {}, c.name: {}}
+        done = asyncio.Event()
+        watchers = [
+            asyncio.create_task(
+                first_seen(http, "/v1/overlaps?limit=200", "process.id", seen[node.name], done)
+            )
+            for node, http in ((b, on_b), (c, on_c))
+        ]
+
+        async def pair(n: int, process_id: str) -> tuple[str, float]:
+            await submitted(on_b, request(process_id, offices[b.name], office["id"], n))
+            await asyncio.sleep(gap)
+            _, second = await submitted(on_c, request(process_id, offices[c.name], office["id"], n))
+            return process_id, second
+
+        started = time.monotonic()
+        pairs = []
+        for n, process_id in enumerate(processes):
+            await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+            pairs.append(asyncio.create_task(pair(n, process_id)))
+        second = dict(await asyncio.gather(*pairs))
+        await until_all(list(seen.values()), list(second))
+        done.set()
+        await asyncio.gather(*watchers)
+    delays = [
+        max(0.0, max(seen[b.name][p], seen[c.name][p]) - at)
+        for p, at in second.items()
+        if p in seen[b.name] and p in seen[c.name]
+    ]
+    return delays, len(second) - len(delays)
+
+
+def report(label: str, delays: list[float], missing: int, target: float) -> None:
+    if not delays:
+        print(f"  {label}: none arrived ({missing} missing)")
+        return
+    print(
+        f"  {label}: {len(delays)} measured, {missing} missing; p50 {percentile(delays, 50):.2f} s, "
+        f"p95 {percentile(delays, 95):.2f} s, slowest {max(delays):.2f} s (target p95 <= {target:g} s); "
+        f"load average {load()}",
+        flush=True,
+    )
 
 
 async def seed(origin: Node, records: int) -> None:
@@ -354,6 +561,13 @@ def main() -> None:
     parser.add_argument(
         "--catch-up", type=int, metavar="N", help="measure only the catch-up of N records (nodes A and D)"
     )
+    parser.add_argument(
+        "--requests", type=int, metavar="N", help="measure only N requests from A to B's inbox (at --rate)"
+    )
+    parser.add_argument(
+        "--overlaps", type=int, metavar="N", help="measure only N overlaps between B and C (at --rate)"
+    )
+    parser.add_argument("--gap", type=float, default=1.0, help="seconds between an overlap's two submissions")
     args = parser.parse_args()
 
     nodes = [Node(name, args.superuser_url) for name in NODES]
@@ -361,7 +575,37 @@ def main() -> None:
     second = Node("e", args.superuser_url)
     if args.catch_up is not None:
         nodes = nodes[:1]
+    elif args.requests is not None:
+        nodes = nodes[:2]
     try:
+        if args.requests is not None or args.overlaps is not None:
+            print(
+                f"setting up nodes {', '.join(n.name.upper() for n in nodes)} (load average {load()})",
+                flush=True,
+            )
+            for node in nodes:
+                node.create()
+                node.serve()
+            for node in nodes:
+                node.wait_ready()
+            peer(nodes)
+            asyncio.run(synced(nodes))
+            if args.requests is not None:
+                print(
+                    f"requests across nodes: {args.requests} from A to B at {args.rate:g} a second",
+                    flush=True,
+                )
+                delays, missing = asyncio.run(requests_across(nodes[0], nodes[1], args.rate, args.requests))
+                report("A submits -> in B's /v1/inbox", delays, missing, 2)
+            else:
+                print(
+                    f"overlaps across nodes: {args.overlaps} pairs (B, then C {args.gap:g} s later) at "
+                    f"{args.rate:g} a second, coordinated by A",
+                    flush=True,
+                )
+                delays, missing = asyncio.run(overlaps_across(*nodes, args.rate, args.overlaps, args.gap))
+                report("second submission -> case in both parties' /v1/overlaps", delays, missing, 3)
+            return
         if args.catch_up is not None:
             print(f"setting up node A (load average {load()})", flush=True)
             nodes[0].create()

@@ -454,37 +454,107 @@ async def test_two_people_acting_on_one_request(web_node: WebNode, net: Network)
         assert state_on(await page_of(jean, path)) == "On hold"  # nothing withdrawn
 
 
+async def ended_mid_form(
+    http: httpx.AsyncClient, web_node: WebNode, someone: Someone, form: dict[str, Any]
+) -> httpx.Response:
+    """``form`` sent by ``someone`` (signed in on ``http``) once their session has ended: refused."""
+    token = csrf(await page_of(http, "/requests/new"))
+    await web_node.sql(
+        "UPDATE web_sessions SET expires_at = now() - interval '1 minute' "
+        "WHERE person_id IN (SELECT id FROM people WHERE subject = $1)",
+        someone.subject,
+    )
+    ended = await send(http, "/requests/new", form, token)
+    assert ended.status_code == 403
+    assert "Sign in again: the form then opens holding what you had typed." in ended.text
+    return ended
+
+
+async def signed_in_again(
+    http: httpx.AsyncClient, web_node: WebNode, ended: httpx.Response, someone: Someone
+) -> tuple[str, list[str]]:
+    """``someone`` signs in through the ended page's link: where the browser lands, and the ``next``
+    of every sign-in kept meanwhile."""
+    login = urlsplit(unescape(re.search(r'href="([^"]+)" id="sign-in-again"', ended.text).group(1)))  # type: ignore[union-attr]
+    assert login.path == "/login"
+    next_path = parse_qs(login.query)["next"][0]
+    begun = await http.get(f"/login/{someone.slug}", params={"next": next_path})
+    kept_nexts = [row["next_path"] for row in await web_node.sql("SELECT next_path FROM web_signins")]
+    callback = await authorize_at_provider(http, begun.headers["location"], someone.subject)
+    done = await http.get(callback)
+    assert done.headers["location"] == next_path
+    return next_path, kept_nexts
+
+
 async def test_a_session_that_ended_mid_form_keeps_the_input(web_node: WebNode, net: Network) -> None:
-    async with httpx.AsyncClient(base_url=web_node.base) as http:
-        await sign_in(http, web_node, net.a_staff)
-        token = csrf(await page_of(http, "/requests/new"))
-        await web_node.sql(
-            "UPDATE web_sessions SET expires_at = now() - interval '1 minute' "
-            "WHERE person_id IN (SELECT id FROM people WHERE subject = $1)",
-            net.a_staff.subject,
+    addresses: list[str] = []  # every address asked for, sent to (Location) or referred from
+
+    async def note(response: httpx.Response) -> None:
+        addresses.extend(
+            [
+                str(response.request.url),
+                response.headers.get("location", ""),
+                response.request.headers.get("referer", ""),
+            ]
         )
-        form = ask(net, title="Kept across the sign-in", description="Typed before the session ended.")
-        ended = await send(http, "/requests/new", form, token)
-        assert ended.status_code == 403
-        assert "Sign in again: the form then opens holding what you had typed." in ended.text
-        login = urlsplit(unescape(re.search(r'href="([^"]+)" id="sign-in-again"', ended.text).group(1)))  # type: ignore[union-attr]
-        assert login.path == "/login"
-        next_path = parse_qs(login.query)["next"][0]
+
+    async with httpx.AsyncClient(base_url=web_node.base, event_hooks={"response": [note]}) as http:
+        await sign_in(http, web_node, net.a_staff)
+        form = ask(
+            net, title="Kept across the sign-in zqtitle", description="Typed before the session ended zqtext."
+        )
+        ended = await ended_mid_form(http, web_node, net.a_staff, form)
         assert (
             await count(web_node, "SELECT count(*) AS n FROM requests WHERE title = $1", form["title"]) == 0
         )
-        begun = await http.get(f"/login/{net.a}", params={"next": next_path})
-        callback = await authorize_at_provider(http, begun.headers["location"], net.a_staff.subject)
-        done = await http.get(callback)
-        assert done.headers["location"] == next_path
+        next_path, kept_nexts = await signed_in_again(http, web_node, ended, net.a_staff)
+        assert next_path == "/requests/new?kept=1"
         again = await page_of(http, next_path)
         assert "what you had typed is below" in again
-        assert 'value="Kept across the sign-in"' in again
-        assert "Typed before the session ended." in again
+        assert 'value="Kept across the sign-in zqtitle"' in again
+        assert "Typed before the session ended zqtext." in again
         assert 'value="process_design" checked' in again
+        assert kept_nexts
+        assert addresses
+        for typed in ("zqtitle", "zqtext", "process_design"):  # in no address, however encoded
+            assert not [a for a in addresses + kept_nexts if typed in a]
+        assert "could not be kept" in await page_of(http, next_path)  # shown once: the cookie cleared
         assert (
             await count(web_node, "SELECT count(*) AS n FROM requests WHERE title = $1", form["title"]) == 0
         )
+
+
+async def test_kept_input_fits_its_cookie_stays_in_its_organisation_and_is_not_forged(
+    web_node: WebNode, net: Network
+) -> None:
+    async with httpx.AsyncClient(base_url=web_node.base) as http:
+        await sign_in(http, web_node, net.a_staff)
+        form = ask(net, title="Kept but for its description", description="Long enough. " * 300)
+        ended = await ended_mid_form(http, web_node, net.a_staff, form)
+        assert "These fields were too long to keep: type them again." in ended.text
+        assert "<li>What is needed</li>" in ended.text
+        next_path, _ = await signed_in_again(http, web_node, ended, net.a_staff)
+        again = await page_of(http, next_path)
+        assert 'value="Kept but for its description"' in again
+        assert "<li>What is needed</li>" in again
+        assert "Long enough." not in again
+
+        ended = await ended_mid_form(http, web_node, net.a_staff, ask(net, title="Kept for A only"))
+        await signed_in_again(http, web_node, ended, net.c_staff)  # another organisation, same browser
+        other = await page_of(http, next_path)
+        assert "could not be kept" in other
+        assert "Kept for A only" not in other
+
+        await sign_in(http, web_node, net.a_staff)
+        ended = await ended_mid_form(http, web_node, net.a_staff, ask(net, title="Kept, then forged"))
+        [cookie] = [c for c in http.cookies.jar if c.name == "msnet_kept_request"]
+        assert cookie.path == "/requests/new"
+        assert cookie.has_nonstandard_attr("HttpOnly")
+        cookie.value = cookie.value[:60] + ("A" if cookie.value[60] != "A" else "B") + cookie.value[61:]
+        await signed_in_again(http, web_node, ended, net.a_staff)
+        forged = await page_of(http, next_path)
+        assert "could not be kept" in forged
+        assert "Kept, then forged" not in forged
 
 
 async def test_another_organisation_sees_nothing_and_roles_decide(web_node: WebNode, net: Network) -> None:

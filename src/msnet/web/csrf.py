@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from urllib.parse import urlsplit
+from uuid import UUID
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -34,11 +35,15 @@ KEEPS_INPUT = {"keeps_input": True}
 class SessionEnded(Forbidden):
     """A form sent after its session ended: a 403, unless its handler's ``opt`` has
     :data:`KEEPS_INPUT` (``kept`` then holds the form's fields for its exception handler, e.g.
-    :func:`msnet.web.requests.keep_input`)."""
+    :func:`msnet.web.requests.keep_input`, and ``organisation_id`` the ended session's organisation
+    when the browser's cookie still named it)."""
 
-    def __init__(self, detail: str, kept: FormMultiDict | None = None) -> None:
+    def __init__(
+        self, detail: str, kept: FormMultiDict | None = None, organisation_id: UUID | None = None
+    ) -> None:
         super().__init__(detail)
         self.kept = kept
+        self.organisation_id = organisation_id
 
 
 def token_for(settings: Settings, session_token_hash: str) -> str:
@@ -68,7 +73,11 @@ async def check(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
             if handler.opt.get("keeps_input")
             else None
         )
-        raise SessionEnded("your session has ended: sign in again", kept)
+        raise SessionEnded(
+            "your session has ended: sign in again",
+            kept,
+            connection.scope.get("state", {}).get("ended_organisation"),
+        )
     sent = connection.headers.get(HEADER)
     if sent is None:
         form = await Request(connection.scope, connection.receive).form()

@@ -154,12 +154,13 @@ class PersonSession:
         db: AsyncSession = state.sessionmaker()
         try:
             signed_in = await sessions.resume(db, settings, token) if token else None
+            ended = db.info.get(sessions.ENDED_KEY)
             if token and signed_in is None:  # an ended session's deletion kept; the page acts for nobody
                 await db.commit()
                 await db.close()
                 db = state.sessionmaker()
             scope["auth"] = signed_in.principal if signed_in else None
-            scope.setdefault("state", {}).update(signed_in=signed_in, db=db)
+            scope.setdefault("state", {}).update(signed_in=signed_in, db=db, ended_organisation=ended)
             language = (
                 (signed_in and i18n.chosen(signed_in.language))
                 or i18n.chosen(connection.cookies.get(i18n.COOKIE))

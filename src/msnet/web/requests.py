@@ -23,6 +23,7 @@ from uuid import UUID
 
 import msgspec
 from babel.dates import format_timedelta
+from cryptography.fernet import Fernet, InvalidToken
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
@@ -31,6 +32,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet.auth.keys import secret_box
 from msnet.auth.principal import Principal
 from msnet.directory.models import Capacity, Office
 from msnet.directory.service import STALE_AFTER
@@ -45,10 +47,11 @@ from msnet.requests.limits import limit_bursts
 from msnet.requests.models import RequestResponse, SupportRequest
 from msnet.roster import service as roster
 from msnet.roster.models import Expert
+from msnet.settings import Settings
 from msnet.sharing import visible
-from msnet.web import csrf, i18n, listing
+from msnet.web import csrf, i18n, listing, sessions
 from msnet.web.i18n import N_
-from msnet.web.pages import local_path, needs, page
+from msnet.web.pages import needs, page
 
 PAGE_SIZE = 20
 #: What the home page lists of each kind (its count links to the whole list).
@@ -58,9 +61,14 @@ PROCESS_CHOICES = 10
 OFFER_EXPERTS = 50
 #: The most experts an offer proposes (the API's limit).
 OFFER_MOST = 20
-#: The longest address a form's input is kept in while its author signs in again (the sign-in keeps
-#: at most 2,000 characters of it).
-KEPT_LENGTH = 2000
+#: The cookie that holds a new request's input, sealed, while its author signs in again: only the
+#: form's own address receives it, for an hour at most.
+KEPT_COOKIE = "msnet_kept_request"
+KEPT_PATH = "/requests/new"
+KEPT_SECONDS = 3600
+#: The longest sealed input the cookie holds (a browser keeps 4,096 bytes of a cookie, its name and
+#: attributes included): the fields beyond it are left out, to be typed again.
+KEPT_BYTES = 3800
 STATE_LABELS = {
     "draft": N_("Draft"),
     "submitted": N_("Submitted"),
@@ -273,11 +281,10 @@ class Draft:
         draft.values["new_process_level"] = draft.values["new_process_level"] or "national"
         return draft
 
-    def query(self) -> str:
-        """The form's input as a query string (``/requests/new?…`` opens the form holding it)."""
-        pairs = [(k, v) for k, v in self.values.items() if v]
-        pairs += [(k, v) for k, vs in self.lists.items() for v in vs]
-        return urlencode(pairs)
+    def fields(self) -> list[tuple[str, list[str]]]:
+        """The fields typed in, in the form's order, each with its values."""
+        found = [(k, [v]) for k, v in self.values.items() if v]
+        return found + [(k, vs) for k, vs in self.lists.items() if vs]
 
     def checked(self) -> dict[str, list[str]]:
         """The form's own mistakes (what the services would refuse before they look anything up)."""
@@ -457,7 +464,13 @@ async def process_choices(db: AsyncSession, principal: Principal, draft: Draft) 
 
 
 async def form_page(
-    db: AsyncSession, principal: Principal, draft: Draft, errors: dict[str, list[str]], *, kept: bool = False
+    db: AsyncSession,
+    principal: Principal,
+    draft: Draft,
+    errors: dict[str, list[str]],
+    *,
+    kept: str = "",
+    retype: list[str] | None = None,
 ) -> Template:
     if not draft.form_key:
         draft.form_key = secrets.token_urlsafe(16)
@@ -467,6 +480,7 @@ async def form_page(
         draft=draft,
         errors=errors,
         kept=kept,
+        retype=retype or [],
         labels=field_labels(),
         offices=await own_offices(db, principal),
         processes=await process_choices(db, principal, draft),
@@ -480,19 +494,82 @@ async def form_page(
     )
 
 
+class Kept(msgspec.Struct, frozen=True):
+    """A new request's input kept while its author signs in again: for the ended session's
+    organisation (None when the browser no longer named that session), the fields that fitted, and
+    those left out."""
+
+    organisation: UUID | None
+    form_key: str
+    fields: list[tuple[str, list[str]]]
+    left_out: list[str]
+
+
+def kept_box(settings: Settings) -> Fernet:
+    return secret_box(settings.secret_key or "", b"web-kept-request-input")
+
+
+def kept_cookie(settings: Settings) -> str:
+    return f"__Secure-{KEPT_COOKIE}" if sessions.secure(settings) else KEPT_COOKIE
+
+
+def set_kept_cookie(response: Response, settings: Settings, value: str, max_age: int) -> None:
+    response.set_cookie(
+        kept_cookie(settings),
+        value,
+        path=KEPT_PATH,
+        httponly=True,
+        secure=sessions.secure(settings),
+        samesite="lax",
+        max_age=max_age,
+    )
+
+
+def seal(settings: Settings, draft: Draft, organisation_id: UUID | None) -> tuple[str, list[str]]:
+    """The form's input encrypted and authenticated under the node's secret key, holding as many of
+    its fields as fit in :data:`KEPT_BYTES`, in the form's order; and the fields left out."""
+    box = kept_box(settings)
+    kept = Kept(organisation_id, draft.form_key, [], [])
+    sealed = box.encrypt(msgspec.json.encode(kept)).decode()
+    for name, values in draft.fields():
+        more = Kept(kept.organisation, kept.form_key, [*kept.fields, (name, values)], kept.left_out)
+        fits = box.encrypt(msgspec.json.encode(more)).decode()
+        if len(fits) > KEPT_BYTES:
+            more = Kept(kept.organisation, kept.form_key, kept.fields, [*kept.left_out, name])
+            fits = box.encrypt(msgspec.json.encode(more)).decode()
+        if len(fits) <= KEPT_BYTES:
+            kept, sealed = more, fits
+    return sealed, [name for name, _ in draft.fields() if name not in {n for n, _ in kept.fields}]
+
+
+def unseal(settings: Settings, sealed: str | None, principal: Principal) -> Kept | None:
+    """The input kept in ``sealed`` if this node sealed it less than :data:`KEPT_SECONDS` ago for the
+    reader's organisation (or for none named); None otherwise."""
+    if not sealed:
+        return None
+    try:
+        kept = msgspec.json.decode(kept_box(settings).decrypt(sealed.encode(), ttl=KEPT_SECONDS), type=Kept)
+    except (InvalidToken, msgspec.DecodeError):
+        return None
+    if kept.organisation is not None and kept.organisation != principal.org_id:
+        return None
+    return kept
+
+
 def keep_input(request: Request, exc: csrf.SessionEnded) -> Response:
-    """A new request's form sent after its author's session ended: nothing is written (403), and
-    the page's sign-in link comes back to the form holding what was typed (as long as the address
-    stays within :data:`KEPT_LENGTH`)."""
-    draft = Draft.of(exc.kept or {})
-    kept = f"/requests/new?{draft.query()}&kept=1"
-    next_path = local_path(kept if len(kept) <= KEPT_LENGTH else "/requests/new")
+    """A new request's form sent after its author's session ended: nothing is written (403); what was
+    typed is sealed in a cookie only the form's address receives (never in an address: it may be
+    confidential), and the page's sign-in link comes back to the form, which opens holding it."""
+    settings: Settings = request.app.state.settings
+    sealed, left_out = seal(settings, Draft.of(exc.kept or {}), exc.organisation_id)
+    labels = field_labels()
     response = page(
         "requests/session_ended.html",
         status_code=403,
-        login_url="/login?" + urlencode({"next": next_path}),
-        kept=len(kept) <= KEPT_LENGTH,
+        login_url="/login?" + urlencode({"next": f"{KEPT_PATH}?kept=1"}),
+        left_out=[labels.get(name, name) for name in left_out],
     )
+    set_kept_cookie(response, settings, sealed, KEPT_SECONDS)
     return response  # type: ignore[return-value]
 
 
@@ -1038,10 +1115,27 @@ class RequestPages(Controller):
     async def new_form(
         self, request: Request, db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
     ) -> Template:
-        """The form, holding what its address says (a search of the processes, or input kept while
-        its author signed in again)."""
-        draft = Draft.of(request.query_params)
-        return await form_page(db, principal, draft, {}, kept=request.query_params.get("kept") == "1")
+        """The form, holding what its address says (a search of the processes), or with ``kept=1``
+        the input its cookie kept while its author signed in again (the cookie then cleared)."""
+        if request.query_params.get("kept") != "1":
+            return await form_page(db, principal, Draft.of(request.query_params), {})
+        settings: Settings = request.app.state.settings
+        kept = unseal(settings, request.cookies.get(kept_cookie(settings)), principal)
+        draft = Draft.of(FormMultiDict([(k, v) for k, vs in kept.fields for v in vs] if kept else []))
+        if kept is not None and kept.organisation is None:  # session unknown: the office must be theirs
+            offices = {str(office) for office, _ in await own_offices(db, principal)}
+            if draft.values["office_id"] not in {"", *offices}:
+                kept = None
+        if kept is None:
+            shown = await form_page(db, principal, Draft.of({}), {}, kept="lost")
+        else:
+            draft.form_key = kept.form_key
+            labels = field_labels()
+            shown = await form_page(
+                db, principal, draft, {}, kept="kept", retype=[labels.get(n, n) for n in kept.left_out]
+            )
+        set_kept_cookie(shown, settings, "", 0)
+        return shown
 
     @post(
         "/new",

@@ -51,6 +51,9 @@ _PRESENT = "SELECT set_config('msnet.session', $1, true)"
 #: ``info`` of the request's database session: the organisations' fingerprint as read with the
 #: person's session (:func:`msnet.web.listing.organisation_names` keeps their names by it).
 ORGANISATIONS_KEY = "organisations_fingerprint"
+#: ``info`` of the request's database session: the organisation of the session the cookie named, when
+#: resuming found that session ended (a form sent then keeps its input for that organisation only).
+ENDED_KEY = "ended_session_organisation"
 
 
 def secure(settings: Settings) -> bool:
@@ -126,6 +129,7 @@ async def resume(session: AsyncSession, settings: Settings, token: str) -> Signe
         minutes=settings.session_idle_minutes
     ):
         await driver.execute(_ENDED, row["id"])
+        session.info[ENDED_KEY] = row["organisation_id"]
         return None
     session.info[ORG_KEY] = row["organisation_id"]  # set in this transaction by the statement already
     session.info[ORGANISATIONS_KEY] = row["names"]

@@ -666,3 +666,55 @@ async def until_noted(node: Node, sender: Node, text: str) -> None:
     while text not in await notes(node, sender):
         assert time.monotonic() < deadline, f"{text!r} not delivered before the poll could have fired"
         await asyncio.sleep(0.05)
+
+
+async def test_an_offer_from_a_peers_node_is_checked_as_a_local_one_and_refused_with_nothing_written(
+    world: World,
+) -> None:
+    un, au = world.un, world.au
+    rid = (await ask(world))["id"]
+    await deliver(un)
+    theirs = await call(
+        un, world.headers["un"], "POST", "/v1/experts", 201, json={"name": "Not au's", "sharing": "network"}
+    )
+    start = date.today() + timedelta(days=40)
+    offer = {
+        "request_id": rid,
+        "organisation_id": str(await org_id(au, "au")),
+        "office_id": world.au_office["id"],
+        "kind": "offer",
+        "expert_ids": [world.expert["id"]],
+        "period_start": start.isoformat(),
+        "period_end": (start + timedelta(days=10)).isoformat(),
+        "note": "",
+        "reason": "",
+    }
+    cases = {
+        "an expert of another organisation's roster": ({"expert_ids": [theirs["id"]]}, ["experts.0"]),
+        "a decline with experts and dates": ({"kind": "decline", "reason": "busy"}, ["experts"]),
+        "a decline without a reason": (
+            {"kind": "decline", "expert_ids": [], "period_start": None, "period_end": None},
+            ["reason"],
+        ),
+        "a note too long": ({"note": "n" * 2001}, ["note"]),
+        "a reason too long": (
+            {
+                "kind": "decline",
+                "expert_ids": [],
+                "period_start": None,
+                "period_end": None,
+                "reason": "r" * 2001,
+            },
+            ["reason"],
+        ),
+        "too many experts": ({"expert_ids": [world.expert["id"]] * 21}, ["experts"]),
+    }
+    for case, (changes, fields) in cases.items():
+        body = {**offer, "id": str(uuid4()), **changes}
+        answer = await post(au, un, await signed(au, claims(au, un, kind="request.response", body=body)))
+        assert answer.status_code == 422, (case, answer.text)
+        for field in fields:
+            assert field in answer.text, (case, field, answer.text)
+        assert await un.owner("SELECT id FROM request_responses WHERE id = $1", UUID(body["id"])) == []
+    assert await un.owner("SELECT id FROM request_responses WHERE request_id = $1", UUID(rid)) == []
+    assert (await as_seen(un, world.headers["un"], rid))["state"] == "submitted"

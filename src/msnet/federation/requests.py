@@ -34,6 +34,7 @@ from msnet.outbox.service import tell
 from msnet.processes.models import Process
 from msnet.requests import across, responses, service
 from msnet.requests.models import RequestEvent, RequestResponse, SupportRequest
+from msnet.requests.schemas import ResponseCreate
 
 CLOSED = ("completed", "cancelled")
 T = TypeVar("T")
@@ -297,6 +298,23 @@ async def _tell(
 # --- a request's home: the responses ----------------------------------------------------------
 
 
+def _as_response(body: Response) -> ResponseCreate:
+    """The response a peer's node sent, as its organisation would have made it on this node (its
+    fields' bounds checked: 422 naming the first one out of them)."""
+    period = None
+    if body.period_start is not None or body.period_end is not None:
+        period = {"start": body.period_start, "end": body.period_end}
+    made = {
+        "office_id": body.office_id, "kind": body.kind, "experts": body.expert_ids, "period": period,
+        "note": body.note, "reason": body.reason,
+    }  # fmt: skip
+    try:
+        return msgspec.convert(made, ResponseCreate)
+    except msgspec.ValidationError as exc:
+        message, _, path = str(exc).partition(" - at `$")
+        raise InvalidInput.field(path.rstrip("`").lstrip(".") or "body", message) from None
+
+
 @handles(across.RESPONSE)
 async def request_response(session: AsyncSession, message: Message) -> None:
     issuer = message.sender.issuer
@@ -328,8 +346,7 @@ async def request_response(session: AsyncSession, message: Message) -> None:
         raise Forbidden(
             f"office {body.office_id} is not one of '{responder.slug}''s this request is addressed to"
         )
-    if body.period_start and body.period_end and body.period_end < body.period_start:
-        raise InvalidInput.field("period_end", "is before the start")
+    await responses.check(session, responder.id, theirs, _as_response(body), from_peer=True)
     response = RequestResponse(
         id=body.id,
         request_id=request.id,

@@ -92,29 +92,7 @@ async def _respond(
         for o, g in zip(request.addressee_offices, request.addressee_orgs, strict=True)
         if g == principal.org_id
     }
-    with Errors() as errors:
-        if data.office_id not in mine:
-            errors.add("office_id", "is not one of the caller's offices this request is addressed to")
-        if data.kind == "decline":
-            if not data.reason.strip():
-                errors.add("reason", "say why the office declines")
-            if data.experts or data.period:
-                errors.add("experts", "a decline proposes no experts or dates")
-        if data.period and data.period.end < data.period.start:
-            errors.add("period.end", "is before the start")
-        if data.experts:
-            own = set(
-                await session.scalars(
-                    select(Expert.id).where(
-                        Expert.id.in_(data.experts),
-                        Expert.organisation_id == principal.org_id,
-                        Expert.deleted_at.is_(None),
-                    )
-                )
-            )
-            for i, expert_id in enumerate(data.experts):
-                if expert_id not in own:
-                    errors.add(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
+    await check(session, principal.org_id, mine, data)
     response = RequestResponse(
         request_id=request.id,
         organisation_id=principal.org_id,
@@ -131,6 +109,40 @@ async def _respond(
     await take(session, principal, request, response, copy=request.origin != origin)
     await record_action(session, principal, "request.respond", "request_response", response.id, data)
     return _response_schema(response, await slugs_of(session, [principal.org_id]))
+
+
+async def check(
+    session: AsyncSession,
+    org_id: UUID,
+    offices: set[UUID],
+    data: schemas.ResponseCreate,
+    *,
+    from_peer: bool = False,
+) -> None:
+    """422 naming every field of ``data`` that ``org_id`` (the responder, addressed through
+    ``offices``) may not answer with, on this node or from its own (``from_peer``). An expert must be
+    on its roster; one from a peer's node that this node does not hold (a private expert never leaves
+    its node) is taken on that node's word, one held here of another organisation's is not."""
+    with Errors() as errors:
+        if data.office_id not in offices:
+            errors.add("office_id", "is not one of the caller's offices this request is addressed to")
+        if data.kind == "decline":
+            if not data.reason.strip():
+                errors.add("reason", "say why the office declines")
+            if data.experts or data.period:
+                errors.add("experts", "a decline proposes no experts or dates")
+        if data.period and data.period.end < data.period.start:
+            errors.add("period.end", "is before the start")
+        if data.experts:
+            held = dict(
+                (await session.execute(select(Expert.id, Expert).where(Expert.id.in_(data.experts)))).all()
+            )
+            for i, expert_id in enumerate(data.experts):
+                expert = held.get(expert_id)
+                if expert is None and from_peer:
+                    continue
+                if expert is None or expert.organisation_id != org_id or expert.deleted_at is not None:
+                    errors.add(f"experts.{i}", f"no expert {expert_id} on the caller's roster")
 
 
 async def take(

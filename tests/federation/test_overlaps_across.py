@@ -399,7 +399,7 @@ async def test_a_merge_on_the_home_node_moves_the_open_case(world: World) -> Non
         moved = await until(world, case_of(world, slug, target))
         assert moved["id"] == case["id"]
         assert moved["status"] == "open"
-    un, eu = world.nodes["un"], world.nodes["eu"]
+    un, au, eu = world.nodes["un"], world.nodes["au"], world.nodes["eu"]
     rows = await un.owner("SELECT process_id, status FROM overlap_cases WHERE id = $1", UUID(case["id"]))
     assert [tuple(r) for r in rows] == [(UUID(target), "open")]
 
@@ -415,7 +415,9 @@ async def test_a_merge_on_the_home_node_moves_the_open_case(world: World) -> Non
         return found[0]["status"] == "resolved"
 
     assert await until(world, settled_on_un)
-    assert [a["actor"] for a in await audit(un, "overlap.settled.received")] == [f"node:{eu.issuer}#eu"]
+    assert sorted(a["actor"] for a in await audit(un, "overlap.settled.received")) == sorted(
+        [f"node:{au.issuer}#au", f"node:{eu.issuer}#eu"]
+    )
     assert await holding(un, made["proposal"]["id"]) == []
     later = await submit(world, "eu-2", target, start)
     fresh = await until(world, case_of(world, "eu-2", target))
@@ -501,6 +503,48 @@ async def test_forged_and_bad_messages_are_refused_with_nothing_written(world: W
     assert "no overlap case" in await refused(eu, au, "overlap.message", message, "eu")
     after = {n.name: (await n.owner(counts))[0]["n"] for n in (un, au, eu)}
     assert after == before
+
+
+async def test_the_coordinator_resolves_a_case_only_once_every_partys_node_has_settled(world: World) -> None:
+    un, au, eu = world.nodes["un"], world.nodes["au"], world.nodes["eu"]
+    process = await process_on(world, "un", "Process every party settles")
+    start = await start_of(6)
+    await submit(world, "au", process, start)
+    await submit(world, "eu", process, start)
+    case = await until(world, case_of(world, "au", process))
+    await until(world, case_of(world, "eu", process))
+    status = "SELECT status FROM overlap_cases WHERE id = $1"
+    received = (
+        "SELECT a.actor FROM audit_log a WHERE a.action = 'overlap.settled.received' AND a.resource_id = $1 "
+        "ORDER BY a.seq"
+    )
+
+    # eu's node says, by itself, that the case is settled: the coordinator records it, the case stays open
+    async with eu.session() as session:
+        eu_id = (await eu.owner("SELECT id FROM organisations WHERE slug = 'eu'"))[0]["id"]
+        await inbox.send(
+            session, to=un.issuer, kind="overlap.settled", key=str(uuid4()),
+            body={"organisation": "eu", "case_id": case["id"]}, organisation=eu_id,
+        )  # fmt: skip
+    await deliver([eu])
+    assert [r["actor"] for r in await un.owner(received, case["id"])] == [f"node:{eu.issuer}#eu"]
+    assert [r["status"] for r in await un.owner(status, UUID(case["id"]))] == ["open"]
+
+    # both parties agree: each party's node reports, and only then is the case resolved there
+    made = await call(world, "au", "POST", f"/v1/overlaps/{case['id']}/resolution", {"kind": "merge"}, 201)
+    await until(world, proposal_on(world, "eu", process))
+    await call(
+        world, "eu", "POST", f"/v1/overlaps/{case['id']}/resolution", {"agree": made["proposal"]["id"]}
+    )
+
+    async def resolved_on_un() -> bool:
+        return [r["status"] for r in await un.owner(status, UUID(case["id"]))] == ["resolved"]
+
+    assert await until(world, resolved_on_un)
+    assert {r["actor"] for r in await un.owner(received, case["id"])} == {
+        f"node:{au.issuer}#au",
+        f"node:{eu.issuer}#eu",
+    }
 
 
 async def test_a_third_node_and_another_organisation_see_nothing_of_a_request_case_or_message_on_any_get(

@@ -49,7 +49,7 @@ from msnet.fields import Period, Slug, TermId
 from msnet.organisations.models import Organisation
 from msnet.overlaps import schemas as overlap_schemas
 from msnet.overlaps import service as overlaps
-from msnet.overlaps.models import OverlapCase, OverlapFact, OverlapMessage, OverlapReference
+from msnet.overlaps.models import OverlapCase, OverlapFact, OverlapMessage, OverlapProposal, OverlapReference
 from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests.models import SupportRequest
@@ -269,9 +269,7 @@ class Coordination:
         data: overlap_schemas.Resolution,
         proposal: UUID,
     ) -> None:
-        if principal.kind == "node":
-            return
-        nodes = await _party_nodes(session, case_id)
+        nodes = await _party_nodes(session, case_id) if principal.kind != "node" else []
         if nodes:
             body = CaseResolution(
                 organisation=principal.org_slug, case_id=case_id, proposal_id=proposal, resolution=data
@@ -280,9 +278,23 @@ class Coordination:
             await _send(session, principal, nodes, RESOLUTION, step, case_id, body)
         case = await session.scalar(select(OverlapCase).where(OverlapCase.id == case_id))
         if case is not None and case.status == "resolved" and case.coordinator is not None:
-            # the coordinator learns that the case is settled (not how), so that it joins no one to it
-            body = Settled(organisation=principal.org_slug, case_id=case_id)
-            await _send(session, principal, [case.coordinator], SETTLED, str(case_id), case_id, body)
+            # the coordinator learns, from each party's node, that the case is settled (not how), so
+            # that it joins no one to it: every party of this node's says so, on whichever node the
+            # last agreement was made
+            ours = await session.execute(
+                select(Organisation.id, Organisation.slug)
+                .where(Organisation.id.in_(case.parties), Organisation.home.is_(None))
+                .order_by(Organisation.slug)
+            )
+            for org_id, slug in ours.all():
+                body = Settled(organisation=slug, case_id=case_id)
+                await inbox.send(
+                    session, to=case.coordinator, kind=SETTLED, key=f"{case_id}/{slug}",
+                    subject=str(case_id), body=msgspec.to_builtins(body), organisation=org_id,
+                )  # fmt: skip
+            await record_action(
+                session, principal, f"{SETTLED}.sent", "overlap", case_id, {"nodes": [case.coordinator]}
+            )
 
 
 def install() -> None:
@@ -436,11 +448,31 @@ async def take_settled(session: AsyncSession, message: inbox.Message) -> None:
     )
     if case is None or case.coordinator is not None:
         raise NotFound(f"no overlap case {settled.case_id} coordinated here")
-    if case.status == "open":
+    if principal.org_id not in case.settled_by:
+        case.settled_by = [*case.settled_by, principal.org_id]
+    if case.status == "open" and await _every_party_settled(session, case):
         case.status, case.resolved_at = "resolved", func.now()
         case.version, case.updated_at = case.version + 1, func.now()
-        await session.flush()
+    await session.flush()
     await record_action(session, principal, "overlap.settled.received", "overlap_case", case.id)
+
+
+async def _every_party_settled(session: AsyncSession, case: OverlapCase) -> bool:
+    """Whether every party of ``case`` (coordinated here) has settled it: one homed on another node by
+    its node's ``overlap.settled``, one homed here by its agreement to the open proposal."""
+    homes = dict(
+        (
+            await session.execute(
+                select(Organisation.id, Organisation.home).where(Organisation.id.in_(case.parties))
+            )
+        ).all()
+    )
+    agreed = await session.scalar(
+        select(OverlapProposal.agreed_by).where(
+            OverlapProposal.case_id == case.id, OverlapProposal.status == "open"
+        )
+    )
+    return all(party in (case.settled_by if homes.get(party) else agreed or []) for party in case.parties)
 
 
 # --- the parties' side -------------------------------------------------------------------------

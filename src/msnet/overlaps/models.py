@@ -38,6 +38,8 @@ class OverlapCase(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     #: the issuer of the node that coordinates the case, when another node does (this one holds a mirror)
     coordinator: Mapped[str | None] = mapped_column(Text)
+    #: on the coordinator: the parties homed elsewhere whose node said the case is settled
+    settled_by: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()), default=list)
 
 
 class OverlapMember(Base):

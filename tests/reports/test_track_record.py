@@ -338,9 +338,18 @@ async def test_every_bad_parameter_in_one_422(client: AsyncTestClient, callers: 
             ("a timestamp for a day", {"from": "1798761600"}, ["from"]),
             ("a Feb 30", {"to": "2027-02-30", "group_by": "Month"}, ["to", "group_by"]),
             ("an unknown office", {"office_id": "0193f0c2-6a7e-7c41-9d2a-3b8e5f1a2c47"}, ["office_id"]),
+            ("a from past the years reports cover", {"from": "9995-01-01"}, ["from"]),
+            ("both out of those years", {"from": "1899-12-31", "to": "3000-01-01"}, ["from", "to"]),
+            (
+                "the last day a report covers, from the first",
+                {"from": "0001-01-01", "to": "2999-12-31"},
+                ["from"],
+            ),
         ],
         check,
     )
+    last = await client.get(URL, params={"from": "2999-01-01", "to": "2999-12-31"}, headers=au.headers)
+    assert last.status_code == 200, last.text
 
 
 async def test_a_request_to_two_offices_of_one_organisation_counts_once_with_their_answers_together(

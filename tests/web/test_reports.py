@@ -509,6 +509,12 @@ async def test_a_quarter_out_of_the_years_reports_cover_is_named_not_a_500(
             assert re.search(r'<p class="error" id="quarter-error">', page.text), quarter
         for quarter in ("1900-Q1", "2999-Q4"):
             assert (await http.get(f"/reports/quarter?quarter={quarter}")).status_code == 200, quarter
+        for period in ("from=9995-01-01", "to=9999-12-31", "from=1899-12-31&to=1900-06-30"):
+            page = await http.get(f"/reports?{period}")
+            assert page.status_code == 422, period
+            name = period.split("=")[0]
+            assert re.search(rf'<p class="error" id="{name}-error">', page.text), period
+            assert (await http.get(f"/reports/export.csv?{period}")).status_code == 422, period
 
 
 async def test_the_reports_in_a_browser_in_both_languages(

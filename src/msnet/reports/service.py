@@ -108,12 +108,22 @@ async def generation(session: AsyncSession) -> UUID:
 # --- parameters ----------------------------------------------------------------------------
 
 
+#: The years a report may cover (the network's quarters, the track record's days).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 def _day(errors: Errors, field: str, raw: str | None) -> date | None:
+    """A day of the years reports cover (near the year 9999, no period the track record's check can
+    compute), or None with ``field`` named."""
     if raw is None:
         return None
     try:
         if _DAY.fullmatch(raw):
-            return date.fromisoformat(raw)
+            day = date.fromisoformat(raw)
+            if FIRST_YEAR <= day.year <= LAST_YEAR:
+                return day
+            errors.add(field, f"must be a day of the years {FIRST_YEAR} to {LAST_YEAR}")
+            return None
     except ValueError:
         pass
     errors.add(field, "must be a date, YYYY-MM-DD")

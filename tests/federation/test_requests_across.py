@@ -718,3 +718,45 @@ async def test_an_offer_from_a_peers_node_is_checked_as_a_local_one_and_refused_
         assert await un.owner("SELECT id FROM request_responses WHERE id = $1", UUID(body["id"])) == []
     assert await un.owner("SELECT id FROM request_responses WHERE request_id = $1", UUID(rid)) == []
     assert (await as_seen(un, world.headers["un"], rid))["state"] == "submitted"
+
+
+async def test_a_copy_naming_an_office_not_the_requesters_or_ids_taken_here_is_refused_with_nothing_written(
+    world: World,
+) -> None:
+    un, au = world.un, world.au
+    rid = (await ask(world))["id"]
+    await deliver(un)
+    await respond(world, rid)
+    await deliver(au)
+    offered = await un.owner("SELECT id FROM request_responses WHERE request_id = $1", UUID(rid))
+    other = (await ask(world))["id"]
+    await deliver(un)
+
+    async def sent(sender: Node, to: Node, kind: str, body: dict[str, Any]) -> httpx.Response:
+        return await post(sender, to, await signed(sender, claims(sender, to, kind=kind, body=body)))
+
+    # a request of un's filed under au's office (held on au's node, not un's)
+    fresh = uuid4()
+    copy = await _copy_of(un, au, rid, fresh)
+    events = [{**e, "id": str(uuid4())} for e in copy["events"]]
+    answer = await sent(
+        un, au, "request.sent", {**copy, "events": events, "office_id": world.au_office["id"]}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "office_id" in answer.text
+    # a new request whose history reuses the ids of another request's events held here
+    taken = uuid4()
+    answer = await sent(un, au, "request.sent", await _copy_of(un, au, rid, taken))
+    assert answer.status_code == 409, answer.text
+    assert "event" in answer.text
+    assert await au.owner("SELECT id FROM requests WHERE id = ANY($1::uuid[])", [fresh, taken]) == []
+    # an offer on another request under the id of a response held here
+    response = {
+        "id": str(offered[0]["id"]), "request_id": other, "organisation_id": str(await org_id(au, "au")),
+        "office_id": world.au_office["id"], "kind": "offer", "expert_ids": [], "period_start": None,
+        "period_end": None, "note": "", "reason": "",
+    }  # fmt: skip
+    answer = await sent(au, un, "request.response", response)
+    assert answer.status_code == 409, answer.text
+    assert "response" in answer.text
+    assert await un.owner("SELECT id FROM request_responses WHERE request_id = $1", UUID(other)) == []

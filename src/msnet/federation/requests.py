@@ -21,6 +21,7 @@ from uuid import UUID
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.audit.service import AuditEvent, record, record_action
@@ -185,6 +186,14 @@ async def _apply_copy(session: AsyncSession, message: Message, *, first: bool) -
                     f"the request's {what} {record_id} is not held here yet (this node pulls it from its "
                     "home's change feed): send the request again later"
                 )
+    if (
+        await session.scalar(select(Office.organisation_id).where(Office.id == copy.office_id))
+        != requester.id
+    ):
+        raise InvalidInput.field(
+            "office_id", f"office {copy.office_id} is not an office of '{requester.slug}'"
+        )
+    if held is None:
         held = SupportRequest(
             id=copy.id, organisation_id=requester.id, origin=issuer, sharing="private", share_with=[]
         )
@@ -200,7 +209,7 @@ async def _apply_copy(session: AsyncSession, message: Message, *, first: bool) -
         setattr(held, field, getattr(copy, field))
     held.addressee_offices = [a.office_id for a in copy.addressees]
     held.addressee_orgs = [a.organisation_id for a in copy.addressees]
-    await session.flush()
+    await _flush(session, f"request {copy.id}")
     await _history(session, held, copy, set(by_org) | {requester.id})
     await _outcomes(session, held, copy, set(by_org))
     await _tell(session, held, by_org, before_state, before_offices)
@@ -218,6 +227,17 @@ async def _apply_copy(session: AsyncSession, message: Message, *, first: bool) -
                 payload={"state": held.state, "version": held.version, "message": str(message.id)},
             ),
         )
+
+
+async def _flush(session: AsyncSession, what: str) -> None:
+    """The writes flushed; an id the peer chose that a row here holds already (one this node may not
+    even see) is a 409."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if '"pk_' not in str(exc.orig):
+            raise
+        raise Conflict(f"the id of {what} is taken here") from None
 
 
 async def _history(session: AsyncSession, held: SupportRequest, copy: Copy, parties: set[UUID]) -> None:
@@ -240,7 +260,7 @@ async def _history(session: AsyncSession, held: SupportRequest, copy: Copy, part
                 at=event.at,
             )
         )
-        await session.flush()
+        await _flush(session, f"event {event.id}")
 
 
 async def _outcomes(session: AsyncSession, held: SupportRequest, copy: Copy, orgs: set[UUID]) -> None:
@@ -361,7 +381,12 @@ async def request_response(session: AsyncSession, message: Message) -> None:
         reason=body.reason,
         origin=issuer,
     )
-    await responses.take(session, principal, request, response, copy=False)
+    try:
+        await responses.take(session, principal, request, response, copy=False)
+    except IntegrityError as exc:
+        if f'"pk_{RequestResponse.__tablename__}"' not in str(exc.orig):
+            raise
+        raise Conflict(f"the id of response {body.id} is taken here") from None
     await record_action(
         session,
         principal,

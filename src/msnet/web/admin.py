@@ -168,6 +168,22 @@ class Verification:
     report: VerifyReport | None = None
     witnessed: Witnessed | None = None
 
+    @property
+    def vouching(self) -> list[str]:
+        """The peers holding a checkpoint of the chain that it matches (when it is whole): what an
+        organisation's administrator is shown, with whether the chain is whole, and never the node's
+        counts or another organisation's entries."""
+        if self.report is None or not self.report.ok or self.witnessed is None:
+            return []
+        return sorted({anchor.name.rpartition(", held by ")[2] for anchor in self.witnessed.anchors})
+
+    @property
+    def not_vouching(self) -> list[str]:
+        """The peers asked that could not be asked or hold no checkpoint that verifies."""
+        if self.witnessed is None:
+            return []
+        return [peer for peer in self.witnessed.asked if peer not in self.vouching]
+
 
 def _verification(state: State) -> Verification:
     held = state.get("audit_verification")
@@ -569,7 +585,8 @@ class OrganisationAdminPages(Controller):
             export_limit=EXPORT_LIMIT,
             verified_at=verification.at,
             report=verification.report,
-            witnessed=verification.witnessed,
+            vouching=verification.vouching,
+            not_vouching=verification.not_vouching,
             can_verify=request.app.state.settings.database_admin_url is not None,
         )
 
@@ -632,6 +649,6 @@ class OrganisationAdminPages(Controller):
             "audit.verify",
             "audit_log",
             None,
-            {"checked": report.checked, "first_bad": report.first_bad, "anchored": report.anchored},
+            {"whole": report.ok, "witnessed_by": verification.vouching},
         )
         return Redirect("/admin/audit", status_code=303)

@@ -630,3 +630,32 @@ async def test_a_third_node_and_another_organisation_see_nothing_of_a_request_ca
     assert walked >= 40  # the route table's GETs were walked, not an empty list
     seen_by_un = "\n".join((await walk(un, "un")).values())
     assert [s for s in secrets if s not in seen_by_un] == []
+
+
+async def test_a_coordinator_hosting_a_party_keeps_the_case_open_until_its_own_parties_agree(
+    world: World,
+) -> None:
+    au, eu = world.nodes["au"], world.nodes["eu"]
+    process = await process_on(world, "au", "Process whose home is a party")
+    start = await start_of(7)
+    await submit(world, "au", process, start)
+    await submit(world, "eu", process, start)
+    case = await until(world, case_of(world, "eu", process))
+    await until(world, case_of(world, "au", process))
+    status = "SELECT status FROM overlap_cases WHERE id = $1"
+    # eu's node says the case is settled before anyone agreed: au (coordinator and party) keeps it open
+    eu_id = (await eu.owner("SELECT id FROM organisations WHERE slug = 'eu'"))[0]["id"]
+    async with eu.session() as session:
+        await inbox.send(
+            session, to=au.issuer, kind="overlap.settled", key=str(uuid4()),
+            body={"organisation": "eu", "case_id": case["id"]}, organisation=eu_id,
+        )  # fmt: skip
+    await deliver([eu])
+    received = await au.owner(
+        "SELECT actor FROM audit_log WHERE action = 'overlap.settled.received' AND resource_id = $1",
+        case["id"],
+    )
+    assert [r["actor"] for r in received] == [f"node:{eu.issuer}#eu"]
+    assert [r["status"] for r in await au.owner(status, UUID(case["id"]))] == ["open"]
+    on_au = await call(world, "au", "GET", f"/v1/overlaps/{case['id']}")
+    assert on_au["status"] == "open"

@@ -75,24 +75,36 @@ class SignedCheckpoint(Struct):
     """A signed checkpoint of a node's audit chain. `checkpoint` is what is signed and all a reader
     should trust; the other members repeat what it says."""
 
-    issuer: Annotated[str, Meta(description="The node whose audit chain it is.")]
-    size: Annotated[int, Meta(ge=0, description="How many entries the chain had.")]
-    hash: Annotated[str, Meta(description="The hash of the chain's last entry (hex; 64 zeros when empty).")]
-    signed_at: datetime
+    issuer: Annotated[
+        str, Meta(description="The node whose audit chain it is.", examples=["https://msnet.au.int"])
+    ]
+    size: Annotated[int, Meta(ge=0, description="How many entries the chain had.", examples=[18234])]
+    hash: Annotated[
+        str,
+        Meta(
+            description="The hash of the chain's last entry (hex; 64 zeros when empty).",
+            examples=["9f2c4e0b7a1d3f5e8c6b2a4d0e9f7c5b3a1d8e6f4c2b0a9e7d5c3b1a0f8e6d4c"],
+        ),
+    ]
+    signed_at: Annotated[datetime, Meta(examples=["2026-12-07T12:05:00Z"])]
     checkpoint: Annotated[
         str,
         Meta(
             description="A compact JWS (RS256, typ msnet-checkpoint+jws) signed by the node's key, whose "
             "payload is the checkpoint note: origin (issuer and /audit), size, head hash in base64, "
-            "and `signed-at` with the time, one a line."
+            "and `signed-at` with the time, one a line.",
+            examples=["eyJhbGciOiJSUzI1NiIsInR5cCI6Im1zbmV0LWNoZWNrcG9pbnQrandzIn0.eyJub3RlIjoiLi4uIn0.c2ln"],
         ),
     ]
 
 
 class CheckpointPage(Struct):
+    """A page of the checkpoints of the calling node's audit chain that this node holds, oldest first;
+    `next_cursor` reads the next page (null on the last)."""
+
     items: list[SignedCheckpoint]
-    next_cursor: str | None
-    total: int
+    next_cursor: Annotated[str | None, Meta(examples=["MjAyNi0xMi0wN1QxMjowNTowMFo"])]
+    total: Annotated[int, Meta(examples=[3])]
 
 
 @dataclass(frozen=True)

@@ -1207,65 +1207,33 @@ class RequestPages(Controller):
             return await detail_page(db, principal, request_id, status=409, conflict=seen)
         return Redirect(f"/requests/{request_id}", status_code=303)
 
-    @post("/{request_id:uuid}/submit", guards=[needs("requests:write"), limit_bursts])
-    async def submit(
+    @post(
+        ["/{request_id:uuid}/submit", "/{request_id:uuid}/withdraw"],
+        guards=[needs("requests:write"), limit_bursts],
+    )
+    async def submit_or_withdraw(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Template | Redirect:
-        return await self._act(request, db, principal, request_id, "submit")
+        """Submit or withdraw (the address's last segment), within the submissions' burst limit."""
+        return await self._act(request, db, principal, request_id, request.url.path.rsplit("/", 1)[1])
 
-    @post("/{request_id:uuid}/withdraw", guards=[needs("requests:write"), limit_bursts])
-    async def withdraw(
+    @post(
+        [f"/{{request_id:uuid}}/{action}" for action in ("hold", "resume", "start", "close")],
+        guards=[needs("requests:write")],
+    )
+    async def move(
         self,
         request: Request,
         db: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
         request_id: FromPath[UUID],
     ) -> Template | Redirect:
-        return await self._act(request, db, principal, request_id, "withdraw")
-
-    @post("/{request_id:uuid}/hold", guards=[needs("requests:write")])
-    async def hold(
-        self,
-        request: Request,
-        db: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        request_id: FromPath[UUID],
-    ) -> Template | Redirect:
-        return await self._act(request, db, principal, request_id, "hold")
-
-    @post("/{request_id:uuid}/resume", guards=[needs("requests:write")])
-    async def resume(
-        self,
-        request: Request,
-        db: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        request_id: FromPath[UUID],
-    ) -> Template | Redirect:
-        return await self._act(request, db, principal, request_id, "resume")
-
-    @post("/{request_id:uuid}/start", guards=[needs("requests:write")])
-    async def start(
-        self,
-        request: Request,
-        db: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        request_id: FromPath[UUID],
-    ) -> Template | Redirect:
-        return await self._act(request, db, principal, request_id, "start")
-
-    @post("/{request_id:uuid}/close", guards=[needs("requests:write")])
-    async def close(
-        self,
-        request: Request,
-        db: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
-        request_id: FromPath[UUID],
-    ) -> Template | Redirect:
-        return await self._act(request, db, principal, request_id, "close")
+        """Hold, resume, start or close (the address's last segment)."""
+        return await self._act(request, db, principal, request_id, request.url.path.rsplit("/", 1)[1])
 
     @post("/{request_id:uuid}/answer", guards=[needs("requests:write")])
     async def answer(

@@ -335,7 +335,7 @@ def world(peered: list[Node], superuser_url: str) -> World:
             201,
             json={"name": "AU Mediation Unit", "sharing": "network"},
         )
-        await call(
+        capacity = await call(
             au,
             headers["au"],
             "POST",
@@ -371,6 +371,7 @@ def world(peered: list[Node], superuser_url: str) -> World:
                 },
             )
         await pull_until(superuser_url, un, au, "offices", au_office["id"])
+        await pull_until(superuser_url, un, au, "capacities", capacity["id"])  # routing ranks by it
         await pull_until(superuser_url, au, un, "offices", un_office["id"])
         await pull_until(superuser_url, au, un, "processes", process["id"])
         await pull_until(superuser_url, eu, au, "offices", au_office["id"])

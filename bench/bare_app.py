@@ -12,7 +12,8 @@ round trip when a token came), then
   ran for the same path, captured with their parameters by the bench (``BENCH_STATEMENTS``) and run in
   turn; every row becomes a JSON object of the response;
 - ``PATCH /v1/offices/{id}``: msnet's statements (``PATCH_STATEMENTS``, which the bench checks against
-  what msnet runs): the office read as the caller may see it, locked, the version checked against
+  what msnet runs): the office read as the caller may see it, its organisation's home node (only
+  a record homed here is written), the office locked, the version checked against
   ``If-Match`` (``*`` or none skips it, as msnet does), updated, read back, and the audit entry
   appended under the head lock with the hash chain msnet's verifier checks.
 
@@ -57,6 +58,7 @@ PATCH_STATEMENTS = (
     f"SELECT {OFFICE_COLUMNS} \nFROM offices \nWHERE offices.id = $1::UUID AND (offices.organisation_id = $2::UUID"
     " OR offices.sharing = $3::VARCHAR OR offices.sharing = $4::VARCHAR OR offices.sharing = $5::VARCHAR"
     " AND $6::UUID = ANY (offices.share_with))",
+    "SELECT organisations.home \nFROM organisations \nWHERE organisations.id = $1::UUID",
     f"SELECT {OFFICE_COLUMNS} \nFROM offices \nWHERE offices.id = $1::UUID FOR UPDATE",
     "UPDATE offices SET staff_size=$1::INTEGER, version=$2::INTEGER, updated_at=now() WHERE offices.id = $3::UUID",
     f"SELECT {OFFICE_COLUMNS} \nFROM offices \nWHERE offices.id = $1::UUID",
@@ -71,7 +73,7 @@ PATCH_STATEMENTS = (
     UPDATE audit_head SET seq = $1, hash = $14 WHERE id = 1
     """,
 )
-READ_OFFICE, LOCK_OFFICE, UPDATE_OFFICE, REFRESH_OFFICE, LOCK_HEAD, APPEND = PATCH_STATEMENTS
+READ_OFFICE, HOME, LOCK_OFFICE, UPDATE_OFFICE, REFRESH_OFFICE, LOCK_HEAD, APPEND = PATCH_STATEMENTS
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -186,6 +188,7 @@ async def update_office(request: Request, office_id: uuid.UUID) -> Response[dict
         )
         if visible is None:
             raise NotFoundException("no such office")
+        await conn.fetchval(HOME, visible["organisation_id"])
         office = await conn.fetchrow(LOCK_OFFICE, office_id)
         if if_match not in (None, "*") and if_match.strip('W/"') != str(office["version"]):
             raise HTTPException(status_code=412, detail=f"the record is at version {office['version']}")

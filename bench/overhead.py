@@ -135,7 +135,7 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # it ended between the listing and the reading
             continue
         seconds[pid] = (int(fields[11]) + int(fields[12])) / TICK
     return seconds

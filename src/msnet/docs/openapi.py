@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from datetime import date, datetime, time
 from enum import Enum
 from inspect import cleandoc
@@ -327,9 +328,12 @@ ANSWERS: dict[str, dict[str, Any]] = {
 }
 
 
+@cache
 def _with_examples(operation_class: type[Operation]) -> type[Operation]:
     """``operation_class`` that also gives its parameters an example (a UUID, or :data:`PARAMETERS`)
-    where their schema has none, and its successful answers one from :data:`ANSWERS`."""
+    where their schema has none, and its successful answers one from :data:`ANSWERS`. Made once for
+    each class and shared by every handler that has it: making a dataclass costs more than the rest
+    of a handler's documenting, and an app has hundreds of handlers."""
 
     @dataclass
     class Documented(operation_class):  # type: ignore[valid-type,misc]

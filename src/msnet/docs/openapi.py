@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from datetime import date, datetime, time
 from enum import Enum
+from functools import cache
 from inspect import cleandoc
 from typing import Any
 

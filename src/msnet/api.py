@@ -28,6 +28,20 @@ class Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of every request and response body: unknown fields are an error, not ignored."""
 
 
+#: ``opt`` keys of a GET handler whose 200 answers the read cache may keep (``msnet.auth.cache``):
+#: its answer depends only on the request's path, query and caller and on the database's content,
+#: never on the clock, and it writes nothing
+CACHED = "read_cache"
+UNCACHED_IF_GIVEN = "read_cache_unless"
+
+
+def cached(*, unless_given: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The ``opt`` of a GET handler whose answers the read cache may keep; not those of a request
+    giving one of the query parameters ``unless_given`` (one that makes the answer depend on the
+    clock)."""
+    return {CACHED: True, UNCACHED_IF_GIVEN: unless_given}
+
+
 DEFAULT_LIMIT = 50
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size.")]
 Cursor = Annotated[

@@ -16,6 +16,7 @@ from msnet import jobs, tracing, web
 from msnet.api import body_errors
 from msnet.audit.routes import AuditController
 from msnet.auth import failures
+from msnet.auth.cache import ReadCache, ReadCaching
 from msnet.auth.keys import KeyRing, load_key_ring
 from msnet.auth.middleware import BearerAuthentication, RefusalGate
 from msnet.auth.routes import ClientController, OAuthController
@@ -143,6 +144,11 @@ async def database(app: Litestar) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.replica = replica = make_replica(settings, app.state.metrics, traced)
+    app.state.read_cache = (
+        ReadCache(settings.read_cache_entries, settings.read_cache_bytes, app.state.metrics)
+        if settings.read_cache_entries
+        else None
+    )
 
     reloading = asyncio.Lock()
 
@@ -186,7 +192,7 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"db": Provide(provide_session)},
         exception_handlers=web.with_error_pages(EXCEPTION_HANDLERS),
         before_request=_check_request,
-        middleware=[BearerAuthentication],
+        middleware=[BearerAuthentication, ReadCaching],
         request_max_body_size=settings.max_body_bytes,
         lifespan=[database, jobs.lifespan, failures.lifespan],
         openapi_config=openapi_config(msnet.__version__),

@@ -114,6 +114,27 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.read_cache_hits = Counter(
+            "msnet_read_cache_hits", "GET requests answered from the read cache.", registry=self.registry
+        )
+        self.read_cache_misses = Counter(
+            "msnet_read_cache_misses",
+            "GET requests the read cache could have answered and did not (none kept, or kept before a write).",
+            registry=self.registry,
+        )
+        self.read_cache_entries = Gauge(
+            "msnet_read_cache_entries",
+            "Answers the read cache keeps, summed over the serving processes alive.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.read_cache_bytes = Gauge(
+            "msnet_read_cache_bytes",
+            "Bytes of answers the read cache keeps, summed over the serving processes alive.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
     def _pool_gauge(self, name: str, documentation: str) -> Gauge:
         return Gauge(
             name,

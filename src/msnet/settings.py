@@ -254,6 +254,24 @@ class Settings:
             "doc": "Seconds a transaction may stay open doing nothing before the server ends it.",
         },
     )
+    read_cache_entries: int = field(
+        default=10_000,
+        metadata={
+            "env": "MSNET_READ_CACHE_ENTRIES",
+            "parse": _int(0, 10_000_000),
+            "doc": "Answers of the plain reads (organisations, offices) each process keeps, served while "
+            "the database has had no write they could show; 0 turns the read cache off.",
+        },
+    )
+    read_cache_bytes: int = field(
+        default=64 * 1_048_576,
+        metadata={
+            "env": "MSNET_READ_CACHE_BYTES",
+            "parse": _int(1_048_576, 64 * 1024 * 1_048_576),
+            "doc": "Bytes of answers the read cache keeps at most in each process, the least recently "
+            "used dropped first.",
+        },
+    )
     request_timeout: int = field(
         default=20,
         metadata={

@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text
+from msnet.api import DEFAULT_LIMIT, Code, Cursor, Limit, Slug, Term, Text, cached
 from msnet.auth.principal import Principal, provide_optional_principal, provide_principal, reads, requires
 from msnet.auth.transaction import FROM_REPLICA
 from msnet.directory import schemas, service
@@ -32,7 +32,7 @@ class OfficeController(Controller):
         summary="Search offices",
         guards=[reads("directory:read")],
         responses=READ_RESPONSES,
-        opt=FROM_REPLICA,
+        opt={**FROM_REPLICA, **cached(unless_given=frozenset({"include_stale"}))},
     )
     async def search_offices(
         self,
@@ -86,6 +86,7 @@ class OfficeController(Controller):
         summary="One office",
         guards=[reads("directory:read")],
         responses=problem_responses(401, 403, 404),
+        opt=cached(),
     )
     async def get_office(
         self,

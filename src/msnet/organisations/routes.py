@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from msnet.api import DEFAULT_LIMIT, Cursor, Limit
+from msnet.api import DEFAULT_LIMIT, Cursor, Limit, cached
 from msnet.organisations import schemas, service
 from msnet.problems import problem_responses
 
@@ -16,7 +16,7 @@ class OrganisationController(Controller):
     path = "/v1/organisations"
     tags = ["organisations"]
 
-    @get("/", summary="List the organisations of the network", responses=problem_responses())
+    @get("/", summary="List the organisations of the network", responses=problem_responses(), opt=cached())
     async def list_organisations(
         self,
         db: NamedDependency[AsyncSession],
@@ -28,7 +28,7 @@ class OrganisationController(Controller):
         needed."""
         return await service.list_organisations(db, limit=limit, cursor=cursor, kind=kind)
 
-    @get("/{slug:str}", summary="One organisation", responses=problem_responses(404))
+    @get("/{slug:str}", summary="One organisation", responses=problem_responses(404), opt=cached())
     async def get_organisation(
         self, db: NamedDependency[AsyncSession], slug: FromPath[str]
     ) -> schemas.Organisation:

@@ -1,17 +1,19 @@
 """The cost of a request: msnet beside the bare stack it is built on, doing the same database work (issue 24).
 
-    .venv/bin/python bench/overhead.py [--duration 10] [--connections 16] [--profile DIR]
+    .venv/bin/python bench/overhead.py [--duration 10] [--connections 16] [--profile DIR] [--no-cache]
 
 Builds a fresh embedded PostgreSQL in a temporary directory, loads the demo network into it (`msnet
 demo --no-serve`, which prints the UN client's credentials) and adds one UN office per connection
 for the writes. Serves it two ways, one process each:
 
-- msnet: `msnet serve` (log level warning, no background jobs in the process: MSNET_WORKER=off);
+- msnet: `msnet serve` (log level warning, no background jobs in the process: MSNET_WORKER=off), its
+  read cache on (the reads by key and the list page are answered from it once warm, as nothing
+  writes meanwhile), or off with --no-cache (MSNET_READ_CACHE_ENTRIES=0);
 - bare: bench/bare_app.py under uvicorn, one worker: Litestar and an asyncpg pool, connected as the
   same service role (row-level security applies), one transaction per request opened with msnet's
   tenant statement (and, with a token, the deny-list check in the same round trip). For the reads it
   runs the statements msnet ran for the same path, captured with their parameters from an in-process
-  msnet's second request (the counts are printed); for the PATCH it runs msnet's statements
+  msnet's second request, its read cache off (the counts are printed); for the PATCH it runs msnet's statements
   (checked against the captured ones) and appends the same audit entry under the same head lock. It
   verifies a token with joserfc once and remembers it until it expires, as msnet does.
 
@@ -224,6 +226,7 @@ def capture(
         secret_key=env["MSNET_SECRET_KEY"],
         public_url=issuer,
         worker=False,
+        read_cache_entries=0,  # the statements of the handlers, which the bare side runs
     )
     app = create_app(settings)
     bearer = {"Authorization": f"Bearer {token}"}
@@ -290,6 +293,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured run (default 10)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--profile", type=Path, help="sample msnet with py-spy into this directory")
+    parser.add_argument("--no-cache", action="store_true", help="serve msnet with its read cache off")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/overhead.py needs wrk: apt-get install wrk")
@@ -318,7 +322,7 @@ def main() -> None:
 def run(
     app_url: str, admin_url: str, postmaster: int, args: argparse.Namespace
 ) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, Counter[str]]]:
-    env, issuer = node_env(app_url, admin_url)
+    env, issuer = node_env(app_url, admin_url, **({"MSNET_READ_CACHE_ENTRIES": "0"} if args.no_cache else {}))
     print("loading the demo network …", flush=True)
     printed = subprocess.run([*MSNET, "demo", "--no-serve"], env=env, capture_output=True, text=True)
     if printed.returncode:

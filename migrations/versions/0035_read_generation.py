@@ -70,7 +70,7 @@ def upgrade() -> None:
     )
     op.execute("INSERT INTO read_generation VALUES (true, gen_random_uuid())")
     grant("read_generation", "SELECT")
-    op.execute("CREATE TABLE read_generation_marks (at timestamptz NOT NULL DEFAULT now())")
+    op.execute("CREATE TABLE read_generation_marks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY)")
     grant("read_generation_marks", "INSERT")
     op.execute(
         """CREATE FUNCTION msnet_generation_mark() RETURNS trigger LANGUAGE plpgsql VOLATILE AS $$
@@ -85,7 +85,7 @@ def upgrade() -> None:
     op.execute(
         f"""CREATE FUNCTION msnet_generation_bump() RETURNS trigger {DEFINER} AS $$
         BEGIN
-            DELETE FROM public.read_generation_marks WHERE ctid = NEW.ctid;
+            DELETE FROM public.read_generation_marks WHERE id = NEW.id;
             UPDATE public.read_generation SET value = gen_random_uuid();
             RETURN NULL;
         END $$"""

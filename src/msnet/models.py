@@ -2,7 +2,7 @@
 
 from msnet.audit import models as audit
 from msnet.auth import models as auth
-from msnet.db import changes
+from msnet.db import changes, generation
 from msnet.db.base import Base
 from msnet.directory import models as directory
 from msnet.federation import models as federation
@@ -27,6 +27,7 @@ __all__ = [
     "directory",
     "federation",
     "federation_replicas",
+    "generation",
     "idempotency",
     "metadata",
     "organisations",

@@ -5,7 +5,7 @@ Revises: 0034
 Create Date: 2026-12-07
 
 ``read_generation`` holds one row, whose ``value`` is a new random UUID after each committed
-transaction that wrote any table but the operational ones of ``UNTRACKED`` (``msnet.read_cache``
+transaction that wrote any table but the operational ones of ``UNTRACKED`` (``msnet.auth.cache``
 tags each answer it keeps with the value read before the handler ran, and serves it only while the
 value is the same). Random rather than a counter, so a database restored to an earlier state never
 shows again a value a process saw before the restore.

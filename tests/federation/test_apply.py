@@ -284,6 +284,55 @@ async def test_narrowed_and_deleted_records_reach_the_peer_as_tombstones_and_sta
     assert set(await rows(node_b, "offices", peered.eu)) == {"narrowed"}
 
 
+async def test_replicated_capacities_keep_their_office_s_search_document(
+    client: AsyncTestClient,
+    settings: Settings,
+    sessionmaker: async_sessionmaker,
+    ring: KeyRing,
+    node_b: Node,
+    peered: Peered,
+    au: Caller,
+) -> None:
+    office = await post(client, au, "/v1/offices", {"name": "Replicated unit", "sharing": "network"})
+    capacity = await post(
+        client,
+        au,
+        f"/v1/offices/{office['id']}/capacities",
+        {"service_type": "coaching", "themes": ["land"], "languages": ["fr"], "sharing": "network"},
+    )
+
+    async def document() -> tuple[list[str], list[str], list[str]]:
+        """The office's terms in node B's search document, as eu (homed on B) reads them."""
+        async with node_b.sessionmaker() as session, session.begin():
+            await session.execute(text("SELECT set_config('msnet.org', :o, true)"), {"o": str(peered.eu)})
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT themes, languages, common_languages FROM office_search WHERE office_id = :id"
+                    ),
+                    {"id": office["id"]},
+                )
+            ).one()
+            return row.themes, row.languages, row.common_languages
+
+    first = await read_feed(sessionmaker, settings, ring, peered.audience)
+    await apply(node_b, settings.issuer, first.items, ring.verifying)
+    assert await document() == (["land"], ["fr"], ["fr"])
+    await patch(
+        client, au, f"/v1/capacities/{capacity['id']}", capacity["version"], {"languages": ["ar", "fr"]}
+    )
+    second = await read_feed(sessionmaker, settings, ring, peered.audience, first.next_cursor)
+    await apply(node_b, settings.issuer, second.items, ring.verifying)
+    assert await document() == (["land"], ["ar", "fr"], ["ar", "fr"])
+    response = await client.delete(
+        f"/v1/capacities/{capacity['id']}", headers={**au.headers, "If-Match": f'"{capacity["version"] + 1}"'}
+    )
+    assert response.status_code == 204, response.text
+    third = await read_feed(sessionmaker, settings, ring, peered.audience, second.next_cursor)
+    await apply(node_b, settings.issuer, third.items, ring.verifying)
+    assert await document() == ([], [], [])
+
+
 async def test_a_bad_item_rejects_the_whole_page(
     client: AsyncTestClient,
     settings: Settings,

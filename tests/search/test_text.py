@@ -106,15 +106,19 @@ async def test_plurals_accents_and_stems_of_english_and_french(
 
 
 async def _catalog(url: str) -> tuple[dict[str, str], dict[str, str], set[str]]:
-    """The generation expression of each ``search`` column, the definition of each index on one,
-    and the text search functions and configurations of msnet."""
+    """The generation expression of each generated ``search`` column (``office_search`` keeps a copy
+    of the offices'), the definition of each index on one, and the text search functions and
+    configurations of msnet."""
     conn = await asyncpg.connect(url)
     try:
         columns = await conn.fetch(
-            "SELECT table_name, generation_expression FROM information_schema.columns WHERE column_name = 'search'"
+            "SELECT table_name, generation_expression FROM information_schema.columns"
+            " WHERE column_name = 'search' AND is_generated = 'ALWAYS'"
         )
         indexes = await conn.fetch(
             "SELECT indexname, indexdef FROM pg_indexes WHERE indexdef LIKE '%(search%'"
+            " AND tablename = ANY($1::text[])",
+            [r["table_name"] for r in columns],
         )
         names = await conn.fetch(
             "SELECT proname AS name FROM pg_proc WHERE proname IN ('msnet_document', 'msnet_query', 'msnet_unaccent')"

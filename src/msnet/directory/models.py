@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Computed, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import Computed, DateTime, ForeignKey, Integer, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,3 +53,31 @@ class Capacity(SharedColumns, SharedRecord, Base):
     country_areas: Mapped[list[str]] = mapped_column(
         ARRAY(Text), Computed("msnet_country_areas(countries, regions)"), deferred=True
     )
+
+
+class OfficeSearch(Base):
+    """An office's search document (migration 0036), written by the database's triggers only: the
+    office's text, organisation and sharing, and over its capacities the union of their terms by
+    facet, the terms all of them have (``common_*``) and the oldest confirmation. The capacities'
+    columns are NULL when some reader of the office may not read every one of its capacities."""
+
+    __tablename__ = "office_search"
+
+    office_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("offices.id", ondelete="CASCADE"), primary_key=True
+    )
+    organisation_id: Mapped[uuid.UUID] = mapped_column()
+    sharing: Mapped[str] = mapped_column(String(12))
+    share_with: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
+    search: Mapped[Any] = mapped_column(TSVECTOR)
+    themes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    service_types: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    languages: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    regions: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    countries: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    common_themes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    common_service_types: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    common_languages: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    common_regions: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    common_countries: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    oldest: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

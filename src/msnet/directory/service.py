@@ -17,7 +17,9 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    or_,
     select,
+    true,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +30,7 @@ from msnet.api import set_fields
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.directory import schemas
-from msnet.directory.models import Capacity, Office
+from msnet.directory.models import Capacity, Office, OfficeSearch
 from msnet.errors import Conflict, Errors, NotFound
 from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
@@ -203,32 +205,101 @@ def _capacity_facets() -> list[Any]:
     ]
 
 
+def _common_conditions(names: frozenset[str], include_stale: bool) -> list[ColumnElement[bool]]:
+    """That every capacity of an office meets the capacity filters named: each filter term is one its
+    capacities all have (``office_search.common_*``), and none is stale when only fresh ones count.
+    A capacity may meet a filter in a way this does not see (two service types the filter accepts,
+    a country through one of its regions); its office is then searched through its capacities."""
+    conditions: list[ColumnElement[bool]] = []
+    if "service_types" in names:
+        conditions.append(OfficeSearch.common_service_types.overlap(search.terms_param("service_types")))
+    if "theme" in names:
+        conditions.append(OfficeSearch.common_themes.contains(search.terms_param("theme")))
+    if "country" in names:
+        conditions.append(OfficeSearch.common_countries.contains(search.terms_param("country")))
+    if "region" in names:
+        conditions.append(OfficeSearch.common_regions.contains(search.terms_param("region")))
+    if "language" in names:
+        conditions.append(OfficeSearch.common_languages.contains(search.terms_param("language")))
+    if not include_stale:
+        conditions.append(OfficeSearch.oldest >= func.now() - STALE_AFTER)
+    return conditions
+
+
+def _union_conditions(names: frozenset[str]) -> list[ColumnElement[bool]]:
+    """What an office needs for one of its capacities to meet the capacity filters named: each filter
+    term among the terms of its capacities (``office_search``'s unions)."""
+    conditions: list[ColumnElement[bool]] = []
+    if "service_types" in names:
+        conditions.append(OfficeSearch.service_types.overlap(search.terms_param("service_types")))
+    if "theme" in names:
+        conditions.append(OfficeSearch.themes.contains(search.terms_param("theme")))
+    if "country" in names:
+        conditions.append(
+            OfficeSearch.countries.contains(search.terms_param("country"))
+            | OfficeSearch.regions.overlap(search.terms_param("country_regions"))
+        )
+    if "region" in names:
+        conditions.append(OfficeSearch.regions.contains(search.terms_param("region")))
+    if "language" in names:
+        conditions.append(OfficeSearch.languages.contains(search.terms_param("language")))
+    return conditions
+
+
 def _office_hits(
     names: frozenset[str], anonymous: bool, include_stale: bool
 ) -> tuple[Select[Any], ColumnElement[Any] | None]:
     """The office search with the filters ``names`` (of :func:`_values`), as a statement with bind
-    parameters (``org``: the caller's organisation), and its rank.
-    A row per office and each of its visible capacities that meets the capacity filters (its
-    facets), or a row alone for an office with none when nothing filters on capacities; with a
-    capacity filter an office needs such a capacity."""
+    parameters (``org``: the caller's organisation), and its rank: a row per office, with the terms
+    of its visible capacities that meet the capacity filters (its facets); with a capacity filter an
+    office needs such a capacity.
+
+    It reads each office's search document (``office_search``, migration 0036). An office whose
+    capacities every reader of it may read and all meet the filters answers from the document: its
+    terms are the union kept there. Any other is searched through the capacities the caller may see,
+    their terms united by ``msnet_union``; the document's union first leaves out an office none of
+    whose capacities can meet the filters."""
     capacity_filters = _capacity_conditions(names, include_stale)
-    on = and_(Capacity.office_id == Office.id, visible_to_caller(Capacity, anonymous), *capacity_filters)
-    conditions = [visible_to_caller(Office, anonymous)]
+    whole = func.coalesce(
+        and_(OfficeSearch.themes.is_not(None), *_common_conditions(names, include_stale)), False
+    )
+    facets = _capacity_facets()
+    through = (
+        select(
+            *(func.msnet_union(f, type_=postgresql.ARRAY(Text)).label(f.name) for f in facets),
+            func.count(Capacity.id).label("capacities"),
+        )
+        .where(
+            Capacity.office_id == OfficeSearch.office_id,
+            visible_to_caller(Capacity, anonymous),
+            *capacity_filters,
+            ~whole,
+        )
+        .lateral("through")
+    )
+    conditions = [visible_to_caller(OfficeSearch, anonymous)]
+    if capacity_filters:
+        conditions.append(or_(whole, through.c.capacities > 0))
+    if union := _union_conditions(names):
+        conditions.append(or_(OfficeSearch.themes.is_(None), and_(*union)))
     if "organisation_id" in names:
-        conditions.append(Office.organisation_id == bindparam("organisation_id", type_=Uuid))
+        conditions.append(OfficeSearch.organisation_id == bindparam("organisation_id", type_=Uuid))
     rank: ColumnElement[Any] | None = None
     if "q" in names:
         query_text = search.text_query(search.query_param())
-        conditions.append(Office.search.bool_op("@@")(query_text))
-        rank = func.ts_rank(Office.search, query_text)
+        conditions.append(OfficeSearch.search.bool_op("@@")(query_text))
+        rank = func.ts_rank(OfficeSearch.search, query_text)
     hits = (
         select(
-            Office.id.label("key"),
-            *_capacity_facets(),
-            Office.organisation_id,
+            OfficeSearch.office_id.label("key"),
+            *(
+                case((whole, getattr(OfficeSearch, f.name)), else_=through.c[f.name]).label(f.name)
+                for f in facets
+            ),
+            OfficeSearch.organisation_id,
         )
-        .select_from(Office)
-        .join(Capacity, on, isouter=not capacity_filters)
+        .select_from(OfficeSearch)
+        .join(through, true())
         .where(*conditions)
     )
     return hits, rank
@@ -250,7 +321,6 @@ async def search_offices(
         values=await _values(session, filters),
         cursor=cursor,
         limit=limit,
-        repeated_keys=True,
     )
     offices = await search.records(session, Office, found, principal)
     return schemas.OfficePage(

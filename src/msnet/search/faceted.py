@@ -123,15 +123,12 @@ def _find_statement(
     rank: ColumnElement[Any] | None,
     arrays: Mapping[str, str],
     after: bool,
-    repeated_keys: bool,
 ) -> tuple[Select[Any], bool]:
     """The rows (facet, term, count, rank) of a search: a count of keys by facet and term, by
     organisation, in all ('total'), and the page's keys ('page', the key as term, its rank). A
     record has a term at most once (the services store taxonomy terms as sets: ``taxonomy.check``
-    drops repeats), so where the keys are the records' own a plain count is the number of keys and
-    the grouping hashes instead of sorting. With ``repeated_keys`` (an office's, through each of its
-    capacities) each (facet, term, key) is kept once, by hashing (``count(DISTINCT)`` would sort),
-    and each key once for the rest."""
+    drops repeats), so a plain count is the number of keys and the grouping hashes instead of
+    sorting."""
     ranked = rank is not None
     cte = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
     no_rank = null().cast(Float)
@@ -139,22 +136,18 @@ def _find_statement(
         select(literal(facet), func.unnest(cte.c[column]).label("term"), cte.c.key, no_rank)
         for facet, column in arrays.items()
     ]
-    keys = cte
-    if repeated_keys:
-        terms = [select(*union_all(*terms).subquery("terms").c).distinct()]
-        keys = select(cte.c.key, cte.c.organisation_id, cte.c.rank).distinct().cte("keys")
     page = keyset(
-        select(literal("page"), cast(keys.c.key, Text), keys.c.key, keys.c.rank),
+        select(literal("page"), cast(cte.c.key, Text), cte.c.key, cte.c.rank),
         (bindparam("after_rank", type_=Float), bindparam("after_id", type_=Uuid)) if after else None,
-        keys.c.rank if ranked else None,
-        keys.c.key,
+        cte.c.rank if ranked else None,
+        cte.c.key,
     ).limit(bindparam("page_size", type_=Integer))
     rows = union_all(
         *terms,
-        select(literal("organisation"), Organisation.slug, keys.c.key, no_rank).join(
-            Organisation, Organisation.id == keys.c.organisation_id
+        select(literal("organisation"), Organisation.slug, cte.c.key, no_rank).join(
+            Organisation, Organisation.id == cte.c.organisation_id
         ),
-        select(literal("total"), literal(""), keys.c.key, no_rank),
+        select(literal("total"), literal(""), cte.c.key, no_rank),
         select(page.subquery()),
     ).subquery("rows")
     return select(rows.c[0], rows.c[1], func.count(), func.max(rows.c[3])).group_by(
@@ -172,7 +165,6 @@ async def find(
     cursor: str | None,
     limit: int,
     arrays: Mapping[str, str] = ARRAYS,
-    repeated_keys: bool = False,
 ) -> Found:
     """A page of the search ``hits`` builds, with its facets and total, from one scan of the
     matching rows in one round trip: the page's keys come back beside the counts, and the caller
@@ -184,16 +176,15 @@ async def find(
     ``organisation_id`` and an array column per facet of ``arrays``; and gives the rank to order
     by when searching text, else None (by key). The statement is built once for each ``shape``
     (naming whatever else changes it), set of filters, kind of caller and first or later page, and
-    run on the driver: building it costs more than the database takes to run it. With
-    ``repeated_keys`` several rows may share a key (an office's, through each of its capacities);
-    they must agree on its rank and organisation."""
+    run on the driver: building it costs more than the database takes to run it. Each key is on
+    one row."""
     anonymous = principal is None
     values = dict(values) if principal is None else {**values, "org": principal.org_id}
     names = frozenset(values) - {"org"}
-    key = (shape, names, anonymous, tuple(arrays), bool(cursor), repeated_keys)
+    key = (shape, names, anonymous, tuple(arrays), bool(cursor))
     built = _BUILT.get(key)
     if built is None:
-        statement, ranked = _find_statement(*hits(names, anonymous), arrays, bool(cursor), repeated_keys)
+        statement, ranked = _find_statement(*hits(names, anonymous), arrays, bool(cursor))
         built = _BUILT[key] = Driven(statement, session.get_bind().dialect), ranked
         if len(_BUILT) > BUILT_AT_MOST:
             _BUILT.popitem(last=False)

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -203,16 +204,26 @@ async def add_capacities(admin_url: str) -> None:
 
 
 def wrk(
-    url: str, headers: str, duration: int, concurrency: int, paths: list[str], header: str = "Authorization"
+    url: str,
+    headers: str,
+    duration: int,
+    concurrency: int,
+    paths: list[str],
+    header: str = "Authorization",
+    cpu: Callable[[], dict[str, float]] | None = None,
 ) -> dict[str, float]:
     """Drive GET ``paths`` (in turn), ``header: headers`` on each, with ``concurrency`` connections for ``duration`` seconds, after
     ``WARMUP`` seconds of the same that are not counted (a server is measured in its steady state:
-    connections open, statements prepared, caches filled)."""
+    connections open, statements prepared, caches filled). ``cpu``: the CPU seconds spent so far by
+    each part measured (the server's process, PostgreSQL…); the result then has each part's
+    milliseconds per request of the counted seconds."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(LUA % (", ".join(f'"{p}"' for p in paths), header, headers))
     try:
         out = ""
+        spent: dict[str, float] = {}
         for seconds in (WARMUP, duration):
+            spent = cpu() if cpu else {}
             out = subprocess.run(
                 ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name, url],
                 capture_output=True,
@@ -224,12 +235,14 @@ def wrk(
     p50, p95, p99, requests, micros, errors = re.search(
         r"RESULT (\S+) (\S+) (\S+) (\d+) (\d+) (\d+)", out
     ).groups()  # type: ignore[union-attr]
+    after = cpu() if cpu else {}
     return {
         "p50": float(p50),
         "p95": float(p95),
         "p99": float(p99),
         "rps": int(requests) / (int(micros) / 1e6),
         "errors": int(errors),
+        **{f"{part} ms": (after[part] - spent[part]) * 1000 / int(requests) for part in after},
     }
 
 

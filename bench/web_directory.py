@@ -7,7 +7,8 @@ offices with three capacities each: 6,000 capacities, mostly `network`), serves 
 logs at warning, no worker), signs a staff member of org1 in (a person and a server-side session made
 directly, as a sign-in through the organisation's provider would leave them: the sign-in is not
 what is measured), takes an API token for a client of org1, and drives with wrk, ``--concurrency``
-connections, over different query words (3 seconds of warm-up not counted):
+connections, over different query words (3 seconds of warm-up not counted), with the CPU msnet's
+process and PostgreSQL spent per request meanwhile:
 
     GET /v1/offices?q=<word>&language=fr&region=africa&limit=20   (the API: JSON with facets)
     GET /directory?q=<word>&language=fr&region=africa             (the page: 20 offices, facets, HTML)
@@ -28,6 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
+from overhead import cpu_seconds, postgres_pids
 
 from msnet.db import migrate
 from msnet.db.embedded import EmbeddedServer
@@ -79,19 +81,25 @@ def main() -> None:
                 f"2,000 offices and 6,000 capacities loaded in {time.perf_counter() - started:.0f} s",
                 flush=True,
             )
-            results = measure(urls.app, urls.admin, args.duration, args.concurrency)
+            postmaster = int((Path(data) / "msnet" / "pgdata" / "postmaster.pid").read_text().split()[0])
+            results = measure(urls.app, urls.admin, args.duration, args.concurrency, postmaster)
         finally:
             server.stop()
     print(f"\n{args.concurrency} clients, {args.duration} s each, q over {len(WORDS)} words, {FILTERS}")
-    print("what                 p50 ms   p95 ms   p99 ms     req/s  errors")
+    print(
+        "what                 p50 ms   p95 ms   p99 ms     req/s  errors   CPU ms/request: msnet  PostgreSQL"
+    )
     for name, r in results.items():
         print(
             f"{name:<19}  {r['p50']:7.1f}  {r['p95']:7.1f}  {r['p99']:7.1f}  {r['rps']:8.0f}  {r['errors']:6d}"
+            f"  {r['msnet ms']:21.2f}  {r['postgres ms']:10.2f}"
         )
     print(f"the page's p95 {results['GET /directory']['p95']:.1f} ms (target <= 50)")
 
 
-def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> dict[str, dict[str, float]]:
+def measure(
+    app_url: str, admin_url: str, duration: int, concurrency: int, postmaster: int
+) -> dict[str, dict[str, float]]:
     env, client, issuer = serve_env(app_url, admin_url, ["directory:read"])
     settings = Settings(
         database_url=app_url, secret_key=env["MSNET_SECRET_KEY"], public_url=issuer, worker=False
@@ -115,9 +123,16 @@ def measure(app_url: str, admin_url: str, duration: int, concurrency: int) -> di
         page = httpx.get(f"{issuer}{pages[0]}", headers={"Cookie": cookie})
         assert page.status_code == 200, page.status_code
         assert "offices found" in page.text
+
+        def cpu() -> dict[str, float]:
+            return {
+                "msnet": sum(cpu_seconds([msnet.pid]).values()),
+                "postgres": sum(cpu_seconds(postgres_pids(postmaster)).values()),
+            }
+
         return {
-            "GET /v1/offices": wrk(issuer, f"Bearer {token}", duration, concurrency, api),
-            "GET /directory": wrk(issuer, cookie, duration, concurrency, pages, header="Cookie"),
+            "GET /v1/offices": wrk(issuer, f"Bearer {token}", duration, concurrency, api, cpu=cpu),
+            "GET /directory": wrk(issuer, cookie, duration, concurrency, pages, header="Cookie", cpu=cpu),
         }
     finally:
         msnet.send_signal(signal.SIGINT)

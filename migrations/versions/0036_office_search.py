@@ -1,7 +1,7 @@
 """Each office's search document: its text and sharing, and the terms of its capacities, in one row.
 
 Revision ID: 0036
-Revises: 0034
+Revises: 0035
 Create Date: 2026-12-07
 
 The office search joined every office matching the text to each of its capacities and removed the
@@ -38,7 +38,7 @@ from alembic import op
 from msnet.db.tenancy import grant
 
 revision = "0036"
-down_revision = "0034"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 
@@ -168,6 +168,10 @@ def upgrade() -> None:
         "CREATE POLICY office_search_definer ON office_search TO CURRENT_USER USING (true) WITH CHECK (true)"
     )
     grant("office_search", "SELECT")
+    op.execute(  # tracked, as every table is for the read cache (migration 0035)
+        "CREATE TRIGGER office_search_generation AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON office_search "
+        "FOR EACH STATEMENT EXECUTE FUNCTION msnet_generation_mark()"
+    )
     for table in ("offices", "capacities"):
         op.execute(f"CREATE POLICY {table}_search ON {table} FOR SELECT TO CURRENT_USER USING (true)")
     op.execute(REFRESH)

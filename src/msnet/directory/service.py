@@ -36,7 +36,7 @@ from msnet.idempotency.service import Replayed, idempotent
 from msnet.preconditions import check_version
 from msnet.sharing import (
     apply_changes,
-    lock_for_owner,
+    lock_owned,
     resolve_share_with,
     resolve_sharing,
     slugs_of,
@@ -339,9 +339,7 @@ async def get_office(session: AsyncSession, principal: Principal | None, office_
 
 
 async def _owned_office(session: AsyncSession, principal: Principal, office_id: UUID) -> Office:
-    office = await get_office(session, principal, office_id)
-    await lock_for_owner(session, principal, office, "office")
-    return office
+    return await lock_owned(session, principal, Office, office_id, "office")
 
 
 async def office_schema(session: AsyncSession, office: Office) -> schemas.Office:
@@ -504,13 +502,7 @@ async def search_capacities(
 
 
 async def _owned_capacity(session: AsyncSession, principal: Principal, capacity_id: UUID) -> Capacity:
-    capacity = await session.scalar(
-        select(Capacity).where(Capacity.id == capacity_id, visible(Capacity, principal))
-    )
-    if capacity is None:
-        raise NotFound(f"no capacity {capacity_id}")
-    await lock_for_owner(session, principal, capacity, "capacity")
-    return capacity
+    return await lock_owned(session, principal, Capacity, capacity_id, "capacity")
 
 
 async def create_capacity(
@@ -563,10 +555,7 @@ async def confirm_capacity(
 ) -> schemas.Capacity:
     """Still true: the capacity is fresh again for 180 days."""
     capacity = await _owned_capacity(session, principal, capacity_id)
-    capacity.last_confirmed_at = datetime.now(UTC)
-    capacity.version += 1
-    await session.flush()
-    await session.refresh(capacity)
+    await apply_changes(session, capacity, {"last_confirmed_at": datetime.now(UTC)}, None)
     await record_action(session, principal, "capacity.confirm", "capacity", capacity_id)
     return (await _capacity_schemas(session, principal, [capacity]))[0]
 

@@ -74,23 +74,44 @@ class Timeouts:
 DRIVER_GRACE = 2
 
 
-class MeasuredPool(AsyncAdaptedQueuePool):
-    """The asyncio queue pool, measured into ``metrics`` under the label ``name`` (set on a subclass
-    made for each engine): how long each checkout waits, the checkouts that time out, and after each
-    checkout and return the connections open, in use and beyond the pool's size."""
+@dataclass(frozen=True)
+class PoolMeters:
+    """The series of one pool in ``Metrics``, resolved once: looking a label up at every checkout cost
+    more than the update itself."""
 
-    metrics: Metrics
-    name: str
+    wait: Any
+    timeouts: Any
+    checked_out: Any
+    connections: Any
+    overflow: Any
+
+    @classmethod
+    def of(cls, metrics: Metrics, name: str) -> PoolMeters:
+        return cls(
+            wait=metrics.pool_wait.labels(name),
+            timeouts=metrics.pool_timeouts.labels(name),
+            checked_out=metrics.pool_checked_out.labels(name),
+            connections=metrics.pool_connections.labels(name),
+            overflow=metrics.pool_overflow.labels(name),
+        )
+
+
+class MeasuredPool(AsyncAdaptedQueuePool):
+    """The asyncio queue pool, measured into ``meters`` (set on a subclass made for each engine): how
+    long each checkout waits, the checkouts that time out, and after each checkout and return the
+    connections open, in use and beyond the pool's size."""
+
+    meters: PoolMeters
 
     def _do_get(self) -> ConnectionPoolEntry:
         started = time.perf_counter()
         try:
             return super()._do_get()
         except exc.TimeoutError:
-            self.metrics.pool_timeouts.labels(self.name).inc()
+            self.meters.timeouts.inc()
             raise
         finally:
-            self.metrics.pool_wait.labels(self.name).observe(time.perf_counter() - started)
+            self.meters.wait.observe(time.perf_counter() - started)
             self._measure()
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
@@ -101,9 +122,9 @@ class MeasuredPool(AsyncAdaptedQueuePool):
 
     def _measure(self) -> None:
         in_use = self.checkedout()
-        self.metrics.pool_checked_out.labels(self.name).set(in_use)
-        self.metrics.pool_connections.labels(self.name).set(self.checkedin() + in_use)
-        self.metrics.pool_overflow.labels(self.name).set(max(0, self.overflow()))
+        self.meters.checked_out.set(in_use)
+        self.meters.connections.set(self.checkedin() + in_use)
+        self.meters.overflow.set(max(0, self.overflow()))
 
 
 def make_engine(
@@ -121,7 +142,7 @@ def make_engine(
     server costs a request seconds, not as long as it lasts. With ``metrics``, its pool is measured
     under the label ``name``; with ``tracing``, each statement is a span."""
     if metrics is not None:
-        kwargs["poolclass"] = type("MeasuredPool", (MeasuredPool,), {"metrics": metrics, "name": name})
+        kwargs["poolclass"] = type("MeasuredPool", (MeasuredPool,), {"meters": PoolMeters.of(metrics, name)})
         metrics.pool_size.labels(name).set(pool_size)
         metrics.pool_max_overflow.labels(name).set(pool_size)
     engine = create_async_engine(

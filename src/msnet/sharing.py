@@ -7,7 +7,18 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import Meta
-from sqlalchemy import BindParameter, ColumnElement, Select, Uuid, any_, bindparam, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Uuid,
+    any_,
+    bindparam,
+    inspect,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -186,7 +197,10 @@ async def apply_changes(
     check_version(if_match, record.version)
     await resolve_sharing(session, record, changes)
     model = type(record)
-    values = {field: value for field, value in changes.items() if getattr(record, field) != value}
+    loaded = inspect(record).dict  # an attribute expired by a flush before is written whatever it was
+    values = {
+        field: value for field, value in changes.items() if field not in loaded or loaded[field] != value
+    }
     await session.execute(
         update(model)
         .where(model.id == record.id)

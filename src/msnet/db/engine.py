@@ -76,11 +76,13 @@ DRIVER_GRACE = 2
 
 @dataclass(frozen=True)
 class PoolMeters:
-    """The series of one pool in ``Metrics``, resolved once: looking a label up at every checkout cost
-    more than the update itself."""
+    """The series of one pool in ``Metrics`` that every checkout updates, resolved once: looking a
+    label up at every checkout cost more than the update itself. The count of timeouts is resolved
+    when one happens, so its series appears with the first."""
 
+    metrics: Metrics
+    name: str
     wait: Any
-    timeouts: Any
     checked_out: Any
     connections: Any
     overflow: Any
@@ -88,8 +90,9 @@ class PoolMeters:
     @classmethod
     def of(cls, metrics: Metrics, name: str) -> PoolMeters:
         return cls(
+            metrics=metrics,
+            name=name,
             wait=metrics.pool_wait.labels(name),
-            timeouts=metrics.pool_timeouts.labels(name),
             checked_out=metrics.pool_checked_out.labels(name),
             connections=metrics.pool_connections.labels(name),
             overflow=metrics.pool_overflow.labels(name),
@@ -108,7 +111,7 @@ class MeasuredPool(AsyncAdaptedQueuePool):
         try:
             return super()._do_get()
         except exc.TimeoutError:
-            self.meters.timeouts.inc()
+            self.meters.metrics.pool_timeouts.labels(self.meters.name).inc()
             raise
         finally:
             self.meters.wait.observe(time.perf_counter() - started)

@@ -327,7 +327,7 @@ def settings(db_urls: DatabaseUrls, tmp_path: Path) -> Settings:
 
 
 #: Apps already made in this worker, by their settings but for the database and data directory:
-#: making one costs about 0.5 s (Litestar copies and inspects every handler), more than most tests.
+#: making one costs about 0.3 s of CPU (Litestar copies and inspects every handler), more than most tests.
 _APPS: dict[tuple[Any, ...], Litestar] = {}
 _PER_TEST = ("database_url", "database_admin_url", "data_dir")
 

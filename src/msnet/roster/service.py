@@ -208,9 +208,36 @@ async def _flush(session: AsyncSession, external_ids: Sequence[str | None]) -> N
 # --- reading -------------------------------------------------------------------------------
 
 
-async def _schemas(session: AsyncSession, rows: list[Expert], viewer: UUID | None) -> list[schemas.Expert]:
-    """The experts as ``viewer`` (an organisation's id, or none) sees them: an organisation's own
-    reference (``external_id``) is its business, shown to it alone."""
+class _StoredExpertise(schemas.Expertise):
+    """An expertise as stored: its term was checked when written, so it is not matched against
+    the term's pattern again on reading."""
+
+    term: str
+
+
+class _StoredLanguageSkill(schemas.LanguageSkill):
+    """A language skill as stored: its code was checked when written (see :class:`_StoredExpertise`)."""
+
+    code: str
+
+
+_EXPERTISE = msgspec.json.Decoder(list[_StoredExpertise])
+_LANGUAGES = msgspec.json.Decoder(list[_StoredLanguageSkill])
+_WINDOWS = msgspec.json.Decoder(list[schemas.Window])
+_CONSENT = msgspec.json.Decoder(schemas.Consent)
+
+
+def _stored(value: Any, decoder: msgspec.json.Decoder[Any]) -> Any:
+    """A JSON column's value in the response's types: from its text (a search's rows,
+    :func:`msnet.search.records`) or from what the ORM loaded. Matching every stored term and code
+    against its pattern again was most of the cost of a page of experts."""
+    return decoder.decode(value) if isinstance(value, str) else msgspec.convert(value, decoder.type)
+
+
+async def _schemas(session: AsyncSession, rows: list[Any], viewer: UUID | None) -> list[schemas.Expert]:
+    """The experts (loaded by the ORM, or a search's rows) as ``viewer`` (an organisation's id, or
+    none) sees them: an organisation's own reference (``external_id``) is its business, shown to it
+    alone."""
     slugs = await slugs_of(
         session, list({e.organisation_id for e in rows} | {i for e in rows for i in e.share_with})
     )
@@ -221,16 +248,16 @@ async def _schemas(session: AsyncSession, rows: list[Expert], viewer: UUID | Non
             external_id=e.external_id if e.organisation_id == viewer else UNSET,
             name=e.name,
             bio=e.bio,
-            seniority=e.seniority,  # type: ignore[arg-type]
-            expertise=msgspec.convert(e.expertise, list[schemas.Expertise]),
-            languages=msgspec.convert(e.languages, list[schemas.LanguageSkill]),
+            seniority=e.seniority,
+            expertise=_stored(e.expertise, _EXPERTISE),
+            languages=_stored(e.languages, _LANGUAGES),
             nationalities=list(e.nationalities),
             experience=list(e.experience),
             regions=list(e.regions),
-            availability=msgspec.convert(e.availability, list[schemas.Window]),
+            availability=_stored(e.availability, _WINDOWS),
             affiliations=list(e.affiliations),
             past_processes=list(e.past_processes),
-            consent=msgspec.convert(e.consent, schemas.Consent) if e.consent else None,
+            consent=_stored(e.consent, _CONSENT) if e.consent else None,
             sharing=e.sharing,  # type: ignore[arg-type]
             share_with=[slugs[i] for i in e.share_with],
             origin=e.origin,

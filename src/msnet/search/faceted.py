@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Float,
     Integer,
@@ -207,7 +208,9 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
 
     They are read-only rows of the model's columns (deferred ones left out), by the names of its
     attributes: a page is read and dropped, and filling the session's identity map with it cost
-    more than the rest of reading it."""
+    more than the rest of reading it. A JSON column comes as its text, for the caller to decode
+    straight into its own types: the driver's parsing it into dicts and lists first, then their
+    conversion, cost more than the rest of the page."""
     key = (model, principal is None)
     driven = _RECORDS.get(key)
     if driven is None:
@@ -217,7 +220,11 @@ async def records(session: AsyncSession, model: Any, found: Found, principal: Pr
         ]
         if hasattr(model, "deleted_at"):
             where.append(model.deleted_at.is_(None))
-        columns = [c.columns[0].label(c.key) for c in inspect(model).column_attrs if not c.deferred]
+        columns = [
+            (cast(c.columns[0], Text) if isinstance(c.columns[0].type, JSON) else c.columns[0]).label(c.key)
+            for c in inspect(model).column_attrs
+            if not c.deferred
+        ]
         statement = select(*columns).where(*where)
         driven = _RECORDS[key] = Driven(statement, session.get_bind().dialect)
     ids = [key for key, _ in found.page]

@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
-from typing import Any
 from urllib.parse import quote_plus
 
 from litestar import Request
@@ -112,15 +111,41 @@ def count_text(count: int, language: str) -> str:
         return i18n.format_number(count)
 
 
+@dataclass(frozen=True, slots=True)
+class FacetTerm:
+    """A term of a facet beside the results: its name, its count, and the search narrowed to it (for
+    the chosen one, widened). Attributes, not a dict's keys: a template's ``term.url`` on a dict
+    raises and catches an AttributeError before it looks the key up, a sixth of a search page's
+    rendering."""
+
+    id: str
+    label: str
+    count_text: str
+    selected: bool
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FacetView:
+    """A facet beside the results: its title, its terms, and the search without it when one is
+    chosen."""
+
+    name: str
+    title: str
+    clear_url: str | None
+    terms: list[FacetTerm]
+
+
 def facet_views(
     query: Query,
     facets: Mapping[str, Mapping[str, int]],
     titles: Mapping[str, str],
     named: Callable[[str, str], str],
-) -> list[dict[str, Any]]:
+) -> list[FacetView]:
     """The facets beside the results, in the order of ``titles`` (msgids): each term's name
     (``named(facet, term)``), count, and the search narrowed to it (for the chosen one, widened)."""
     views = []
+    language = i18n.current()
     for name, title in titles.items():
         counts = facets.get(name, {})
         chosen = query.values.get(name)
@@ -128,21 +153,21 @@ def facet_views(
         if chosen and chosen not in top:
             top.append(chosen)
         views.append(
-            {
-                "name": name,
-                "title": i18n.translate(title),
-                "clear_url": query.url(**{name: None}) if chosen else None,
-                "terms": [
-                    {
-                        "id": term,
-                        "label": named(name, term),
-                        "count_text": count_text(counts.get(term, 0), i18n.current()),
-                        "selected": term == chosen,
-                        "url": query.url(**{name: None if term == chosen else term}),
-                    }
+            FacetView(
+                name=name,
+                title=i18n.translate(title),
+                clear_url=query.url(**{name: None}) if chosen else None,
+                terms=[
+                    FacetTerm(
+                        id=term,
+                        label=named(name, term),
+                        count_text=count_text(counts.get(term, 0), language),
+                        selected=term == chosen,
+                        url=query.url(**{name: None if term == chosen else term}),
+                    )
                     for term in top
                 ],
-            }
+            )
         )
     return views
 

@@ -54,7 +54,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n.translate, i18n.translate_plural, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(i18n.jinja_globals())
+    env.globals.update(i18n.jinja_globals(), _=i18n.template_gettext, gettext=i18n.template_gettext)
     return env
 
 

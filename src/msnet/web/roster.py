@@ -395,7 +395,7 @@ def found_message(total: int) -> str:
 
 def facet_views(
     query: listing.Query, facets: dict[str, dict[str, int]], orgs: dict[str, str]
-) -> list[dict[str, Any]]:
+) -> list[listing.FacetView]:
     """The facets beside the results (organisations by name, taxonomy terms by label)."""
 
     def named(facet: str, term: str) -> str:

@@ -143,15 +143,16 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return seconds
 
 
-def postgres_pids(postmaster: int) -> list[int]:
-    """The postmaster and its children: backends, walwriter, checkpointer, autovacuum …"""
-    pids = [postmaster]
+def process_tree(root: int) -> list[int]:
+    """A process and its children: the postmaster's backends, walwriter, checkpointer, autovacuum …,
+    or the forks of ``msnet serve`` with ``MSNET_PROCESSES``."""
+    pids = [root]
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if parent == postmaster:
+        if parent == root:
             pids.append(int(stat.parent.name))
     return pids
 
@@ -198,10 +199,10 @@ def measure(
     """wrk on ``url`` after a warm-up, with the CPU the server process and PostgreSQL spent meanwhile."""
     threads = connections if scenario.write else 1
     wrk(url, script, WARMUP, connections, threads)
-    python, database = cpu_seconds([server]), cpu_seconds(postgres_pids(postmaster))
+    python, database = cpu_seconds([server]), cpu_seconds(process_tree(postmaster))
     result = wrk(url, script, duration, connections, threads)
     python_used = used(python, cpu_seconds([server]))
-    database_used = used(database, cpu_seconds(postgres_pids(postmaster)))
+    database_used = used(database, cpu_seconds(process_tree(postmaster)))
     requests = max(result["requests"], 1)
     return {**result, "py_ms": python_used * 1000 / requests, "pg_ms": database_used * 1000 / requests}
 

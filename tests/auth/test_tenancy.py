@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from msnet.audit.service import verify
 from msnet.auth.models import OAuthClient
 from msnet.db.embedded import DatabaseUrls
-from msnet.db.engine import ORG_KEY, async_url, make_sessionmaker, set_organisation
+from msnet.db.engine import ORG_KEY, PRESENT_KEY, async_url, make_sessionmaker, set_organisation
 from msnet.settings import Settings
 from tests.helpers import add_client, bearer, clients_as_owner, org_ids
 
@@ -412,3 +412,40 @@ async def test_a_session_or_sign_in_is_seen_by_its_organisation_or_by_whoever_pr
                 await update
     finally:
         await conn.close()
+
+
+async def test_a_secret_presented_with_the_organisation_is_shown_to_that_transaction_only(
+    orgs: dict[str, uuid.UUID], owner_conn: asyncpg.Connection, db_urls: DatabaseUrls
+) -> None:
+    """A page presents its cookie's hash in its transaction's first statement (``PRESENT_KEY``): that
+    transaction finds the session; the next one of the same database session, and any other, do not."""
+    token_hash = uuid.uuid4().hex
+    async with owner_conn.transaction():
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", str(orgs["au"]))
+        person = await owner_conn.fetchval(
+            "INSERT INTO people (id, organisation_id, issuer, subject, roles) "
+            "VALUES (gen_random_uuid(), $1, 'https://idp.au.example', $2, '{staff}') RETURNING id",
+            orgs["au"],
+            token_hash,
+        )
+        await owner_conn.execute(
+            "INSERT INTO web_sessions (id, token_hash, person_id, organisation_id, expires_at) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, now() + interval '1 hour')",
+            token_hash,
+            person,
+            orgs["au"],
+        )
+    engine = create_async_engine(async_url(db_urls.app), pool_size=1, max_overflow=0)
+    sessions = make_sessionmaker(engine)
+    found = text("SELECT count(*) FROM web_sessions WHERE token_hash = :h")
+    try:
+        async with sessions() as session:
+            session.info[PRESENT_KEY] = ("msnet.session", token_hash)
+            async with session.begin():
+                assert await session.scalar(found, {"h": token_hash}) == 1
+            async with session.begin():
+                assert await session.scalar(found, {"h": token_hash}) == 0
+        async with sessions() as session, session.begin():
+            assert await session.scalar(found, {"h": token_hash}) == 0
+    finally:
+        await engine.dispose()

@@ -21,7 +21,11 @@ from msnet.tracing import Tracing
 ORG_KEY = "org_id"
 DENY_KEYS = "deny_keys"  # a token's deny-list keys, checked in the same round trip
 DENIED = "denied"
+#: ``info`` of a session: a secret's hash to present (:func:`present`) in the next transaction's first
+#: statement, as (setting, digest), instead of a round trip of its own; for that transaction only
+PRESENT_KEY = "present"
 _SET_ORG = text("SELECT set_config('msnet.org', :org, true)")
+_SET_ORG_AND_PRESENT = text("SELECT set_config('msnet.org', :org, true), set_config(:setting, :digest, true)")
 _SET_ORG_AND_CHECK = text(
     "SELECT set_config('msnet.org', :org, true), "
     "EXISTS (SELECT 1 FROM token_denylist WHERE value = ANY(CAST(:keys AS text[])))"
@@ -212,11 +216,16 @@ def _set_organisation(session: Session, transaction: Any, connection: Any) -> No
 
     An unset organisation is the empty string, which the policies' NULLIF turns into NULL:
     no rows, and no insert, for a transaction that did not say whose it is. For a request with
-    an access token, the same statement asks whether the token is on the deny list.
+    an access token, the same statement asks whether the token is on the deny list; for a page, it
+    presents the hash of the session's cookie (``PRESENT_KEY``, taken for this transaction only).
     """
     org = str(session.info.get(ORG_KEY) or "")
     keys = session.info.get(DENY_KEYS)
+    presented = session.info.pop(PRESENT_KEY, None)
     if keys:
         session.info[DENIED] = connection.execute(_SET_ORG_AND_CHECK, {"org": org, "keys": keys}).one()[1]
+    elif presented:
+        setting, digest = presented
+        connection.execute(_SET_ORG_AND_PRESENT, {"org": org, "setting": setting, "digest": digest})
     else:
         connection.execute(_SET_ORG, {"org": org})

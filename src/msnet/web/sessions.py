@@ -22,7 +22,7 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.db.engine import ORG_KEY, present
+from msnet.db.engine import ORG_KEY, PRESENT_KEY, present
 from msnet.settings import Settings
 from msnet.web.models import Person, WebSession
 from msnet.web.people import principal_of
@@ -47,7 +47,6 @@ WHERE s.token_hash = $1
 _PERSON = "SELECT id, organisation_id, issuer, subject, email, name, roles, created_at, signed_in_at FROM people WHERE id = $1"
 _TOUCH = "UPDATE web_sessions SET last_seen_at = $2 WHERE id = $1"
 _ENDED = "DELETE FROM web_sessions WHERE id = $1"
-_PRESENT = "SELECT set_config('msnet.session', $1, true)"
 #: ``info`` of the request's database session: the organisations' fingerprint as read with the
 #: person's session (:func:`msnet.web.listing.organisation_names` keeps their names by it).
 ORGANISATIONS_KEY = "organisations_fingerprint"
@@ -114,14 +113,15 @@ async def resume(session: AsyncSession, settings: Settings, token: str) -> Signe
     """The session whose token this is, if it has not ended (one ended is deleted), read in
     ``session``'s transaction (the request's: resuming costs no transaction of its own), which then
     acts for the session's organisation; its last request noted at most every :data:`TOUCH_EVERY`.
-    Three short statements on the driver: the token's hash shown to row-level security, the session
+    The token's hash is shown to row-level security by the transaction's first statement (with the
+    organisation, none yet: ``PRESENT_KEY``), then two short statements on the driver: the session
     with its organisation (acting for it), the person (isolated by organisation). SQLAlchemy's way to
-    execution cost more than the database took to run them. With None, the transaction may act for
+    execution cost more than the database took to run them. ``session`` must not have begun. With None, the transaction may act for
     an organisation still: the caller ends it and serves the request in another."""
     now = datetime.now(UTC)
     token_hash = hash_token(token)
+    session.info[PRESENT_KEY] = ("msnet.session", token_hash)
     driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    await driver.execute(_PRESENT, token_hash)
     row = await driver.fetchrow(_SESSION, token_hash)
     if row is None:
         return None

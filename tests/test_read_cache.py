@@ -9,10 +9,15 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from msnet.app import create_app
+from msnet.db.embedded import DatabaseUrls
+from msnet.directory import service as directory
+from msnet.reports import service as reports
 from msnet.settings import Settings
 from tests.helpers import MakeCaller, add_client, bearer, org_ids, token_for
 
@@ -43,27 +48,46 @@ async def _generation(conn: asyncpg.Connection) -> Any:
     return await conn.fetchval("SELECT value FROM read_generation")
 
 
+#: pg_trigger.tgtype's bits (PostgreSQL's include/catalog/pg_trigger.h).
+ROW, INSERT, DELETE, UPDATE, TRUNCATE = 1, 4, 8, 16, 32
+
+
+async def _triggered(conn: asyncpg.Connection, name: str, tgtype: int) -> set[str]:
+    """The tables with an enabled trigger ``<table><name>`` of exactly ``tgtype``, after the statement
+    (no BEFORE or INSTEAD OF bit) calling msnet_generation_mark()."""
+    rows = await conn.fetch(
+        "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE t.tgname = c.relname || $1 AND t.tgtype = $2 AND t.tgenabled = 'O' "
+        "AND t.tgfoid = 'msnet_generation_mark()'::regprocedure",
+        name,
+        tgtype,
+    )
+    return {r["relname"] for r in rows}
+
+
 async def test_every_table_is_tracked_or_listed_as_operational(owner_conn: asyncpg.Connection) -> None:
     tables = {
         r["tablename"]
         for r in await owner_conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
     }
-    triggered = {
-        r["relname"]
-        for r in await owner_conn.fetch(
-            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-            "WHERE t.tgname = c.relname || '_generation'"
-        )
-    }
-    assert "offices" in triggered
-    assert "organisations" in triggered
-    assert tables - triggered == set(_untracked())
+    rows = await _triggered(owner_conn, "_generation", ROW | INSERT | DELETE | UPDATE)
+    truncations = await _triggered(owner_conn, "_generation_truncate", TRUNCATE)
+    assert {"offices", "organisations", "office_search"} <= rows
+    assert rows == truncations
+    assert tables - rows == set(_untracked())
+    marking = await owner_conn.fetchval(
+        "SELECT count(*) FROM pg_trigger WHERE tgfoid = 'msnet_generation_mark()'::regprocedure"
+    )
+    assert marking == 2 * len(rows)  # no other trigger calls it
 
 
-async def test_the_generation_changes_at_each_commit_that_writes(owner_conn: asyncpg.Connection) -> None:
+async def test_the_generation_changes_at_each_commit_that_writes(
+    owner_conn: asyncpg.Connection, make_caller: MakeCaller
+) -> None:
+    await make_caller("au", READ)
     before = await _generation(owner_conn)
     async with owner_conn.transaction():
-        await owner_conn.execute("UPDATE organisations SET name = name || '' WHERE slug = 'nowhere'")
+        await owner_conn.execute("UPDATE organisations SET name = name || '' WHERE slug = 'au'")
         assert await _generation(owner_conn) == before  # at the commit, not at the write
     committed = await _generation(owner_conn)
     assert committed != before
@@ -71,7 +95,7 @@ async def test_the_generation_changes_at_each_commit_that_writes(owner_conn: asy
 
     transaction = owner_conn.transaction()
     await transaction.start()
-    await owner_conn.execute("UPDATE organisations SET name = name || '' WHERE slug = 'nowhere'")
+    await owner_conn.execute("UPDATE organisations SET name = name || '' WHERE slug = 'au'")
     await transaction.rollback()
     assert await _generation(owner_conn) == committed
 
@@ -79,12 +103,33 @@ async def test_the_generation_changes_at_each_commit_that_writes(owner_conn: asy
         await owner_conn.execute("SELECT 1")
         savepoint = owner_conn.transaction()
         await savepoint.start()
-        await owner_conn.execute("DELETE FROM organisations WHERE slug = 'nowhere'")
+        await owner_conn.execute("UPDATE organisations SET name = 'Gone' WHERE slug = 'au'")
         await savepoint.rollback()
     assert await _generation(owner_conn) == committed
 
     await owner_conn.execute("INSERT INTO token_denylist (value, expires_at) VALUES ('jti:x', now())")
     assert await _generation(owner_conn) == committed  # an operational table
+
+    await owner_conn.execute("TRUNCATE capacities")  # empty: a truncation marks all the same
+    assert await _generation(owner_conn) != committed
+
+
+async def test_a_statement_that_changes_no_row_keeps_the_generation(
+    owner_conn: asyncpg.Connection, sessionmaker: async_sessionmaker
+) -> None:
+    before = await _generation(owner_conn)
+    await owner_conn.execute("UPDATE organisations SET name = 'x' WHERE slug = 'nowhere'")
+    await owner_conn.execute("DELETE FROM offices WHERE name = 'nowhere'")
+    await owner_conn.execute("INSERT INTO organisations SELECT * FROM organisations WHERE false")
+    assert await _generation(owner_conn) == before
+
+    await owner_conn.execute("INSERT INTO report_dirty (request_id) VALUES (gen_random_uuid())")
+    async with sessionmaker() as session, session.begin():  # what the reports.refresh job runs
+        await reports.refresh(session)
+    assert await owner_conn.fetchval("SELECT count(*) FROM report_dirty") == 0
+    async with sessionmaker() as session, session.begin():  # and again, with nothing to do
+        await reports.refresh(session)
+    assert await _generation(owner_conn) == before
 
 
 async def test_a_kept_answer_follows_every_write(
@@ -197,3 +242,79 @@ async def test_what_is_never_answered_from_the_cache(
         assert conditional.status_code == 200
     assert _counted(app, "msnet_read_cache_entries") == entries
     assert _counted(app, "msnet_read_cache_hits_total") == hits
+
+
+async def test_a_long_query_string_is_not_kept_and_a_key_counts_in_the_size(
+    client: AsyncTestClient, app: Litestar, make_caller: MakeCaller
+) -> None:
+    await make_caller("au", READ)
+    entries = _counted(app, "msnet_read_cache_entries")
+    junk = "junk=" + "x" * 2000  # a parameter the handler ignores
+    for _ in range(2):
+        assert (await client.get(f"/v1/organisations/au?{junk}")).status_code == 200
+    assert _counted(app, "msnet_read_cache_entries") == entries
+    assert _counted(app, "msnet_read_cache_hits_total") == 0
+
+    empty = _counted(app, "msnet_read_cache_bytes")
+    plain = await client.get("/v1/organisations/au")
+    kept = _counted(app, "msnet_read_cache_bytes")
+    query = "junk=" + "x" * 900
+    padded = await client.get(f"/v1/organisations/au?{query}")
+    assert _answer(padded) == _answer(plain)
+    assert _counted(app, "msnet_read_cache_bytes") - kept == kept - empty + len(query)
+
+
+async def test_the_key_holds_the_token_scopes_and_the_query(
+    client: AsyncTestClient, settings: Settings, make_caller: MakeCaller
+) -> None:
+    au = await make_caller("au", READ)
+    for name in ("First", "Second"):
+        await client.post("/v1/offices", json={"name": name, "sharing": "private"}, headers=au.headers)
+    page = (await client.get("/v1/offices?limit=20", headers=au.headers)).json()
+    path = f"/v1/offices/{page['items'][0]['id']}"
+    created = await add_client(settings, "au", ["directory:read", "audit:read"])
+    reading = bearer(await token_for(client, created, "directory:read"))
+    auditing = bearer(await token_for(client, created, "audit:read"))  # the same client, other scopes
+    for _ in range(2):  # the second round is answered from the cache
+        assert (await client.get(path, headers=reading)).status_code == 200
+        assert (await client.get(path, headers=auditing)).status_code == 403
+        first = (await client.get("/v1/offices?limit=1", headers=au.headers)).json()
+        both = (await client.get("/v1/offices?limit=2", headers=au.headers)).json()
+        cursor = {"limit": 1, "cursor": first["next_cursor"]}
+        after = (await client.get("/v1/offices", params=cursor, headers=au.headers)).json()
+        assert [o["name"] for o in both["items"]] == [o["name"] for o in first["items"] + after["items"]]
+        assert len(both["items"]) == 2
+
+
+async def test_a_write_committed_while_the_handler_runs_ends_its_answer(
+    client: AsyncTestClient,
+    make_caller: MakeCaller,
+    owner_conn: asyncpg.Connection,
+    db_urls: DatabaseUrls,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    au = await make_caller("au", READ)
+    org = str((await org_ids(owner_conn))["au"])
+    office = (
+        await client.post("/v1/offices", json={"name": "Read", "sharing": "public"}, headers=au.headers)
+    ).json()
+    path = f"/v1/offices/{office['id']}"
+    read = directory.get_office
+
+    async def read_then_written(*args: Any) -> Any:
+        """The office as the handler reads it, then a write by another connection, committed before
+        the handler's answer is kept."""
+        found = await read(*args)
+        conn = await asyncpg.connect(db_urls.admin)  # on the app's event loop
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('msnet.org', $1, true)", org)
+                await conn.execute("UPDATE offices SET name = 'Written' WHERE id = $1", office["id"])
+        finally:
+            await conn.close()
+        return found
+
+    monkeypatch.setattr(directory, "get_office", read_then_written)
+    assert (await client.get(path)).json()["name"] == "Read"
+    monkeypatch.undo()
+    assert (await client.get(path)).json()["name"] == "Written"

@@ -5,14 +5,16 @@ Revises: 0034
 Create Date: 2026-12-07
 
 ``read_generation`` holds one row, whose ``value`` is a new random UUID after each committed
-transaction that wrote any table but the operational ones of ``UNTRACKED`` (``msnet.auth.cache``
+transaction that changed a row of any table but the operational ones of ``UNTRACKED`` (``msnet.auth.cache``
 tags each answer it keeps with the value read before the handler ran, and serves it only while the
-value is the same). Random rather than a counter, so a database restored to an earlier state never
-shows again a value a process saw before the restore.
+value is the same). A dump carries the value, and DDL changes no row: ``msnet restore`` and ``msnet
+migrate`` end by setting a new one, so no process serves an answer kept before either.
 
-A statement-level trigger on each tracked table marks the transaction, once (a transaction-local
-setting remembers it), with a row in ``read_generation_marks``, whose constraint trigger is deferred
-to the commit: there it deletes the mark and changes the value. So the value changes in the same
+A row-level trigger on each tracked table (and a statement-level one for ``TRUNCATE``) marks the
+transaction at its first changed row, once (a transaction-local setting remembers it), with a row in
+``read_generation_marks``, whose constraint trigger is deferred to the commit: there it deletes the
+mark and changes the value. A statement that changes no row (a job's ``DELETE`` of an empty queue)
+leaves the value as it was. So the value changes in the same
 commit as the data, never before it (a reader cannot tag old data with the new value), and the row
 lock on ``read_generation`` is the last a writer takes (no cycle with the row locks of its writes).
 A transaction rolled back, or a savepoint rolled back with its writes, leaves the value as it was.
@@ -35,7 +37,8 @@ depends_on = None
 
 #: The tables no cacheable read shows, written by requests and jobs that change nothing a cached
 #: answer holds (the audit trail and its checkpoints, queues, replay and rate-limit records, the
-#: deny list, which a cached answer's request checks itself, sign-ins and web sessions). A table
+#: deny list, which a cached answer's request checks itself, sign-ins and web sessions, the peers'
+#: sync and poke times, the reports' facts, cells, queue and mailings). A table
 #: added later is tracked unless listed here (tests/test_read_cache.py fails on one that is neither).
 UNTRACKED = (
     "alembic_version",
@@ -46,8 +49,14 @@ UNTRACKED = (
     "federation_messages",
     "idempotency_keys",
     "outbox_messages",
+    "peers",
     "read_generation",
     "read_generation_marks",
+    "report_cells",
+    "report_dirty",
+    "report_facts",
+    "report_mailings",
+    "report_state",
     "request_bursts",
     "token_denylist",
     "used_assertions",
@@ -95,16 +104,23 @@ def upgrade() -> None:
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION msnet_generation_bump()"
     )
     for table in _tracked():
-        op.execute(
-            f"CREATE TRIGGER {table}_generation AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION msnet_generation_mark()"
-        )
+        _track(table)
+
+
+def _track(table: str) -> None:
+    """Mark the transaction at each row of ``table`` it changes, and at its truncation."""
+    op.execute(
+        f"CREATE TRIGGER {table}_generation AFTER INSERT OR UPDATE OR DELETE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION msnet_generation_mark()"
+    )
+    op.execute(
+        f"CREATE TRIGGER {table}_generation_truncate AFTER TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION msnet_generation_mark()"
+    )
 
 
 def downgrade() -> None:
-    for table in _tracked():
-        op.execute(f"DROP TRIGGER {table}_generation ON {table}")
+    op.execute("DROP FUNCTION msnet_generation_mark() CASCADE")  # with every trigger that calls it
     op.execute("DROP TABLE read_generation_marks")
     op.execute("DROP FUNCTION msnet_generation_bump()")
-    op.execute("DROP FUNCTION msnet_generation_mark()")
     op.execute("DROP TABLE read_generation")

@@ -169,7 +169,11 @@ def upgrade() -> None:
     )
     grant("office_search", "SELECT")
     op.execute(  # tracked, as every table is for the read cache (migration 0035)
-        "CREATE TRIGGER office_search_generation AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON office_search "
+        "CREATE TRIGGER office_search_generation AFTER INSERT OR UPDATE OR DELETE ON office_search "
+        "FOR EACH ROW EXECUTE FUNCTION msnet_generation_mark()"
+    )
+    op.execute(
+        "CREATE TRIGGER office_search_generation_truncate AFTER TRUNCATE ON office_search "
         "FOR EACH STATEMENT EXECUTE FUNCTION msnet_generation_mark()"
     )
     for table in ("offices", "capacities"):

@@ -14,7 +14,8 @@ the normal path, which refuses it. When the kept answer's generation is the one 
 with no session, handler or serialisation; otherwise the handler runs and its answer is kept, tagged
 with the generation read before it ran. Not kept: an answer of a handler reading from the replica
 (when there is one: it may be older than the primary's generation), a request with conditional or
-``Range`` headers, an answer that sets a cookie.
+``Range`` headers or a query string longer than ``MAX_QUERY``, an answer that sets a cookie.
+An entry's size counts its key's path and query string with its body and headers.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ _CONDITIONAL = frozenset(
 _GENERATION = (
     "SELECT value, EXISTS (SELECT 1 FROM token_denylist WHERE value = ANY($1::text[])) FROM read_generation"
 )
-#: What an entry costs beyond its body and headers, roughly: its key, the objects that hold it.
+#: What an entry costs beyond its key's path and query, body and headers, roughly: the objects that hold them.
 _ENTRY_OVERHEAD = 256
+#: The longest query string whose answer is kept: a handler's known parameters fit in it many times;
+#: a longer one (unknown parameters are ignored) would only fill the cache with copies of an answer.
+MAX_QUERY = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,14 @@ class Entry:
     generation: Any
     headers: list[tuple[bytes, bytes]]
     body: bytes
+    #: The length of the key's path and query string.
+    key_size: int
 
     @property
     def size(self) -> int:
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + _ENTRY_OVERHEAD
+        return (
+            self.key_size + len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + _ENTRY_OVERHEAD
+        )
 
 
 class ReadCache:
@@ -152,11 +160,11 @@ class ReadCaching:
         await self.app(scope, receive, keeping)
         headers = start.get("headers", [])
         if start.get("status") == 200 and not any(name.lower() == b"set-cookie" for name, _ in headers):
-            cache.put(key, Entry(generation, headers, b"".join(chunks)))
+            cache.put(key, Entry(generation, headers, b"".join(chunks), len(key[0]) + len(key[1])))
 
 
 def _cacheable(scope: Scope, state: Any) -> bool:
-    if scope["type"] != "http" or scope["method"] != "GET":
+    if scope["type"] != "http" or scope["method"] != "GET" or len(scope["query_string"]) > MAX_QUERY:
         return False
     opt = scope["route_handler"].opt
     if not opt.get(CACHED):

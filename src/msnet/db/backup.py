@@ -22,6 +22,7 @@ from msnet.db.embedded import (
     embedded_postgres,
     with_user_and_db,
 )
+from msnet.db.generation import renew
 from msnet.errors import MsnetError, SettingsError
 from msnet.settings import Settings
 
@@ -139,3 +140,12 @@ def restore(settings: Settings, file: Path, *, force: bool, progress: Progress) 
             progress,
             "restored",
         )
+        asyncio.run(_renew(url))
+
+
+async def _renew(url: str) -> None:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        await renew(conn)
+    finally:
+        await conn.close()

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 from sqlalchemy import BigInteger, Boolean, Identity
 from sqlalchemy.orm import Mapped, mapped_column
 
 from msnet.db.base import Base
+
+
+async def renew(conn: asyncpg.Connection) -> None:
+    """A new generation, after a restore or a migration (which change data or schema without a row
+    trigger, or carry an old value), if the schema has one yet."""
+    await conn.execute(
+        "DO $$ BEGIN IF to_regclass('read_generation') IS NOT NULL THEN "
+        "UPDATE read_generation SET value = gen_random_uuid(); END IF; END $$"
+    )
 
 
 class ReadGeneration(Base):

@@ -16,6 +16,7 @@ from alembic.util import CommandError
 
 import msnet
 from msnet.db.engine import async_url, describe, plain_url
+from msnet.db.generation import renew
 from msnet.errors import StartupError
 
 # The key of the session-level advisory lock every migration holds, on a connection of the owner's
@@ -117,6 +118,7 @@ async def _upgrade_locked(admin_url: str, app_url: str, revision: str) -> None:
                 raise ahead_error(current)
             # Alembic runs its own event loop on its own connection: in a thread of its own.
             await asyncio.to_thread(command.upgrade, alembic_config(admin_url, role_of(app_url)), revision)
+            await renew(conn)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     finally:

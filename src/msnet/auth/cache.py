@@ -32,7 +32,6 @@ from msnet.api import CACHED, UNCACHED_IF_GIVEN
 from msnet.auth.principal import Principal
 from msnet.auth.transaction import FROM_REPLICA
 from msnet.middleware import Metrics
-from msnet.problems import database_unavailable
 
 #: Request headers whose answer is not the plain 200 the cache keeps.
 _CONDITIONAL = frozenset(
@@ -130,13 +129,9 @@ class ReadCaching:
             await self.app(scope, receive, send)
             return
         principal: Principal | None = scope.get("auth")
-        try:
-            generation, denied = await read_generation(state.engine, principal.deny_keys if principal else [])
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
-            await self.app(scope, receive, send)  # the normal path answers as it does without a database
-            return
+        # An unavailable database raises here: its 503 is the one the normal path gives, without
+        # waiting for the pool a second time.
+        generation, denied = await read_generation(state.engine, principal.deny_keys if principal else [])
         if denied:
             await self.app(scope, receive, send)  # the normal path refuses the token, and counts it
             return

@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from msnet.app import create_app
+from msnet.auth.cache import Entry, ReadCache
 from msnet.db.embedded import DatabaseUrls
 from msnet.directory import service as directory
 from msnet.reports import service as reports
@@ -318,3 +319,13 @@ async def test_a_write_committed_while_the_handler_runs_ends_its_answer(
     assert (await client.get(path)).json()["name"] == "Read"
     monkeypatch.undo()
     assert (await client.get(path)).json()["name"] == "Written"
+
+
+def test_an_answer_tagged_with_an_older_generation_is_not_kept(app: Litestar) -> None:
+    cache = ReadCache(10, 1_000_000, app.state.metrics)
+    assert cache.get(("/slow",), "older") is None  # a slow handler starts
+    assert cache.get(("/quick",), "newer") is None  # a write committed; another request starts
+    cache.put(("/quick",), Entry("newer", [], b"new", 6))
+    cache.put(("/slow",), Entry("older", [], b"old", 5))
+    assert cache.get(("/slow",), "older") is None
+    assert cache.get(("/quick",), "newer") == Entry("newer", [], b"new", 6)

@@ -71,10 +71,13 @@ class ReadCache:
         self.max_bytes = max_bytes
         self.metrics = metrics
         self.bytes = 0
+        #: The generation of the last ``get``: an answer tagged with another, older one is not kept.
+        self.latest: Any = None
         self._entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
 
     def get(self, key: tuple[Any, ...], generation: Any) -> Entry | None:
         """The answer kept for ``key`` if it was kept at ``generation``."""
+        self.latest = generation
         entry = self._entries.get(key)
         if entry is None or entry.generation != generation:
             self.metrics.read_cache_misses.inc()
@@ -84,7 +87,9 @@ class ReadCache:
         return entry
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
-        if entry.size > self.max_bytes:
+        """Keep ``entry``, unless a request read a newer generation while its handler ran (it would
+        replace a newer answer) or it is larger than the cache."""
+        if entry.generation != self.latest or entry.size > self.max_bytes:
             return
         self._drop(key)
         self._entries[key] = entry

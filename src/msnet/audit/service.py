@@ -32,7 +32,7 @@ from msnet.audit import schemas
 from msnet.audit.models import AuditEntry
 from msnet.audit.schemas import Outcome
 from msnet.db.base import new_id
-from msnet.db.engine import plain_url
+from msnet.db.engine import driver, plain_url
 from msnet.organisations.models import Organisation
 
 GENESIS = "0" * 64
@@ -149,8 +149,8 @@ async def record(session: AsyncSession, event: AuditEvent) -> None:
     """
     digest = payload_digest(event.payload)  # before the lock: a bad payload fails without waiting
     await session.flush()  # pending rows first, e.g. the organisation an entry refers to
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    head = await driver.fetchrow(_LOCK_HEAD)
+    connection = await driver(session)
+    head = await connection.fetchrow(_LOCK_HEAD)
     if head is None:
         raise RuntimeError("the audit head row is missing: the audit log cannot be appended to")
     fields: dict[str, Any] = {
@@ -169,7 +169,7 @@ async def record(session: AsyncSession, event: AuditEvent) -> None:
         "prev_hash": head["hash"],
     }
     fields["hash"] = entry_hash(fields)
-    await driver.execute(_APPEND, *fields.values())
+    await connection.execute(_APPEND, *fields.values())
 
 
 _READ_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import msgspec
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -195,6 +196,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
 
 
 _PRESENT = text("SELECT set_config(:setting, :digest, true)")
+
+
+async def driver(session: AsyncSession) -> asyncpg.Connection:
+    """The driver's (asyncpg's) connection under ``session``'s, in its transaction (begun if it had
+    not): for the few statements whose way through SQLAlchemy cost more than the database took."""
+    return (await (await session.connection()).get_raw_connection()).driver_connection  # type: ignore[return-value]
 
 
 async def present(session: AsyncSession, setting: str, digest: str) -> None:

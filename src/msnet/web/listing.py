@@ -14,6 +14,7 @@ from litestar import Request
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from msnet.db.engine import driver
 from msnet.errors import InvalidInput
 from msnet.taxonomy import service as taxonomy
 from msnet.web import i18n, sessions
@@ -245,8 +246,7 @@ async def organisation_names(db: AsyncSession) -> dict[str, str]:
     fingerprint = db.info.get(sessions.ORGANISATIONS_KEY)
     if fingerprint is None or fingerprint != _names.fingerprint:
         await db.flush()
-        driver = (await (await db.connection()).get_raw_connection()).driver_connection
-        rows = await driver.fetch(_READ_NAMES)
+        rows = await (await driver(db)).fetch(_READ_NAMES)
         _names.by_slug = {slug: name for slug, name, _ in rows}
         _names.fingerprint = rows[0][2] if rows else None
     return _names.by_slug

@@ -22,7 +22,7 @@ from sqlalchemy import delete, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.auth.principal import Principal
-from msnet.db.engine import ORG_KEY, PRESENT_KEY, present
+from msnet.db.engine import ORG_KEY, PRESENT_KEY, driver, present
 from msnet.settings import Settings
 from msnet.web.models import Person, WebSession
 from msnet.web.people import principal_of
@@ -116,28 +116,29 @@ async def resume(session: AsyncSession, settings: Settings, token: str) -> Signe
     The token's hash is shown to row-level security by the transaction's first statement (with the
     organisation, none yet: ``PRESENT_KEY``), then two short statements on the driver: the session
     with its organisation (acting for it), the person (isolated by organisation). SQLAlchemy's way to
-    execution cost more than the database took to run them. ``session`` must not have begun. With None, the transaction may act for
-    an organisation still: the caller ends it and serves the request in another."""
+    execution cost more than the database took to run them. ``session`` must not have begun. With
+    None, the transaction may act for an organisation still: the caller ends it and serves the
+    request in another."""
     now = datetime.now(UTC)
     token_hash = hash_token(token)
     session.info[PRESENT_KEY] = ("msnet.session", token_hash)
-    driver = (await (await session.connection()).get_raw_connection()).driver_connection
-    row = await driver.fetchrow(_SESSION, token_hash)
+    connection = await driver(session)
+    row = await connection.fetchrow(_SESSION, token_hash)
     if row is None:
         return None
     if row["expires_at"] <= now or row["last_seen_at"] <= now - timedelta(
         minutes=settings.session_idle_minutes
     ):
-        await driver.execute(_ENDED, row["id"])
+        await connection.execute(_ENDED, row["id"])
         session.info[ENDED_KEY] = row["organisation_id"]
         return None
     session.info[ORG_KEY] = row["organisation_id"]  # set in this transaction by the statement already
     session.info[ORGANISATIONS_KEY] = row["names"]
-    found = await driver.fetchrow(_PERSON, row["person_id"])
+    found = await connection.fetchrow(_PERSON, row["person_id"])
     if found is None:
         return None
     if now - row["last_seen_at"] >= TOUCH_EVERY:
-        await driver.execute(_TOUCH, row["id"], now)
+        await connection.execute(_TOUCH, row["id"], now)
     person = Person(**dict(found))  # read-only: a page reads its attributes
     return SignedIn(
         session_id=row["id"],

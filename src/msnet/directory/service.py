@@ -258,7 +258,9 @@ def _office_hits(
     capacities every reader of it may read and all meet the filters answers from the document: its
     terms are the union kept there. Any other is searched through the capacities the caller may see,
     their terms united by ``msnet_union``; the document's union first leaves out an office none of
-    whose capacities can meet the filters."""
+    whose capacities can meet the filters. An office's terms are those of its capacities searched
+    when there are any (their columns are never null), else the document's, so the document's
+    common terms are tested once a row, not again for each facet."""
     capacity_filters = _capacity_conditions(names, include_stale)
     whole = func.coalesce(
         and_(OfficeSearch.themes.is_not(None), *_common_conditions(names, include_stale)), False
@@ -292,10 +294,7 @@ def _office_hits(
     hits = (
         select(
             OfficeSearch.office_id.label("key"),
-            *(
-                case((whole, getattr(OfficeSearch, f.name)), else_=through.c[f.name]).label(f.name)
-                for f in facets
-            ),
+            *(func.coalesce(through.c[f.name], getattr(OfficeSearch, f.name)).label(f.name) for f in facets),
             OfficeSearch.organisation_id,
         )
         .select_from(OfficeSearch)
@@ -321,6 +320,7 @@ async def search_offices(
         values=await _values(session, filters),
         cursor=cursor,
         limit=limit,
+        arrays_repeat=True,
     )
     offices = await search.records(session, Office, found, principal)
     return schemas.OfficePage(

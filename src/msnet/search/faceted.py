@@ -124,36 +124,58 @@ def _find_statement(
     rank: ColumnElement[Any] | None,
     arrays: Mapping[str, str],
     after: bool,
+    arrays_repeat: bool,
 ) -> tuple[Select[Any], bool]:
     """The rows (facet, term, count, rank) of a search: a count of keys by facet and term, by
     organisation, in all ('total'), and the page's keys ('page', the key as term, its rank). A
     record has a term at most once (the services store taxonomy terms as sets: ``taxonomy.check``
-    drops repeats), so a plain count is the number of keys and the grouping hashes instead of
-    sorting."""
+    drops repeats), so a count of rows is the number of keys and the grouping hashes instead of
+    sorting.
+
+    With ``arrays_repeat`` (many matching rows hold the same array of a facet: an office's terms,
+    the union of a few capacities'), each distinct array of a facet is counted once, then its terms
+    with that count: the matching rows' terms one by one were most of the statement's work. The
+    organisations are counted before their slugs are joined, likewise."""
     ranked = rank is not None
     cte = hits_query.add_columns((rank if ranked else null().cast(Float)).label("rank")).cte("hits")
     no_rank = null().cast(Float)
-    terms = [
-        select(literal(facet), func.unnest(cte.c[column]).label("term"), cte.c.key, no_rank)
-        for facet, column in arrays.items()
-    ]
+    if arrays_repeat:
+        terms = []
+        for facet, column in arrays.items():
+            distinct = select(cte.c[column].label("terms"), _count()).group_by(cte.c[column]).subquery()
+            terms.append(
+                select(literal(facet), func.unnest(distinct.c.terms).label("term"), distinct.c.n, no_rank)
+            )
+        by_organisation = select(cte.c.organisation_id, _count()).group_by(cte.c.organisation_id).subquery()
+        organisations = select(literal("organisation"), Organisation.slug, by_organisation.c.n, no_rank).join(
+            Organisation, Organisation.id == by_organisation.c.organisation_id
+        )
+        total = select(literal("total"), literal(""), _count(), no_rank).select_from(cte)
+        each: ColumnElement[Any] = literal(1, Integer)
+    else:
+        terms = [
+            select(literal(facet), func.unnest(cte.c[column]).label("term"), cte.c.key, no_rank)
+            for facet, column in arrays.items()
+        ]
+        organisations = select(literal("organisation"), Organisation.slug, cte.c.key, no_rank).join(
+            Organisation, Organisation.id == cte.c.organisation_id
+        )
+        total = select(literal("total"), literal(""), cte.c.key, no_rank)
+        each = cte.c.key
     page = keyset(
-        select(literal("page"), cast(cte.c.key, Text), cte.c.key, cte.c.rank),
+        select(literal("page"), cast(cte.c.key, Text), each, cte.c.rank),
         (bindparam("after_rank", type_=Float), bindparam("after_id", type_=Uuid)) if after else None,
         cte.c.rank if ranked else None,
         cte.c.key,
     ).limit(bindparam("page_size", type_=Integer))
-    rows = union_all(
-        *terms,
-        select(literal("organisation"), Organisation.slug, cte.c.key, no_rank).join(
-            Organisation, Organisation.id == cte.c.organisation_id
-        ),
-        select(literal("total"), literal(""), cte.c.key, no_rank),
-        select(page.subquery()),
-    ).subquery("rows")
-    return select(rows.c[0], rows.c[1], func.count(), func.max(rows.c[3])).group_by(
-        rows.c[0], rows.c[1]
-    ), ranked
+    rows = union_all(*terms, organisations, total, select(page.subquery())).subquery("rows")
+    count = func.sum(rows.c[2]) if arrays_repeat else func.count()
+    return select(rows.c[0], rows.c[1], count, func.max(rows.c[3])).group_by(rows.c[0], rows.c[1]), ranked
+
+
+def _count() -> ColumnElement[Any]:
+    """``n``: the rows of a group, as an integer (their sum is one, not a decimal)."""
+    return cast(func.count(), Integer).label("n")
 
 
 async def find(
@@ -166,6 +188,7 @@ async def find(
     cursor: str | None,
     limit: int,
     arrays: Mapping[str, str] = ARRAYS,
+    arrays_repeat: bool = False,
 ) -> Found:
     """A page of the search ``hits`` builds, with its facets and total, from one scan of the
     matching rows in one round trip: the page's keys come back beside the counts, and the caller
@@ -182,10 +205,10 @@ async def find(
     anonymous = principal is None
     values = dict(values) if principal is None else {**values, "org": principal.org_id}
     names = frozenset(values) - {"org"}
-    key = (shape, names, anonymous, tuple(arrays), bool(cursor))
+    key = (shape, names, anonymous, tuple(arrays), arrays_repeat, bool(cursor))
     built = _BUILT.get(key)
     if built is None:
-        statement, ranked = _find_statement(*hits(names, anonymous), arrays, bool(cursor))
+        statement, ranked = _find_statement(*hits(names, anonymous), arrays, bool(cursor), arrays_repeat)
         built = _BUILT[key] = Driven(statement, session.get_bind().dialect), ranked
         if len(_BUILT) > BUILT_AT_MOST:
             _BUILT.popitem(last=False)

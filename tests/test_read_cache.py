@@ -22,17 +22,23 @@ from msnet.reports import service as reports
 from msnet.settings import Settings
 from tests.helpers import MakeCaller, add_client, bearer, org_ids, token_for
 
-MIGRATION = Path(__file__).parents[1] / "migrations" / "versions" / "0035_read_generation.py"
+VERSIONS = Path(__file__).parents[1] / "migrations" / "versions"
+#: The migrations that list tables left untracked: the operational ones (0035), and those written
+#: only by triggers on tracked tables (0037).
+LISTING = ("0035_read_generation.py", "0037_office_search_untracked.py")
 READ = ["directory:read", "directory:write"]
 
 
-def _untracked() -> tuple[str, ...]:
-    spec = importlib.util.spec_from_file_location("read_generation_migration", MIGRATION)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.UNTRACKED
+def _untracked() -> set[str]:
+    tables: set[str] = set()
+    for name in LISTING:
+        spec = importlib.util.spec_from_file_location(f"migration_{name[:4]}", VERSIONS / name)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        tables.update(module.UNTRACKED)
+    return tables
 
 
 def _counted(app: Litestar, name: str) -> float:
@@ -73,9 +79,9 @@ async def test_every_table_is_tracked_or_listed_as_operational(owner_conn: async
     }
     rows = await _triggered(owner_conn, "_generation", ROW | INSERT | DELETE | UPDATE)
     truncations = await _triggered(owner_conn, "_generation_truncate", TRUNCATE)
-    assert {"offices", "organisations", "office_search"} <= rows
+    assert {"offices", "organisations", "capacities"} <= rows
     assert rows == truncations
-    assert tables - rows == set(_untracked())
+    assert tables - rows == _untracked()
     marking = await owner_conn.fetchval(
         "SELECT count(*) FROM pg_trigger WHERE tgfoid = 'msnet_generation_mark()'::regprocedure"
     )
@@ -184,6 +190,64 @@ async def test_a_kept_answer_follows_every_write(
     assert (await client.get(path, headers=au.headers)).json()["name"] == "Written in SQL"
     page = (await client.get("/v1/offices?limit=20", headers=au.headers)).json()
     assert [o["name"] for o in page["items"]] == ["Written in SQL"]
+
+
+async def test_a_capacity_change_ends_a_kept_office_search(
+    client: AsyncTestClient, app: Litestar, make_caller: MakeCaller, owner_conn: asyncpg.Connection
+) -> None:
+    """The office search reads the offices' search documents (migration 0036), which mark nothing
+    themselves (0037): the write to the capacity that changes one marks the transaction."""
+    au = await make_caller("au", READ)
+    office = (
+        await client.post("/v1/offices", json={"name": "Land unit", "sharing": "public"}, headers=au.headers)
+    ).json()
+    capacity = await client.post(
+        f"/v1/offices/{office['id']}/capacities",
+        json={"service_type": "process_design", "themes": ["land"], "languages": ["fr"], "sharing": "public"},
+        headers=au.headers,
+    )
+    assert capacity.status_code == 201, capacity.text
+
+    async def search() -> tuple[list[str], dict[str, Any]]:
+        hits = _counted(app, "msnet_read_cache_hits_total")
+        first = await client.get("/v1/offices?theme=land", headers=au.headers)
+        again = await client.get("/v1/offices?theme=land", headers=au.headers)
+        assert _answer(again) == _answer(first)
+        assert _counted(app, "msnet_read_cache_hits_total") == hits + 1  # kept, until a write
+        page = first.json()
+        return [o["name"] for o in page["items"]], page["facets"]["language"]
+
+    assert await search() == (["Land unit"], {"fr": 1})
+    au_id = str((await org_ids(owner_conn))["au"])
+    async with owner_conn.transaction():  # a write outside msnet: only the triggers see it
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", au_id)
+        await owner_conn.execute(
+            "UPDATE capacities SET languages = '{fr,en}' WHERE id = $1", capacity.json()["id"]
+        )
+    assert await search() == (["Land unit"], {"en": 1, "fr": 1})
+    async with owner_conn.transaction():
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", au_id)
+        await owner_conn.execute(
+            "UPDATE capacities SET themes = '{water}' WHERE id = $1", capacity.json()["id"]
+        )
+    assert await search() == ([], {})
+    async with owner_conn.transaction():
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", au_id)
+        await owner_conn.execute(
+            "INSERT INTO capacities (id, origin, version, office_id, organisation_id, service_type, themes, "
+            "countries, regions, languages, lead_time_days, concurrent_engagements, notes, sharing, share_with) "
+            "SELECT gen_random_uuid(), origin, 1, office_id, organisation_id, service_type, '{land}', "
+            "countries, regions, '{ar}', lead_time_days, concurrent_engagements, notes, sharing, share_with "
+            "FROM capacities WHERE id = $1",
+            capacity.json()["id"],
+        )
+    assert await search() == (["Land unit"], {"ar": 1})
+    async with owner_conn.transaction():
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", au_id)
+        await owner_conn.execute(
+            "DELETE FROM capacities WHERE office_id = $1 AND themes = '{land}'", office["id"]
+        )
+    assert await search() == ([], {})
 
 
 async def test_an_answer_is_never_given_to_another_caller(

@@ -414,6 +414,54 @@ async def test_a_session_or_sign_in_is_seen_by_its_organisation_or_by_whoever_pr
         await conn.close()
 
 
+async def test_a_session_s_person_is_seen_by_whoever_presents_the_session_s_secret_to_read_only(
+    orgs: dict[str, uuid.UUID], owner_conn: asyncpg.Connection, db_urls: DatabaseUrls
+) -> None:
+    """A page reads its session and the session's person in one statement (migration 0038): the
+    person is visible to a transaction that presents their session's hash, acting for no
+    organisation or another one; no other person of theirs is, and the person cannot be written so."""
+    ids = {**orgs, "": None}
+    async with owner_conn.transaction():
+        await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", str(ids["au"]))
+        amina, other = [
+            await owner_conn.fetchval(
+                "INSERT INTO people (id, organisation_id, issuer, subject, roles) "
+                "VALUES (gen_random_uuid(), $1, 'https://idp.au.example', $2, '{staff}') RETURNING id",
+                ids["au"],
+                subject,
+            )
+            for subject in ("amina", "other")
+        ]
+        await owner_conn.execute(
+            "INSERT INTO web_sessions (id, token_hash, person_id, organisation_id, expires_at) "
+            "VALUES (gen_random_uuid(), 'amina-hash', $1, $2, now() + interval '1 hour')",
+            amina,
+            ids["au"],
+        )
+    conn = await app_conn(db_urls)
+    try:
+
+        async def seen(org: str, presented: str | None) -> set[uuid.UUID]:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('msnet.org', $1, true)", str(ids[org] or ""))
+                if presented:
+                    await conn.execute("SELECT set_config('msnet.session', $1, true)", presented)
+                return {r["id"] for r in await conn.fetch("SELECT id FROM people")} & {amina, other}
+
+        assert await seen("au", None) == {amina, other}
+        assert await seen("", None) == set()
+        assert await seen("eu", None) == set()
+        assert await seen("", "other-hash") == set()
+        assert await seen("", "amina-hash") == {amina}
+        assert await seen("eu", "amina-hash") == {amina}
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('msnet.session', 'amina-hash', true)")
+            assert await conn.execute("UPDATE people SET name = 'changed'") == "UPDATE 0"
+    finally:
+        await conn.close()
+    assert await owner_conn.fetchval("SELECT count(*) FROM people WHERE name = 'changed'") == 0
+
+
 async def test_a_secret_presented_with_the_organisation_is_shown_to_that_transaction_only(
     orgs: dict[str, uuid.UUID], owner_conn: asyncpg.Connection, db_urls: DatabaseUrls
 ) -> None:

@@ -33,18 +33,20 @@ TOUCH_EVERY = timedelta(seconds=60)
 
 
 #: The session of a token's hash (shown to row-level security first, migration 0026), its
-#: organisation's slug and name, and a fingerprint of every organisation's slug and name
-#: (``organisations`` has no row-level security: the same for every reader); acting for the session's
+#: organisation's slug and name, a fingerprint of every organisation's slug and name
+#: (``organisations`` has no row-level security: the same for every reader), and its person (shown by
+#: the same hash, migration 0038; of the session's organisation); acting for the session's
 #: organisation from then on in the transaction. ``set_config`` in the select list runs for the row
 #: found only, once the session is found.
 _SESSION = """
 SELECT s.id, s.person_id, s.organisation_id, s.language, s.last_seen_at, s.expires_at, o.slug, o.name,
        set_config('msnet.org', s.organisation_id::text, true) AS acting,
-       (SELECT md5(string_agg(slug || '/' || name, ',' ORDER BY slug)) FROM organisations) AS names
+       (SELECT md5(string_agg(slug || '/' || name, ',' ORDER BY slug)) FROM organisations) AS names,
+       p.issuer, p.subject, p.email, p.name AS person_name, p.roles, p.created_at, p.signed_in_at
 FROM web_sessions s JOIN organisations o ON o.id = s.organisation_id
+     JOIN people p ON p.id = s.person_id AND p.organisation_id = s.organisation_id
 WHERE s.token_hash = $1
 """
-_PERSON = "SELECT id, organisation_id, issuer, subject, email, name, roles, created_at, signed_in_at FROM people WHERE id = $1"
 _TOUCH = "UPDATE web_sessions SET last_seen_at = $2 WHERE id = $1"
 _ENDED = "DELETE FROM web_sessions WHERE id = $1"
 #: ``info`` of the request's database session: the organisations' fingerprint as read with the
@@ -114,11 +116,11 @@ async def resume(session: AsyncSession, settings: Settings, token: str) -> Signe
     ``session``'s transaction (the request's: resuming costs no transaction of its own), which then
     acts for the session's organisation; its last request noted at most every :data:`TOUCH_EVERY`.
     The token's hash is shown to row-level security by the transaction's first statement (with the
-    organisation, none yet: ``PRESENT_KEY``), then two short statements on the driver: the session
-    with its organisation (acting for it), the person (isolated by organisation). SQLAlchemy's way to
-    execution cost more than the database took to run them. ``session`` must not have begun. With
-    None, the transaction may act for an organisation still: the caller ends it and serves the
-    request in another."""
+    organisation, none yet: ``PRESENT_KEY``), then one short statement on the driver: the session
+    with its organisation (acting for it) and its person (a round trip of its own before).
+    SQLAlchemy's way to execution cost more than the database took to run it. ``session`` must not
+    have begun. With None, the transaction may act for an organisation still: the caller ends it
+    and serves the request in another."""
     now = datetime.now(UTC)
     token_hash = hash_token(token)
     session.info[PRESENT_KEY] = ("msnet.session", token_hash)
@@ -134,12 +136,19 @@ async def resume(session: AsyncSession, settings: Settings, token: str) -> Signe
         return None
     session.info[ORG_KEY] = row["organisation_id"]  # set in this transaction by the statement already
     session.info[ORGANISATIONS_KEY] = row["names"]
-    found = await connection.fetchrow(_PERSON, row["person_id"])
-    if found is None:
-        return None
     if now - row["last_seen_at"] >= TOUCH_EVERY:
         await connection.execute(_TOUCH, row["id"], now)
-    person = Person(**dict(found))  # read-only: a page reads its attributes
+    person = Person(  # read-only: a page reads its attributes
+        id=row["person_id"],
+        organisation_id=row["organisation_id"],
+        issuer=row["issuer"],
+        subject=row["subject"],
+        email=row["email"],
+        name=row["person_name"],
+        roles=row["roles"],
+        created_at=row["created_at"],
+        signed_in_at=row["signed_in_at"],
+    )
     return SignedIn(
         session_id=row["id"],
         token_hash=token_hash,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
+from weakref import WeakKeyDictionary
 
 import msgspec
 from litestar import Request
@@ -280,5 +281,13 @@ def body_errors(request: Request, body: Any) -> FieldErrors:
     handler = request.route_handler
     if "data" not in handler.parsed_fn_signature.parameters:
         return []
-    data_type = {f.name: f.type for f in msgspec.structs.fields(handler.signature_model)}["data"]
+    model = handler.signature_model
+    data_type = _DATA_TYPES.get(model)
+    if data_type is None:
+        data_type = _DATA_TYPES[model] = {f.name: f.type for f in msgspec.structs.fields(model)}["data"]
     return value_errors(body, data_type, [], handler.default_deserializer, strict=True)
+
+
+#: The type of the ``data`` field of a handler's signature model, by model: msgspec.structs.fields
+#: evaluates the model's annotations anew at each call, which cost a write more than its conversion.
+_DATA_TYPES: WeakKeyDictionary[type[msgspec.Struct], Any] = WeakKeyDictionary()

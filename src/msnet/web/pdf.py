@@ -9,12 +9,14 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-from fpdf import FPDF
 
 from msnet.web import i18n
 from msnet.web.charts import STYLE, Chart
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT = "Helvetica"
 
@@ -86,6 +88,10 @@ def _chart(doc: FPDF, chart: Chart) -> None:
 
 
 def quarter(report: Quarter) -> bytes:
+    # imported here: fpdf2 takes a tenth of msnet's import (its fonts' tables), which every
+    # `msnet serve`, worker and command would pay at start for a page few of them render
+    from fpdf import FPDF
+
     doc = FPDF(format="A4")
     doc.set_title(_text(f"{report.organisation}: {report.name}"))
     doc.set_author("msnet")

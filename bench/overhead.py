@@ -1,6 +1,7 @@
 """The cost of a request: msnet beside the bare stack it is built on, doing the same database work (issue 24).
 
     .venv/bin/python bench/overhead.py [--duration 10] [--connections 16] [--profile DIR] [--no-cache]
+                                       [--only anonymous|token|list|search|patch …]
 
 Builds a fresh embedded PostgreSQL in a temporary directory, loads the demo network into it (`msnet
 demo --no-serve`, which prints the UN client's credentials) and adds one UN office per connection
@@ -115,6 +116,7 @@ end
 
 @dataclass(frozen=True)
 class Scenario:
+    name: str  # for --only
     label: str
     path: str
     token: bool
@@ -123,11 +125,11 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("read by key, anonymous", "/v1/organisations/au", False, 0.60),
-    Scenario("read by key, token", "/v1/organisations/au", True, 0.60),
-    Scenario("list page, token", "/v1/offices?limit=20", True, 0.60),
-    Scenario("expert search, token", "/v1/experts?q=mediation&language=fr", True, 0.75),
-    Scenario("audited write (PATCH)", "/v1/offices/{id}", True, 0.50, write=True),
+    Scenario("anonymous", "read by key, anonymous", "/v1/organisations/au", False, 0.60),
+    Scenario("token", "read by key, token", "/v1/organisations/au", True, 0.60),
+    Scenario("list", "list page, token", "/v1/offices?limit=20", True, 0.60),
+    Scenario("search", "expert search, token", "/v1/experts?q=mediation&language=fr", True, 0.75),
+    Scenario("patch", "audited write (PATCH)", "/v1/offices/{id}", True, 0.50, write=True),
 ]
 
 
@@ -295,6 +297,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--profile", type=Path, help="sample msnet with py-spy into this directory")
     parser.add_argument("--no-cache", action="store_true", help="serve msnet with its read cache off")
+    parser.add_argument(
+        "--only",
+        choices=[scenario.name for scenario in SCENARIOS],
+        action="append",
+        help="measure only this path (repeatable; default all)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("bench/overhead.py needs wrk: apt-get install wrk")
@@ -370,7 +378,8 @@ def run(
         bare_url = f"http://127.0.0.1:{bare_port}"
         wait_ready(f"{bare_url}/v1/organisations/au")
         results: dict[str, dict[str, dict[str, float]]] = {}
-        for scenario in SCENARIOS:
+        scenarios = [scenario for scenario in SCENARIOS if not args.only or scenario.name in args.only]
+        for scenario in scenarios:
             script = script_for(scenario, token, offices)
             results[scenario.label] = {}
             for name, url, pid in (("msnet", issuer, msnet.pid), ("bare", bare_url, bare.pid)):
@@ -381,7 +390,7 @@ def run(
         profile = {}
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 print(f"profiling msnet: {scenario.label} …", flush=True)
                 profile[scenario.label] = sample(
                     issuer, scenario, script_for(scenario, token, offices), args, msnet.pid
@@ -481,6 +490,8 @@ def print_results(results: dict[str, dict[str, dict[str, float]]], args: argpars
             )
     print("\nmsnet's share of the bare throughput")
     for scenario in SCENARIOS:
+        if scenario.label not in results:
+            continue
         by_server = results[scenario.label]
         share = by_server["msnet"]["rps"] / by_server["bare"]["rps"]
         verdict = "met" if share >= scenario.target else "NOT met"

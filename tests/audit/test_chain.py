@@ -585,3 +585,33 @@ def test_the_migration_downgrades_and_upgrades_again(db_urls: DatabaseUrls) -> N
     command.upgrade(config, "head")
     assert asyncio.run(catalog()) == (True, True, 1, 2, 4)
     assert asyncio.run(verify(db_urls.admin)) == VerifyReport(0)
+
+
+def test_an_entry_with_any_text_hashes_as_rfc8785_says() -> None:
+    """Control characters, quotes, backslashes, non-ASCII text, line and paragraph separators, DEL and
+    characters beyond the BMP in an entry's text are serialised exactly as RFC 8785 does."""
+    tricky = 'a"b\\c\x00\x01\x08\t\n\x0b\x0c\r\x1f\x7f é ü ∑ \u2028\u2029\ufeff 😀 𝄞 /<>&'
+    fields = {
+        "seq": 2**40,
+        "id": uuid.UUID("0190f2a4-0000-7000-8000-000000000000"),
+        "at": datetime(2026, 11, 23, 19, 5, 0, 123456, tzinfo=UTC),
+        "organisation_id": None,
+        "actor": tricky,
+        "action": "office.update",
+        "resource_type": tricky[::-1],
+        "resource_id": "".join(chr(c) for c in range(0x20)),
+        "outcome": "success",
+        "request_id": None,
+        "source": "2001:db8::1",
+        "payload_digest": None,
+        "prev_hash": GENESIS,
+    }
+    expected = rfc8785.dumps(
+        {
+            **fields,
+            "id": "0190f2a4-0000-7000-8000-000000000000",
+            "at": "2026-11-23T19:05:00.123456+00:00",
+        }
+    )
+    assert service.canonical(fields) == expected
+    assert service.entry_hash(fields) == hashlib.sha256(GENESIS.encode() + expected).hexdigest()

@@ -659,3 +659,81 @@ async def test_a_coordinator_hosting_a_party_keeps_the_case_open_until_its_own_p
     assert [r["status"] for r in await au.owner(status, UUID(case["id"]))] == ["open"]
     on_au = await call(world, "au", "GET", f"/v1/overlaps/{case['id']}")
     assert on_au["status"] == "open"
+
+
+@pytest.mark.parametrize(
+    ("proposer", "last"),
+    [("au", "eu"), ("eu", "au")],
+    ids=["agreed-last-on-the-other-node", "agreed-last-on-the-withdrawn-requests-node"],
+)
+async def test_an_agreed_withdrawal_ends_its_part_of_the_case_as_a_withdrawal_does(
+    world: World, proposer: str, last: str
+) -> None:
+    un, au, eu = world.nodes["un"], world.nodes["au"], world.nodes["eu"]
+    process = await process_on(world, "un", f"Agreed withdrawal process, proposed by {proposer}")
+    start = await start_of(8 if proposer == "au" else 9)
+    leaving = await submit(world, "au", process, start)
+    await submit(world, "eu", process, start)
+    case = await until(world, case_of(world, "eu", process))
+    on_au = await until(world, case_of(world, "au", process))
+    member = next(m["position"] for m in on_au["members"] if m["request_id"] == leaving["id"])
+    left_before = len(await audit(un, "overlap.left.received"))
+
+    proposed = await call(
+        world, proposer, "POST", f"/v1/overlaps/{case['id']}/resolution",
+        {"kind": "withdraw", "member": member}, 201,
+    )  # fmt: skip
+    await until(world, proposal_on(world, last, process))
+    agreed = {"agree": proposed["proposal"]["id"]}
+    await call(world, last, "POST", f"/v1/overlaps/{case['id']}/resolution", agreed)
+
+    async def cancelled() -> dict[str, Any] | None:
+        request = await call(world, "au", "GET", f"/v1/requests/{leaving['id']}")
+        return request if request["state"] == "cancelled" else None
+
+    assert (await until(world, cancelled))["history"][-1]["note"] == (
+        f"withdrawn by the resolution of overlap case {case['id']}"
+    )
+
+    async def forgotten() -> list[Any] | None:
+        facts = await un.owner(
+            "SELECT organisation_id FROM overlap_facts WHERE process_id = $1", UUID(process)
+        )
+        return facts if len(facts) == 1 else None
+
+    facts = await until(world, forgotten)  # eu's, still open; au's is gone, as after a withdrawal
+    eu_id = (await un.owner("SELECT id FROM organisations WHERE slug = 'eu'"))[0]["id"]
+    assert [f["organisation_id"] for f in facts] == [eu_id]
+    assert [a["actor"] for a in await audit(un, "overlap.left.received")][left_before:] == [
+        f"node:{au.issuer}#au"
+    ]
+    # the coordinator took the request out of the case, which a single organisation left resolves
+    members = await un.owner(
+        "SELECT organisation_id FROM overlap_members WHERE case_id = $1", UUID(case["id"])
+    )
+    assert [m["organisation_id"] for m in members] == [eu_id]
+    held = await un.owner("SELECT status, parties FROM overlap_cases WHERE id = $1", UUID(case["id"]))
+    assert [(h["status"], h["parties"]) for h in held] == [("resolved", [eu_id])]
+    # au's node said it left, not that it settled: the coordinator refused nothing
+    settled = await un.owner(
+        "SELECT actor FROM audit_log WHERE action = 'overlap.settled.received' AND resource_id = $1",
+        case["id"],
+    )
+    assert [s["actor"] for s in settled] == [f"node:{eu.issuer}#eu"]
+    told = "SELECT count(*) AS n FROM outbox_messages WHERE payload ->> 'kind' = $1 AND payload ->> 'subject' = $2"
+    assert (await au.owner(told, "overlap.settled", case["id"]))[0]["n"] == 0
+
+    # eu sees the case resolved by the withdrawal agreed, without au's request; au no longer sees it
+    seen = await until(world, case_of(world, "eu", process, organisations=["eu"]))
+    assert (seen["status"], [m["organisation"] for m in seen["members"]]) == ("resolved", ["eu"])
+    assert await call(world, "eu", "GET", f"/v1/overlaps/{case['id']}") == seen
+    resolution = seen["resolution"]
+    assert (resolution["id"], resolution["kind"], resolution["member"]) == (
+        proposed["proposal"]["id"], "withdraw", member,
+    )  # fmt: skip
+    assert (resolution["proposed_by"], resolution["agreed_by"]) == (proposer, ["au", "eu"])
+
+    async def gone_on_au() -> bool:
+        return await cases(world, "au", process) == []
+
+    assert await until(world, gone_on_au)

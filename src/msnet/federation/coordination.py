@@ -5,7 +5,8 @@ the requests on it, wherever they were submitted.
   process, period or services change, it sends the coordinator ``overlap.facts``: the requesting
   organisation, the process, the period, the service types, and an opaque reference
   (``overlap_references``) — never the title, description, themes, addressees or the request's id.
-  When the request is withdrawn or closed it sends ``overlap.left``.
+  When the request is withdrawn or closed (by its organisation, or by a "withdraw" its case's
+  parties agreed) it sends ``overlap.left``.
 - **Coordinator.** It keeps each request's facts (``overlap_facts``), runs the one detection over its
   own open requests and the facts, and sends ``overlap.case`` (the case as its parties see it: the
   process, the overlapping period, service types and themes, the parties, each member's reference)
@@ -49,7 +50,14 @@ from msnet.fields import Period, Slug, TermId
 from msnet.organisations.models import Organisation
 from msnet.overlaps import schemas as overlap_schemas
 from msnet.overlaps import service as overlaps
-from msnet.overlaps.models import OverlapCase, OverlapFact, OverlapMessage, OverlapProposal, OverlapReference
+from msnet.overlaps.models import (
+    OverlapCase,
+    OverlapFact,
+    OverlapMember,
+    OverlapMessage,
+    OverlapProposal,
+    OverlapReference,
+)
 from msnet.processes import service as processes
 from msnet.processes.models import Process
 from msnet.requests.models import SupportRequest
@@ -280,10 +288,15 @@ class Coordination:
         if case is not None and case.status == "resolved" and case.coordinator is not None:
             # the coordinator learns, from each party's node, that the case is settled (not how), so
             # that it joins no one to it: every party of this node's says so, on whichever node the
-            # last agreement was made
+            # last agreement was made, but one whose only request the resolution withdrew here (its
+            # node told the coordinator that it left, which takes it out of the case)
             ours = await session.execute(
                 select(Organisation.id, Organisation.slug)
-                .where(Organisation.id.in_(case.parties), Organisation.home.is_(None))
+                .where(
+                    Organisation.id.in_(case.parties),
+                    Organisation.home.is_(None),
+                    Organisation.id.not_in(await _withdrawn_parties(session, case)),
+                )
                 .order_by(Organisation.slug)
             )
             for org_id, slug in ours.all():
@@ -314,6 +327,21 @@ async def _party_nodes(session: AsyncSession, case_id: UUID) -> list[str]:
             .order_by(Organisation.home)
         )
     )
+
+
+async def _withdrawn_parties(session: AsyncSession, case: OverlapCase) -> list[UUID]:
+    """The party, if any, whose only request in ``case`` (a mirror) its agreed "withdraw" names."""
+    if (case.resolution or {}).get("kind") != "withdraw":
+        return []
+    members = (
+        await session.execute(
+            select(OverlapMember.position, OverlapMember.organisation_id).where(
+                OverlapMember.case_id == case.id
+            )
+        )
+    ).all()
+    named = [org for position, org in members if position == case.resolution["member"]]
+    return [org for org in named if [o for _, o in members].count(org) == 1]
 
 
 async def _tell_left(session: AsyncSession, principal: Principal, reference: OverlapReference) -> None:

@@ -4,6 +4,7 @@ parties see, sharing, messages, and the resolution every party agrees to."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from msnet.audit.service import record_action
 from msnet.auth.principal import Principal
 from msnet.db.base import new_id
+from msnet.db.engine import set_organisation
 from msnet.directory.models import Office
 from msnet.errors import Conflict, Errors, InvalidInput, NotFound
 from msnet.fields import Period
@@ -231,7 +233,7 @@ async def case_schemas(
             {
                 *(o for c in cases for o in c.parties),
                 *(o for ms in members.values() for m in ms for o in m.parties),
-                *(p.organisation_id for ps in proposals.values() for p in ps),
+                *(o for ps in proposals.values() for p in ps for o in (p.organisation_id, *p.agreed_by)),
             }
         ),
     )
@@ -593,6 +595,7 @@ async def _settle(
                 "to": "cancelled",
             }
             await tell(session, withdrawn.parties, "request.state_changed", change)
+            await _left_by_resolution(session, principal, case, withdrawn.request_id)
     slugs = await slugs_of(session, case.parties)
     await tell(
         session,
@@ -600,3 +603,26 @@ async def _settle(
         "overlap.resolved",
         {**_disclosed(case, slugs), "resolution": case.resolution},
     )
+
+
+async def _left_by_resolution(
+    session: AsyncSession, principal: Principal, case: OverlapCase, request_id: UUID
+) -> None:
+    """The request ``case``'s resolution withdrew ends its part in the cases spanning nodes, as its
+    withdrawal does (:func:`left`, which tells the coordinator of a case on another node's process),
+    for its organisation, which agreed to it: the caller may be another party (the last agreement,
+    carried here from its node, or made here by a party homed on this node)."""
+    owner = (
+        await session.scalars(
+            select(OverlapMember.organisation_id).where(
+                OverlapMember.case_id == case.id, OverlapMember.request_id == request_id
+            )
+        )
+    ).one()
+    if owner == principal.org_id:
+        await left(session, principal, request_id)
+        return
+    slugs = await slugs_of(session, [owner])
+    await set_organisation(session, owner)
+    await left(session, replace(principal, org_id=owner, org_slug=slugs[owner]), request_id)
+    await set_organisation(session, principal.org_id)

@@ -38,9 +38,9 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
     (``msnet.db.replica``): the token is still checked, and the read's mark taken, on the primary,
     whose transaction ends before the replica's begins.
     """
-    sessionmaker = request.app.state.sessionmaker
+    session: AsyncSession = request.app.state.sessionmaker()
     principal = request.scope.get("auth")
-    async with sessionmaker() as session:
+    try:
         session.info[REQUEST_KEY] = RequestOrigin.of(request.scope)
         if principal is not None:
             session.info[ORG_KEY] = principal.org_id
@@ -71,3 +71,10 @@ async def provide_session(request: Request) -> AsyncIterator[AsyncSession]:
             async with session.begin():
                 await record_first(session, request.scope, key, verdict)
         raise refused("the access token was revoked or its client deleted", verdict)
+    finally:
+        # what is left to close: a transaction cut short (the request cancelled while it ended), or
+        # objects the session holds; a read that loaded none (a search) skips the task and greenlet
+        # switch of closing nothing
+        if session.in_transaction() or session.identity_map or session.new:
+            async with session:  # closed to the end, even if the request is cancelled meanwhile
+                pass

@@ -78,8 +78,8 @@ class ExpertController(Controller):
     )
     async def search_experts(
         self,
+        request: Request,
         db: NamedDependency[AsyncSession],
-        viewer: NamedDependency[Principal | None],
         q: Text = None,
         organisation: Slug = None,
         theme: Term = None,
@@ -108,6 +108,9 @@ class ExpertController(Controller):
             available_from=available_from,
             available_to=available_to,
         )
+        # the caller from the request, not as a dependency beside ``db``: Litestar resolves two
+        # dependencies at once in a task group of their own, which cost more than the caller's lookup
+        viewer = await provide_optional_principal(request)
         return await service.search_experts(db, viewer, filters, limit=limit, cursor=cursor)
 
     @get(

@@ -11,11 +11,17 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
-async def execute(session: AsyncSession, driven: Driven, parameters: Mapping[str, Any]) -> list[Any]:
-    """The rows of a statement built once (:class:`Driven`), run on the session's connection. What the
-    session holds unwritten is flushed first, as the session would before a query of its own."""
-    await session.flush()
-    return await driven.rows(await session.connection(), parameters)
+async def execute(
+    session: AsyncSession, driven: Driven, parameters: Mapping[str, Any], *, named: bool = True
+) -> list[Any]:
+    """The rows of a statement built once (:class:`Driven`), run on the session's connection: named
+    tuples, or with ``named=False`` the driver's own records (read by position, or unpacked; a
+    search's hundred rows of counts are not worth naming). What the session holds unwritten is
+    flushed first, as the session would before a query of its own, and only then: a flush of
+    nothing cost a switch to SQLAlchemy's greenlet all the same."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    return await driven.rows(await session.connection(), parameters, named=named)
 
 
 class Driven:
@@ -49,14 +55,19 @@ class Driven:
         }
         self.row = namedtuple("Row", [c.key for c in statement.selected_columns], rename=True)  # type: ignore[misc]
 
-    async def rows(self, connection: AsyncConnection, parameters: Mapping[str, Any]) -> list[Any]:
+    async def rows(
+        self, connection: AsyncConnection, parameters: Mapping[str, Any], *, named: bool = True
+    ) -> list[Any]:
         values = {**self.fixed, **parameters}
         arguments = [
             self.processors[name](values[name]) if name in self.processors else values[name]
             for name in self.names
         ]
-        driver = (await connection.get_raw_connection()).driver_connection
-        return [self.row(*r) for r in await driver.fetch(self.sql, *arguments)]
+        # the connection of a transaction under way, read as it is (the awaitable way to it is one
+        # more switch to SQLAlchemy's greenlet)
+        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        records = await driver.fetch(self.sql, *arguments)
+        return [self.row(*r) for r in records] if named else records
 
 
 def _converted_on_reading(type_: Any, dialect: Any) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from asyncpg.pgproto.pgproto import UUID as DriverUUID
 from sqlalchemy import (
     JSON,
     ColumnElement,
@@ -96,12 +97,14 @@ class Found:
 def _read(
     rows: Any, arrays: Mapping[str, str]
 ) -> tuple[dict[str, dict[str, int]], int, list[tuple[UUID, float | None]]]:
-    """The counts, the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank)."""
+    """The counts, the total, and the rows of the facet ``page`` (whose term is a key) as (key, rank).
+    A key is parsed as the driver parses the UUIDs it reads: a ``uuid.UUID``, parsed and compared
+    (when the page is sorted) in C, ten times faster than the standard library's."""
     counts: dict[str, dict[str, int]] = {k: {} for k in (*arrays, "organisation", "total", "page")}
     page = []
     for facet, term, count, rank in rows:
         if facet == "page":
-            page.append((UUID(term), rank))
+            page.append((DriverUUID(term), rank))
         else:
             counts[facet][term] = count
     del counts["page"]
@@ -218,7 +221,7 @@ async def find(
     parameters = {**values, "page_size": limit + 1}
     if cursor:
         parameters["after_rank"], parameters["after_id"] = cursor_key(cursor, ranked)
-    counts, total, keys = _read(await execute(session, driven, parameters), arrays)
+    counts, total, keys = _read(await execute(session, driven, parameters, named=False), arrays)
     keys.sort(key=lambda k: (k[1], k[0]) if ranked else (0.0, k[0]), reverse=ranked)
     return Found(page=keys[:limit], facets=counts, total=total, next_cursor=next_cursor(keys, limit, ranked))
 

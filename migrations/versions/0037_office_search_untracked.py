@@ -11,7 +11,10 @@ the triggers of 0036 call for a row of ``offices`` or ``capacities`` inserted, u
 row of a tracked table in the same transaction, whose own trigger marks it. So every write to the
 offices and capacities ran a second marking trigger per row, which found the transaction marked
 already. ``UNTRACKED`` lists the tables left out for that reason; tests/test_read_cache.py fails on
-a table neither tracked nor listed in 0035's or this one's.
+a table neither tracked nor listed in 0035's or this one's. The refresh is the owner's (``SECURITY
+DEFINER``, called by the owner's triggers), and no one else may call it: a direct call would write
+the search table in a transaction that changed no tracked table, and lock another organisation's
+document.
 """
 
 from __future__ import annotations
@@ -27,13 +30,18 @@ depends_on = None
 UNTRACKED = ("office_search",)
 
 
+REFRESH = "msnet_office_search_refresh(uuid)"
+
+
 def upgrade() -> None:
+    op.execute(f"REVOKE ALL ON FUNCTION {REFRESH} FROM PUBLIC")
     for table in UNTRACKED:
         op.execute(f"DROP TRIGGER {table}_generation ON {table}")
         op.execute(f"DROP TRIGGER {table}_generation_truncate ON {table}")
 
 
 def downgrade() -> None:
+    op.execute(f"GRANT EXECUTE ON FUNCTION {REFRESH} TO PUBLIC")
     for table in UNTRACKED:
         op.execute(
             f"CREATE TRIGGER {table}_generation AFTER INSERT OR UPDATE OR DELETE ON {table} "

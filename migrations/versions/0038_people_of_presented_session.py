@@ -10,7 +10,8 @@ migration 0026), which acts for its organisation from then on, then the person i
 trip, since ``people`` is visible to its organisation only and the organisation was not set until
 the first statement ran. ``people_session`` lets a transaction that presents a session's hash read
 that session's person (reading only: writes still need the organisation), so one statement reads
-both. The hash is the cookie's secret's, held by the person alone.
+both. Only a session that has not expired shows its person (one past its idle time still does until
+its first request deletes it: the idle limit is a setting of msnet's, not the database's).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ depends_on = None
 def upgrade() -> None:
     op.execute(
         "CREATE POLICY people_session ON people FOR SELECT USING (id = (SELECT person_id FROM web_sessions "
-        "WHERE token_hash = NULLIF(current_setting('msnet.session', true), '')))"
+        "WHERE token_hash = NULLIF(current_setting('msnet.session', true), '') AND expires_at > now()))"
     )
 
 

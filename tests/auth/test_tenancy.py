@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -419,7 +420,8 @@ async def test_a_session_s_person_is_seen_by_whoever_presents_the_session_s_secr
 ) -> None:
     """A page reads its session and the session's person in one statement (migration 0038): the
     person is visible to a transaction that presents their session's hash, acting for no
-    organisation or another one; no other person of theirs is, and the person cannot be written so."""
+    organisation or another one, while the session has not expired; no other person of theirs is, and
+    the person cannot be written so."""
     ids = {**orgs, "": None}
     async with owner_conn.transaction():
         await owner_conn.execute("SELECT set_config('msnet.org', $1, true)", str(ids["au"]))
@@ -432,12 +434,18 @@ async def test_a_session_s_person_is_seen_by_whoever_presents_the_session_s_secr
             )
             for subject in ("amina", "other")
         ]
-        await owner_conn.execute(
-            "INSERT INTO web_sessions (id, token_hash, person_id, organisation_id, expires_at) "
-            "VALUES (gen_random_uuid(), 'amina-hash', $1, $2, now() + interval '1 hour')",
-            amina,
-            ids["au"],
-        )
+        for token_hash, expires in (
+            ("amina-hash", timedelta(hours=1)),
+            ("expired-hash", timedelta(hours=-1)),
+        ):
+            await owner_conn.execute(
+                "INSERT INTO web_sessions (id, token_hash, person_id, organisation_id, expires_at) "
+                "VALUES (gen_random_uuid(), $3, $1, $2, now() + $4)",
+                amina,
+                ids["au"],
+                token_hash,
+                expires,
+            )
     conn = await app_conn(db_urls)
     try:
 
@@ -454,6 +462,8 @@ async def test_a_session_s_person_is_seen_by_whoever_presents_the_session_s_secr
         assert await seen("", "other-hash") == set()
         assert await seen("", "amina-hash") == {amina}
         assert await seen("eu", "amina-hash") == {amina}
+        assert await seen("", "expired-hash") == set()
+        assert await seen("eu", "expired-hash") == set()
         async with conn.transaction():
             await conn.execute("SELECT set_config('msnet.session', 'amina-hash', true)")
             assert await conn.execute("UPDATE people SET name = 'changed'") == "UPDATE 0"

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import pytest
 from litestar.testing import AsyncTestClient
 
 from msnet.db.embedded import DatabaseUrls
@@ -290,3 +291,15 @@ async def test_concurrent_changes_to_one_office_s_capacities_are_all_kept(
     assert (await client.get("/v1/offices", params={"language": "ar"}, headers=au.headers)).json()[
         "total"
     ] == 1
+
+
+async def test_only_the_owner_s_triggers_refresh_a_search_document(db_urls: DatabaseUrls) -> None:
+    """The service role cannot call the refresh itself (migration 0037): it would write the search
+    table in a transaction that changed no table the read cache tracks, and lock any office's
+    document, another organisation's too."""
+    conn = await asyncpg.connect(db_urls.app)
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("SELECT msnet_office_search_refresh(gen_random_uuid())")
+    finally:
+        await conn.close()

@@ -42,9 +42,9 @@ _SESSION = """
 SELECT s.id, s.person_id, s.organisation_id, s.language, s.last_seen_at, s.expires_at, o.slug, o.name,
        set_config('msnet.org', s.organisation_id::text, true) AS acting,
        (SELECT md5(string_agg(slug || '/' || name, ',' ORDER BY slug)) FROM organisations) AS names,
-       p.issuer, p.subject, p.email, p.name AS person_name, p.roles, p.created_at, p.signed_in_at
+       p.id AS seen_person, p.issuer, p.subject, p.email, p.name AS person_name, p.roles, p.created_at, p.signed_in_at
 FROM web_sessions s JOIN organisations o ON o.id = s.organisation_id
-     JOIN people p ON p.id = s.person_id AND p.organisation_id = s.organisation_id
+     LEFT JOIN people p ON p.id = s.person_id AND p.organisation_id = s.organisation_id
 WHERE s.token_hash = $1
 """
 _TOUCH = "UPDATE web_sessions SET last_seen_at = $2 WHERE id = $1"
@@ -128,8 +128,10 @@ async def resume(session: AsyncSession, settings: Settings, token: str) -> Signe
     row = await connection.fetchrow(_SESSION, token_hash)
     if row is None:
         return None
-    if row["expires_at"] <= now or row["last_seen_at"] <= now - timedelta(
-        minutes=settings.session_idle_minutes
+    if (
+        row["seen_person"] is None  # the database's clock says the session expired (migration 0038)
+        or row["expires_at"] <= now
+        or row["last_seen_at"] <= now - timedelta(minutes=settings.session_idle_minutes)
     ):
         await connection.execute(_ENDED, row["id"])
         session.info[ENDED_KEY] = row["organisation_id"]

@@ -200,8 +200,11 @@ _PRESENT = text("SELECT set_config(:setting, :digest, true)")
 
 async def driver(session: AsyncSession) -> asyncpg.Connection:
     """The driver's (asyncpg's) connection under ``session``'s, in its transaction (begun if it had
-    not): for the few statements whose way through SQLAlchemy cost more than the database took."""
-    return (await (await session.connection()).get_raw_connection()).driver_connection  # type: ignore[return-value]
+    not): for the few statements whose way through SQLAlchemy cost more than the database took. The
+    connection of a transaction under way is read as it is: the awaitable way to it is one more
+    switch to SQLAlchemy's greenlet."""
+    connection = await session.connection()
+    return connection.sync_connection.connection.driver_connection  # type: ignore[union-attr,return-value]
 
 
 async def present(session: AsyncSession, setting: str, digest: str) -> None:

@@ -26,6 +26,7 @@ the receiving nodes.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
@@ -340,8 +341,10 @@ async def _withdrawn_parties(session: AsyncSession, case: OverlapCase) -> list[U
             )
         )
     ).all()
-    named = [org for position, org in members if position == case.resolution["member"]]
-    return [org for org in named if [o for _, o in members].count(org) == 1]
+    requests_of = Counter(org for _, org in members)
+    return [
+        org for position, org in members if position == case.resolution["member"] and requests_of[org] == 1
+    ]
 
 
 async def _tell_left(session: AsyncSession, principal: Principal, reference: OverlapReference) -> None:

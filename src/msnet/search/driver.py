@@ -6,9 +6,12 @@ from collections import namedtuple
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Float, Numeric
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from msnet.db.engine import driver
 
 
 async def execute(
@@ -21,7 +24,7 @@ async def execute(
     nothing cost a switch to SQLAlchemy's greenlet all the same."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    return await driven.rows(await session.connection(), parameters, named=named)
+    return await driven.rows(await driver(session), parameters, named=named)
 
 
 class Driven:
@@ -56,17 +59,14 @@ class Driven:
         self.row = namedtuple("Row", [c.key for c in statement.selected_columns], rename=True)  # type: ignore[misc]
 
     async def rows(
-        self, connection: AsyncConnection, parameters: Mapping[str, Any], *, named: bool = True
+        self, connection: asyncpg.Connection, parameters: Mapping[str, Any], *, named: bool = True
     ) -> list[Any]:
         values = {**self.fixed, **parameters}
         arguments = [
             self.processors[name](values[name]) if name in self.processors else values[name]
             for name in self.names
         ]
-        # the connection of a transaction under way, read as it is (the awaitable way to it is one
-        # more switch to SQLAlchemy's greenlet)
-        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-        records = await driver.fetch(self.sql, *arguments)
+        records = await connection.fetch(self.sql, *arguments)
         return [self.row(*r) for r in records] if named else records
 
 

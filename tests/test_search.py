@@ -42,7 +42,7 @@ async def test_a_driven_statement_answers_as_sqlalchemy_does(settings: Settings)
         async with engine.connect() as conn:
             expected = (await conn.execute(statement, parameters)).all()
             driven = driver.Driven(statement, engine.dialect)
-            rows = await driven.rows(conn, parameters)
+            rows = await driven.rows((await conn.get_raw_connection()).driver_connection, parameters)  # type: ignore[arg-type]
     finally:
         await engine.dispose()
     assert [tuple(r) for r in rows] == [tuple(r) for r in expected]

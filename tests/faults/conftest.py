@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from msnet.app import create_app
 from msnet.db import migrate
 from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres
 from msnet.settings import Settings
-from tests.conftest import APP, OWNER, TEST_SECRET_KEY, free_port, serving
+from tests.conftest import APP, OWNER, TEST_SECRET_KEY, free_port, server_root, serving
 
 #: Timeouts short enough to see within a test, in seconds.
 TIMEOUTS = {
@@ -68,7 +67,7 @@ class Database:
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[Database]:
-    root = Path(tempfile.mkdtemp(prefix="msnet-faults-pg-"))
+    root = server_root("msnet-faults-pg-")
     server = embedded_postgres().get_server(root / "pgdata", cleanup_mode="delete")
     try:
         urls = asyncio.run(bootstrap(server.get_uri(), "msnet_faults", OWNER, APP))

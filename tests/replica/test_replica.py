@@ -10,7 +10,6 @@ import asyncio
 import os
 import pwd
 import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from msnet.db.embedded import DatabaseUrls, bootstrap, embedded_postgres, with_u
 from msnet.db.runtime import cli_session
 from msnet.errors import SettingsError
 from msnet.settings import Settings
-from tests.conftest import APP, OWNER, TEST_ISSUER, TEST_SECRET_KEY, free_port
+from tests.conftest import APP, OWNER, TEST_ISSUER, TEST_SECRET_KEY, free_port, server_root
 from tests.helpers import Caller, MakeCaller
 
 DATABASE = "msnet_replica"
@@ -84,7 +83,7 @@ async def _signing_key(url: str) -> None:
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    root = Path(tempfile.mkdtemp(prefix="msnet-replica-pg-"))
+    root = server_root("msnet-replica-pg-")
     primary = embedded_postgres().get_server(root / "primary", cleanup_mode="delete")
     user = primary.system_user
     standby_dir = root / "standby"

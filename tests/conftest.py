@@ -63,12 +63,13 @@ logs.configure("warning", "json")
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The marker that turns the OpenAPI check off; and unless told a base temporary directory, the
-    run (and its xdist workers, below it) takes one of its own, removed at its end."""
+    run (and its xdist workers, below it) takes one of its own (in ``fast_temp_dir``), removed at its
+    end."""
     config.addinivalue_line(
         "markers", "undocumented(reason): this test's responses are not checked against the OpenAPI document"
     )
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
-        config.option.basetemp = tempfile.mkdtemp(prefix="msnet-tests-")
+        config.option.basetemp = tempfile.mkdtemp(prefix="msnet-tests-", dir=fast_temp_dir())
         config.add_cleanup(partial(shutil.rmtree, config.option.basetemp, ignore_errors=True))
 
 
@@ -157,23 +158,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # Settings that trade durability for speed on a server that lives as long as the run.
 EPHEMERAL = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-#: A memory file system for the test servers' data, used when it has this much room.
+#: A memory file system for the run's temporary files, used when it has this much room.
 SHM, SHM_ROOM = Path("/dev/shm"), 2 << 30  # noqa: S108 (directories made in it by mkdtemp)
 
 
-def server_root(prefix: str) -> Path:
-    """A new directory for a test server's data: on the memory file system (SHM) when there is one
-    with room, else in the system's temporary directory. A clone of the template creates some 570
-    files, and creating a file on the disk's ext4 costs the kernel 0.5-0.9 ms of CPU (on the 2-core
-    machine; 0.01 ms on tmpfs): a clone cost the server 410-530 ms of CPU there against 10-30 ms on
-    tmpfs (10 clones each, ``STRATEGY FILE_COPY``, PostgreSQL 18), most of the servers' CPU in a run.
-    The servers' data lives as long as the run (or its module) and is removed at its end."""
+def fast_temp_dir() -> Path | None:
+    """SHM when it has room, else ``None`` (the system's temporary directory). Creating a file on
+    the disk's ext4 costs the kernel 0.5-0.9 ms of CPU on the 2-core machine, 0.01 ms on tmpfs: a
+    clone of the template creates some 570 files, and cost the server 410-530 ms of CPU there
+    against 10-30 ms on tmpfs (10 clones each, ``STRATEGY FILE_COPY``, PostgreSQL 18), most of the
+    servers' CPU in a run; an embedded server that a test's ``msnet serve`` makes in its ``tmp_path``
+    took 6 s (0.8-1.1 s of CPU) to make, start and stop there against 0.9 s (0.4 s). What lives there
+    is removed at the end of its test (``tmp_path_retention_policy``), module or run."""
     try:
         room = os.statvfs(SHM)
     except OSError:
-        room = None
-    fast = room is not None and room.f_bavail * room.f_frsize >= SHM_ROOM and os.access(SHM, os.W_OK)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=SHM if fast else None))
+        return None
+    return SHM if room.f_bavail * room.f_frsize >= SHM_ROOM and os.access(SHM, os.W_OK) else None
+
+
+def server_root(prefix: str) -> Path:
+    """A new directory for a test server's data (in ``fast_temp_dir``)."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=fast_temp_dir()))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from msnet.db.engine import ORG_KEY
 from msnet.errors import Forbidden, InsufficientScope, Unauthenticated
@@ -128,9 +130,20 @@ def reads(scope_name: str) -> Callable[[ASGIConnection, BaseRouteHandler], Await
     return guard
 
 
-async def provide_optional_principal(request: ASGIConnection) -> Principal | None:
-    principal = request.scope.get("auth")
+def optional_principal(connection: ASGIConnection) -> Principal | None:
+    principal = connection.scope.get("auth")
     return principal if isinstance(principal, Principal) else None
+
+
+async def provide_optional_principal(
+    request: ASGIConnection, db: NamedDependency[AsyncSession]
+) -> Principal | None:
+    """A handler's ``viewer``: the caller, or none. It takes ``db`` (unused) so that Litestar resolves
+    it after the request's transaction, not beside it: Litestar resolves dependencies of one level
+    together in an anyio task group of their own (litestar#4563), about 0.4 M instructions a request
+    (an office PATCH: 5.11 M with ``principal`` beside ``db``, 4.70 M after it). Every handler that
+    takes a ``viewer`` or a ``principal`` takes ``db`` too, so none opens a transaction for it."""
+    return optional_principal(request)
 
 
 async def own_organisation(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -164,5 +177,7 @@ async def audit_denial(scope: Any, principal: Principal, reason: str) -> None:
             )
 
 
-async def provide_principal(request: ASGIConnection) -> Principal:
+async def provide_principal(request: ASGIConnection, db: NamedDependency[AsyncSession]) -> Principal:
+    """A handler's ``principal``, which its guards have made sure of; after ``db``, not beside it (see
+    :func:`provide_optional_principal`)."""
     return principal_of(request)

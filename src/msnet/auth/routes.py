@@ -255,9 +255,13 @@ class OAuthController(Controller):
         return state.key_ring.public_jwks()
 
 
-async def provide_own_organisation(db: NamedDependency[AsyncSession], slug: FromPath[str]) -> Organisation:
-    """The organisation in the path (the ``own_organisation`` guard has made sure it is the caller's)."""
-    return await organisations.get_by_slug(db, slug)
+async def provide_own_organisation(
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+) -> Organisation:
+    """The caller's organisation, which the ``own_organisation`` guard has made sure the path names;
+    after ``principal`` rather than beside it, so that Litestar resolves the two one after the other
+    (see :func:`msnet.auth.principal.provide_optional_principal`)."""
+    return await organisations.get_by_slug(db, principal.org_slug)
 
 
 class ClientController(Controller):

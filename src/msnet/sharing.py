@@ -201,10 +201,30 @@ async def apply_changes(
     values = {
         field: value for field, value in changes.items() if field not in loaded or loaded[field] != value
     }
+    written = (model, *values)
+    statement = _UPDATES.get(written)
+    if statement is None:
+        statement = _UPDATES[written] = (
+            update(model)
+            .where(model.id == bindparam("record_id"))
+            .values(
+                {
+                    **{field: bindparam(f"set_{field}") for field in values},
+                    "version": bindparam("new_version"),
+                }
+            )
+            .returning(model)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
     await session.execute(
-        update(model)
-        .where(model.id == record.id)
-        .values(**values, version=record.version + 1)
-        .returning(model)
-        .execution_options(populate_existing=True, synchronize_session=False)
+        statement,
+        {
+            "record_id": record.id,
+            "new_version": record.version + 1,
+            **{f"set_{f}": v for f, v in values.items()},
+        },
     )
+
+
+#: :func:`apply_changes`'s statement by model and fields written, built once.
+_UPDATES: dict[tuple[Any, ...], Any] = {}

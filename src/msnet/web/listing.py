@@ -82,6 +82,20 @@ class Query:
         query = "&".join(_pair(k, v) for k, v in params.items() if v)
         return (path or self.path) + (("?" + query) if query else "")
 
+    def varying(self, name: str) -> Callable[[str | None], str]:
+        """``lambda value: self.url(**{name: value})``, the other filters encoded and joined once: a
+        facet links to a dozen searches that differ from this one in ``name`` alone."""
+        names = list(self.values)
+        at = names.index(name) if name in self.values else len(names)
+        before = "&".join(_pair(k, v) for k, v in list(self.values.items())[:at] if v)
+        after = "&".join(_pair(k, v) for k, v in list(self.values.items())[at + 1 :] if v)
+
+        def url(value: str | None) -> str:
+            query = "&".join(part for part in (before, _pair(name, value) if value else "", after) if part)
+            return self.path + (("?" + query) if query else "")
+
+        return url
+
     def errors_from(self, exc: InvalidInput) -> None:
         """The service's mistakes of the search, by filter."""
         for error in exc.extra.get("errors") or [{"field": "q", "message": exc.detail}]:
@@ -112,12 +126,13 @@ def count_text(count: int, language: str) -> str:
         return i18n.format_number(count)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FacetTerm:
     """A term of a facet beside the results: its name, its count, and the search narrowed to it (for
     the chosen one, widened). Attributes, not a dict's keys: a template's ``term.url`` on a dict
     raises and catches an AttributeError before it looks the key up, a sixth of a search page's
-    rendering."""
+    rendering. Not frozen: a frozen dataclass sets each field through ``object.__setattr__``, which
+    made one twice as long to build (some sixty a page)."""
 
     id: str
     label: str
@@ -126,7 +141,7 @@ class FacetTerm:
     url: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FacetView:
     """A facet beside the results: its title, its terms, and the search without it when one is
     chosen."""
@@ -150,21 +165,28 @@ def facet_views(
     for name, title in titles.items():
         counts = facets.get(name, {})
         chosen = query.values.get(name)
-        top = sorted(counts, key=lambda t, f=name: (-counts[t], named(f, t).casefold()))[:FACET_TERMS]
+        ranked = sorted(counts, key=counts.__getitem__, reverse=True)
+        if len(ranked) > FACET_TERMS:  # only the terms counted as often as the last shown need names
+            least = counts[ranked[FACET_TERMS - 1]]
+            ranked = [t for t in ranked if counts[t] >= least]
+        labels = {t: named(name, t) for t in ranked}
+        top = sorted(ranked, key=lambda t: (-counts[t], labels[t].casefold()))[:FACET_TERMS]
         if chosen and chosen not in top:
             top.append(chosen)
+            labels[chosen] = named(name, chosen)
+        url = query.varying(name)
         views.append(
             FacetView(
                 name=name,
                 title=i18n.translate(title),
-                clear_url=query.url(**{name: None}) if chosen else None,
+                clear_url=url(None) if chosen else None,
                 terms=[
                     FacetTerm(
                         id=term,
-                        label=named(name, term),
+                        label=labels[term],
                         count_text=count_text(counts.get(term, 0), language),
                         selected=term == chosen,
-                        url=query.url(**{name: None if term == chosen else term}),
+                        url=url(None if term == chosen else term),
                     )
                     for term in top
                 ],

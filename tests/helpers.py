@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
 from msnet.settings import Settings
 
 
@@ -51,9 +53,16 @@ async def add_organisation(settings: Settings, slug: str) -> None:
         )
 
 
-async def add_client(settings: Settings, slug: str, scopes: list[str], jwks: dict | None = None):  # type: ignore[no-untyped-def]
+async def add_client(  # type: ignore[no-untyped-def]
+    settings: Settings,
+    slug: str,
+    scopes: list[str],
+    jwks: dict | None = None,
+    sessions: async_sessionmaker | None = None,
+):
     """A client of organisation ``slug`` (created if missing), as `msnet client create` would make it,
-    in one transaction (an engine is made for it, and that is most of what this costs)."""
+    in one transaction: from ``sessions`` if given, else on an engine made for it (which is most of
+    what this costs: 18 ms of CPU a client against 6-8 ms on an engine made before)."""
     from msnet.auth import schemas, service
     from msnet.db.engine import set_organisation
     from msnet.db.runtime import cli_session
@@ -61,7 +70,9 @@ async def add_client(settings: Settings, slug: str, scopes: list[str], jwks: dic
     from msnet.organisations import service as organisations
     from msnet.organisations.schemas import OrganisationCreate
 
-    async with cli_session(settings.database_url) as session:  # type: ignore[arg-type]
+    async with (
+        sessions.begin() if sessions is not None else cli_session(settings.database_url)  # type: ignore[arg-type]
+    ) as session:
         try:
             org = await organisations.get_by_slug(session, slug)
         except NotFound:
@@ -103,11 +114,14 @@ class Caller:
     headers: dict[str, str]
 
 
-async def new_caller(client, settings: Settings, slug: str, scopes: Iterable[str]) -> Caller:  # type: ignore[no-untyped-def]
-    """A new client of ``slug`` (the organisation made if missing) holding ``scopes``, with a token
-    from ``client``'s token endpoint. Tests take the ``make_caller`` fixture, which is this on the
-    test's own client and settings."""
-    return Caller(slug, bearer(await token_for(client, await add_client(settings, slug, list(scopes)))))
+async def new_caller(  # type: ignore[no-untyped-def]
+    client, settings: Settings, slug: str, scopes: Iterable[str], sessions: async_sessionmaker | None = None
+) -> Caller:
+    """A new client of ``slug`` (the organisation made if missing) holding ``scopes`` (``add_client``,
+    from ``sessions`` if given), with a token from ``client``'s token endpoint. Tests take the
+    ``make_caller`` fixture, which is this on the test's own client, settings and engine."""
+    created = await add_client(settings, slug, list(scopes), sessions=sessions)
+    return Caller(slug, bearer(await token_for(client, created)))
 
 
 MakeCaller = Callable[[str, Iterable[str]], Awaitable[Caller]]

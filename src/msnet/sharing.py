@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -201,21 +202,7 @@ async def apply_changes(
     values = {
         field: value for field, value in changes.items() if field not in loaded or loaded[field] != value
     }
-    written = (model, *values)
-    statement = _UPDATES.get(written)
-    if statement is None:
-        statement = _UPDATES[written] = (
-            update(model)
-            .where(model.id == bindparam("record_id"))
-            .values(
-                {
-                    **{field: bindparam(f"set_{field}") for field in values},
-                    "version": bindparam("new_version"),
-                }
-            )
-            .returning(model)
-            .execution_options(populate_existing=True, synchronize_session=False)
-        )
+    statement = _update_statement(model, tuple(values))
     await session.execute(
         statement,
         {
@@ -226,5 +213,16 @@ async def apply_changes(
     )
 
 
-#: :func:`apply_changes`'s statement by model and fields written, built once.
-_UPDATES: dict[tuple[Any, ...], Any] = {}
+@lru_cache(maxsize=256)
+def _update_statement(model: Any, fields: tuple[str, ...]) -> Any:
+    """:func:`apply_changes`'s statement for ``model`` writing ``fields``, built once. The cache is
+    bounded: a model of n fields has 2**n sets of them that a client may write, one a PATCH."""
+    return (
+        update(model)
+        .where(model.id == bindparam("record_id"))
+        .values(
+            {**{field: bindparam(f"set_{field}") for field in fields}, "version": bindparam("new_version")}
+        )
+        .returning(model)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )

@@ -256,12 +256,13 @@ class OAuthController(Controller):
 
 
 async def provide_own_organisation(
-    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal]
+    db: NamedDependency[AsyncSession], principal: NamedDependency[Principal], slug: FromPath[str]
 ) -> Organisation:
-    """The caller's organisation, which the ``own_organisation`` guard has made sure the path names;
+    """The organisation in the path (the ``own_organisation`` guard has made sure it is the caller's);
     after ``principal`` rather than beside it, so that Litestar resolves the two one after the other
-    (see :func:`msnet.auth.principal.provide_optional_principal`)."""
-    return await organisations.get_by_slug(db, principal.org_slug)
+    (see :func:`msnet.auth.principal.provide_optional_principal`). It declares the path's ``slug``,
+    which keeps it the first parameter of these operations in the OpenAPI document."""
+    return await organisations.get_by_slug(db, slug)
 
 
 class ClientController(Controller):

@@ -405,15 +405,11 @@ async def client(app: Litestar, request: pytest.FixtureRequest) -> AsyncIterator
 
 
 @pytest.fixture
-async def make_caller(client: AsyncTestClient, settings: Settings) -> AsyncIterator[MakeCaller]:
+def make_caller(client: AsyncTestClient, settings: Settings, sessionmaker: async_sessionmaker) -> MakeCaller:
     """``await make_caller(slug, scopes)``: a new client of organisation ``slug`` (made if missing)
     holding ``scopes``, with an access token from the real token endpoint. The test's callers are
-    made on one engine of their own, not an engine each."""
-    engine = make_engine(settings.database_url, pool_size=1)  # type: ignore[arg-type]
-    try:
-        yield partial(new_caller, client, settings, sessions=make_sessionmaker(engine))
-    finally:
-        await engine.dispose()
+    made from the test's ``sessionmaker``, not on an engine each."""
+    return partial(new_caller, client, settings, sessions=sessionmaker)
 
 
 @pytest.fixture

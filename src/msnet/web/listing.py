@@ -85,10 +85,10 @@ class Query:
     def varying(self, name: str) -> Callable[[str | None], str]:
         """``lambda value: self.url(**{name: value})``, the other filters encoded and joined once: a
         facet links to a dozen searches that differ from this one in ``name`` alone."""
-        names = list(self.values)
-        at = names.index(name) if name in self.values else len(names)
-        before = "&".join(_pair(k, v) for k, v in list(self.values.items())[:at] if v)
-        after = "&".join(_pair(k, v) for k, v in list(self.values.items())[at + 1 :] if v)
+        items = list(self.values.items())
+        at = list(self.values).index(name) if name in self.values else len(items)
+        before = "&".join(_pair(k, v) for k, v in items[:at] if v)
+        after = "&".join(_pair(k, v) for k, v in items[at + 1 :] if v)
 
         def url(value: str | None) -> str:
             query = "&".join(part for part in (before, _pair(name, value) if value else "", after) if part)
